@@ -1,0 +1,134 @@
+"""Reader for a folder of PNG/JPEG/BMP images, optionally split into class subfolders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ganvq.errors import GanvqError
+
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp"})
+# Single-channel modes; everything else (RGB, RGBA, P, CMYK, ...) counts as colour.
+GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+_WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
+
+
+class FolderImages(NamedTuple):
+    """What `read_image_folder` returns."""
+
+    images: np.ndarray  # uint8 (N, C, size, size)
+    labels: np.ndarray | None  # int64 (N,): index into `classes`; None without class subfolders
+    classes: tuple[str, ...] | None  # sorted class subfolder names
+    skipped: list[tuple[str, str]]  # (file relative to the folder, reason)
+
+
+def read_image_folder(
+    path: str | Path,
+    size: int,
+    channels: int | None = None,
+    on_bad: str = "skip",
+    limit: int | None = None,
+) -> FolderImages:
+    """Read every image under `path` (recursive, sorted), resized and center-cropped to size×size."""
+    root = Path(path)
+    if on_bad not in ("skip", "fail"):
+        raise GanvqError(f"on_bad must be 'skip' or 'fail', got {on_bad!r}")
+    if channels not in (None, 1, 3):
+        raise GanvqError(f"channels must be 1, 3 or None, got {channels!r}")
+    if size < 1:
+        raise GanvqError(f"image size must be positive, got {size}")
+    if limit is not None and limit < 1:
+        raise GanvqError(f"limit must be positive, got {limit}")
+    if not root.is_dir():
+        raise GanvqError(f"{root}: not a folder")
+    files = list_image_files(root)
+    if not files:
+        raise GanvqError(f"{root}: no PNG/JPEG/BMP images found (searched subfolders too)")
+    rels = [f.relative_to(root) for f in files]
+    # Class folders as in torchvision's ImageFolder, but only when no image sits at the top level.
+    classes = sorted({r.parts[0] for r in rels}) if all(len(r.parts) > 1 for r in rels) else None
+    class_index = {c: i for i, c in enumerate(classes or ())}
+
+    arrays: list[np.ndarray] = []
+    labels: list[int] = []
+    skipped: list[tuple[str, str]] = []
+    for file, rel in zip(files, rels):
+        if limit is not None and len(arrays) >= limit:
+            break
+        try:
+            arrays.append(_load_square(file, size, channels))
+        except Exception as e:  # Pillow's decoders raise many unrelated types on bad bytes
+            reason = _reason(e)
+            if on_bad == "fail":
+                raise GanvqError(f"{file}: cannot read image ({reason})") from e
+            skipped.append((rel.as_posix(), reason))
+            continue
+        if classes is not None:
+            labels.append(class_index[rel.parts[0]])
+    if not arrays:
+        first, reason = skipped[0]
+        raise GanvqError(
+            f"{root}: none of the {len(skipped)} image files could be read (first: {first}: {reason})"
+        )
+
+    if channels is None:
+        channels = 1 if all(a.ndim == 2 for a in arrays) else 3
+    images = np.empty((len(arrays), channels, size, size), dtype=np.uint8)
+    for i, a in enumerate(arrays):
+        images[i] = a if a.ndim == 2 else a.transpose(2, 0, 1)  # gray broadcasts over 3 channels
+    label_array = np.asarray(labels, dtype=np.int64) if classes is not None else None
+    return FolderImages(images, label_array, tuple(classes) if classes else None, skipped)
+
+
+def list_image_files(root: Path) -> list[Path]:
+    """Image files under root by case-insensitive extension, sorted; hidden files and folders skipped."""
+    found = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        # Hidden entries are editor/OS litter (e.g. macOS "._x.png"), never training data.
+        if any(part.startswith(".") for part in rel.parts):
+            continue
+        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _load_square(file: Path, size: int, channels: int | None) -> np.ndarray:
+    """Decode one image to uint8 (size, size) if grayscale or (size, size, 3) if colour."""
+    with Image.open(file) as img:
+        img.draft(None, (size, size))  # JPEG: decode at a reduced scale still >= size (much faster)
+        img = ImageOps.exif_transpose(img)
+        gray = img.mode in GRAY_MODES if channels is None else channels == 1
+        img = _to_gray(img) if gray else img.convert("RGB")
+        w, h = img.size
+        if (w, h) != (size, size):
+            side = min(w, h)
+            left, top = (w - side) / 2, (h - side) / 2
+            box = (left, top, left + side, top + side)
+            # Crop and resize in one resampling step, on the exact central square.
+            img = img.resize((size, size), Image.Resampling.LANCZOS, box=box)
+        return np.asarray(img, dtype=np.uint8)
+
+
+def _to_gray(img: Image.Image) -> Image.Image:
+    """Convert to 8-bit "L"; 16-bit and float gray are rescaled, since Pillow would clip them."""
+    if img.mode not in _WIDE_GRAY_MODES:
+        return img.convert("L")
+    a = np.asarray(img, dtype=np.float64)
+    if img.mode.startswith("I;16"):
+        hi = 65535.0
+    else:  # "I" and "F" carry no range: guess the smallest usual one that holds the data
+        peak = a.max(initial=0.0)
+        hi = 1.0 if img.mode == "F" and peak <= 1.0 else 255.0 if peak <= 255.0 else 65535.0
+    return Image.fromarray(np.clip(np.rint(a * (255.0 / hi)), 0, 255).astype(np.uint8), "L")
+
+
+def _reason(e: Exception) -> str:
+    """A short one-line reason for a file that failed to decode."""
+    if isinstance(e, UnidentifiedImageError):
+        return "not a recognised image"
+    text = " ".join(str(e).split()) or "no details"
+    return f"{type(e).__name__}: {text}"

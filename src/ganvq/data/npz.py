@@ -1,0 +1,72 @@
+"""Reader for image arrays saved with `numpy.savez` (Keras-style or single-split keys)."""
+
+from __future__ import annotations
+
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from ganvq.data.arrays import to_labels, to_uint8_nchw
+from ganvq.errors import GanvqError
+
+# (image key, label key) per split, in order of preference.
+_SPLIT_KEYS = {
+    "train": (("x_train", "y_train"), ("images", "labels")),
+    "test": (("x_test", "y_test"),),
+}
+
+
+def read_npz(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray | None]:
+    """Read one split of an .npz as uint8 images (N, C, H, W) and int64 labels (N,) or None."""
+    path = Path(path)
+    if split not in _SPLIT_KEYS:
+        raise GanvqError(f"split must be 'train' or 'test', got {split!r}")
+    try:
+        # We own the file handle: np.load leaks its own when the zip directory is unreadable.
+        with open(path, "rb") as f:
+            images, labels, x_key, y_key = _read_split(f, path, split)
+    except OSError as e:
+        raise GanvqError(f"{path}: cannot read file ({e.strerror or e})") from e
+    source = f"{path}[{x_key}]"
+    images = to_uint8_nchw(images, source)
+    if labels is not None:
+        labels = to_labels(labels, len(images), f"{path}[{y_key}]")
+    return images, labels
+
+
+def _read_split(f, path: Path, split: str) -> tuple[np.ndarray, np.ndarray | None, str, str]:
+    """Raw (images, labels or None, image key, label key) of a split, from an open .npz file."""
+    try:
+        # allow_pickle=False: an .npz from elsewhere must not be able to run code.
+        npz = np.load(f, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+        raise GanvqError(f"{path}: cannot read .npz ({_one_line(e)})") from e
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise GanvqError(f"{path}: not an .npz archive (a single .npy array?)")
+    with npz:
+        keys = set(npz.files)
+        pair = next(((x, y) for x, y in _SPLIT_KEYS[split] if x in keys), None)
+        if pair is None:
+            raise GanvqError(_missing_split_message(path, split, keys))
+        x_key, y_key = pair
+        try:
+            images = npz[x_key]
+            labels = npz[y_key] if y_key in keys else None
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise GanvqError(f"{path}: corrupt .npz member ({_one_line(e)})") from e
+    return images, labels, x_key, y_key
+
+
+def _missing_split_message(path: Path, split: str, keys: set[str]) -> str:
+    """Explain which keys a split needs, given those the file holds."""
+    found = ", ".join(sorted(keys)) or "none"
+    if split == "test":
+        return f"{path}: no test split (needs key 'x_test'; file has: {found}); use split 'train'"
+    return f"{path}: no training images (needs key 'x_train' or 'images'; file has: {found})"
+
+
+def _one_line(e: Exception) -> str:
+    """An exception's message squeezed onto one line."""
+    return " ".join(str(e).split()) or type(e).__name__

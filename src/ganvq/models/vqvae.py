@@ -1,0 +1,130 @@
+"""VQ-VAE: convolutional encoder -> quantizer -> decoder (van den Oord et al. 2017)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganvq.errors import GanvqError
+from ganvq.models.blocks import ResBlock
+from ganvq.quantize.fsq import FSQ, FSQConfig
+from ganvq.quantize.vq import VectorQuantizer, VQConfig
+
+
+@dataclass(frozen=True)
+class VQVAEConfig:
+    image_size: int = 28  # square input size in pixels
+    channels: int = 1  # image channels: 1 grayscale, 3 RGB
+    hidden: int = 128  # channels of the widest conv layers
+    res_blocks: int = 2  # residual blocks at the latent resolution, in encoder and decoder each
+    downsamples: int = 2  # stride-2 stages: latent grid = image_size / 2**downsamples
+    quantizer: str = "vq"  # "vq" | "fsq"
+    vq: VQConfig = field(default_factory=VQConfig)
+    fsq: FSQConfig = field(default_factory=FSQConfig)
+
+    def __post_init__(self) -> None:
+        if self.image_size % (2**self.downsamples):
+            raise GanvqError(
+                f"image size {self.image_size} is not divisible by 2**downsamples = {2**self.downsamples}"
+            )
+        if self.quantizer not in ("vq", "fsq"):
+            raise GanvqError(f"unknown quantizer {self.quantizer!r}; choose vq or fsq")
+
+    @property
+    def latent_size(self) -> int:
+        return self.image_size // 2**self.downsamples
+
+    @property
+    def embed_dim(self) -> int:
+        return self.vq.dim if self.quantizer == "vq" else self.fsq.dim
+
+
+def _stage_channels(hidden: int, downsamples: int) -> list[int]:
+    """Channels at each resolution from full size to latent: widest at the latent grid."""
+    return [max(hidden // 2 ** (downsamples - i), 32) for i in range(downsamples + 1)]
+
+
+class Encoder(nn.Module):
+    """x (B, C, H, W) -> z (B, D, H / 2**downsamples, W / 2**downsamples)."""
+
+    def __init__(self, cfg: VQVAEConfig):
+        super().__init__()
+        chans = _stage_channels(cfg.hidden, cfg.downsamples)
+        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, chans[0], 3, padding=1)]
+        for c_in, c_out in zip(chans, chans[1:]):
+            layers += [nn.ReLU(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
+        layers += [nn.ReLU(), nn.Conv2d(chans[-1], chans[-1], 3, padding=1)]
+        layers += [ResBlock(chans[-1]) for _ in range(cfg.res_blocks)]
+        layers += [nn.ReLU(), nn.Conv2d(chans[-1], cfg.embed_dim, 1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Decoder(nn.Module):
+    """z_q (B, D, h, w) -> x_hat (B, C, h * 2**downsamples, w * 2**downsamples) in [-1, 1]."""
+
+    def __init__(self, cfg: VQVAEConfig):
+        super().__init__()
+        chans = _stage_channels(cfg.hidden, cfg.downsamples)[::-1]
+        layers: list[nn.Module] = [nn.Conv2d(cfg.embed_dim, chans[0], 3, padding=1)]
+        layers += [ResBlock(chans[0]) for _ in range(cfg.res_blocks)]
+        for c_in, c_out in zip(chans, chans[1:]):
+            layers += [nn.ReLU(), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+        layers += [nn.ReLU(), nn.Conv2d(chans[-1], cfg.channels, 3, padding=1)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z_q):
+        return self.net(z_q)
+
+
+@dataclass
+class VQVAEOutput:
+    x_hat: torch.Tensor  # (B, C, H, W) reconstruction (unclamped)
+    indices: torch.Tensor  # (B, h, w)
+    rec_loss: torch.Tensor  # MSE on [-1, 1] pixels
+    vq_loss: torch.Tensor  # codebook + commitment terms
+
+    @property
+    def loss(self) -> torch.Tensor:
+        return self.rec_loss + self.vq_loss
+
+
+class VQVAE(nn.Module):
+    """Encoder, quantizer and decoder; forward(x) returns a VQVAEOutput with the training loss."""
+
+    def __init__(self, config: VQVAEConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.quantizer = VectorQuantizer(config.vq) if config.quantizer == "vq" else FSQ(config.fsq)
+        self.decoder = Decoder(config)
+
+    @property
+    def codebook_size(self) -> int:
+        return self.quantizer.codebook_size
+
+    def forward(self, x: torch.Tensor) -> VQVAEOutput:
+        q = self.quantizer(self.encoder(x))
+        x_hat = self.decoder(q.z_q)
+        rec = F.mse_loss(x_hat.float(), x.float())
+        return VQVAEOutput(x_hat=x_hat, indices=q.indices, rec_loss=rec, vq_loss=q.loss)
+
+    @torch.no_grad()
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Images (B, C, H, W) in [-1, 1] -> code indices (B, h, w)."""
+        return self.quantizer(self.encoder(x)).indices
+
+    @torch.no_grad()
+    def decode(self, indices: torch.Tensor) -> torch.Tensor:
+        """Code indices (B, h, w) -> images (B, C, H, W) clamped to [-1, 1]."""
+        return self.decoder(self.quantizer.indices_to_codes(indices)).clamp(-1, 1)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """decode(encode(x)), clamped to [-1, 1]."""
+        return self.decode(self.encode(x))

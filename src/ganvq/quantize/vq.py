@@ -1,0 +1,163 @@
+"""Vector quantization: nearest codebook vector with straight-through gradients (van den Oord et al. 2017).
+
+Codebook update rules (`VQConfig.update`):
+- "loss": gradient descent on the codebook loss ||sg(z) - e||^2 (the paper's eq. 3).
+- "ema": exponential moving averages of cluster sizes and sums (van den Oord et al. 2017, app. A.1;
+  Razavi et al. 2019). Each step is one Lloyd k-means step on the minibatch with old statistics
+  decayed by `decay`: an online form of the article's "vector training".
+- "kmeans": the article's two-phase recipe. The codebook is fitted by full Lloyd iterations on
+  encoder outputs (phase 1, `fit_codebook`, called by the training loop), then held fixed while
+  the encoder and decoder train (phase 2); the loop alternates the phases.
+Options against codebook collapse: k-means initialisation from the first batch of encoder
+outputs, restart of dead codes from encoder outputs, l2-normalised (cosine) codes and a
+lower-dimensional codebook with projections (Yu et al. 2022, "Vector-quantized image modeling
+with improved VQGAN").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganvq.errors import GanvqError
+from ganvq.quantize.base import QuantizerOutput, straight_through
+from ganvq.quantize.kmeans import kmeans, squared_distances
+
+UPDATES = ("ema", "loss", "kmeans")
+
+
+@dataclass(frozen=True)
+class VQConfig:
+    codebook_size: int = 512  # K, number of codes
+    dim: int = 64  # channels of the encoder output z
+    codebook_dim: int | None = None  # if smaller than dim: codes live in a projected space
+    beta: float = 0.25  # commitment weight (van den Oord et al. 2017)
+    update: str = "ema"  # "ema" | "loss" | "kmeans", see module docstring
+    decay: float = 0.99  # EMA decay of codebook statistics and usage counts
+    eps: float = 1e-5  # Laplace smoothing of EMA cluster sizes
+    kmeans_init: bool = True  # initialise codes by k-means on the first training batch
+    kmeans_iters: int = 10
+    restart_dead: bool = True  # replace codes whose usage falls below dead_threshold
+    dead_threshold: float = 1.0  # EMA of hits per step below which a code counts as dead
+    cosine: bool = False  # l2-normalise z and codes: nearest by cosine similarity
+
+    def __post_init__(self) -> None:
+        if self.update not in UPDATES:
+            raise GanvqError(f"unknown codebook update {self.update!r}; choose from {', '.join(UPDATES)}")
+        if self.codebook_size < 2 or self.dim < 1:
+            raise GanvqError("codebook_size must be >= 2 and dim >= 1")
+
+
+class VectorQuantizer(nn.Module):
+    """Maps z (B, D, h, w) to its nearest codes; returns QuantizerOutput(z_q, indices, loss)."""
+
+    def __init__(self, config: VQConfig):
+        super().__init__()
+        self.config = config
+        cdim = config.codebook_dim or config.dim
+        self.project = cdim != config.dim
+        self.project_in = nn.Linear(config.dim, cdim) if self.project else nn.Identity()
+        self.project_out = nn.Linear(cdim, config.dim) if self.project else nn.Identity()
+        codebook = torch.randn(config.codebook_size, cdim)
+        if config.cosine:
+            codebook = F.normalize(codebook, dim=1)
+        if config.update == "loss":
+            self.codebook = nn.Parameter(codebook)
+        else:
+            self.register_buffer("codebook", codebook)
+        self.register_buffer("cluster_size", torch.ones(config.codebook_size))
+        self.register_buffer("embed_sum", codebook.clone())
+        self.register_buffer("usage", torch.full((config.codebook_size,), 2 * config.dead_threshold))
+        self.register_buffer("initialized", torch.tensor(not config.kmeans_init))
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    def _normalize(self, v: torch.Tensor) -> torch.Tensor:
+        return F.normalize(v, dim=-1) if self.config.cosine else v
+
+    def codes(self) -> torch.Tensor:
+        """The codebook as used for lookup, (K, codebook_dim)."""
+        return self._normalize(self.codebook)
+
+    def nearest(self, flat: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest code for each row of flat (N, codebook_dim)."""
+        return squared_distances(flat, self.codes()).argmin(1)
+
+    def forward(self, z: torch.Tensor) -> QuantizerOutput:
+        b, d, h, w = z.shape
+        with torch.autocast(z.device.type, enabled=False):
+            flat = self.project_in(z.float().permute(0, 2, 3, 1).reshape(-1, d))  # (N, cdim)
+            flat = self._normalize(flat)
+            if self.training and not bool(self.initialized):
+                self.fit_codebook(flat.detach(), self.config.kmeans_iters)
+            indices = self.nearest(flat.detach())
+            quantized = self.codes()[indices]  # (N, cdim)
+            if self.training:
+                self._update(flat.detach(), indices)
+            commitment = F.mse_loss(flat, quantized.detach())
+            loss = self.config.beta * commitment
+            if self.config.update == "loss":
+                loss = loss + F.mse_loss(quantized, flat.detach())
+            z_q = self.project_out(straight_through(flat, quantized))
+        z_q = z_q.reshape(b, h, w, d).permute(0, 3, 1, 2)  # (B, D, h, w)
+        return QuantizerOutput(z_q=z_q, indices=indices.reshape(b, h, w), loss=loss)
+
+    @torch.no_grad()
+    def _update(self, flat: torch.Tensor, indices: torch.Tensor) -> None:
+        cfg = self.config
+        counts = torch.bincount(indices, minlength=cfg.codebook_size).float()
+        self.usage.mul_(cfg.decay).add_(counts, alpha=1 - cfg.decay)
+        if cfg.update == "ema":
+            sums = torch.zeros_like(self.embed_sum).index_add_(0, indices, flat)
+            self.cluster_size.mul_(cfg.decay).add_(counts, alpha=1 - cfg.decay)
+            self.embed_sum.mul_(cfg.decay).add_(sums, alpha=1 - cfg.decay)
+            n = self.cluster_size.sum()
+            smoothed = (self.cluster_size + cfg.eps) / (n + cfg.codebook_size * cfg.eps) * n
+            self.codebook.copy_(self.embed_sum / smoothed.unsqueeze(1))
+        if cfg.restart_dead:
+            self._restart_dead(flat)
+
+    @torch.no_grad()
+    def _restart_dead(self, flat: torch.Tensor) -> None:
+        dead = (self.usage < self.config.dead_threshold).nonzero().squeeze(1)
+        if len(dead) == 0:
+            return
+        # Random encoder outputs from this batch: a restarted code starts where data is.
+        picks = flat[torch.randint(flat.shape[0], (len(dead),), device=flat.device)]
+        self.codebook.data[dead] = picks
+        self.embed_sum[dead] = picks
+        self.cluster_size[dead] = 1.0
+        self.usage[dead] = 2 * self.config.dead_threshold  # a grace period before it can die again
+
+    @torch.no_grad()
+    def fit_codebook(self, flat: torch.Tensor, iters: int) -> float:
+        """Phase 1 of the article's recipe: Lloyd k-means on encoder outputs flat (N, codebook_dim).
+
+        Starts from the current codes once initialised. Returns E[min_v ||x - v||^2] after fitting.
+        """
+        flat = self._normalize(flat.float())
+        init = self.codes() if bool(self.initialized) else None
+        centres, counts = kmeans(flat, self.codebook_size, iters, init=init)
+        centres = self._normalize(centres)
+        self.codebook.data.copy_(centres)
+        self.cluster_size.copy_(counts.clamp_min(1.0))
+        self.embed_sum.copy_(centres * self.cluster_size.unsqueeze(1))
+        self.usage.fill_(2 * self.config.dead_threshold)
+        self.initialized.fill_(True)
+        return squared_distances(flat, centres).min(1).values.clamp_min(0).mean().item()
+
+    def encoder_space(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D, h, w) -> flat vectors in codebook space (N, codebook_dim), as quantized."""
+        d = z.shape[1]
+        return self._normalize(self.project_in(z.float().permute(0, 2, 3, 1).reshape(-1, d)))
+
+    def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
+        """Code indices (B, h, w) -> quantized z_q (B, D, h, w), as the decoder receives it."""
+        b, h, w = indices.shape
+        z_q = self.project_out(self.codes()[indices.reshape(-1)])
+        return z_q.reshape(b, h, w, -1).permute(0, 3, 1, 2)

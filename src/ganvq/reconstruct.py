@@ -1,0 +1,95 @@
+"""Images <-> code maps <-> reconstructions with a trained VQ-VAE, over files and folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganvq.data import ImageDataset, iterate_once, load_dataset
+from ganvq.errors import GanvqError
+from ganvq.io import atomic_write_bytes
+from ganvq.report.grids import save_grid, save_image, side_by_side, to_uint8_image
+from ganvq.train.vqvae import load_vqvae
+
+
+def load_inputs(path: str, model) -> ImageDataset:
+    """Images to code: a dataset name, IDX/.npz file, image file or folder, sized for the model."""
+    cfg = model.config
+    return load_dataset(path, "test" if _has_splits(path) else "train", size=cfg.image_size, channels=cfg.channels)
+
+
+def _has_splits(path: str) -> bool:
+    p = Path(path)
+    return not p.exists() or (p.is_dir() and any(p.glob("t10k-images-idx3-ubyte*")))
+
+
+@torch.no_grad()
+def encode_images(model, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """uint8 images (N, C, H, W) -> code indices (N, h, w) int64."""
+    return torch.cat([model.encode(x) for _, x in iterate_once(images, batch_size)])
+
+
+@torch.no_grad()
+def decode_codes(model, indices: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Code indices (N, h, w) -> images (N, C, H, W) float in [-1, 1], after validating them."""
+    h = model.config.latent_size
+    if indices.ndim != 3 or tuple(indices.shape[1:]) != (h, h):
+        raise GanvqError(f"code maps must have shape (N, {h}, {h}) for this model, got {tuple(indices.shape)}")
+    if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= model.codebook_size):
+        raise GanvqError(f"code indices must lie in [0, {model.codebook_size - 1}] for this model")
+    return torch.cat([model.decode(indices[i:i + batch_size]) for i in range(0, len(indices), batch_size)])
+
+
+def _write_pngs(out: Path, images: torch.Tensor, names: list[str]) -> None:
+    for name, img in zip(names, to_uint8_image(images)):
+        save_image(out / f"{name}.png", img)
+
+
+def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_size: int = 64) -> dict:
+    """Write one reconstruction PNG per input image and grid.png (originals above reconstructions)."""
+    model, _ = load_vqvae(ckpt)
+    data = load_inputs(input, model)
+    images = data.images[:limit] if limit else data.images
+    indices = encode_images(model, images)
+    x_hat = decode_codes(model, indices)
+    out_dir = Path(out)
+    _write_pngs(out_dir, x_hat, [f"{i:05d}" for i in range(len(images))])
+    originals = images[:grid_size].float().div(127.5).sub(1)
+    save_image(out_dir / "grid.png", side_by_side(originals, x_hat[:grid_size]), upscale=2)
+    return {"images": len(images), "out": str(out_dir), "grid": str(out_dir / "grid.png")}
+
+
+def encode(ckpt: str, input: str, out: str, limit: int | None = None) -> dict:
+    """Write the code maps of the input images to a .npy file (N, h, w) int64."""
+    model, _ = load_vqvae(ckpt)
+    data = load_inputs(input, model)
+    images = data.images[:limit] if limit else data.images
+    indices = encode_images(model, images).numpy()
+    import io as _io
+
+    buf = _io.BytesIO()
+    np.save(buf, indices)
+    atomic_write_bytes(out, buf.getvalue())
+    return {"images": len(indices), "shape": list(indices.shape), "out": out}
+
+
+def decode(ckpt: str, codes: str, out: str) -> dict:
+    """Decode a .npy of code maps (N, h, w) into one PNG per map plus grid.png."""
+    model, _ = load_vqvae(ckpt)
+    try:
+        array = np.load(codes, allow_pickle=False)
+    except FileNotFoundError:
+        raise GanvqError(f"codes file not found: {codes}") from None
+    except (OSError, ValueError) as e:
+        raise GanvqError(f"{codes} is not a readable .npy array: {e}") from None
+    if not np.issubdtype(array.dtype, np.integer):
+        raise GanvqError(f"{codes} holds {array.dtype} values; code maps are integers")
+    if array.ndim == 2:
+        array = array[None]
+    x_hat = decode_codes(model, torch.from_numpy(array.astype(np.int64)))
+    out_dir = Path(out)
+    _write_pngs(out_dir, x_hat, [f"{i:05d}" for i in range(len(x_hat))])
+    save_grid(out_dir / "grid.png", x_hat[:64], upscale=2)
+    return {"images": len(x_hat), "out": str(out_dir)}

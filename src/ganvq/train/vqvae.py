@@ -1,0 +1,133 @@
+"""Training a VQ-VAE: the Task the shared loop runs, and loading a trained model back."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from ganvq.config import VQVAERunConfig, from_dict, to_dict
+from ganvq.data import BatchStream, ImageDataset, load_dataset
+from ganvq.errors import GanvqError
+from ganvq.io import load_checkpoint
+from ganvq.metrics.evaluate import evaluate_reconstruction
+from ganvq.metrics.recon import psnr_per_image, to_unit
+from ganvq.models.vqvae import VQVAE
+from ganvq.quantize.base import usage_stats
+from ganvq.train import loop
+
+
+def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDataset | None, VQVAERunConfig]:
+    """Train (and, where the dataset has one, test) images; the model's channels follow the data."""
+    m = config.model
+    train = load_dataset(config.data, "train", size=m.image_size, limit=config.limit)
+    if train.shape[0] != m.channels:
+        config = dataclasses.replace(config, model=dataclasses.replace(m, channels=train.shape[0]))
+    try:
+        test = load_dataset(config.data, "test", size=m.image_size, channels=train.shape[0])
+    except GanvqError:
+        test = None  # a folder or single file has no test split
+    return train, test, config
+
+
+class VQVAETask:
+    """One VQ-VAE training run: model, optimizer, batches, and the per-step update."""
+
+    kind = "vqvae"
+
+    def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
+        train, test, config = load_training_data(config)
+        self.config = config
+        self.device = device or loop.resolve_device(config.train.device)
+        torch.manual_seed(config.train.seed)
+        self.model = VQVAE(config.model).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
+        self.batches = BatchStream(train.images, None, config.train.batch_size, config.train.seed)
+        self.test = test
+        self._counts = torch.zeros(self.model.codebook_size, dtype=torch.int64)
+
+    def modules(self):
+        return {"model": self.model}
+
+    def optimizers(self):
+        return {"adam": self.optimizer}
+
+    def config_dict(self) -> dict:
+        return to_dict(self.config)
+
+    def extra_state(self) -> dict:
+        return {"batches": self.batches.state_dict(), "counts": self._counts}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.batches.load_state_dict(state["batches"])
+        self._counts = state["counts"]
+
+    def _next_images(self) -> torch.Tensor:
+        return self.batches.next_batch()[0].to(self.device)
+
+    @torch.no_grad()
+    def _fit_codebook(self) -> None:
+        """Phase 1 of the article's two-phase recipe: k-means on fresh encoder outputs."""
+        q = self.model.quantizer
+        zs = [q.encoder_space(self.model.encoder(self._next_images())) for _ in range(self.config.train.kmeans_batches)]
+        q.fit_codebook(torch.cat(zs), self.config.model.vq.kmeans_iters)
+
+    def train_step(self, step: int) -> dict[str, float]:
+        cfg = self.config
+        if cfg.model.quantizer == "vq" and cfg.model.vq.update == "kmeans" and step % cfg.train.kmeans_every == 0:
+            self._fit_codebook()
+        x = self._next_images()
+        with loop.autocast(self.device, cfg.train.precision):
+            out = self.model(x)
+        self.optimizer.zero_grad(set_to_none=True)
+        out.loss.backward()
+        self.optimizer.step()
+        self._counts += torch.bincount(out.indices.reshape(-1).cpu(), minlength=self.model.codebook_size)
+        with torch.no_grad():
+            psnr = psnr_per_image(to_unit(x), to_unit(out.x_hat.float())).mean()
+        return {"train/loss": out.loss.item(), "train/rec_loss": out.rec_loss.item(),
+                "train/vq_loss": out.vq_loss.item(), "train/psnr": psnr.item()}
+
+    def summarize(self, window: list[dict]) -> dict[str, float]:
+        """Mean of the window's metrics, plus codebook usage over the window's batches."""
+        record = {k: sum(m[k] for m in window) / len(window) for k in window[0]}
+        p = self._counts.float() / self._counts.sum().clamp_min(1)
+        used = int((self._counts > 0).sum())
+        entropy = -(p[p > 0] * p[p > 0].log()).sum()
+        record.update({"train/codes_used": used, "train/dead_codes": len(p) - used,
+                       "train/perplexity": float(entropy.exp())})
+        self._counts.zero_()
+        return record
+
+    def evaluate(self) -> dict[str, float]:
+        n = self.config.train.eval_images
+        if self.test is None or n == 0:
+            return {}
+        return evaluate_reconstruction(self.model, self.test.images[:n])
+
+
+def train_vqvae(config: VQVAERunConfig, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+    """Train a VQ-VAE into run folder `out` (or continue it); returns the final metrics."""
+    if resume:
+        # A resumed run keeps the configuration it started with.
+        _, meta = load_checkpoint(Path(out) / loop.CHECKPOINT)
+        config = from_dict(VQVAERunConfig, meta["config"])
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    task = VQVAETask(config)
+    return loop.train(task, task.config.train, out, resume=resume, quiet=quiet)
+
+
+def load_vqvae(path: str | Path, device: str = "cpu") -> tuple[VQVAE, VQVAERunConfig]:
+    """A trained VQ-VAE (eval mode) and its run config from a checkpoint file or run folder."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / loop.CHECKPOINT
+    tensors, meta = load_checkpoint(p)
+    if meta.get("kind") != "vqvae":
+        raise GanvqError(f"{p} is a {meta.get('kind', 'unknown')} checkpoint, not a VQ-VAE")
+    config = from_dict(VQVAERunConfig, meta["config"])
+    model = VQVAE(config.model)
+    model.load_state_dict(loop.module_weights(tensors, "model"))
+    return model.to(loop.resolve_device(device)).eval(), config

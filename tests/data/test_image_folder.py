@@ -1,0 +1,151 @@
+"""read_image_folder: formats, order, crop, channel choice, class subfolders and bad files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganvq.data import read_image_folder
+from ganvq.errors import GanvqError
+
+
+def gray(value: int, h: int = 8, w: int = 8) -> np.ndarray:
+    return np.full((h, w), value, np.uint8)
+
+
+def rgb(color: tuple[int, int, int], h: int = 8, w: int = 8) -> np.ndarray:
+    return np.broadcast_to(np.array(color, np.uint8), (h, w, 3)).copy()
+
+
+@pytest.fixture
+def folder_with_corrupt_png(tmp_path, save_image):
+    for i, name in enumerate(["a.png", "b.jpg", "c.bmp"]):
+        save_image(tmp_path / name, gray(50 * (i + 1)))
+    (tmp_path / "broken.png").write_bytes(np.random.default_rng(0).bytes(300))
+    return tmp_path
+
+
+def test_corrupt_png_is_skipped_and_listed(folder_with_corrupt_png):
+    result = read_image_folder(folder_with_corrupt_png, size=8)
+    assert result.images.shape == (3, 1, 8, 8) and result.images.dtype == np.uint8
+    assert [f for f, _ in result.skipped] == ["broken.png"]
+    assert result.skipped[0][1]  # a reason is given
+
+
+def test_on_bad_fail_raises_naming_the_bad_file(folder_with_corrupt_png):
+    with pytest.raises(GanvqError, match="broken.png"):
+        read_image_folder(folder_with_corrupt_png, size=8, on_bad="fail")
+
+
+def test_truncated_png_counts_as_bad(tmp_path, save_image):
+    save_image(tmp_path / "good.png", gray(9))
+    data = save_image(tmp_path / "cut.png", np.random.default_rng(0).integers(0, 256, (64, 64), np.uint8)).read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    result = read_image_folder(tmp_path, size=8)
+    assert len(result.images) == 1 and [f for f, _ in result.skipped] == ["cut.png"]
+
+
+def test_empty_folder_raises(tmp_path):
+    with pytest.raises(GanvqError, match="no PNG/JPEG/BMP images"):
+        read_image_folder(tmp_path, size=8)
+
+
+def test_folder_of_only_bad_images_raises(tmp_path):
+    (tmp_path / "x.png").write_bytes(b"not an image")
+    with pytest.raises(GanvqError, match="none of the 1 image files could be read"):
+        read_image_folder(tmp_path, size=8)
+
+
+def test_missing_folder_raises(tmp_path):
+    with pytest.raises(GanvqError, match="not a folder"):
+        read_image_folder(tmp_path / "nope", size=8)
+
+
+def test_non_image_and_hidden_files_are_ignored_silently(tmp_path, save_image):
+    save_image(tmp_path / "a.png", gray(1))
+    (tmp_path / "notes.txt").write_text("hello")
+    (tmp_path / "._a.png").write_bytes(b"macOS resource fork")
+    result = read_image_folder(tmp_path, size=8)
+    assert len(result.images) == 1 and result.skipped == []
+
+
+def test_extensions_are_case_insensitive_and_search_is_recursive_and_sorted(tmp_path, save_image):
+    save_image(tmp_path / "b.PNG", gray(2))
+    save_image(tmp_path / "a.JpEg", gray(1))
+    save_image(tmp_path / "a" / "z.bmp", gray(3))  # "a/z.bmp" sorts after "a.JpEg"
+    save_image(tmp_path / "c.jpg", gray(4))
+    result = read_image_folder(tmp_path, size=8)
+    assert result.labels is None  # images at the top level: not class folders
+    np.testing.assert_allclose(result.images[:, 0, 4, 4], [1, 3, 2, 4], atol=1)  # JPEG is lossy
+
+
+def test_all_grayscale_gives_one_channel(tmp_path, save_image):
+    save_image(tmp_path / "a.png", gray(10))
+    save_image(tmp_path / "b.bmp", gray(20))
+    assert read_image_folder(tmp_path, size=8).images.shape == (2, 1, 8, 8)
+
+
+def test_any_colour_image_gives_three_channels(tmp_path, save_image):
+    save_image(tmp_path / "a.png", gray(10))
+    save_image(tmp_path / "b.png", rgb((200, 100, 0)))
+    images = read_image_folder(tmp_path, size=8).images
+    assert images.shape == (2, 3, 8, 8)
+    assert (images[0] == 10).all()  # grayscale repeated over R, G, B
+    assert images[1, :, 0, 0].tolist() == [200, 100, 0]
+
+
+@pytest.mark.parametrize("channels, expected", [(1, (1, 8, 8)), (3, (3, 8, 8))])
+def test_explicit_channels_override_the_guess(tmp_path, save_image, channels, expected):
+    save_image(tmp_path / "a.png", gray(10))
+    save_image(tmp_path / "b.png", rgb((200, 100, 0)))
+    assert read_image_folder(tmp_path, size=8, channels=channels).images.shape[1:] == expected
+
+
+def test_non_square_image_is_center_cropped(tmp_path, save_image):
+    wide = np.zeros((30, 90), np.uint8)
+    wide[:, 30:60] = 255  # only the central square is white
+    save_image(tmp_path / "wide.png", wide)
+    np.testing.assert_array_equal(read_image_folder(tmp_path, size=30).images[0, 0], 255)
+    small = read_image_folder(tmp_path, size=10).images
+    assert small.shape == (1, 1, 10, 10)
+    assert small[0, 0, :, 3:7].min() == 255 and small.min() > 200  # edges only touched by the filter
+
+
+def test_small_and_large_jpegs_are_resized(tmp_path, save_image):
+    save_image(tmp_path / "big.jpg", rgb((0, 0, 255), h=300, w=400))
+    save_image(tmp_path / "tiny.jpg", rgb((0, 0, 255), h=5, w=3))
+    images = read_image_folder(tmp_path, size=16).images
+    assert images.shape == (2, 3, 16, 16)
+    assert (images[:, 2] > 240).all() and (images[:, 0] < 15).all()
+
+
+def test_16bit_grayscale_is_scaled_not_clipped(tmp_path, save_image):
+    save_image(tmp_path / "a.png", np.full((4, 4), 32896, np.uint16))  # 128 * 257
+    images = read_image_folder(tmp_path, size=4).images
+    assert images.shape == (1, 1, 4, 4) and (images == 128).all()
+
+
+def test_class_subfolders_give_sorted_labels(tmp_path, save_image):
+    save_image(tmp_path / "dog" / "1.png", gray(1))
+    save_image(tmp_path / "cat" / "1.png", gray(2))
+    save_image(tmp_path / "cat" / "deeper" / "2.png", gray(3))  # nested: still a cat
+    (tmp_path / "dog" / "bad.png").write_bytes(b"junk")
+    result = read_image_folder(tmp_path, size=8)
+    assert result.classes == ("cat", "dog")
+    assert result.labels.tolist() == [0, 0, 1] and result.labels.dtype == np.int64
+    assert result.images[:, 0, 0, 0].tolist() == [2, 3, 1]
+    assert [f for f, _ in result.skipped] == ["dog/bad.png"]
+
+
+def test_limit_reads_only_the_first_images(tmp_path, save_image):
+    for i in range(5):
+        save_image(tmp_path / f"{i}.png", gray(i))
+    images = read_image_folder(tmp_path, size=8, limit=2).images
+    assert images[:, 0, 0, 0].tolist() == [0, 1]
+
+
+@pytest.mark.parametrize("kwargs", [{"on_bad": "ignore"}, {"channels": 2}, {"size": 0}, {"limit": 0}])
+def test_bad_arguments_raise(tmp_path, save_image, kwargs):
+    save_image(tmp_path / "a.png", gray(1))
+    with pytest.raises(GanvqError):
+        read_image_folder(tmp_path, **{"size": 8, **kwargs})

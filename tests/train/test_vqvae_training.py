@@ -1,0 +1,102 @@
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from ganvq.errors import GanvqError
+from ganvq.io import load_checkpoint
+from ganvq.train import loop
+from ganvq.train.vqvae import VQVAETask, load_vqvae, train_vqvae
+
+
+def _weights(run):
+    tensors, _ = load_checkpoint(run / loop.CHECKPOINT)
+    return loop.module_weights(tensors, "model")
+
+
+def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path, tiny_vqvae_config, monkeypatch):
+    full = tmp_path / "full"
+    train_vqvae(tiny_vqvae_config, full, quiet=True)
+
+    # The same run crashes at step 5, after its periodic checkpoint at step 3 (ckpt_every=3).
+    crashed = tmp_path / "crashed"
+    task = VQVAETask(tiny_vqvae_config)
+    original = task.train_step
+
+    def crash_at_5(step):
+        if step == 4:
+            raise RuntimeError("power cut")
+        return original(step)
+
+    monkeypatch.setattr(task, "train_step", crash_at_5)
+    with pytest.raises(RuntimeError, match="power cut"):
+        loop.train(task, tiny_vqvae_config.train, crashed, quiet=True)
+    _, meta = load_checkpoint(crashed / loop.CHECKPOINT)
+    assert meta["step"] == 3 and not meta["finished"]
+
+    train_vqvae(tiny_vqvae_config, crashed, resume=True, quiet=True)
+    a, b = _weights(full), _weights(crashed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path, tiny_vqvae_config, monkeypatch):
+    task = VQVAETask(tiny_vqvae_config)
+    original = task.train_step
+
+    def interrupt_at_4(step):
+        if step == 4:
+            raise KeyboardInterrupt
+        return original(step)
+
+    monkeypatch.setattr(task, "train_step", interrupt_at_4)
+    with pytest.raises(loop.TrainingInterrupted, match="--resume"):
+        loop.train(task, tiny_vqvae_config.train, tmp_path, quiet=True)
+    _, meta = load_checkpoint(tmp_path / loop.CHECKPOINT)
+    assert meta["step"] == 4 and not meta["finished"]
+
+    full = tmp_path / "full"
+    train_vqvae(tiny_vqvae_config, full, quiet=True)
+    train_vqvae(tiny_vqvae_config, tmp_path, resume=True, quiet=True)
+    a, b = _weights(full), _weights(tmp_path)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_logs_metrics_and_a_loadable_checkpoint(tmp_path, tiny_vqvae_config):
+    result = train_vqvae(tiny_vqvae_config, tmp_path, quiet=True)
+    records = [json.loads(line) for line in (tmp_path / loop.METRICS).read_text().splitlines()]
+    assert any("train/codes_used" in r and "train/perplexity" in r and "train/dead_codes" in r for r in records)
+    assert "test/psnr" in records[-1] and result["step"] == 6
+    model, config = load_vqvae(tmp_path)
+    assert config == tiny_vqvae_config
+    assert not model.training
+
+
+def test_a_run_folder_is_not_overwritten(tmp_path, tiny_vqvae_config):
+    train_vqvae(tiny_vqvae_config, tmp_path, quiet=True)
+    with pytest.raises(GanvqError, match="already holds a run"):
+        train_vqvae(tiny_vqvae_config, tmp_path, quiet=True)
+
+
+def test_non_finite_loss_stops_with_a_clear_message(tmp_path, tiny_vqvae_config, monkeypatch):
+    task = VQVAETask(tiny_vqvae_config)
+    monkeypatch.setattr(task, "train_step", lambda step: {"train/loss": float("nan")})
+    with pytest.raises(GanvqError, match="diverged at step 1"):
+        loop.train(task, tiny_vqvae_config.train, tmp_path, quiet=True)
+
+
+def test_two_phase_recipe_trains(tmp_path, tiny_vqvae_config):
+    model = dataclasses.replace(
+        tiny_vqvae_config.model, vq=dataclasses.replace(tiny_vqvae_config.model.vq, update="kmeans")
+    )
+    train = dataclasses.replace(tiny_vqvae_config.train, kmeans_every=3, kmeans_batches=2)
+    result = train_vqvae(dataclasses.replace(tiny_vqvae_config, model=model, train=train), tmp_path, quiet=True)
+    assert result["step"] == 6 and result["test/codes_used"] > 1
+
+
+def test_minutes_budget_stops_training(tmp_path, tiny_vqvae_config):
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05)
+    result = train_vqvae(dataclasses.replace(tiny_vqvae_config, train=train), tmp_path, quiet=True)
+    assert result["train_seconds"] < 0.05 * 60 + 5  # budget plus one step and the final evaluation
