@@ -78,3 +78,34 @@ def test_decode_rejects_codes_outside_the_codebook(tmp_path, capsys):
     code, err = _error_of(capsys, ["decode", "--ckpt", str(run), "--codes", str(tmp_path / "c.npy"),
                                    "--out", str(tmp_path / "d")])
     assert code == 2 and "[0, 15]" in err
+
+
+def test_cli_minutes_budget_alone_trains(tmp_path):
+    argv = [a for a in TINY if a not in ("--steps", "4")]
+    assert main(["--quiet", "train", "vqvae", "--out", str(tmp_path), "--minutes", "0.01", *argv]) == 0
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["steps"] is None
+
+
+def test_folder_input_warns_about_skipped_files_and_single_files_work(tmp_path, capsys):
+    run = tmp_path / "run"
+    assert main(["--quiet", "train", "vqvae", "--out", str(run), *TINY]) == 0
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        Image.fromarray(rng.integers(0, 255, (40, 60, 3), dtype=np.uint8)).save(photos / f"p{i}.png")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg at all")
+    capsys.readouterr()
+
+    assert main(["reconstruct", "--ckpt", str(run), "--input", str(photos), "--out", str(tmp_path / "rec")]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 1 unreadable file(s) of 4" in err and "broken.jpg" in err
+    assert len(list((tmp_path / "rec").glob("0*.png"))) == 3
+
+    assert main(["reconstruct", "--ckpt", str(run), "--input", str(photos / "p1.png"),
+                 "--out", str(tmp_path / "one")]) == 0
+    assert Image.open(tmp_path / "one" / "00000.png").size == (28, 28)
+
+    code, err = _error_of(capsys, ["train", "vqvae", "--data", str(photos), "--on-bad", "fail",
+                                   "--out", str(tmp_path / "r"), *TINY])
+    assert code == 2 and "broken.jpg" in err

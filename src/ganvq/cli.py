@@ -32,6 +32,7 @@ def _add_train_vqvae(sub) -> None:
     p.add_argument("--limit", type=int, help="train on the first N images only")
     p.add_argument("--image-size", type=int, help="image size for folders of images (default 28)")
     p.add_argument("--channels", type=int, choices=[1, 3], help="force grayscale (1) or RGB (3)")
+    p.add_argument("--on-bad", choices=["skip", "fail"], help="unreadable images in a folder: skip and list them (default) or fail")
     p.add_argument("--codebook-size", type=int)
     p.add_argument("--update", choices=["ema", "loss", "kmeans"], help="codebook update rule")
     p.add_argument("--log-every", type=int)
@@ -56,13 +57,14 @@ def build_vqvae_config(args) -> "VQVAERunConfig":
     config = from_dict(VQVAERunConfig, base)
     train = config.train
     if args.minutes is not None and args.steps is None:
-        train = dataclasses.replace(train, steps=None)
+        train = dataclasses.replace(train, steps=None, minutes=args.minutes)
     train = merge(train, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, lr=args.lr,
                   seed=args.seed, precision=args.precision, device=args.device, threads=args.threads,
                   log_every=args.log_every, ckpt_every=args.ckpt_every)
-    model = merge(config.model, image_size=args.image_size, channels=args.channels)
+    model = merge(config.model, image_size=args.image_size)
     model = dataclasses.replace(model, vq=merge(model.vq, codebook_size=args.codebook_size, update=args.update))
-    return merge(config, model=model, train=train, data=args.data, limit=args.limit)
+    return merge(config, model=model, train=train, data=args.data, limit=args.limit, on_bad=args.on_bad,
+                 channels=args.channels)
 
 
 def _deep_update(base: dict, new: dict) -> dict:

@@ -55,6 +55,8 @@ class VQVAERunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     data: str = "fashion-mnist"  # dataset name or path (see ganvq.data.resolve_dataset)
     limit: int | None = None  # use only the first N training images
+    channels: int | None = None  # 1 grayscale, 3 RGB, None: as the data is
+    on_bad: str = "skip"  # unreadable files in an image folder: "skip" (and list them) or "fail"
 
 
 def _vq7(**kw) -> VQVAEConfig:

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganvq.data import ImageDataset, iterate_once, load_dataset
-from ganvq.errors import GanvqError
+from ganvq.data import ImageDataset, describe_skipped, iterate_once, load_dataset
+from ganvq.errors import GanvqError, warn
 from ganvq.io import atomic_write_bytes
 from ganvq.report.grids import save_grid, save_image, side_by_side, to_uint8_image
 from ganvq.train.vqvae import load_vqvae
@@ -17,7 +17,10 @@ from ganvq.train.vqvae import load_vqvae
 def load_inputs(path: str, model) -> ImageDataset:
     """Images to code: a dataset name, IDX/.npz file, image file or folder, sized for the model."""
     cfg = model.config
-    return load_dataset(path, "test" if _has_splits(path) else "train", size=cfg.image_size, channels=cfg.channels)
+    data = load_dataset(path, "test" if _has_splits(path) else "train", size=cfg.image_size, channels=cfg.channels)
+    if describe_skipped(data):
+        warn(describe_skipped(data))
+    return data
 
 
 def _has_splits(path: str) -> bool:

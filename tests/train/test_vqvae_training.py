@@ -1,5 +1,7 @@
 import dataclasses
 import json
+import os
+import signal
 
 import pytest
 import torch
@@ -48,14 +50,14 @@ def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path, tiny_vqvae_config, mon
 
     def interrupt_at_4(step):
         if step == 4:
-            raise KeyboardInterrupt
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of step 5
         return original(step)
 
     monkeypatch.setattr(task, "train_step", interrupt_at_4)
     with pytest.raises(loop.TrainingInterrupted, match="--resume"):
         loop.train(task, tiny_vqvae_config.train, tmp_path, quiet=True)
     _, meta = load_checkpoint(tmp_path / loop.CHECKPOINT)
-    assert meta["step"] == 4 and not meta["finished"]
+    assert meta["step"] == 5 and not meta["finished"]  # step 5 completes, then the loop stops
 
     full = tmp_path / "full"
     train_vqvae(tiny_vqvae_config, full, quiet=True)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_crop, to_labels, to_uint8_nchw
-from ganvq.data.folder import read_image_folder
+from ganvq.data.folder import IMAGE_EXTENSIONS, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.npz import read_npz
 from ganvq.errors import GanvqError
@@ -64,6 +64,16 @@ class ImageDataset:
             raise GanvqError(f"subset size must be non-negative, got {n}")
         labels = None if self.labels is None else self.labels[:n]
         return dataclasses.replace(self, images=self.images[:n], labels=labels)
+
+
+def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:
+    """One line naming the unreadable files a folder load skipped, or None when there were none."""
+    if not dataset.skipped:
+        return None
+    names = ", ".join(f"{f} ({why})" for f, why in dataset.skipped[:shown])
+    more = f", and {len(dataset.skipped) - shown} more" if len(dataset.skipped) > shown else ""
+    return (f"skipped {len(dataset.skipped)} unreadable file(s) of {len(dataset) + len(dataset.skipped)} "
+            f"in {dataset.source}: {names}{more}")
 
 
 def resolve_dataset(name_or_path: str | os.PathLike) -> Path:
@@ -120,6 +130,8 @@ def load_dataset(
         class_names, skipped = folder.classes, tuple(folder.skipped)
     elif path.suffix.lower() == ".npz":
         images, labels = read_npz(path, split)
+    elif path.suffix.lower() in IMAGE_EXTENSIONS:
+        images, labels = read_image_file(path, size or DEFAULT_FOLDER_SIZE, channels), None
     else:
         if split != "train":
             raise GanvqError(f"{path}: a single IDX file has only one split; use split 'train'")

@@ -83,6 +83,22 @@ def read_image_folder(
     return FolderImages(images, label_array, tuple(classes) if classes else None, skipped)
 
 
+def read_image_file(path: str | Path, size: int, channels: int | None = None) -> np.ndarray:
+    """One PNG/JPEG/BMP file as uint8 (1, C, size, size), resized and center-cropped like a folder."""
+    file = Path(path)
+    try:
+        a = _load_square(file, size, channels)
+    except FileNotFoundError:
+        raise GanvqError(f"{file}: no such file") from None
+    except Exception as e:  # Pillow's decoders raise many unrelated types on bad bytes
+        raise GanvqError(f"{file}: cannot read image ({_reason(e)})") from None
+    if a.ndim == 2:
+        a = a[None] if channels != 3 else np.repeat(a[None], 3, 0)
+    else:
+        a = a.transpose(2, 0, 1)
+    return np.ascontiguousarray(a[None])  # owned and writable, like every other reader's output
+
+
 def list_image_files(root: Path) -> list[Path]:
     """Image files under root by case-insensitive extension, sorted; hidden files and folders skipped."""
     found = []

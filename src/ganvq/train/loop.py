@@ -10,7 +10,6 @@ import math
 import signal
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
@@ -101,20 +100,36 @@ def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     torch.set_rng_state(tensors["rng.torch"])
 
 
-@contextmanager
-def _sigterm_as_interrupt():
-    """Treat SIGTERM like Ctrl-C so a killed job still saves its checkpoint."""
-    def handler(signum, frame):
-        raise KeyboardInterrupt
-    try:
-        previous = signal.signal(signal.SIGTERM, handler)
-    except ValueError:  # not in the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+class _StopNow(BaseException):
+    """A second Ctrl-C: stop at once, without saving a state that may be mid-step."""
+
+
+class _StopRequests:
+    """Turns Ctrl-C / SIGTERM into a request honoured between steps, so a checkpoint is never mid-step.
+
+    A second Ctrl-C raises _StopNow at once, for a user who will not wait.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._previous: dict[int, object] = {}
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise _StopNow
+        self.requested = True
+
+    def __enter__(self) -> "_StopRequests":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: signals stay as they were
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
 
 
 def _progress(total: int | None, start: int, quiet: bool):
@@ -123,6 +138,15 @@ def _progress(total: int | None, start: int, quiet: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, smoothing=0.1)
+
+
+def _tensorboard(out: Path):
+    """A SummaryWriter in the run folder when TensorBoard is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
 
 
 def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
@@ -151,8 +175,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
     start_time = time.perf_counter() - elapsed_before
     calib_from = None  # (step, time) when the timed calibration began
     window: list[dict] = []
-    history: list[dict] = []
     bar = _progress(total, step, quiet)
+    board = _tensorboard(out)
 
     def elapsed() -> float:
         return time.perf_counter() - start_time
@@ -165,11 +189,16 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
 
     def log(record: dict) -> None:
         append_jsonl(out / METRICS, record)
-        history.append(record)
+        if board is not None:
+            for key, value in record.items():
+                if "/" in key and isinstance(value, (int, float)):
+                    board.add_scalar(key, value, record["step"])
 
     try:
-        with _sigterm_as_interrupt():
+        with _StopRequests() as stop:
             while (total is None or step < total) and elapsed() < budget:
+                if stop.requested:
+                    raise KeyboardInterrupt
                 if total is None and cfg.minutes and calib_from is None and step >= 3:
                     calib_from = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
                 if total is None and calib_from and step >= calib_from[0] + CALIBRATION_STEPS:
@@ -192,7 +221,6 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
                 window.append(metrics)
                 if bar is not None:
                     bar.update(1)
-                    bar.set_postfix({k.split("/")[-1]: f"{v:.4g}" for k, v in list(metrics.items())[:3]})
                 if step % cfg.log_every == 0:
                     record = {"step": step, "elapsed_seconds": round(elapsed(), 2),
                               "lr": params[0]["lr"], **task.summarize(window)}
@@ -204,9 +232,16 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
                 if step % cfg.ckpt_every == 0 and (total is None or step < total):
                     log({"step": step, **task.evaluate()})
                     save()
+    except _StopNow:
+        raise TrainingInterrupted(
+            f"stopped at once by a second interrupt, without saving; the last checkpoint "
+            f"({ckpt_path if ckpt_path.exists() else 'none yet'}) can be resumed with --resume"
+        ) from None
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
+        if board is not None:
+            board.close()
         save()
         raise TrainingInterrupted(
             f"interrupted at step {step}; checkpoint saved to {ckpt_path}; continue with --resume"
@@ -220,5 +255,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
     log(final)
     total = step
     save(finished=True)
+    if board is not None:
+        board.close()
     return {"run": str(out), "checkpoint": str(ckpt_path), **final}
 

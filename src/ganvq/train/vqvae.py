@@ -8,8 +8,8 @@ from pathlib import Path
 import torch
 
 from ganvq.config import VQVAERunConfig, from_dict, to_dict
-from ganvq.data import BatchStream, ImageDataset, load_dataset
-from ganvq.errors import GanvqError
+from ganvq.data import BatchStream, ImageDataset, describe_skipped, load_dataset
+from ganvq.errors import GanvqError, warn
 from ganvq.io import load_checkpoint
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.recon import psnr_per_image, to_unit
@@ -21,7 +21,10 @@ from ganvq.train import loop
 def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDataset | None, VQVAERunConfig]:
     """Train (and, where the dataset has one, test) images; the model's channels follow the data."""
     m = config.model
-    train = load_dataset(config.data, "train", size=m.image_size, limit=config.limit)
+    train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
+                         on_bad=config.on_bad, limit=config.limit)
+    if describe_skipped(train):
+        warn(describe_skipped(train))
     if train.shape[0] != m.channels:
         config = dataclasses.replace(config, model=dataclasses.replace(m, channels=train.shape[0]))
     try:
@@ -41,7 +44,8 @@ class VQVAETask:
         self.config = config
         self.device = device or loop.resolve_device(config.train.device)
         torch.manual_seed(config.train.seed)
-        self.model = VQVAE(config.model).to(self.device)
+        # channels_last lets oneDNN pick faster convolution kernels (~15% per step on this CPU).
+        self.model = VQVAE(config.model).to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
         self.batches = BatchStream(train.images, None, config.train.batch_size, config.train.seed)
         self.test = test
@@ -64,7 +68,7 @@ class VQVAETask:
         self._counts = state["counts"]
 
     def _next_images(self) -> torch.Tensor:
-        return self.batches.next_batch()[0].to(self.device)
+        return self.batches.next_batch()[0].to(self.device, memory_format=torch.channels_last)
 
     @torch.no_grad()
     def _fit_codebook(self) -> None:

@@ -1,0 +1,40 @@
+import pytest
+
+from ganvq.cli import build_parser, build_vqvae_config
+from ganvq.config import VQVAE_PRESETS, TrainConfig, VQVAERunConfig, from_dict, preset, to_dict
+from ganvq.errors import GanvqError
+
+
+@pytest.mark.parametrize("name", sorted(VQVAE_PRESETS))
+def test_every_preset_round_trips_through_json(name):
+    config = VQVAERunConfig(model=preset(name))
+    assert from_dict(VQVAERunConfig, to_dict(config)) == config
+
+
+def test_unknown_options_and_presets_are_clear_errors():
+    with pytest.raises(GanvqError, match="unknown VQConfig option"):
+        from_dict(VQVAERunConfig, {"model": {"vq": {"betta": 0.3}}})
+    with pytest.raises(GanvqError, match="unknown preset"):
+        preset("nope")
+    with pytest.raises(GanvqError, match="training length"):
+        TrainConfig(steps=None, minutes=None)
+
+
+def _args(*argv):
+    return build_parser().parse_args(["train", "vqvae", "--out", "x", *argv])
+
+
+def test_config_file_overrides_the_preset_and_flags_override_the_file(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model:\n  vq:\n    beta: 0.5\n    cosine: true\ntrain:\n  lr: 0.0005\n  steps: 100\n")
+    config = build_vqvae_config(_args("--preset", "fmnist-14x14", "--config", str(cfg), "--steps", "7"))
+    assert config.model.downsamples == 1  # from the preset
+    assert config.model.vq.beta == 0.5 and config.model.vq.cosine  # from the file
+    assert config.train.lr == 0.0005 and config.train.steps == 7  # the flag wins over the file
+
+
+def test_bad_config_file_is_a_clear_error(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: [unclosed\n")
+    with pytest.raises(GanvqError, match="not valid YAML"):
+        build_vqvae_config(_args("--config", str(cfg)))
