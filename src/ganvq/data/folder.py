@@ -96,7 +96,7 @@ def read_image_file(path: str | Path, size: int, channels: int | None = None) ->
         a = a[None] if channels != 3 else np.repeat(a[None], 3, 0)
     else:
         a = a.transpose(2, 0, 1)
-    return np.ascontiguousarray(a[None])  # owned and writable, like every other reader's output
+    return np.array(a[None])  # a writable copy (Pillow arrays are read-only), like every other reader
 
 
 def list_image_files(root: Path) -> list[Path]:
