@@ -33,5 +33,45 @@ def vqvae_table(path: Path = RESULTS / "vqvae.json") -> str:
     return "\n".join(lines)
 
 
+def metrics_table(path: Path = RESULTS / "metrics.json") -> str:
+    data = json.loads(path.read_text())
+    speed = data["speed"]
+    lines = [
+        f"Evaluation suite, features `{data['extractor']}`, reference {data['reference']} "
+        "(`benchmarks/bench_metrics.py` → `benchmarks/results/metrics.json`). A model-free sanity table: "
+        "sets whose quality order is known in advance, each of "
+        f"{speed['samples']:,} images:",
+        "",
+        "| set | FID | KID | precision | recall | density | coverage | classes | label entropy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["sanity_table"]:
+        lines.append(
+            f"| {r['set']} | {r['fid']:.2f} | {r['kid_mean']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} "
+            f"| {r['density']:.3f} | {r['coverage']:.3f} | {r['class_coverage']} | {r['label_entropy']:.3f} |"
+        )
+    lines += [
+        "",
+        f"Scoring {speed['samples']:,} samples (features + FID + KID + precision/recall/density/coverage) takes "
+        f"{speed['total_seconds_features_fid_kid_prdc']:.1f} s on {data['threads']} threads "
+        f"({speed['samples_per_second']:,.0f} samples/s) once the reference statistics are cached "
+        f"(building them: {speed['reference_build_seconds_cold_cache']:.1f} s, once); with the memorization audit "
+        f"against all 60,000 training images: {speed['with_memorization_audit_seconds']:.1f} s.",
+    ]
+    inc = data.get("inception")
+    if inc:
+        fid = inc["fid_train_vs_test"]
+        lines += [
+            "",
+            f"Inception-v3 (`--features inception`): {inc['fp32_images_per_second']:.1f} images/s in fp32, "
+            f"{inc['bf16_images_per_second']:.1f} in bf16 (mean feature deviation "
+            f"{inc['bf16_relative_feature_deviation_mean']:.2%}); FID of {fid['n']:,} train vs {fid['n']:,} test "
+            f"images: {fid['fid']:.2f}.",
+        ]
+    return "\n".join(lines)
+
+
+TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table}
+
 if __name__ == "__main__":
-    print(vqvae_table())
+    print("\n\n".join(fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()))

@@ -1,7 +1,7 @@
 """Data: read IDX / image folders / .npz into uint8 (N, C, H, W) tensors, then batch them in [-1, 1]."""
 
 from ganvq.data.batching import BatchStream, iterate_once, to_float
-from ganvq.data.datasets import ImageDataset, describe_skipped, load_dataset, resolve_dataset
+from ganvq.data.datasets import ImageDataset, dataset_name, describe_skipped, load_dataset, resolve_dataset
 from ganvq.data.folder import FolderImages, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.npz import read_npz
@@ -10,6 +10,7 @@ __all__ = [
     "BatchStream",
     "FolderImages",
     "ImageDataset",
+    "dataset_name",
     "describe_skipped",
     "iterate_once",
     "load_dataset",

@@ -100,6 +100,11 @@ def resolve_dataset(name_or_path: str | os.PathLike) -> Path:
     )
 
 
+def dataset_name(name_or_path: str | os.PathLike) -> str:
+    """A dataset's short name: the known name ("fashion-mnist") or the file/folder stem."""
+    return _canonical_name(str(name_or_path)) or _stem(resolve_dataset(name_or_path))
+
+
 def load_dataset(
     name_or_path: str | os.PathLike,
     split: str = "train",
@@ -118,7 +123,7 @@ def load_dataset(
     if limit is not None and limit < 1:
         raise GanvqError(f"limit must be positive, got {limit}")
     path = resolve_dataset(name_or_path)
-    name = _canonical_name(str(name_or_path)) or _stem(path)
+    name = dataset_name(name_or_path)
     class_names, skipped = None, ()
 
     if path.is_dir() and _is_idx_folder(path):

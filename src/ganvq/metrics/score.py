@@ -1,0 +1,192 @@
+"""Score a set of generated images against real data: FID, KID, precision/recall, density/coverage,
+class coverage, label entropy and the memorization audit, in one call and one JSON-ready dict.
+
+Reference statistics of real data (features, mean, covariance, k-NN radii, test-to-train
+distances) are computed once and cached under `$GANVQ_CACHE` (default `~/.cache/ganvq`), keyed by
+the dataset's path and file sizes, split, image shape, sample count and extractor name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ganvq.data import dataset_name, load_dataset, resolve_dataset
+from ganvq.errors import GanvqError
+from ganvq.io import atomic_write_bytes
+from ganvq.metrics.audit import memorization_audit, nearest_neighbours
+from ganvq.metrics.features import get_extractor
+from ganvq.metrics.fid import feature_stats, fid_from_features, frechet_distance, kid
+from ganvq.metrics.prdc import knn_radii, prdc
+
+CACHE_VERSION = 1  # bump when what is cached, or how, changes
+NEAREST_K = 5  # k of the k-NN balls (Naeem et al. 2020 recommend 5)
+MIN_CLASS_SHARE = 0.01  # a class counts as present when at least 1% of samples are predicted as it
+
+
+def cache_dir() -> Path:
+    """Where reference statistics are kept: $GANVQ_CACHE, else ~/.cache/ganvq."""
+    return Path(os.environ.get("GANVQ_CACHE") or Path.home() / ".cache" / "ganvq")
+
+
+def _fingerprint(path: Path) -> str:
+    """Path plus sizes and mtimes of the files under it: a changed dataset gets new statistics."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    h = hashlib.sha256(str(path.resolve()).encode())
+    for f in files:
+        st = f.stat()
+        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()[:16]
+
+
+def _cached(key: str, compute) -> dict[str, torch.Tensor]:
+    """Tensors stored under `key` in the cache, computed and written (atomically) the first time."""
+    from safetensors.torch import load_file, save
+
+    path = cache_dir() / "refstats" / f"{key}.safetensors"
+    if path.is_file():
+        try:
+            return load_file(path)
+        except Exception:  # a damaged cache file is recomputed, never trusted
+            pass
+    tensors = {k: v.contiguous() for k, v in compute().items()}
+    try:
+        atomic_write_bytes(path, save(tensors))
+    except OSError:  # a read-only home still gets correct numbers, just without a cache
+        pass
+    return tensors
+
+
+@dataclass
+class Reference:
+    """Real-data statistics one set of samples is scored against."""
+
+    data: str
+    split: str
+    features: torch.Tensor  # (N, D)
+    mu: torch.Tensor
+    sigma: torch.Tensor
+    radii: torch.Tensor  # k-NN radius of each real feature
+    dataset_name: str
+
+
+def reference(real: str, split: str, shape: tuple[int, int, int], features: str = "ganvq",
+              n: int | None = None, bf16: bool = False) -> Reference:
+    """Cached features and statistics of (the first n images of) a real split, at the samples' shape."""
+    c, h, w = shape
+    if h != w:
+        raise GanvqError(f"samples must be square to compare with a dataset, got {h}×{w}")
+    extractor = get_extractor(features, bf16)
+    path = resolve_dataset(real)
+    key = f"{path.name}-{_fingerprint(path)}-{split}-{c}x{h}-{n or 'all'}-{extractor.name}-v{CACHE_VERSION}"
+
+    def compute() -> dict[str, torch.Tensor]:
+        data = load_dataset(real, split, size=h, channels=c, limit=n)
+        f, _ = extractor(data.images)
+        mu, sigma = feature_stats(f)
+        return {"features": f, "mu": mu, "sigma": sigma, "radii": knn_radii(f, NEAREST_K)}
+
+    t = _cached(key, compute)
+    return Reference(str(real), split, t["features"], t["mu"], t["sigma"], t["radii"], dataset_name(real))
+
+
+def _class_stats(labels: torch.Tensor, num_classes: int) -> dict:
+    """How evenly the samples spread over classes, as the extractor's classifier sees them."""
+    counts = torch.bincount(labels, minlength=num_classes).double()
+    p = counts / counts.sum()
+    nz = p[p > 0]
+    return {
+        "class_coverage": int((p >= MIN_CLASS_SHARE).sum()),
+        "num_classes": num_classes,
+        "label_entropy": float(-(nz * nz.log()).sum()),
+        "label_entropy_max": math.log(num_classes),
+        "class_histogram": [int(v) for v in counts],
+    }
+
+
+def score_samples(
+    fake: torch.Tensor,
+    real: str = "fashion-mnist",
+    ref_split: str = "test",
+    features: str = "ganvq",
+    seed: int = 0,
+    n_ref: int | None = None,
+    audit: bool = True,
+    kid_subsets: int = 100,
+    kid_subset_size: int = 1000,
+    bf16: bool = False,
+    pairs_png: str | Path | None = None,
+) -> dict:
+    """All sample-quality metrics of uint8 (N, C, H, W) samples against a real dataset split."""
+    if fake.dtype != torch.uint8 or fake.dim() != 4:
+        raise GanvqError(f"samples must be uint8 (N, C, H, W), got {fake.dtype} {tuple(fake.shape)}")
+    if len(fake) <= NEAREST_K:
+        raise GanvqError(f"need more than {NEAREST_K} samples to score, got {len(fake)}")
+    timings = {}
+    t0 = time.perf_counter()
+    ref = reference(real, ref_split, tuple(fake.shape[1:]), features, n_ref, bf16)
+    timings["reference"] = time.perf_counter() - t0
+    extractor = get_extractor(features, bf16)
+
+    t0 = time.perf_counter()
+    f, labels = extractor(fake)
+    timings["features"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    mu, sigma = feature_stats(f)
+    result = {
+        "extractor": extractor.name,
+        "reference": {"data": ref.data, "split": ref_split, "images": len(ref.features)},
+        "samples": len(fake),
+        "fid": frechet_distance(mu, sigma, ref.mu, ref.sigma),
+    }
+    km, ks = kid(ref.features, f, subsets=kid_subsets, subset_size=kid_subset_size, seed=seed)
+    result.update({"kid_mean": km, "kid_std": ks, "kid_subsets": kid_subsets,
+                   "kid_subset_size": min(kid_subset_size, len(f), len(ref.features))})
+    result.update(prdc(ref.features, f, NEAREST_K, real_radii=ref.radii))
+    result["nearest_k"] = NEAREST_K
+    timings["fid_kid_prdc"] = time.perf_counter() - t0
+
+    if labels is not None and ref.dataset_name == "fashion-mnist":
+        result.update(_class_stats(labels, 10))
+    if audit:
+        t0 = time.perf_counter()
+        result["memorization"] = _audit(fake, real, pairs_png)
+        timings["memorization"] = time.perf_counter() - t0
+    result["seconds"] = {k: round(v, 2) for k, v in timings.items()}
+    result["samples_per_second"] = round(len(fake) / max(timings["features"] + timings["fid_kid_prdc"], 1e-9), 1)
+    return result
+
+
+def _audit(fake: torch.Tensor, real: str, pairs_png: str | Path | None, shown: int = 32) -> dict:
+    """The memorization audit against the train split; test-to-train distances come from the cache."""
+    c, h, _ = fake.shape[1:]
+    train = load_dataset(real, "train", size=h, channels=c)
+    path = resolve_dataset(real)
+    key = f"{path.name}-{_fingerprint(path)}-audit-{c}x{h}-v{CACHE_VERSION}"
+
+    def compute() -> dict[str, torch.Tensor]:
+        test = load_dataset(real, "test", size=h, channels=c)
+        return {"test_nn_distance": nearest_neighbours(test.images, train.images)[0]}
+
+    test_nn = _cached(key, compute)["test_nn_distance"]
+    summary, d, idx = memorization_audit(fake, train.images, test_nn)
+    if pairs_png is not None:
+        from ganvq.report.grids import save_grid
+
+        order = d.argsort()[:shown]
+        pairs = torch.stack([fake[order], train.images[idx[order]]], 1).flatten(0, 1)  # sample, its nearest
+        save_grid(pairs_png, pairs, nrow=16, upscale=2)
+        summary["closest_pairs_png"] = str(pairs_png)
+    return summary
+
+
+def fid_between(a: torch.Tensor, b: torch.Tensor, features: str = "ganvq") -> float:
+    """FID between two uint8 image sets on the named extractor (no cache): for sanity tables and tests."""
+    extractor = get_extractor(features)
+    return fid_from_features(extractor(a)[0], extractor(b)[0])

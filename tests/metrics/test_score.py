@@ -1,0 +1,39 @@
+import pytest
+import torch
+
+from ganvq.errors import GanvqError
+from ganvq.metrics.score import fid_between, score_samples
+
+
+def test_fid_of_real_train_images_is_small_and_of_noise_large(fmnist_train, fmnist_test):
+    real_vs_real = fid_between(fmnist_train[:5000], fmnist_test[:5000])
+    noise = torch.randint(0, 256, (5000, 1, 28, 28), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    real_vs_noise = fid_between(fmnist_test[:5000], noise)
+    assert real_vs_real < 2.0 and real_vs_noise > 100 * real_vs_real
+
+
+def test_score_samples_ranks_real_data_above_one_class_and_is_reproducible(fmnist_train, fmnist_train_labels, tmp_path):
+    labels = fmnist_train_labels
+    real = fmnist_train[-2000:]
+    one_class = fmnist_train[labels == 7][:2000]
+    kw = dict(n_ref=2000, kid_subsets=10, kid_subset_size=500, seed=0)
+    good = score_samples(real, **kw, pairs_png=tmp_path / "pairs.png")
+    again = score_samples(real, **kw)
+    bad = score_samples(one_class, **kw, audit=False)
+    assert good["fid"] < bad["fid"] / 10
+    assert good["recall"] > 0.5 > bad["recall"] and good["coverage"] > bad["coverage"]
+    assert good["class_coverage"] == 10 and bad["class_coverage"] <= 2
+    assert good["label_entropy"] > 0.95 * good["label_entropy_max"] > bad["label_entropy"]
+    # Training images themselves: the audit must call them copies.
+    assert good["memorization"]["closer_than_test_q0.01_fraction"] == 1.0
+    assert (tmp_path / "pairs.png").is_file()
+    for key in ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"):
+        assert good[key] == again[key], key
+    assert good["extractor"] == "ganvq-fmnist-cnn-v1"
+
+
+def test_score_samples_rejects_float_images_and_tiny_sets():
+    with pytest.raises(GanvqError, match="uint8"):
+        score_samples(torch.zeros(10, 1, 28, 28))
+    with pytest.raises(GanvqError, match="more than"):
+        score_samples(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
