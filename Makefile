@@ -30,20 +30,26 @@ data:
 	  echo "Fashion-MNIST is missing: put the four IDX .gz files in \$$GANVQ_DATA/fashion-mnist/"; exit 1; \
 	fi
 
-# A short VQ-VAE run, then reconstructions, a codebook atlas, metrics and demo/index.html.
+# Short VQ-VAE and GAN runs, then reconstructions, samples, scores and one page: demo/index.html.
 demo: install data
 	rm -rf $(DEMO)
-	$(BIN)/ganvq train vqvae --data fashion-mnist --preset fmnist-7x7 --minutes 4 --out $(DEMO)/vqvae
+	$(BIN)/ganvq train vqvae --data fashion-mnist --preset fmnist-7x7 --minutes 3 --out $(DEMO)/vqvae
 	$(BIN)/ganvq reconstruct --ckpt $(DEMO)/vqvae --input fashion-mnist --limit 64 --out $(DEMO)/reconstructions
 	$(BIN)/ganvq eval vqvae --ckpt $(DEMO)/vqvae --out $(DEMO)/eval.json
-	$(BIN)/ganvq report --ckpt $(DEMO)/vqvae --out $(DEMO)/index.html
+	$(BIN)/ganvq train gan --data fashion-mnist --preset fmnist-best --minutes 3 --out $(DEMO)/gan
+	$(BIN)/ganvq sample --ckpt $(DEMO)/gan --n 100 --out $(DEMO)/samples.png
+	$(BIN)/ganvq eval gan --ckpt $(DEMO)/gan --n 5000
+	$(BIN)/ganvq report --ckpt $(DEMO)/vqvae --gan $(DEMO)/gan --out $(DEMO)/index.html
 	@echo "Open $(DEMO)/index.html"
 
 test: install data
 	$(BIN)/python -m pytest
 
+# About 2 hours on 2 cores: each benchmark trains at its stated wall-clock budgets.
 bench: install data
 	$(BIN)/python benchmarks/bench_vqvae.py
+	$(BIN)/python benchmarks/bench_metrics.py
+	$(BIN)/python benchmarks/bench_gan.py
 
 clean:
 	rm -rf $(VENV) $(DEMO) runs build src/*.egg-info .pytest_cache

@@ -54,7 +54,7 @@ def sanity_sets(train: torch.Tensor, labels: torch.Tensor, n: int) -> dict[str, 
         "blurred (sigma 0.7)": blur(real, 0.7),
         "blurred (sigma 1.5)": blur(real, 1.5),
         "gaussian noise added (std 40/255)": noisy,
-        "one class only (T-shirt/top)": one_class,
+        f"one class only (T-shirt/top, {len(one_class):,} images)": one_class,
         "uniform noise": torch.randint(0, 256, real.shape, generator=g, dtype=torch.uint8),
     }
 

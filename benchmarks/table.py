@@ -39,8 +39,8 @@ def metrics_table(path: Path = RESULTS / "metrics.json") -> str:
     lines = [
         f"Evaluation suite, features `{data['extractor']}`, reference {data['reference']} "
         "(`benchmarks/bench_metrics.py` → `benchmarks/results/metrics.json`). A model-free sanity table: "
-        "sets whose quality order is known in advance, each of "
-        f"{speed['samples']:,} images:",
+        f"sets whose quality order is known in advance, {speed['samples']:,} images each (the one-class set: "
+        "all 6,000 training images of that class):",
         "",
         "| set | FID | KID | precision | recall | density | coverage | classes | label entropy |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -71,7 +71,107 @@ def metrics_table(path: Path = RESULTS / "metrics.json") -> str:
     return "\n".join(lines)
 
 
-TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table}
+def gan_table(path: Path = RESULTS / "gan.json") -> str:
+    data = json.loads(path.read_text())
+    lines = [
+        f"GANs on Fashion-MNIST (`benchmarks/bench_gan.py` → `benchmarks/results/gan.json`), trained one after "
+        f"another on 2 CPU threads for equal wall-clock budgets "
+        f"({data['minutes_per_full_run']:g} minutes on all 60,000 images, {data['minutes_per_limited_run']:g} minutes "
+        f"on 1,000), each scored on {data['samples_per_run']:,} samples of the EMA generator against the 10,000 test "
+        "images with features `ganvq-fmnist-cnn-v1` (sample grids: `benchmarks/results/gan_*.png`). "
+        "Rows compared by the bar were trained in the same invocation on the same machine; the column "
+        "*machine* says which (speeds differ between machines, so compare speeds within a machine only):",
+        "",
+        "| run | preset | train images | DiffAugment | machine | G steps | real img/s | FID | KID | precision | recall "
+        "| density | coverage | classes | label entropy | closer than 1% of test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    machines: list[dict] = []  # distinct machines in order of appearance: A, B, ...
+    for r in data["results"]:
+        m = {k: v for k, v in r.get("machine", data["machine"]).items() if k != "threads"}
+        if m not in machines:
+            machines.append(m)
+        where = f"{chr(ord('A') + machines.index(m))}, {r.get('precision_used', r['config']['train']['precision'])}"
+        mem = r["memorization"]["closer_than_test_q0.01_fraction"]
+        lines.append(
+            f"| {r['name']} | `{r['preset']}` | {r['train_images']:,} | {r['diffaugment'] or '—'} | {where} | "
+            f"{r['generator_steps']:,} | {r['train_images_per_second']:,.0f} | {r['fid']:.2f} | {r['kid_mean']:.4f} "
+            f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f} "
+            f"| {r.get('class_coverage', '—')} | {r.get('label_entropy', float('nan')):.3f} | {mem:.4f} |"
+        )
+    legend = []
+    for i, m in enumerate(machines):
+        bf16 = {True: "yes", False: "no"}.get(m.get("native_bf16"), "not recorded")
+        legend.append(f"{chr(ord('A') + i)}: CPU {m.get('cpu') or 'not recorded'}, native bf16 {bf16}")
+    lines += ["", "Machines: " + "; ".join(legend) + "."]
+    bar = data["bar"]
+    texts = {
+        "fid_at_most_half_of_textbook": lambda b: f"FID {b['best']:.2f} ≤ 0.5 × textbook {b['textbook']:.2f}",
+        "recall_at_least_textbook": lambda b: f"recall {b['best']:.3f} ≥ textbook {b['textbook']:.3f}",
+        "all_10_classes": lambda b: f"classes present {b['class_coverage']} = 10",
+        "label_entropy": lambda b: f"label entropy {b['value']:.3f} ≥ {b['need']:.3f}",
+        "diffaugment_lowers_limited_data_fid": lambda b: "1,000 images: FID with DiffAugment ("
+        + ", ".join(f"{policy}: {fid:.2f}" for policy, fid in b["with"].items())
+        + f") below {b['without']:.2f} without it for at least one policy",
+    }
+    checks = [f"{texts[k](v)}: {'met' if v['ok'] else '**not met**'}" for k, v in bar.items() if k in texts]
+    lines += ["", "Bar: " + "; ".join(checks) + "."]
+    return "\n".join(lines)
+
+
+def codec_table(path: Path = RESULTS / "codec.json") -> str:
+    data = json.loads(path.read_text())
+    rows = data["results"]
+    bar = data["bar_check"]
+    lines = [
+        f"Codec on {data['dataset']} (`benchmarks/bench_codec.py` → `benchmarks/results/codec.json`, RD plot "
+        f"`benchmarks/results/{data['plot']['file']}`), {data['machine']['threads']} CPU threads. bpp counts whole "
+        "files, header included; PSNR and SSIM per image, pixels in [0, 1]:",
+        "",
+        "| codec | setting | bpp | PSNR (dB) | SSIM | encode img/s | decode img/s | prior bits/code (raw) | payload over ideal |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        if r["codec"] == "ganvq":
+            setting = f"`{r['name']}` ({r['vqvae']['latent']}, {r['vqvae']['codebook_size']} codes)"
+            extra = (f"{r['prior_bits_per_code_exact']:.3f} ({r['raw_bits_per_code']:.0f}) "
+                     f"| {r['payload_gap_percent']:+.2f}% (one stream {r['one_stream_gap_percent']:+.2f}%)")
+        else:
+            setting, extra = f"quality {r['quality']}", "— | —"
+        lines.append(f"| {r['codec']} | {setting} | {r['bpp']:.3f} | {r['psnr_db']:.2f} | {r['ssim']:.3f} "
+                     f"| {r['encode_images_per_second']:,.0f} | {r['decode_images_per_second']:,.0f} | {extra} |")
+    checks = [("at most half of WebP's size at equal PSNR", bar["half_of_webp"]),
+              (f"a point ≥ {bar['bar']['point_psnr_db']} dB at ≤ {bar['bar']['point_bpp']} bpp", bar["point_27_6_db_at_0_8_bpp"]),
+              (f"≥ {bar['bar']['images_per_second']:,.0f} images/s encode and decode", bar["speed_1000_images_per_second"]),
+              (f"payload within {bar['bar']['payload_gap_percent']:g}% of the ideal code length", bar["payload_within_2_percent"])]
+    ratios = ", ".join(
+        f"`{p['name']}` {p['ratio_to_webp']:.2f}×" if p["ratio_to_webp"] is not None
+        else f"`{p['name']}` {p['ratio_to_smallest_webp']:.2f}× WebP's smallest file (below WebP's PSNR range)"
+        for p in bar["points"])
+    lines += ["", f"Size relative to WebP at equal PSNR: {ratios}. Bar: "
+              + "; ".join(f"{text}: {'met' if ok else '**not met**'}" for text, ok in checks) + "."]
+    return "\n".join(lines)
+
+
+def precision_table(path: Path = RESULTS / "precision.json") -> str:
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    lines = [
+        f"Training speed by precision (`benchmarks/bench_precision.py` → `benchmarks/results/precision.json`; "
+        f"{data['method']}) on CPU {m['cpu'] or 'not recorded'}, {m['threads']} threads, native bf16 "
+        f"{'yes' if m['native_bf16'] else 'no'}, so `--precision auto` picks {data['auto_picks']}:",
+        "",
+        "| model | fp32 img/s | bf16 autocast img/s | bf16 / fp32 |",
+        "| --- | --- | --- | --- |",
+    ]
+    for r in data["results"]:
+        lines.append(f"| {r['model']} | {r['fp32_images_per_second']:,.0f} | {r['bf16_images_per_second']:,.1f} "
+                     f"| {r['bf16_speedup']:.3g}× |")
+    return "\n".join(lines)
+
+
+TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
+          "codec.json": codec_table, "precision.json": precision_table}
 
 if __name__ == "__main__":
     print("\n\n".join(fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()))

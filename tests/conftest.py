@@ -1,8 +1,13 @@
-import pytest
+import contextlib
 
-from ganvq.config import TrainConfig, VQVAERunConfig
+import pytest
+import torch
+
+from ganvq.config import PriorRunConfig, TrainConfig, VQVAERunConfig
 from ganvq.models.vqvae import VQVAEConfig
+from ganvq.prior.model import PriorConfig
 from ganvq.quantize.vq import VQConfig
+from ganvq.train.vqvae import train_vqvae
 
 
 @pytest.fixture
@@ -11,3 +16,89 @@ def tiny_vqvae_config():
     model = VQVAEConfig(hidden=32, res_blocks=1, downsamples=2, vq=VQConfig(codebook_size=16, dim=8))
     train = TrainConfig(steps=6, batch_size=16, precision="fp32", log_every=2, ckpt_every=3, eval_images=64)
     return VQVAERunConfig(model=model, train=train, data="fashion-mnist", limit=256)
+
+
+@pytest.fixture
+def tiny_gan_config():
+    """A conditional GAN (SN projection D, hinge, EMA, DiffAugment) that trains 6 steps in about a second."""
+    from ganvq.config import GANOptions, GANRunConfig
+    from ganvq.models.gan import GANConfig
+
+    model = GANConfig(arch="dcgan", d_norm="sn", z_dim=16, g_width=8, d_width=8)
+    train = TrainConfig(steps=6, batch_size=16, lr=2e-4, precision="fp32", log_every=2, ckpt_every=3, eval_images=0)
+    gan = GANOptions(loss="hinge", lr_d=4e-4, ema_decay=0.9, diffaugment="color,translation,cutout", sample_every=3)
+    return GANRunConfig(model=model, train=train, gan=gan, data="fashion-mnist", limit=256)
+
+
+@contextlib.contextmanager
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy 2-core machine thread handoffs dominate."""
+    with _one_thread():
+        yield
+
+
+@pytest.fixture(scope="session")
+def tiny_vqvae_run(tmp_path_factory):
+    """A VQ-VAE (16 codes, 7x7 maps) trained for 4 steps on 256 Fashion-MNIST images: a second or so."""
+    model = VQVAEConfig(hidden=32, res_blocks=1, downsamples=2, vq=VQConfig(codebook_size=16, dim=8))
+    train = TrainConfig(steps=4, batch_size=16, precision="fp32", log_every=2, ckpt_every=100, eval_images=0)
+    out = tmp_path_factory.mktemp("vqvae")
+    with _one_thread():
+        train_vqvae(VQVAERunConfig(model=model, train=train, limit=256), out, quiet=True)
+    return out
+
+
+@pytest.fixture
+def tiny_prior_config(tiny_vqvae_run):
+    """A two-layer, 32-wide prior trained for 6 steps on the tiny VQ-VAE's codes."""
+    train = TrainConfig(steps=6, batch_size=16, lr=1e-3, precision="fp32", log_every=2, ckpt_every=3, eval_images=64)
+    return PriorRunConfig(vqvae=str(tiny_vqvae_run), model=PriorConfig(dim=32, layers=2, heads=2), train=train,
+                          limit=256)
+
+
+@pytest.fixture(scope="session")
+def tiny_prior_run(tmp_path_factory, tiny_vqvae_run):
+    """A trained tiny prior run folder (its checkpoint holds the VQ-VAE): what the codec loads."""
+    from ganvq.train.prior import train_prior
+
+    train = TrainConfig(steps=20, batch_size=32, lr=3e-3, precision="fp32", log_every=10, ckpt_every=100,
+                        eval_images=64)
+    config = PriorRunConfig(vqvae=str(tiny_vqvae_run), model=PriorConfig(dim=32, layers=2, heads=2), train=train,
+                            limit=256)
+    out = tmp_path_factory.mktemp("prior")
+    with _one_thread():
+        train_prior(config, out, quiet=True)
+    return out
+
+
+@pytest.fixture
+def crash_after_checkpoint(monkeypatch):
+    """Train a task until its 5th step raises (a power cut), after the periodic checkpoint at step 3."""
+    from ganvq.io import load_checkpoint
+    from ganvq.train import loop
+
+    def run(task, train_config, out) -> None:
+        original = task.train_step
+
+        def crash_at_5(step):
+            if step == 4:
+                raise RuntimeError("power cut")
+            return original(step)
+
+        monkeypatch.setattr(task, "train_step", crash_at_5)
+        with pytest.raises(RuntimeError, match="power cut"):
+            loop.train(task, train_config, out, quiet=True)
+        _, meta = load_checkpoint(out / loop.CHECKPOINT)
+        assert meta["step"] == 3 and not meta["finished"]
+
+    return run

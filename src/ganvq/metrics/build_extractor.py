@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from ganvq.data import BatchStream, iterate_once, load_dataset
 from ganvq.io import atomic_write_bytes
-from ganvq.metrics.features import CNN_FILE, FashionCNN, sha256_file
+from ganvq.metrics.features import CNN_FILE, FashionCNN, file_digest
 
 EPOCHS = 8
 BATCH = 128
@@ -80,6 +80,6 @@ def build_extractor(out: str | Path = CNN_FILE, epochs: int = EPOCHS, seed: int 
     acc = accuracy(model, test.images, test.labels)
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
     atomic_write_bytes(out, save(state))
-    return {"weights": str(out), "sha256": sha256_file(Path(out)), "test_accuracy": acc,
+    return {"weights": str(out), "sha256": file_digest(Path(out)), "test_accuracy": acc,
             "train_seconds": round(train_seconds, 1), "epochs": epochs, "seed": seed,
             "parameters": sum(p.numel() for p in model.parameters())}

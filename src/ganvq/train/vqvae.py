@@ -14,7 +14,6 @@ from ganvq.io import load_checkpoint
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.recon import psnr_per_image, to_unit
 from ganvq.models.vqvae import VQVAE
-from ganvq.quantize.base import usage_stats
 from ganvq.train import loop
 
 

@@ -1,0 +1,303 @@
+"""Codec rate-distortion bar: ganvq (.gvq, one file per image) against JPEG and WebP on Fashion-MNIST test images.
+
+Every image is its own file and its whole size counts (header included), for all three codecs.
+Measures bits per pixel, PSNR and SSIM of the decoded images, encode and decode images/s, the gap
+between the entropy-coded payload and the prior's ideal code length, and checks the issue's bar.
+Writes benchmarks/results/codec.json and codec-rd.png. Usage:
+
+    # trained priors (a prior checkpoint holds its VQ-VAE); one rate point each
+    python benchmarks/bench_codec.py --prior fmnist-7x7=runs/p7 --prior fmnist-14x14=runs/p14
+    # or train priors on existing VQ-VAEs, or everything from presets, within a budget
+    python benchmarks/bench_codec.py --vqvae fmnist-7x7=runs/v7 --prior-minutes 10
+    python benchmarks/bench_codec.py --train fmnist-7x7 fmnist-14x14 --vqvae-minutes 10 --prior-minutes 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganvq.codec import Codec
+from ganvq.codec.format import MIN_FILE
+from ganvq.config import PriorRunConfig, TrainConfig, VQVAERunConfig, preset
+from ganvq.data import load_dataset
+from ganvq.io import write_json
+from ganvq.metrics.recon import mean_psnr_ssim
+from ganvq.prior.model import PriorConfig
+from ganvq.train.prior import evaluate_prior, load_prior, train_prior
+from ganvq.train.vqvae import train_vqvae
+
+RESULTS = Path(__file__).parent / "results"
+BATCH = 1000  # images coded side by side, as `ganvq compress --batch` does
+WEBP_REFERENCE = {"q10": [1.66, 27.6], "q30": [2.05, 31.2], "q50": [2.40, 34.0], "q75": [2.82, 36.7]}
+BAR = {"size_ratio_to_webp": 0.5, "point_psnr_db": 27.6, "point_bpp": 0.8, "images_per_second": 1000.0,
+       "payload_gap_percent": 2.0}
+
+
+def _unit(images: torch.Tensor) -> torch.Tensor:
+    return images.double() / 255.0
+
+
+def quality(images: torch.Tensor, decoded: torch.Tensor) -> tuple[float, float]:
+    """Mean per-image PSNR (dB) and SSIM of uint8 images against their decoded versions."""
+    return mean_psnr_ssim(_unit(images), _unit(decoded))
+
+
+def bench_pillow(images: torch.Tensor, fmt: str, q: int) -> dict:
+    """One Pillow codec at quality q: whole-file bytes per image, PSNR/SSIM, encode/decode images/s."""
+    arrays = images[:, 0].numpy() if images.shape[1] == 1 else images.permute(0, 2, 3, 1).numpy()
+    pil = [Image.fromarray(a) for a in arrays]
+    opts = {"quality": q}
+    if fmt == "WEBP":
+        opts["method"] = 6  # slowest, smallest: WebP at its best
+    t0 = time.perf_counter()
+    blobs = []
+    for img in pil:
+        buf = io.BytesIO()
+        img.save(buf, fmt, **opts)
+        blobs.append(buf.getvalue())
+    t1 = time.perf_counter()
+    decoded = [np.asarray(Image.open(io.BytesIO(b)).convert(pil[0].mode)) for b in blobs]
+    t2 = time.perf_counter()
+    dec = torch.from_numpy(np.stack(decoded))
+    dec = dec[:, None] if dec.ndim == 3 else dec.permute(0, 3, 1, 2)
+    psnr, ssim = quality(images, dec)
+    pixels = images.shape[2] * images.shape[3]
+    return {"codec": fmt.lower(), "quality": q, "bpp": 8 * sum(map(len, blobs)) / len(blobs) / pixels,
+            "psnr_db": psnr, "ssim": ssim, "encode_images_per_second": len(images) / (t1 - t0),
+            "decode_images_per_second": len(images) / (t2 - t1)}
+
+
+def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
+    """A prior checkpoint as a codec: one .gvq per image, timed end to end in batches of BATCH."""
+    codec = Codec.from_checkpoint(ckpt)
+    codec.decompress_each(codec.compress_each(images[:50]))  # warm-up: allocations, tables
+    t0 = time.perf_counter()
+    files = [f for i in range(0, len(images), BATCH) for f in codec.compress_each(images[i : i + BATCH])]
+    t1 = time.perf_counter()
+    decoded = torch.cat([x for i in range(0, len(files), BATCH) for x in codec.decompress_each(files[i : i + BATCH])])
+    t2 = time.perf_counter()
+    indices = codec.encode_images(images)
+    if not torch.equal(decoded, codec.decode_images(indices)):
+        raise SystemExit(f"{name}: decoded images differ from the VQ-VAE's reconstructions")
+    psnr, ssim = quality(images, decoded)
+    pixels = images.shape[2] * images.shape[3]
+    sizes = np.array([len(f) for f in files])
+    ideal_bits = codec.code_bits(indices).sum().item()  # sum of -log2 p under the exact integer prior
+    payload_bits = 8.0 * (sizes - MIN_FILE).sum()
+    one_stream = codec.compress(images)  # all images in one file: the coder's overhead is shared
+    prior, vqvae, run = load_prior(ckpt)
+    float_ce = evaluate_prior(prior, indices, None, pixels * images.shape[1])
+    return {
+        "codec": "ganvq", "name": name, "checkpoint": str(ckpt),
+        "vqvae": {"latent": f"{codec.prior_shape[0]}x{codec.prior_shape[1]}", "codebook_size": codec.codebook_size},
+        "prior": {k: v for k, v in vars(run.model).items()},
+        "bpp": 8 * sizes.mean() / pixels, "psnr_db": psnr, "ssim": ssim,
+        "bytes_per_file": {"mean": float(sizes.mean()), "min": int(sizes.min()), "max": int(sizes.max()),
+                           "header_and_check": MIN_FILE},
+        "encode_images_per_second": len(images) / (t1 - t0), "decode_images_per_second": len(images) / (t2 - t1),
+        "prior_bits_per_code_float": float_ce["test/bits_per_code"],
+        "prior_bits_per_code_exact": ideal_bits / indices.numel(),
+        "raw_bits_per_code": math.log2(codec.codebook_size),
+        "payload_bits_per_image": payload_bits / len(images), "ideal_bits_per_image": ideal_bits / len(images),
+        "payload_gap_percent": 100 * (payload_bits / ideal_bits - 1),
+        "one_stream_gap_percent": 100 * ((8 * (len(one_stream) - MIN_FILE)) / ideal_bits - 1),
+        "one_stream_bpp": 8 * len(one_stream) / len(images) / pixels,
+        "exact_vs_float_gap_percent": 100 * (ideal_bits / indices.numel() / float_ce["test/bits_per_code"] - 1),
+    }
+
+
+def interpolate_bpp(curve: list[dict], psnr: float) -> float | None:
+    """bpp of a codec's curve at `psnr`, linear between its measured points; None outside their range."""
+    pts = sorted((r["psnr_db"], r["bpp"]) for r in curve)
+    for (p0, b0), (p1, b1) in zip(pts, pts[1:]):
+        if p0 <= psnr <= p1:
+            return b0 + (b1 - b0) * (psnr - p0) / (p1 - p0) if p1 > p0 else min(b0, b1)
+    return None
+
+
+def check_bar(ganvq: list[dict], webp: list[dict]) -> dict:
+    """The issue's bar: half of WebP's size at equal PSNR over ganvq's range, a low-rate point, speed, coder gap."""
+    points = []
+    for r in ganvq:
+        w = interpolate_bpp(webp, r["psnr_db"])
+        lowest = min(webp, key=lambda x: x["psnr_db"])
+        points.append({
+            "name": r["name"], "psnr_db": round(r["psnr_db"], 3), "bpp": round(r["bpp"], 4),
+            "webp_bpp_at_equal_psnr": None if w is None else round(w, 4),
+            "ratio_to_webp": None if w is None else round(r["bpp"] / w, 4),
+            # below WebP's lowest PSNR, WebP cannot make a file this small: compare with its smallest
+            "ratio_to_smallest_webp": round(r["bpp"] / lowest["bpp"], 4) if w is None else None,
+        })
+    ratios = [p["ratio_to_webp"] if p["ratio_to_webp"] is not None else p["ratio_to_smallest_webp"] for p in points]
+    low_point = any(r["psnr_db"] >= BAR["point_psnr_db"] and r["bpp"] <= BAR["point_bpp"] for r in ganvq)
+    speed = all(min(r["encode_images_per_second"], r["decode_images_per_second"]) >= BAR["images_per_second"]
+                for r in ganvq)
+    gap = all(abs(r["payload_gap_percent"]) <= BAR["payload_gap_percent"] for r in ganvq)
+    half = all(x <= BAR["size_ratio_to_webp"] for x in ratios)
+    return {"bar": BAR, "points": points, "half_of_webp": half, "point_27_6_db_at_0_8_bpp": low_point,
+            "speed_1000_images_per_second": speed, "payload_within_2_percent": gap,
+            "meets_bar": half and low_point and speed and gap}
+
+
+def plot(rows: list[dict], path: Path) -> str:
+    """RD plot (PSNR against bpp), with matplotlib when installed, else drawn with Pillow."""
+    series: dict[str, list[tuple[float, float]]] = {}
+    for r in rows:
+        series.setdefault(r["codec"], []).append((r["bpp"], r["psnr_db"]))
+    if "webp" in series:  # the issue's bar: ganvq points should lie left of this line
+        series["webp x 0.5 (bar)"] = [(b / 2, p) for b, p in series["webp"]]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        _plot_pillow(series, path)
+        return "drawn with Pillow (matplotlib is not installed)"
+    fig, ax = plt.subplots(figsize=(6, 4.2), dpi=120)
+    for name, pts in series.items():
+        pts.sort()
+        style = "o" if name == "ganvq" else "--" if "bar" in name else ".-"
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
+    ax.set_xlabel("bits per pixel (whole files)")
+    ax.set_ylabel("PSNR (dB)")
+    ax.set_title("Fashion-MNIST test images, one file per image")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    return "matplotlib"
+
+
+def _plot_pillow(series: dict, path: Path) -> None:
+    from PIL import ImageDraw
+
+    w, h, m = 720, 480, 60
+    img = Image.new("RGB", (w, h), "white")
+    d = ImageDraw.Draw(img)
+    xs = [p[0] for pts in series.values() for p in pts]
+    ys = [p[1] for pts in series.values() for p in pts]
+    x0, x1 = 0.0, max(xs) * 1.05
+    y0, y1 = math.floor(min(ys) / 5) * 5, math.ceil(max(ys) / 5) * 5
+
+    def at(x, y):
+        return m + (x - x0) / (x1 - x0) * (w - 2 * m), h - m - (y - y0) / (y1 - y0) * (h - 2 * m)
+
+    d.rectangle([m, m, w - m, h - m], outline="black")
+    for k in range(int(x1) + 1):
+        px, _ = at(k, y0)
+        d.line([px, h - m, px, h - m + 5], fill="black")
+        d.text((px - 3, h - m + 8), str(k), fill="black")
+    for v in range(int(y0), int(y1) + 1, 5):
+        _, py = at(x0, v)
+        d.line([m - 5, py, m, py], fill="black")
+        d.text((m - 28, py - 6), str(v), fill="black")
+    d.text((w // 2 - 80, h - 25), "bits per pixel (whole files)", fill="black")
+    d.text((8, m - 30), "PSNR (dB)", fill="black")
+    colours = {"ganvq": "red", "webp": "blue", "jpeg": "green", "webp x 0.5 (bar)": "gray"}
+    for i, (name, pts) in enumerate(series.items()):
+        pts = sorted(pts)
+        c = colours.get(name, "black")
+        if len(pts) > 1 and name != "ganvq":  # ganvq points are separate models, not one curve
+            d.line([at(*p) for p in pts], fill=c, width=1 if "bar" in name else 2)
+        for p in pts:
+            px, py = at(*p)
+            d.ellipse([px - 3, py - 3, px + 3, py + 3], fill=c)
+        d.text((w - m - 120, m + 10 + 15 * i), name, fill=c)
+    img.save(path)
+
+
+def train_missing(args) -> list[tuple[str, str]]:
+    """(name, prior checkpoint) for every model to measure, training what was not given."""
+    priors = [tuple(s.split("=", 1)) for s in args.prior]
+    work = Path(args.workdir)
+    vqvaes = [tuple(s.split("=", 1)) for s in args.vqvae]
+    for name in args.train:
+        out = work / f"vqvae-{name}"
+        if not (out / "checkpoint.safetensors").exists():
+            cfg = VQVAERunConfig(model=preset(name), train=TrainConfig(steps=None, minutes=args.vqvae_minutes,
+                                                                       seed=args.seed, eval_images=0, ckpt_every=10**9))
+            train_vqvae(cfg, out, quiet=True)
+        vqvaes.append((name, str(out)))
+    for name, vq in vqvaes:
+        out = work / f"prior-{name}"
+        if not (out / "checkpoint.safetensors").exists():
+            model = PriorConfig(dim=args.prior_dim, layers=args.prior_layers, heads=args.prior_heads)
+            cfg = PriorRunConfig(vqvae=vq, model=model,
+                                 train=TrainConfig(steps=None, minutes=args.prior_minutes, seed=args.seed,
+                                                   precision="fp32", warmup_steps=200, ckpt_every=10**9))
+            train_prior(cfg, out, quiet=True)
+        priors.append((name, str(out)))
+    if not priors:
+        raise SystemExit("nothing to measure: give --prior NAME=CKPT, --vqvae NAME=CKPT or --train PRESET")
+    return priors
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prior", action="append", default=[], metavar="NAME=CKPT", help="trained prior (repeatable)")
+    parser.add_argument("--vqvae", action="append", default=[], metavar="NAME=CKPT",
+                        help="trained VQ-VAE to train a prior for (--prior-minutes)")
+    parser.add_argument("--train", nargs="*", default=[], metavar="PRESET", help="VQ-VAE presets to train, then priors")
+    parser.add_argument("--vqvae-minutes", type=float, default=10.0)
+    parser.add_argument("--prior-minutes", type=float, default=10.0)
+    parser.add_argument("--prior-dim", type=int, default=PriorConfig.dim, help="width of priors trained here")
+    parser.add_argument("--prior-layers", type=int, default=PriorConfig.layers)
+    parser.add_argument("--prior-heads", type=int, default=PriorConfig.heads)
+    parser.add_argument("--workdir", default="runs/bench-codec", help="where trained runs go (reused when present)")
+    parser.add_argument("--images", type=int, default=10000, help="test images (default: all 10,000)")
+    parser.add_argument("--qualities", type=int, nargs="+", default=list(range(5, 100, 5)))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(RESULTS / "codec.json"))
+    args = parser.parse_args()
+
+    models = train_missing(args)
+    images = load_dataset("fashion-mnist", "test", limit=args.images).images
+    rows = []
+    for name, ckpt in models:
+        row = bench_ganvq(name, ckpt, images)
+        print(json.dumps({k: v for k, v in row.items() if k != "prior"}), flush=True)
+        rows.append(row)
+    for fmt in ("WEBP", "JPEG"):
+        for q in args.qualities:
+            row = bench_pillow(images, fmt, q)
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+    ganvq = [r for r in rows if r["codec"] == "ganvq"]
+    bar = check_bar(ganvq, [r for r in rows if r["codec"] == "webp"])
+    out = Path(args.out)
+    png = out.with_name(out.stem + "-rd.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    how = plot(rows, png)
+    write_json(out, {
+        "benchmark": "codec",
+        "dataset": f"fashion-mnist test, first {len(images)} images, one file per image",
+        "bpp_definition": "8 * whole-file bytes (header and check included) / 784, mean over images",
+        "psnr_definition": "mean over images of each image's PSNR, pixels scaled to [0, 1]",
+        "ssim_definition": "mean over images of each image's SSIM (Gaussian window 11, sigma 1.5)",
+        "payload_gap_definition": "payload bits (file minus the 9-byte header and check) over the exact "
+                                  "prior's sum of -log2 p, minus 1",
+        "webp_reference_from_issue": WEBP_REFERENCE,
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads(), "python": sys.version.split()[0]},
+        "plot": {"file": png.name, "how": how},
+        "bar_check": bar,
+        "results": rows,
+    })
+    print(json.dumps(bar, indent=2))
+    print(f"wrote {out} and {png}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,211 @@
+"""Every ganvq command except training: sample, reconstruct, encode/decode, eval, compress, report."""
+
+from __future__ import annotations
+
+
+def _sample(args) -> dict:
+    from ganvq.prior.sample import checkpoint_kind, write_prior_samples
+    from ganvq.sample import write_samples
+
+    if checkpoint_kind(args.ckpt) == "prior":  # a prior samples code maps and decodes them with its VQ-VAE
+        return write_prior_samples(args.ckpt, n=args.n, seed=args.seed, out=args.out, out_dir=args.out_dir,
+                                   class_=args.class_, temperature=args.temperature, top_k=args.top_k,
+                                   device=args.device)
+    return write_samples(args.ckpt, n=args.n, seed=args.seed, out=args.out, out_dir=args.out_dir,
+                         class_=args.class_, truncation=args.truncation, device=args.device)
+
+
+def _interpolate(args) -> dict:
+    from ganvq.sample import interpolate
+
+    return interpolate(args.ckpt, args.out, rows=args.rows, steps=args.steps, seed=args.seed,
+                       class_=args.class_, truncation=args.truncation, device=args.device)
+
+
+def _add_sample_commands(sub) -> None:
+    p = sub.add_parser("sample", help="sample a trained GAN or prior: a grid PNG, or a folder of PNGs (+ labels.csv)")
+    p.add_argument("--ckpt", required=True, help="checkpoint file or run folder")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--out", help="grid PNG to write")
+    where.add_argument("--out-dir", help="new folder: one PNG per sample, plus labels.csv for conditional models")
+    p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--class", dest="class_", type=int, metavar="K", help="sample only this class (conditional models)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float, help="redraw latent entries beyond +-T (fidelity over variety)")
+    p.add_argument("--temperature", type=float, default=1.0, help="prior checkpoints: divide the logits by T")
+    p.add_argument("--top-k", type=int, help="prior checkpoints: sample among the K most likely codes")
+    p.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu, cuda, cuda:N")
+    p.set_defaults(func=_sample)
+
+    p = sub.add_parser("interpolate", help="latent interpolation grid of a trained GAN (one walk per row)")
+    p.add_argument("--ckpt", required=True, help="checkpoint file or run folder")
+    p.add_argument("--out", required=True, help="grid PNG to write")
+    p.add_argument("--rows", type=int, default=8, help="walks, one per row")
+    p.add_argument("--steps", type=int, default=10, help="images per walk")
+    p.add_argument("--class", dest="class_", type=int, metavar="K", help="keep this class on every row (conditional models)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truncation", type=float)
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N")
+    p.set_defaults(func=_interpolate)
+
+
+def _reconstruct(args) -> dict:
+    from ganvq.reconstruct import reconstruct
+
+    return reconstruct(args.ckpt, args.input, args.out, limit=args.limit)
+
+
+def _encode(args) -> dict:
+    from ganvq.reconstruct import encode
+
+    return encode(args.ckpt, args.input, args.out, limit=args.limit)
+
+
+def _decode(args) -> dict:
+    from ganvq.reconstruct import decode
+
+    return decode(args.ckpt, args.codes, args.out)
+
+
+def _eval_vqvae(args) -> dict:
+    from ganvq.evaluate import eval_vqvae
+
+    return eval_vqvae(args.ckpt, data=args.data, split=args.split, limit=args.limit, out=args.out)
+
+
+def _eval_folder(args) -> None:
+    from ganvq.evaluate import eval_folder, format_scores
+
+    result = eval_folder(args.real, args.fake, features=args.features, limit=args.limit, seed=args.seed,
+                         out=args.out, bf16=args.bf16)
+    print(format_scores(result))
+    print(f"wrote {result['written']}")
+
+
+def _eval_gan(args) -> None:
+    from ganvq.evaluate import eval_gan, format_scores
+
+    result = eval_gan(args.ckpt, n=args.n, real=args.real, features=args.features, seed=args.seed, out=args.out,
+                      bf16=args.bf16)
+    print(format_scores(result))
+    print(f"wrote {result['written']}")
+
+
+def _build_extractor(args) -> dict:
+    from ganvq.metrics.build_extractor import build_extractor
+
+    return build_extractor(args.out, epochs=args.epochs, seed=args.seed, quiet=args.quiet)
+
+
+def _report(args) -> dict:
+    from ganvq.report.html import vqvae_report
+
+    return vqvae_report(args.ckpt, args.out, images=args.images, gan=args.gan)
+
+
+def _add_scoring_options(p) -> None:
+    p.add_argument("--features", choices=["ganvq", "inception"], default="ganvq",
+                   help="feature extractor: ganvq's shipped Fashion-MNIST CNN, or the FID Inception-v3 "
+                        "(needs pip install 'ganvq[inception]')")
+    p.add_argument("--bf16", action="store_true",
+                   help="Inception in bfloat16: faster only on CPUs with native bf16, and its features deviate "
+                        "about 3%% from fp32 (benchmarks/results/metrics.json), so FIDs are not paper-exact")
+    p.add_argument("--seed", type=int, default=0, help="seed of KID's random subsets")
+
+
+def _compress(args) -> dict:
+    from ganvq.codec.files import compress_paths
+
+    return compress_paths(args.ckpt, args.inputs, args.out, batch=args.batch, device=args.device,
+                          split=args.split, limit=args.limit)
+
+
+def _decompress(args) -> dict:
+    from ganvq.codec.files import decompress_paths
+
+    return decompress_paths(args.ckpt, args.inputs, args.out, batch=args.batch, device=args.device)
+
+
+def _add_codec_commands(sub) -> None:
+    p = sub.add_parser("compress", help="images -> .gvq files (VQ-VAE codes, entropy-coded with the prior)")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or a dataset (name, IDX, .npz)")
+    p.add_argument("-o", "--out", required=True, help="output folder (one .gvq per image), or FILE.gvq for one file holding all")
+    p.add_argument("--ckpt", required=True, help="prior checkpoint or run folder (it holds its VQ-VAE)")
+    p.add_argument("--batch", type=int, default=1000, help="images coded at a time (bounds memory)")
+    p.add_argument("--split", default="test", help="split of a dataset input (default test)")
+    p.add_argument("--limit", type=int, help="first N images only")
+    p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N")
+    p.set_defaults(func=_compress)
+
+    p = sub.add_parser("decompress", help=".gvq files -> PNG images")
+    p.add_argument("inputs", nargs="+", metavar="FILE", help=".gvq files or folders of them")
+    p.add_argument("-o", "--out", required=True, help="output folder (mirrors the inputs), or FILE.png for one image")
+    p.add_argument("--ckpt", required=True, help="the prior checkpoint the files were compressed with")
+    p.add_argument("--batch", type=int, default=1000, help="files decoded at a time (bounds memory)")
+    p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N")
+    p.set_defaults(func=_decompress)
+
+
+def add_commands(sub) -> None:
+    """Sampling, codec, reconstruction, evaluation and report commands."""
+    _add_sample_commands(sub)
+    _add_codec_commands(sub)
+
+    p = sub.add_parser("reconstruct", help="reconstruct images through a VQ-VAE")
+    p.add_argument("--ckpt", required=True, help="checkpoint file or run folder")
+    p.add_argument("--input", required=True, help="image file, folder of images, IDX/.npz file or dataset name")
+    p.add_argument("--out", required=True, help="output folder: one PNG per image and grid.png")
+    p.add_argument("--limit", type=int, help="first N images only")
+    p.set_defaults(func=_reconstruct)
+
+    p = sub.add_parser("encode", help="images -> code maps (.npy)")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--input", required=True)
+    p.add_argument("--out", required=True, help="output .npy file of shape (N, h, w)")
+    p.add_argument("--limit", type=int)
+    p.set_defaults(func=_encode)
+
+    p = sub.add_parser("decode", help="code maps (.npy) -> images")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--codes", required=True, help=".npy file of shape (N, h, w) or (h, w)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=_decode)
+
+    ev = sub.add_parser("eval", help="measure a trained model").add_subparsers(dest="model", required=True, metavar="MODEL")
+    p = ev.add_parser("vqvae", help="test PSNR, SSIM, codebook usage, bits per pixel")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--data", help="dataset (default: the one it was trained on)")
+    p.add_argument("--split", default="test")
+    p.add_argument("--limit", type=int)
+    p.add_argument("--out", help="JSON file to write (default: eval-vqvae.json beside the checkpoint)")
+    p.set_defaults(func=_eval_vqvae)
+
+    p = ev.add_parser("gan", help="sample a GAN (or a prior) and score it: FID, KID, precision/recall, memorization")
+    p.add_argument("--ckpt", required=True, help="GAN or prior checkpoint file or run folder")
+    p.add_argument("--n", type=int, default=10_000, help="samples to generate and score")
+    p.add_argument("--real", help="real dataset (default: the one it was trained on); its test split is the reference")
+    _add_scoring_options(p)
+    p.add_argument("--out", help="JSON file to write (default: eval-gan.json in the run folder)")
+    p.set_defaults(func=_eval_gan)
+
+    p = ev.add_parser("folder", help="score a folder of generated images (from any tool) against real data")
+    p.add_argument("--real", default="fashion-mnist", help="real dataset (its test split is the reference)")
+    p.add_argument("--fake", required=True, help="folder of generated images (PNG/JPEG/BMP)")
+    _add_scoring_options(p)
+    p.add_argument("--limit", type=int, help="first N images of the folder only")
+    p.add_argument("--out", help="JSON file to write (default: FOLDER-eval.json beside the folder)")
+    p.set_defaults(func=_eval_folder)
+
+    mt = sub.add_parser("metrics", help="metric tools").add_subparsers(dest="tool", required=True, metavar="TOOL")
+    p = mt.add_parser("build-extractor", help="retrain the Fashion-MNIST feature extractor (deterministic recipe)")
+    p.add_argument("--out", required=True, help="safetensors file to write (the shipped one is never overwritten)")
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_build_extractor)
+
+    p = sub.add_parser("report", help="one HTML page: metrics, curves, reconstructions, codebook atlas (+ GAN samples)")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--out", required=True, help="HTML file to write")
+    p.add_argument("--images", type=int, default=2000, help="test images to score")
+    p.add_argument("--gan", help="also show a GAN run: samples, interpolation, its eval-gan.json scores, curves")
+    p.set_defaults(func=_report)

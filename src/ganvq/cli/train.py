@@ -1,0 +1,223 @@
+"""`ganvq train vqvae|gan|prior`: options → run configs → the training functions."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ganvq.errors import GanvqError
+
+if TYPE_CHECKING:
+    from ganvq.config import GANRunConfig, PriorRunConfig, VQVAERunConfig
+
+
+def _add_run_options(p) -> None:
+    """Options every training command shares: seed, precision, device, threads, data subset."""
+    p.add_argument("--seed", type=int)
+    p.add_argument("--precision", choices=["auto", "bf16", "fp32"],
+                   help="auto (default): bf16 autocast where the CPU/GPU runs bf16 natively, else fp32")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
+    p.add_argument("--limit", type=int, help="train on the first N images only")
+
+
+def _add_image_options(p, sizes: str) -> None:
+    """How folders of images are read: size, channels, unreadable files."""
+    p.add_argument("--image-size", type=int, help=f"image size for folders of images ({sizes})")
+    p.add_argument("--channels", type=int, choices=[1, 3], help="force grayscale (1) or RGB (3)")
+    p.add_argument("--on-bad", choices=["skip", "fail"],
+                   help="unreadable images in a folder: skip and list them (default) or fail")
+
+
+def _add_logging_options(p) -> None:
+    p.add_argument("--log-every", type=int)
+    p.add_argument("--ckpt-every", type=int)
+    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+
+
+def _train_options(train, args):
+    """The TrainConfig with command-line options applied; --minutes alone replaces the default step count."""
+    import dataclasses
+
+    from ganvq.config import merge
+
+    if args.minutes is not None and args.steps is None:
+        train = dataclasses.replace(train, steps=None, minutes=args.minutes)
+    return merge(train, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, lr=args.lr,
+                 seed=args.seed, precision=args.precision, device=args.device, threads=args.threads,
+                 log_every=args.log_every, ckpt_every=args.ckpt_every)
+
+
+def _new_or_resumed_run(args, build_config, train_fn) -> dict:
+    """Resume the run in --out, or start one there (refusing to overwrite an existing run)."""
+    from ganvq.config import to_dict
+    from ganvq.io import write_json
+
+    config = None
+    if not args.resume:
+        config = build_config(args)
+        if (Path(args.out) / "checkpoint.safetensors").exists():
+            raise GanvqError(f"{args.out} already holds a run; pass --resume to continue it or choose another --out")
+        write_json(Path(args.out) / "config.json", to_dict(config))
+    return train_fn(config, args.out, resume=args.resume, quiet=args.quiet)
+
+
+def _add_train_vqvae(sub) -> None:
+    from ganvq.config import VQVAE_PRESETS
+
+    p = sub.add_parser("vqvae", help="train a VQ-VAE", description="Train a VQ-VAE on a dataset.")
+    p.add_argument("--data", default="fashion-mnist", help="dataset name or path (IDX folder/file, image folder, .npz)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, config.json")
+    p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS), help="model preset")
+    p.add_argument("--config", help="JSON/YAML file with options (model:, train:, data:) overriding the preset")
+    p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    _add_run_options(p)
+    _add_image_options(p, "default 28")
+    p.add_argument("--codebook-size", type=int)
+    p.add_argument("--update", choices=["ema", "loss", "kmeans"], help="codebook update rule")
+    _add_logging_options(p)
+    p.set_defaults(func=_train_vqvae)
+
+
+def build_vqvae_config(args) -> "VQVAERunConfig":
+    """The run config from a preset, an optional config file, then command-line options."""
+    import dataclasses
+
+    from ganvq.config import TrainConfig, VQVAERunConfig, from_dict, load_config_file, merge, preset, to_dict
+
+    base = to_dict(VQVAERunConfig(model=preset(args.preset), train=TrainConfig()))
+    if args.config:
+        base = _deep_update(base, load_config_file(args.config))
+    config = from_dict(VQVAERunConfig, base)
+    train = _train_options(config.train, args)
+    model = merge(config.model, image_size=args.image_size)
+    model = dataclasses.replace(model, vq=merge(model.vq, codebook_size=args.codebook_size, update=args.update))
+    return merge(config, model=model, train=train, data=args.data, limit=args.limit, on_bad=args.on_bad,
+                 channels=args.channels)
+
+
+def _deep_update(base: dict, new: dict) -> dict:
+    out = dict(base)
+    for k, v in new.items():
+        out[k] = _deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _train_vqvae(args) -> dict:
+    from ganvq.train.vqvae import train_vqvae
+
+    return _new_or_resumed_run(args, build_vqvae_config, train_vqvae)
+
+
+def _add_train_gan(sub) -> None:
+    from ganvq.config import GAN_PRESETS
+    from ganvq.losses.gan import LOSSES
+
+    p = sub.add_parser("gan", help="train a GAN", description="Train a GAN (DCGAN or SN-ResNet) on a dataset.")
+    p.add_argument("--data", default="fashion-mnist", help="dataset name or path (IDX folder/file, image folder, .npz)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, config.json, samples/")
+    p.add_argument("--preset", default="fmnist-best", choices=sorted(GAN_PRESETS), help="run preset")
+    p.add_argument("--config", help="JSON/YAML file with options (model:, train:, gan:, data:) overriding the preset")
+    p.add_argument("--steps", type=int, help="generator steps (default 5000 unless --minutes is given)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="generator learning rate")
+    p.add_argument("--lr-d", type=float, help="discriminator learning rate (TTUR; default: --lr)")
+    p.add_argument("--loss", choices=LOSSES)
+    p.add_argument("--arch", choices=["dcgan", "resnet"], help="DCGAN or SN-ResNet generator and discriminator")
+    p.add_argument("--d-norm", choices=["bn", "sn", "none"], help="discriminator normalisation (bn: the article)")
+    p.add_argument("--n-d", type=int, help="discriminator steps per generator step")
+    p.add_argument("--ema-decay", type=float, help="EMA of G for sampling, e.g. 0.999 (0: off)")
+    p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
+    p.add_argument("--diffaugment", help='DiffAugment transforms, e.g. "color,translation,cutout" ("" for none)')
+    p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
+                   help="class-conditional training when the data has labels (preset default: on)")
+    p.add_argument("--on-diverge", choices=["stop", "rollback"], help="on NaN/inf: stop, or roll back and halve the lr")
+    p.add_argument("--sample-every", type=int, help="steps between sample grids in RUN/samples/")
+    _add_run_options(p)
+    _add_image_options(p, "28, 32, 64")
+    _add_logging_options(p)
+    p.set_defaults(func=_train_gan)
+
+
+def build_gan_config(args) -> "GANRunConfig":
+    """The GAN run config from a preset, an optional config file, then command-line options."""
+
+    from ganvq.config import GANRunConfig, from_dict, gan_preset, load_config_file, merge, to_dict
+
+    base = to_dict(gan_preset(args.preset))
+    if args.config:
+        base = _deep_update(base, load_config_file(args.config))
+    config = from_dict(GANRunConfig, base)
+    train = _train_options(config.train, args)
+    gan = merge(config.gan, lr_d=args.lr_d, loss=args.loss, n_d=args.n_d, ema_decay=args.ema_decay,
+                r1_gamma=args.r1_gamma, diffaugment=args.diffaugment, conditional=args.conditional,
+                on_diverge=args.on_diverge, sample_every=args.sample_every)
+    model = merge(config.model, image_size=args.image_size, arch=args.arch, d_norm=args.d_norm)
+    return merge(config, model=model, train=train, gan=gan, data=args.data, limit=args.limit, on_bad=args.on_bad,
+                 channels=args.channels)
+
+
+def _train_gan(args) -> dict:
+    from ganvq.train.gan import train_gan
+
+    # train_gan writes RUN/config.json itself, once the data has fixed the channels and classes.
+    config = None if args.resume else build_gan_config(args)
+    return train_gan(config, args.out, resume=args.resume, quiet=args.quiet)
+
+
+def _add_train_prior(sub) -> None:
+    p = sub.add_parser("prior", help="train an autoregressive prior over a VQ-VAE's code maps",
+                       description="Encode the training images with a trained VQ-VAE, then train a causal "
+                                   "transformer prior over the code maps (for sampling and compression).")
+    p.add_argument("--vqvae", help="trained VQ-VAE: checkpoint file or run folder (required unless --resume)")
+    p.add_argument("--out", required=True, help="run folder: checkpoint (with the VQ-VAE inside), metrics.jsonl, config.json")
+    p.add_argument("--data", help="dataset to encode (default: the VQ-VAE's training data)")
+    p.add_argument("--config", help="JSON/YAML file with options (model:, train:, ...) overriding the defaults")
+    p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget")
+    p.add_argument("--dim", type=int, help="transformer width (default 128)")
+    p.add_argument("--layers", type=int, help="transformer blocks (default 4)")
+    p.add_argument("--heads", type=int, help="attention heads (default 4)")
+    p.add_argument("--dropout", type=float)
+    p.add_argument("--class-conditional", action="store_true", help="one start token per class (labelled data)")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    _add_run_options(p)
+    _add_logging_options(p)
+    p.set_defaults(func=_train_prior)
+
+
+def build_prior_config(args) -> "PriorRunConfig":
+    """The prior run config from defaults, an optional config file, then command-line options."""
+
+    from ganvq.config import PriorRunConfig, from_dict, load_config_file, merge, to_dict
+
+    if not args.vqvae:
+        raise GanvqError("give the VQ-VAE whose codes the prior models: --vqvae RUN")
+    base = to_dict(PriorRunConfig())
+    if args.config:
+        base = _deep_update(base, load_config_file(args.config))
+    config = from_dict(PriorRunConfig, base)
+    train = _train_options(config.train, args)
+    model = merge(config.model, dim=args.dim, layers=args.layers, heads=args.heads, dropout=args.dropout)
+    return merge(config, vqvae=args.vqvae, model=model, train=train, data=args.data, limit=args.limit,
+                 class_conditional=args.class_conditional or None)
+
+
+def _train_prior(args) -> dict:
+    from ganvq.train.prior import train_prior
+
+    return _new_or_resumed_run(args, build_prior_config, train_prior)
+
+
+def add_train_commands(sub) -> None:
+    """`ganvq train MODEL` for every model kind."""
+    train = sub.add_parser("train", help="train a model").add_subparsers(dest="model", required=True, metavar="MODEL")
+    _add_train_vqvae(train)
+    _add_train_gan(train)
+    _add_train_prior(train)

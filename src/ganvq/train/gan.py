@@ -1,0 +1,304 @@
+"""Training a GAN: the Task the shared loop runs (n_D discriminator steps per generator step, TTUR,
+EMA of G, conditional training, DiffAugment, penalties, divergence guard), and loading G back."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ganvq.config import GANRunConfig, from_dict, to_dict
+from ganvq.data import BatchStream, ImageDataset, describe_skipped, load_dataset
+from ganvq.data.augment import diff_augment
+from ganvq.errors import GanvqError, warn
+from ganvq.io import load_checkpoint, write_json
+from ganvq.losses.gan import (
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    r1_penalty,
+)
+from ganvq.models.gan import build_discriminator, build_generator
+from ganvq.report.grids import save_grid
+from ganvq.train import loop
+
+SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
+GRID_SIZE = 64  # images in a sample grid (100 for 10-class models: one column per class)
+# channels_last lets oneDNN pick faster convolution kernels on CPU.
+MEMORY_FORMAT = torch.channels_last
+
+
+def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
+    """Training images (and labels); the model's channels and classes follow the data."""
+    m = config.model
+    train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
+                         on_bad=config.on_bad, limit=config.limit)
+    if describe_skipped(train):
+        warn(describe_skipped(train))
+    conditional = config.gan.conditional and train.labels is not None and (train.num_classes or 0) > 1
+    num_classes = train.num_classes if conditional else 0
+    model = dataclasses.replace(m, channels=train.shape[0], num_classes=num_classes)
+    names = train.class_names if conditional else None
+    return train, dataclasses.replace(config, model=model, class_names=names)
+
+
+def ema_decay_at(decay: float, step: int) -> float:
+    """The EMA decay used after G update `step` (0-based): min(decay, (1 + t) / (10 + t)).
+
+    The warm-up (as in TensorFlow's ExponentialMovingAverage with num_updates) stops the average
+    from dwelling on the random initial weights early in short runs.
+    """
+    return min(decay, (1 + step) / (10 + step))
+
+
+@torch.no_grad()
+def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema <- decay * ema + (1 - decay) * model, over weights and BN statistics; integer buffers are copied.
+
+    Averaging BN running statistics too (as BigGAN does) keeps them matched to the averaged weights.
+    """
+    for e, m in zip(ema.state_dict().values(), model.state_dict().values()):
+        if e.dtype.is_floating_point:
+            e.lerp_(m, 1.0 - decay)  # e + (1 - decay) (m - e)
+        else:
+            e.copy_(m)
+
+
+class GANTask:
+    """One GAN training run: G, D, EMA of G, their optimizers, batches, and the per-step update."""
+
+    kind = "gan"
+
+    def __init__(self, config: GANRunConfig, device: torch.device | None = None, out: str | Path | None = None):
+        train, config = load_gan_data(config)
+        self.config = config
+        self.device = device or loop.resolve_device(config.train.device)
+        torch.manual_seed(config.train.seed)
+        g = config.gan
+        self.G = build_generator(config.model).to(self.device, memory_format=MEMORY_FORMAT)
+        self.D = build_discriminator(config.model).to(self.device, memory_format=MEMORY_FORMAT)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        betas = (g.beta1, g.beta2)
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.train.lr, betas=betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=g.lr_d or config.train.lr, betas=betas)
+        labels = train.labels if config.model.conditional else None
+        self.batches = BatchStream(train.images, labels, config.train.batch_size, config.train.seed)
+        self.sample_dir = Path(out) / "samples" if out is not None else None
+        self.rollbacks = 0
+        self._snapshot: dict | None = None
+        # Fixed latents for the sample grids, from their own generator so the run's RNG is untouched.
+        gen = torch.Generator().manual_seed(config.train.seed)
+        k = config.model.num_classes
+        n = 100 if k == 10 else GRID_SIZE
+        self._grid_z = torch.randn(n, config.model.z_dim, generator=gen).to(self.device)
+        self._grid_y = (torch.arange(n) % k).to(self.device) if k else None
+        self._grid_nrow = 10 if k == 10 else 8
+
+    # --- the loop's Task interface ---------------------------------------------------------------
+
+    def modules(self):
+        return {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+
+    def optimizers(self):
+        return {"G": self.opt_g, "D": self.opt_d}
+
+    def config_dict(self) -> dict:
+        return to_dict(self.config)
+
+    def extra_state(self) -> dict:
+        return {"batches": self.batches.state_dict(), "rollbacks": self.rollbacks}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.batches.load_state_dict(state["batches"])
+        self.rollbacks = state["rollbacks"]
+
+    def train_step(self, step: int) -> dict[str, float]:
+        """n_D discriminator updates, then one generator update and the EMA update."""
+        g = self.config.gan
+        if g.on_diverge == "rollback" and (self._snapshot is None or step % SNAPSHOT_EVERY == 0):
+            self._snapshot = self._take_snapshot()
+        records = []
+        for _ in range(g.n_d):
+            record = self._d_step()
+            if record is None:
+                return self._roll_back("discriminator")
+            records.append(record)
+        metrics = {k: sum(r[k] for r in records) / len(records) for k in records[0]}
+        g_loss = self._g_step()
+        if g_loss is None:
+            return self._roll_back("generator")
+        metrics["train/g_loss"] = g_loss
+        ema_update(self.G_ema, self.G, ema_decay_at(g.ema_decay, step))
+        if self.sample_dir is not None and g.sample_every and (step + 1) % g.sample_every == 0:
+            self.write_grid(self.sample_dir / f"step-{step + 1:07d}.png")
+        return metrics
+
+    def summarize(self, window: list[dict]) -> dict[str, float]:
+        """Mean of each metric over the window's steps (a rolled-back step reports fewer keys)."""
+        keys = dict.fromkeys(k for m in window for k in m)
+        record = {k: sum(m[k] for m in window if k in m) / sum(k in m for m in window) for k in keys}
+        if self.rollbacks:
+            record["train/rollbacks"] = self.rollbacks
+        return record
+
+    def evaluate(self) -> dict[str, float]:
+        """Writes RUN/samples/latest.png from the EMA generator; the sample-quality suite is `ganvq eval`."""
+        if self.sample_dir is not None:
+            self.write_grid(self.sample_dir / "latest.png")
+        return {}
+
+    # --- the two players -------------------------------------------------------------------------
+
+    def _latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """z ~ N(0, I) (n, z_dim) and, for a conditional model, labels drawn uniformly."""
+        z = torch.randn(n, self.config.model.z_dim, device=self.device)
+        k = self.config.model.num_classes
+        return z, (torch.randint(k, (n,), device=self.device) if k else None)
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        policy = self.config.gan.diffaugment
+        return diff_augment(x, policy) if policy else x
+
+    def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
+        """D's logits on (augmented) real and fake images: one batch unless D's batch norm would mix them."""
+        if self.D.uses_batch_stats:
+            return self.D(self._augment(x), y), self.D(self._augment(fake), y_fake)
+        both = torch.cat([self._augment(x), self._augment(fake)])
+        labels = None if y is None else torch.cat([y, y_fake])
+        return self.D(both, labels).split([len(x), len(fake)])
+
+    def _d_step(self) -> dict[str, float] | None:
+        """One discriminator update; None (and no update) when its loss is not finite or explodes."""
+        cfg, g = self.config, self.config.gan
+        x, y = self.batches.next_batch()
+        x = x.to(self.device, memory_format=MEMORY_FORMAT)
+        y = None if y is None else y.to(self.device)
+        z, y_fake = self._latents(len(x))
+        with torch.no_grad(), loop.autocast(self.device, cfg.train.precision):
+            fake = self.G(z, y_fake)
+        fake = fake.float()
+        if g.r1_gamma:
+            x.requires_grad_(True)  # R1 differentiates D's score of the real images (through DiffAugment)
+        with loop.autocast(self.device, cfg.train.precision):
+            logits_real, logits_fake = self._score(x, y, fake, y_fake)
+        loss = discriminator_loss(g.loss, logits_real, logits_fake)
+        metrics = {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
+                   "train/logits_fake": logits_fake.float().mean().item()}
+        if g.loss == "wgan-gp":
+            # fp32, outside autocast: the penalty is a gradient norm, sensitive to bf16 rounding.
+            gp = gradient_penalty(lambda t: self.D(t, y), x.detach(), fake, None)
+            loss = loss + g.gp_weight * gp
+            metrics["train/gp"] = gp.item()
+        if g.r1_gamma:
+            r1 = r1_penalty(logits_real, x)
+            loss = loss + g.r1_gamma / 2 * r1
+            metrics["train/r1"] = r1.item()
+        if not self._sane(loss):
+            return None
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_d.step()
+        return metrics
+
+    def _g_step(self) -> float | None:
+        """One generator update through a frozen D; None (and no update) when the loss is not sane."""
+        cfg, g = self.config, self.config.gan
+        z, y_fake = self._latents(cfg.train.batch_size)
+        self.D.requires_grad_(False)  # no weight gradients for D: a third less work in its backward
+        try:
+            with loop.autocast(self.device, cfg.train.precision):
+                logits_fake = self.D(self._augment(self.G(z, y_fake)), y_fake)
+            loss = generator_loss(g.loss, logits_fake)
+            if not self._sane(loss):
+                return None
+            self.opt_g.zero_grad(set_to_none=True)
+            loss.backward()
+        finally:
+            self.D.requires_grad_(True)
+        self.opt_g.step()
+        return loss.item()
+
+    def _sane(self, loss: torch.Tensor) -> bool:
+        value = loss.item()
+        return math.isfinite(value) and abs(value) <= self.config.gan.diverge_loss
+
+    # --- divergence: stop, or roll back with lower learning rates ----------------------------------
+
+    def _take_snapshot(self) -> dict:
+        def opt_state(opt):
+            return {p: {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()} for p, s in opt.state.items()}
+
+        return {
+            "modules": {n: copy.deepcopy(m.state_dict()) for n, m in self.modules().items()},
+            "optim": {n: opt_state(o) for n, o in self.optimizers().items()},
+        }
+
+    def _roll_back(self, player: str) -> dict[str, float]:
+        """Restore the last snapshot and halve both learning rates, or raise TrainingDiverged."""
+        g = self.config.gan
+        what = f"the {player} loss is not finite or exceeds {g.diverge_loss:g}"
+        if g.on_diverge != "rollback":
+            raise loop.TrainingDiverged(f"{what}; try lower --lr/--lr-d, or --on-diverge rollback")
+        if self.rollbacks >= g.max_rollbacks:
+            raise loop.TrainingDiverged(f"{what} after {self.rollbacks} roll-backs with halved learning rates")
+        for name, module in self.modules().items():
+            module.load_state_dict(self._snapshot["modules"][name])
+        for name, opt in self.optimizers().items():
+            # Only the per-parameter state: param_groups stay the same dicts the loop schedules.
+            opt.state.clear()
+            for p, s in self._snapshot["optim"][name].items():
+                opt.state[p] = {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
+            for group in opt.param_groups:
+                group["initial_lr"] = group.get("initial_lr", group["lr"]) * 0.5
+                group["lr"] *= 0.5
+        self.rollbacks += 1
+        warn(f"{what}: rolled back to the last snapshot and halved the learning rates ({self.rollbacks}/"
+             f"{g.max_rollbacks})")
+        return {"train/rollbacks": float(self.rollbacks)}
+
+    # --- samples ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def write_grid(self, path: Path) -> None:
+        """A grid of the EMA generator's images for the run's fixed latents (one column per class for K = 10)."""
+        images = self.G_ema(self._grid_z, self._grid_y)
+        save_grid(path, images, nrow=self._grid_nrow, upscale=2)
+
+
+def train_gan(config: GANRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+    """Train a GAN into run folder `out` (or continue it); returns the final summary."""
+    if resume:
+        # A resumed run keeps the configuration it started with.
+        _, meta = load_checkpoint(Path(out) / loop.CHECKPOINT)
+        config = from_dict(GANRunConfig, meta["config"])
+    elif config is None:
+        raise GanvqError("train_gan needs a config unless resume=True")
+    elif (Path(out) / loop.CHECKPOINT).exists():
+        raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    task = GANTask(config, out=out)
+    if not resume:
+        # The config as trained: channels and classes resolved from the data.
+        write_json(Path(out) / "config.json", to_dict(task.config))
+    summary = loop.train(task, task.config.train, out, resume=resume, quiet=quiet)
+    summary["samples"] = str(Path(out) / "samples" / "latest.png")
+    return summary
+
+
+def load_gan(path: str | Path, device: str = "cpu", ema: bool = True) -> tuple[nn.Module, GANRunConfig]:
+    """A trained generator (eval mode; the EMA weights unless ema=False) and its run config."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / loop.CHECKPOINT
+    tensors, meta = load_checkpoint(p)
+    if meta.get("kind") != "gan":
+        raise GanvqError(f"{p} is a {meta.get('kind', 'unknown')} checkpoint, not a GAN")
+    config = from_dict(GANRunConfig, meta["config"])
+    G = build_generator(config.model)
+    G.load_state_dict(loop.module_weights(tensors, "G_ema" if ema else "G"))
+    return G.to(loop.resolve_device(device)).eval(), config

@@ -1,0 +1,196 @@
+"""Training the prior over a VQ-VAE's code maps: the Task the shared loop runs, and loading it back.
+
+The training images are encoded once with the (frozen) VQ-VAE; the prior then trains on the code
+maps. The checkpoint holds the VQ-VAE too, so a prior checkpoint alone samples images and runs the
+codec, and a resumed run needs no other file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import torch
+
+from ganvq.config import PriorRunConfig, from_dict, to_dict
+from ganvq.data import describe_skipped, load_dataset
+from ganvq.errors import GanvqError, warn
+from ganvq.io import load_checkpoint
+from ganvq.models.vqvae import VQVAE
+from ganvq.prior.model import CodePrior
+from ganvq.reconstruct import encode_images
+from ganvq.train import loop
+from ganvq.train.vqvae import load_vqvae
+
+_EPOCH_SEED_STRIDE = 1_000_003  # as data.BatchStream: epoch e of seed s shuffles with s * 1_000_003 + e
+EVAL_BATCH = 500
+
+
+class IndexStream:
+    """Endless shuffled batches of row indices into the code maps; resumable from (epoch, position)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int):
+        if n == 0:
+            raise GanvqError("no code maps to train on")
+        self.n, self.batch_size, self.seed = n, min(batch_size, n), seed
+        self.epoch, self.position = 0, 0
+        self._perm: tuple[int, torch.Tensor] | None = None
+
+    def next_batch(self) -> torch.Tensor:
+        """The next batch of indices (B,); an epoch ends when fewer than B remain (they are dropped)."""
+        if self._perm is None or self._perm[0] != self.epoch:
+            g = torch.Generator().manual_seed((self.seed * _EPOCH_SEED_STRIDE + self.epoch) % 2**64)
+            self._perm = (self.epoch, torch.randperm(self.n, generator=g))
+        idx = self._perm[1][self.position : self.position + self.batch_size]
+        self.position += self.batch_size
+        if self.n - self.position < self.batch_size:
+            self.epoch, self.position = self.epoch + 1, 0
+        return idx
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
+    """Code maps (N, h, w) int64, labels (N,) or None and the class count of one split of the data."""
+    m = vqvae.config
+    # the test split is only scored on its first eval_images maps, so only those are encoded
+    limit = config.limit if split == "train" else (config.train.eval_images or None)
+    data = load_dataset(config.data, split, size=m.image_size, channels=m.channels, limit=limit)
+    if split == "train" and describe_skipped(data):
+        warn(describe_skipped(data))
+    return encode_images(vqvae, data.images), data.labels, data.num_classes
+
+
+class PriorTask:
+    """One prior training run: frozen VQ-VAE, code maps in memory, the prior and its optimizer."""
+
+    kind = "prior"
+
+    def __init__(self, config: PriorRunConfig, device: torch.device | None = None, vqvae: VQVAE | None = None):
+        if vqvae is None:
+            vqvae, vq_run = load_vqvae(config.vqvae)
+            config = dataclasses.replace(config, vqvae_model=vq_run.model, data=config.data or vq_run.data)
+        if not config.data:
+            raise GanvqError("no dataset for the prior: give --data")
+        self.vqvae = vqvae.cpu().eval()
+        codes, labels, num_classes = encode_split(self.vqvae, config, "train")
+        if config.class_conditional and labels is None:
+            raise GanvqError(f"{config.data} has no labels, so the prior cannot be class-conditional")
+        _, h, w = codes.shape
+        model_cfg = dataclasses.replace(
+            config.model, codebook_size=vqvae.codebook_size, height=h, width=w,
+            num_classes=(num_classes or 0) if config.class_conditional else 0,
+        )
+        self.config = dataclasses.replace(config, model=model_cfg)
+        self.codes, self.labels = codes, labels if config.class_conditional else None
+        try:
+            test_codes, test_labels, _ = encode_split(self.vqvae, self.config, "test")
+            self.test = (test_codes, test_labels if config.class_conditional else None)
+        except GanvqError:
+            self.test = None  # a folder or single file has no test split
+        self.device = device or loop.resolve_device(config.train.device)
+        torch.manual_seed(config.train.seed)
+        self.model = CodePrior(model_cfg).to(self.device)
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.95),
+                                           weight_decay=config.weight_decay)
+        self.stream = IndexStream(len(codes), config.train.batch_size, config.train.seed)
+
+    def modules(self):
+        return {"model": self.model, "vqvae": self.vqvae}
+
+    def optimizers(self):
+        return {"adamw": self.optimizer}
+
+    def config_dict(self) -> dict:
+        return to_dict(self.config)
+
+    def extra_state(self) -> dict:
+        return {"stream": self.stream.state_dict()}
+
+    def load_extra_state(self, state: dict) -> None:
+        self.stream.load_state_dict(state["stream"])
+
+    def train_step(self, step: int) -> dict[str, float]:
+        idx = self.stream.next_batch()
+        codes = self.codes[idx].to(self.device)
+        labels = None if self.labels is None else self.labels[idx].to(self.device)
+        self.model.train()
+        with loop.autocast(self.device, self.config.train.precision):
+            loss = self.model.nll(codes, labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
+        self.optimizer.step()
+        return {"train/loss": loss.item(), "train/bits_per_code": loss.item() / math.log(2)}
+
+    def summarize(self, window: list[dict]) -> dict[str, float]:
+        return {k: sum(m[k] for m in window) / len(window) for k in window[0]}
+
+    def evaluate(self) -> dict[str, float]:
+        n = self.config.train.eval_images
+        if self.test is None or n == 0:
+            return {}
+        codes, labels = self.test
+        return evaluate_prior(self.model, codes[:n], None if labels is None else labels[:n],
+                              pixels=self.vqvae.config.image_size**2 * self.vqvae.config.channels)
+
+
+@torch.no_grad()
+def evaluate_prior(model: CodePrior, codes: torch.Tensor, labels: torch.Tensor | None, pixels: int) -> dict[str, float]:
+    """Test cross-entropy of the prior: bits per code and bits per pixel (= bits per image / pixels)."""
+    was_training = model.training
+    model.eval()
+    device = model.pos.device
+    total = 0.0
+    for i in range(0, len(codes), EVAL_BATCH):
+        c = codes[i : i + EVAL_BATCH].to(device)
+        y = None if labels is None else labels[i : i + EVAL_BATCH].to(device)
+        total += model.nll(c, y).item() * c.numel()
+    model.train(was_training)
+    bits_per_code = total / codes.numel() / math.log(2)
+    per_image = bits_per_code * codes[0].numel()
+    return {"test/code_maps": len(codes), "test/bits_per_code": bits_per_code,
+            "test/bits_per_image": per_image, "test/bits_per_pixel": per_image / pixels}
+
+
+def train_prior(config: PriorRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+    """Train a prior over the code maps of `config.vqvae` into run folder `out` (or continue it)."""
+    vqvae = None
+    if resume:
+        # A resumed run keeps its configuration and the VQ-VAE stored in its checkpoint.
+        tensors, meta = load_checkpoint(Path(out) / loop.CHECKPOINT)
+        if meta.get("kind") != "prior":
+            raise GanvqError(f"{out} holds a {meta.get('kind')} run, not a prior")
+        config = from_dict(PriorRunConfig, meta["config"])
+        vqvae = _vqvae_from(tensors, config)
+    if config.train.threads:
+        torch.set_num_threads(config.train.threads)
+    task = PriorTask(config, vqvae=vqvae)
+    return loop.train(task, task.config.train, out, resume=resume, quiet=quiet)
+
+
+def _vqvae_from(tensors: dict, config: PriorRunConfig) -> VQVAE:
+    vqvae = VQVAE(config.vqvae_model)
+    vqvae.load_state_dict(loop.module_weights(tensors, "vqvae"))
+    return vqvae.eval()
+
+
+def load_prior(path: str | Path, device: str = "cpu") -> tuple[CodePrior, VQVAE, PriorRunConfig]:
+    """A trained prior and its VQ-VAE (both in eval mode) and the run config, from a checkpoint or run folder."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / loop.CHECKPOINT
+    tensors, meta = load_checkpoint(p)
+    if meta.get("kind") != "prior":
+        raise GanvqError(f"{p} is a {meta.get('kind', 'unknown')} checkpoint, not a prior "
+                         "(train one with `ganvq train prior --vqvae RUN`)")
+    config = from_dict(PriorRunConfig, meta["config"])
+    dev = loop.resolve_device(device)
+    model = CodePrior(config.model)
+    model.load_state_dict(loop.module_weights(tensors, "model"))
+    return model.to(dev).eval(), _vqvae_from(tensors, config).to(dev), config

@@ -1,0 +1,79 @@
+import math
+
+import torch
+
+from ganvq.prior.exact import (
+    EXP_BITS,
+    FREQ_BITS,
+    LOGIT_BITS,
+    ExactPrior,
+    exp_table,
+    frequencies,
+)
+from ganvq.prior.model import CodePrior, PriorConfig
+
+
+def _prior(num_classes: int = 0) -> CodePrior:
+    torch.manual_seed(0)
+    cfg = PriorConfig(codebook_size=32, height=4, width=4, dim=32, layers=2, heads=2, dropout=0.0,
+                      num_classes=num_classes)
+    model = CodePrior(cfg).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return model
+
+
+def test_exp_table_is_rounded_exp():
+    table = exp_table()
+    assert table[0] == 2**EXP_BITS and bool((table[1:] <= table[:-1]).all()) and table[-1] == 0
+    i = torch.arange(0, 4096, 97)
+    ref = torch.round(2.0**EXP_BITS * torch.exp(-i.double() / 2**LOGIT_BITS))
+    assert bool(((table[i] - ref).abs() <= 1).all())
+
+
+def test_integer_logits_match_the_float_model():
+    model = _prior()
+    codes = torch.randint(0, 32, (6, 4, 4))
+    exact = ExactPrior(model).logits(codes) / 2**LOGIT_BITS
+    # int8 weights, 14-bit activations, logits rounded to 1/256 nat, the exp table's 1/512-nat steps
+    torch.testing.assert_close(exact.float(), model(codes).float(), atol=0.03, rtol=0)
+
+
+def test_kv_cache_pass_equals_full_pass_bit_for_bit():
+    model = _prior(num_classes=3)
+    exact = ExactPrior(model)
+    codes = torch.randint(0, 32, (5, 4, 4))
+    labels = torch.tensor([0, 1, 2, 0, 1])
+    full = exact.logits(codes, labels)
+    state = exact.start(5, labels)
+    for t in range(16):
+        assert torch.equal(exact.step_logits(state), full[:, t])
+        exact.advance(state, codes.reshape(5, -1)[:, t])
+
+
+def test_logits_do_not_depend_on_the_batch_or_thread_count():
+    model = _prior()
+    exact = ExactPrior(model)
+    codes = torch.randint(0, 32, (9, 4, 4))
+    together = exact.logits(codes)
+    alone = torch.cat([exact.logits(codes[i : i + 1]) for i in range(9)])
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_thread = exact.logits(codes[2:7])
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.equal(together, alone) and torch.equal(together[2:7], one_thread)
+
+
+def test_frequencies_are_positive_and_sum_to_2_24():
+    logits = torch.cat([torch.randint(-3000, 3000, (50, 32)).double(), torch.zeros(1, 32),
+                        torch.tensor([[1e6] + [0.0] * 31])])
+    f = frequencies(logits)
+    assert f.dtype == torch.int32 and bool((f >= 1).all())
+    assert bool((f.sum(-1) == 2**FREQ_BITS).all())
+    # close to softmax where the table resolves it
+    p = torch.softmax(logits[:50] / 2**LOGIT_BITS, -1)
+    assert bool(((f[:50] / 2**FREQ_BITS - p).abs() < 1e-4 + 0.01 * p).all())
+    assert math.isclose(f[-2, 0] / 2**FREQ_BITS, 1 / 32, rel_tol=1e-5)

@@ -1,0 +1,79 @@
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganvq.cli import main
+from ganvq.errors import GanvqError
+from ganvq.io import load_checkpoint
+from ganvq.train import loop
+from ganvq.train.prior import PriorTask, load_prior, train_prior
+
+
+def _weights(run):
+    tensors, _ = load_checkpoint(run / loop.CHECKPOINT)
+    return loop.module_weights(tensors, "model")
+
+
+def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path, tiny_prior_config, crash_after_checkpoint):
+    full = tmp_path / "full"
+    train_prior(tiny_prior_config, full, quiet=True)
+
+    crashed = tmp_path / "crashed"
+    task = PriorTask(tiny_prior_config)
+    crash_after_checkpoint(task, tiny_prior_config.train, crashed)
+
+    train_prior(None, crashed, resume=True, quiet=True)  # config and VQ-VAE come from the checkpoint
+    a, b = _weights(full), _weights(crashed)
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_reports_bits_per_code_and_pixel_and_loads_back(tmp_path, tiny_prior_config):
+    result = train_prior(tiny_prior_config, tmp_path, quiet=True)
+    assert result["step"] == 6 and result["test/code_maps"] == 64
+    assert result["test/bits_per_pixel"] == pytest.approx(result["test/bits_per_code"] * 49 / 784)
+    assert 0 < result["test/bits_per_code"] < 4.5  # 16 codes: a uniform guess costs 4 bits
+    records = [json.loads(line) for line in (tmp_path / loop.METRICS).read_text().splitlines()]
+    assert any("train/bits_per_code" in r for r in records)
+    prior, vqvae, config = load_prior(tmp_path)
+    assert not prior.training and not vqvae.training
+    assert (config.model.codebook_size, config.model.height, config.model.width) == (16, 7, 7)
+    assert config.data == "fashion-mnist" and config.vqvae_model == vqvae.config
+
+
+def test_class_conditional_prior_trains_on_labels(tmp_path, tiny_prior_config):
+    config = dataclasses.replace(tiny_prior_config, class_conditional=True,
+                                 train=dataclasses.replace(tiny_prior_config.train, steps=2))
+    train_prior(config, tmp_path, quiet=True)
+    prior, _, config = load_prior(tmp_path)
+    assert prior.config.num_classes == 10
+
+
+def test_load_prior_rejects_other_checkpoints(tiny_vqvae_run):
+    with pytest.raises(GanvqError, match="not a prior"):
+        load_prior(tiny_vqvae_run)
+
+
+def test_cli_trains_a_prior_and_samples_through_its_vqvae(tmp_path, tiny_vqvae_run, capsys):
+    run = tmp_path / "prior"
+    assert main(["--quiet", "train", "prior", "--vqvae", str(tiny_vqvae_run), "--out", str(run), "--steps", "3",
+                 "--batch-size", "16", "--limit", "128", "--dim", "16", "--layers", "1", "--heads", "2",
+                 "--precision", "fp32"]) == 0
+    assert json.loads((run / "config.json").read_text())["model"]["dim"] == 16
+    capsys.readouterr()
+    assert main(["sample", "--ckpt", str(run), "--out", str(tmp_path / "grid.png"), "--n", "16",
+                 "--temperature", "0.8", "--top-k", "5"]) == 0
+    assert Image.open(tmp_path / "grid.png").size[0] > 28
+    assert main(["sample", "--ckpt", str(run), "--out-dir", str(tmp_path / "s"), "--n", "3", "--seed", "1"]) == 0
+    first = np.asarray(Image.open(tmp_path / "s" / "00000.png"))
+    assert first.shape == (28, 28) and len(list((tmp_path / "s").glob("*.png"))) == 3
+    assert main(["sample", "--ckpt", str(run), "--out-dir", str(tmp_path / "t"), "--n", "3", "--seed", "1"]) == 0
+    assert np.array_equal(first, np.asarray(Image.open(tmp_path / "t" / "00000.png")))  # same seed, same images
+    capsys.readouterr()
+    assert main(["sample", "--ckpt", str(run), "--out", str(tmp_path / "x.png"), "--class", "1"]) == 2
+    assert "without labels" in capsys.readouterr().err
+    assert main(["train", "prior", "--out", str(tmp_path / "p2"), "--steps", "1"]) == 2
+    assert "--vqvae" in capsys.readouterr().err

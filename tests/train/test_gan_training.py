@@ -1,0 +1,154 @@
+import copy
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from ganvq.config import GANRunConfig, gan_preset
+from ganvq.errors import GanvqError
+from ganvq.io import load_checkpoint
+from ganvq.losses.gan import LOSSES
+from ganvq.train import gan as gan_train
+from ganvq.train import loop
+from ganvq.train.gan import GANTask, ema_decay_at, ema_update, load_gan, train_gan
+
+
+def _weights(run):
+    tensors, _ = load_checkpoint(run / loop.CHECKPOINT)
+    return {k: v for k, v in tensors.items() if k.split(".")[0] in ("G", "D", "G_ema")}
+
+
+def _with(config: GANRunConfig, **gan) -> GANRunConfig:
+    return dataclasses.replace(config, gan=dataclasses.replace(config.gan, **gan))
+
+
+def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path, tiny_gan_config, crash_after_checkpoint):
+    config = _with(tiny_gan_config, n_d=2, r1_gamma=1.0)  # every moving part: DiffAugment, R1, EMA, labels
+    full = tmp_path / "full"
+    train_gan(config, full, quiet=True)
+
+    crashed = tmp_path / "crashed"
+    task = GANTask(config, out=crashed)
+    crash_after_checkpoint(task, config.train, crashed)
+
+    train_gan(config, crashed, resume=True, quiet=True)
+    a, b = _weights(full), _weights(crashed)
+    assert a.keys() == b.keys() and any(k.startswith("G_ema.") for k in a)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+def test_ema_update_equals_the_formula():
+    torch.manual_seed(0)
+    model, ema = torch.nn.BatchNorm1d(3), torch.nn.BatchNorm1d(3)
+    with torch.no_grad():
+        model.weight.normal_()
+        model.running_mean.normal_()
+    model.num_batches_tracked.fill_(7)
+    before = copy.deepcopy(ema.state_dict())
+    ema_update(ema, model, 0.9)
+    torch.testing.assert_close(ema.weight, 0.9 * before["weight"] + 0.1 * model.weight)
+    torch.testing.assert_close(ema.running_mean, 0.9 * before["running_mean"] + 0.1 * model.running_mean)
+    assert ema.num_batches_tracked.item() == 7  # counters are copied, not averaged
+    assert ema_decay_at(0.999, 0) == pytest.approx(0.1) and ema_decay_at(0.999, 90) == pytest.approx(0.91)
+    assert ema_decay_at(0.999, 10**6) == 0.999
+
+
+def test_a_training_step_moves_the_ema_generator_by_the_formula(tiny_gan_config):
+    task = GANTask(_with(tiny_gan_config, ema_decay=0.5))
+    g0 = {k: v.clone() for k, v in task.G.state_dict().items()}
+    task.train_step(0)
+    d = ema_decay_at(0.5, 0)  # 0.1 at the first step
+    g1, ema = task.G.state_dict(), task.G_ema.state_dict()
+    for k, v in ema.items():
+        if v.dtype.is_floating_point:
+            torch.testing.assert_close(v, d * g0[k] + (1 - d) * g1[k], msg=k)
+    assert not torch.equal(g0["first.weight"], g1["first.weight"])  # G did move
+
+
+def test_nan_in_a_loss_stops_training_naming_the_last_good_checkpoint(tmp_path, tiny_gan_config, monkeypatch):
+    task = GANTask(tiny_gan_config, out=tmp_path)
+    real_loss, calls = gan_train.generator_loss, []
+
+    def nan_at_step_5(kind, logits):
+        calls.append(1)
+        loss = real_loss(kind, logits)
+        return loss * float("nan") if len(calls) == 5 else loss
+
+    monkeypatch.setattr(gan_train, "generator_loss", nan_at_step_5)
+    with pytest.raises(GanvqError) as err:
+        loop.train(task, tiny_gan_config.train, tmp_path, quiet=True)
+    message = str(err.value)
+    assert "diverged at step 5" in message and "generator loss is not finite" in message
+    assert f"last good checkpoint: {tmp_path / loop.CHECKPOINT} (step 3)" in message
+    tensors, meta = load_checkpoint(tmp_path / loop.CHECKPOINT)
+    assert meta["step"] == 3 and all(torch.isfinite(t).all() for t in tensors.values() if t.is_floating_point())
+
+
+def test_rollback_recovers_from_a_nan_with_halved_learning_rates(tmp_path, tiny_gan_config, monkeypatch):
+    config = _with(tiny_gan_config, on_diverge="rollback")
+    real_loss, calls = gan_train.discriminator_loss, []
+
+    def nan_once(kind, real, fake):
+        calls.append(1)
+        loss = real_loss(kind, real, fake)
+        return loss * float("inf") if len(calls) == 4 else loss
+
+    monkeypatch.setattr(gan_train, "discriminator_loss", nan_once)
+    result = train_gan(config, tmp_path, quiet=True)
+    assert result["step"] == 6
+    tensors, meta = load_checkpoint(tmp_path / loop.CHECKPOINT)
+    assert meta["extra"]["rollbacks"] == 1
+    groups = meta["optimizers"]["G"]["param_groups"]
+    assert groups[0]["initial_lr"] == pytest.approx(config.train.lr / 2)
+    records = [json.loads(line) for line in (tmp_path / loop.METRICS).read_text().splitlines()]
+    assert any(r.get("train/rollbacks") == 1 for r in records)
+
+
+@pytest.mark.parametrize("loss", LOSSES)
+def test_every_loss_trains_a_few_finite_steps(tmp_path, tiny_gan_config, loss):
+    # WGAN-GP needs a critic without batch norm; the textbook D (BN) exercises separate real/fake batches.
+    d_norm = "none" if loss == "wgan-gp" else "bn"
+    model = dataclasses.replace(tiny_gan_config.model, d_norm=d_norm)
+    config = dataclasses.replace(_with(tiny_gan_config, loss=loss, diffaugment=""), model=model)
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=3))
+    result = train_gan(config, tmp_path, quiet=True)
+    records = [json.loads(line) for line in (tmp_path / loop.METRICS).read_text().splitlines()]
+    assert result["step"] == 3 and any("train/d_loss" in r and "train/g_loss" in r for r in records)
+    if loss == "wgan-gp":
+        assert any("train/gp" in r for r in records)
+
+
+def test_n_d_discriminator_steps_draw_n_d_real_batches_per_generator_step(tiny_gan_config):
+    task = GANTask(_with(tiny_gan_config, n_d=3))
+    task.train_step(0)
+    assert task.batches.state_dict() == {"epoch": 0, "position": 3 * 16}
+
+
+def test_separate_learning_rates_for_the_two_players(tiny_gan_config):
+    task = GANTask(tiny_gan_config)
+    assert task.opt_g.param_groups[0]["lr"] == 2e-4 and task.opt_d.param_groups[0]["lr"] == 4e-4
+
+
+def test_training_writes_sample_grids_and_a_loadable_conditional_generator(tmp_path, tiny_gan_config):
+    result = train_gan(tiny_gan_config, tmp_path, quiet=True)
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["latest.png", "step-0000003.png",
+                                                                       "step-0000006.png"]
+    assert result["samples"] == str(tmp_path / "samples" / "latest.png")
+    G, config = load_gan(tmp_path)
+    assert not G.training and config.model.num_classes == 10
+    assert config.class_names[0] == "T-shirt/top"
+
+
+def test_textbook_preset_is_the_pytorch_examples_recipe():
+    c = gan_preset("dcgan-textbook")
+    assert (c.model.arch, c.model.d_norm, c.model.dcgan_init) == ("dcgan", "bn", True)
+    assert (c.train.lr, c.gan.lr_d, c.gan.beta1, c.train.batch_size) == (2e-4, None, 0.5, 128)
+    assert (c.gan.loss, c.gan.ema_decay, c.gan.conditional, c.train.precision) == ("non-saturating", 0.0, False, "fp32")
+
+
+def test_unconditional_training_ignores_labels(tmp_path, tiny_gan_config):
+    config = _with(tiny_gan_config, conditional=False)
+    task = GANTask(config)
+    assert task.config.model.num_classes == 0 and task.batches.labels is None
