@@ -30,6 +30,7 @@ from ganvq.prior.model import CodePrior
 from ganvq.report.grids import to_uint8_image
 
 VQ_BATCH = 500  # images per VQ-VAE forward
+DECODE_BATCH = 32  # code maps per VQ-VAE decoder forward, always this many (see decode_images)
 FREQ_VALUES = 1 << 19  # frequency-table entries (positions x codes) computed at once: stays in cache
 DECODE_BYTES = 1 << 28  # bound on the KV cache of the images decoded side by side
 
@@ -190,8 +191,15 @@ class Codec:
     @torch.no_grad()
     def decode_images(self, indices: torch.Tensor) -> torch.Tensor:
         """Code maps (N, h, w) -> uint8 images (N, C, H, W), as the VQ-VAE reconstructs them."""
-        out = [torch.from_numpy(to_uint8_image(self.vqvae.decode(indices[i : i + VQ_BATCH].to(self.device))))
-               for i in range(0, len(indices), VQ_BATCH)]
+        # Every forward sees exactly DECODE_BATCH code maps (the last batch padded), so an image's
+        # pixels never depend on which images it was decoded with: convolution kernels chosen per
+        # batch size round differently (measured: a few pixels off by 1 between batches of 500 and 391).
+        out = []
+        for i in range(0, len(indices), DECODE_BATCH):
+            batch = indices[i : i + DECODE_BATCH]
+            padded = torch.cat([batch, batch.new_zeros(DECODE_BATCH - len(batch), *batch.shape[1:])])
+            x_hat = self.vqvae.decode(padded.to(self.device))[: len(batch)]
+            out.append(torch.from_numpy(to_uint8_image(x_hat)))
         if not out:
             return torch.empty(0, *self.shape, dtype=torch.uint8)
         return torch.cat(out).permute(0, 3, 1, 2).contiguous()
