@@ -18,13 +18,13 @@ import argparse
 import io
 import json
 import math
-import platform
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from machine import describe
 from PIL import Image
 
 from ganvq.codec import Codec
@@ -290,8 +290,7 @@ def main() -> None:
         "payload_gap_definition": "payload bits (file minus the 9-byte header and check) over the exact "
                                   "prior's sum of -log2 p, minus 1",
         "webp_reference_from_issue": WEBP_REFERENCE,
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "python": sys.version.split()[0]},
+        "machine": {**describe(), "python": sys.version.split()[0]},
         "plot": {"file": png.name, "how": how},
         "bar_check": bar,
         "results": rows,

@@ -20,12 +20,12 @@ import argparse
 import dataclasses
 import json
 import math
-import platform
 import tempfile
 import time
 from pathlib import Path
 
 import torch
+from machine import describe
 
 from ganvq.config import GANRunConfig, gan_preset, to_dict
 from ganvq.io import write_json
@@ -33,7 +33,6 @@ from ganvq.metrics.score import score_samples
 from ganvq.report.grids import save_grid
 from ganvq.sample import sample
 from ganvq.train.gan import train_gan
-from ganvq.train.loop import native_bf16
 
 RESULTS = Path(__file__).parent / "results"
 DIFFAUGMENT = "color,translation,cutout"
@@ -89,19 +88,11 @@ def run_one(name: str, minutes: float, n_samples: int, seed: int, workdir: Path,
         "sample_images_per_second": round(n_samples / sample_seconds, 1),
         "threads": torch.get_num_threads(),
         "precision_used": summary["precision_used"],
-        "machine": machine(),
+        "machine": describe(),
         "measured": time.strftime("%Y-%m-%d"),
         **{k: scores[k] for k in SCORE_KEYS if k in scores},
         "scores": scores,
     }
-
-
-def machine() -> dict:
-    """Where a row was measured: rows from different machines are not comparable in speed."""
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else ""
-    return {"platform": platform.platform(), "cpu": cpu, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "native_bf16": native_bf16(torch.device("cpu"))}
 
 
 def check_bar(rows: dict[str, dict]) -> dict:
@@ -162,7 +153,7 @@ def main() -> None:
         "minutes_per_full_run": args.minutes,
         "minutes_per_limited_run": args.limited_minutes,
         "samples_per_run": args.samples,
-        "machine": machine(),
+        "machine": describe(),
         "bar": bar,
         "results": list(rows.values()),
     })

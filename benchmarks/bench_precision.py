@@ -13,16 +13,16 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import time
 from pathlib import Path
 
 import torch
+from machine import describe
 
 from ganvq.config import TrainConfig, VQVAERunConfig, gan_preset, preset
 from ganvq.io import write_json
 from ganvq.train.gan import GANTask
-from ganvq.train.loop import native_bf16, resolve_precision
+from ganvq.train.loop import resolve_precision
 from ganvq.train.vqvae import VQVAETask
 
 RESULTS = Path(__file__).parent / "results"
@@ -69,13 +69,10 @@ def main() -> None:
         row["bf16_speedup"] = round(by_precision["fp32"] / by_precision["bf16"], 3)
         rows.append(row)
         print(json.dumps(row), flush=True)
-    cpu_name = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name")), "") if Path("/proc/cpuinfo").exists() else platform.processor()
     write_json(args.out, {
         "benchmark": "precision",
         "method": f"best of {args.repeats} alternating runs of {args.steps} training steps after 2 warm-up steps",
-        "machine": {"platform": platform.platform(), "cpu": cpu_name, "torch": torch.__version__,
-                    "threads": torch.get_num_threads(), "native_bf16": native_bf16(cpu)},
+        "machine": describe(),
         "auto_picks": resolve_precision(cpu, "auto"),
         "results": rows,
     })
