@@ -33,12 +33,14 @@ from ganvq.config import PriorRunConfig, TrainConfig, VQVAERunConfig, preset
 from ganvq.data import load_dataset
 from ganvq.io import write_json
 from ganvq.metrics.recon import mean_psnr_ssim
+from ganvq.prior import exact as exact_module
 from ganvq.prior.model import PriorConfig
 from ganvq.train.prior import evaluate_prior, load_prior, train_prior
 from ganvq.train.vqvae import train_vqvae
 
 RESULTS = Path(__file__).parent / "results"
 BATCH = 1000  # images coded side by side, as `ganvq compress --batch` does
+PATH_IMAGES = 200  # code maps on which the exact prior's two product paths are timed
 WEBP_REFERENCE = {"q10": [1.66, 27.6], "q30": [2.05, 31.2], "q50": [2.40, 34.0], "q75": [2.82, 36.7]}
 BAR = {"size_ratio_to_webp": 0.5, "point_psnr_db": 27.6, "point_bpp": 0.8, "images_per_second": 1000.0,
        "payload_gap_percent": 2.0}
@@ -96,6 +98,7 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
     ideal_bits = codec.code_bits(indices).sum().item()  # sum of -log2 p under the exact integer prior
     payload_bits = 8.0 * (sizes - MIN_FILE).sum()
     one_stream = codec.compress(images)  # all images in one file: the coder's overhead is shared
+    product_paths = compare_product_paths(codec, indices[:PATH_IMAGES])
     prior, vqvae, run = load_prior(ckpt)
     float_ce = evaluate_prior(prior, indices, None, pixels * images.shape[1])
     return {
@@ -113,8 +116,29 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
         "payload_gap_percent": 100 * (payload_bits / ideal_bits - 1),
         "one_stream_gap_percent": 100 * ((8 * (len(one_stream) - MIN_FILE)) / ideal_bits - 1),
         "one_stream_bpp": 8 * len(one_stream) / len(images) / pixels,
+        "exact_prior_product_paths": product_paths,
         "exact_vs_float_gap_percent": 100 * (ideal_bits / indices.numel() / float_ce["test/bits_per_code"] - 1),
     }
+
+
+def compare_product_paths(codec: Codec, indices: torch.Tensor) -> dict:
+    """The exact prior's code frequencies with int8 products in int32 (torch._int_mm) and in float32,
+    timed side by side on the same code maps; the two must agree bit for bit."""
+    out, freqs = {"images": len(indices), "path_used": "int32" if exact_module._native_int8() else "float32"}, []
+    saved = exact_module._native_int8
+    try:
+        for name, native in (("int32", True), ("float32", False)):
+            exact_module._native_int8 = lambda native=native: native
+            codec.frequencies(indices[:10])  # warm-up
+            t0 = time.perf_counter()
+            freqs.append(codec.frequencies(indices))
+            out[f"{name}_images_per_second"] = len(indices) / (time.perf_counter() - t0)
+    finally:
+        exact_module._native_int8 = saved
+    if not torch.equal(*freqs):
+        raise SystemExit("the int32 and float32 product paths of the exact prior disagree")
+    out["identical"] = True
+    return out
 
 
 def interpolate_bpp(curve: list[dict], psnr: float) -> float | None:

@@ -107,6 +107,7 @@ class GANOptions:
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (loss "wgan-gp" only)
     r1_gamma: float = 0.0  # gamma of the R1 penalty on real data (Mescheder et al. 2018); 0: off
     diffaugment: str = ""  # DiffAugment transforms before D, e.g. "color,translation,cutout"; "": none
+    diffaugment_p: float = 1.0  # probability that each transform touches each image (ADA-style; 1: always)
     conditional: bool = True  # train class-conditionally when the data has labels
     sample_every: int = 500  # steps between sample grids in RUN/samples/ (0: only at checkpoints)
     on_diverge: str = "stop"  # NaN/inf or |loss| > diverge_loss: "stop" (naming the last good checkpoint) | "rollback"
@@ -114,7 +115,7 @@ class GANOptions:
     max_rollbacks: int = 3  # on_diverge="rollback": halvings of the learning rates before giving up
 
     def __post_init__(self) -> None:
-        from ganvq.data.augment import check_policy
+        from ganvq.data.augment import check_policy, check_probability
         from ganvq.losses.gan import LOSSES
 
         if self.loss not in LOSSES:
@@ -126,6 +127,7 @@ class GANOptions:
         if self.on_diverge not in ("stop", "rollback"):
             raise GanvqError(f"unknown on_diverge {self.on_diverge!r}; choose stop or rollback")
         check_policy(self.diffaugment)
+        check_probability(self.diffaugment_p)
 
 
 def _gan_train(**kw) -> TrainConfig:

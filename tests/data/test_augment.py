@@ -71,3 +71,18 @@ def test_empty_policy_is_the_identity_and_unknown_parts_are_errors():
     assert diff_augment(x, "") is x
     with pytest.raises(GanvqError, match="translation"):
         diff_augment(x, "rotation")
+
+
+def test_probability_p_augments_each_image_with_probability_p_and_zero_or_one_are_exact():
+    x = torch.rand(2000, 1, 8, 8) + 1  # no zeros, so a cutout is visible
+    torch.manual_seed(1)
+    always = diff_augment(x, "cutout", p=1.0)
+    torch.manual_seed(1)
+    assert torch.equal(always, diff_augment(x, "cutout"))  # p = 1 is the plain policy, draw for draw
+    assert torch.equal(diff_augment(x, "cutout", p=0.0), x)
+    torch.manual_seed(0)
+    out = diff_augment(x, "cutout", p=0.3)
+    touched = (out != x).flatten(1).any(1).float().mean().item()
+    assert 0.26 < touched < 0.34  # 2,000 Bernoulli(0.3) draws: 4 standard deviations either side
+    with pytest.raises(GanvqError, match="probability"):
+        diff_augment(x, "cutout", p=1.5)

@@ -2,6 +2,7 @@ import math
 
 import torch
 
+from ganvq.prior import exact as exact_module
 from ganvq.prior.exact import (
     EXP_BITS,
     FREQ_BITS,
@@ -77,3 +78,32 @@ def test_frequencies_are_positive_and_sum_to_2_24():
     p = torch.softmax(logits[:50] / 2**LOGIT_BITS, -1)
     assert bool(((f[:50] / 2**FREQ_BITS - p).abs() < 1e-4 + 0.01 * p).all())
     assert math.isclose(f[-2, 0] / 2**FREQ_BITS, 1 / 32, rel_tol=1e-5)
+
+
+def _both_paths(fn):
+    """fn() with int8 products in int32 (torch._int_mm) and with them in float32 BLAS."""
+    out = []
+    for native in (True, False):
+        saved = exact_module._native_int8
+        exact_module._native_int8 = lambda native=native: native
+        try:
+            out.append(fn())
+        finally:
+            exact_module._native_int8 = saved
+    return out
+
+
+def test_int32_and_float32_products_give_the_same_integers_even_at_the_largest_fan_in():
+    lin = torch.nn.Linear(1024, 8)
+    with torch.no_grad():
+        lin.weight.copy_(torch.where(torch.arange(8)[:, None] % 2 == 0, 1.0, -1.0).expand(8, 1024))
+        lin.weight[1] *= torch.linspace(0.5, 1, 1024)
+    layer = exact_module._Linear(lin)
+    # every product of one sign at the limbs' extremes: 8191 = 63 * 128 + 127 and -8192 + 1 = -64 * 128 + 1
+    x = torch.stack([torch.full((1024,), 8191.0), torch.full((1024,), -8191.0), torch.randn(1024) * 2**19]) * 1.0
+    a, b = _both_paths(lambda: layer(x))
+    assert torch.equal(a, b)
+    model = _prior(num_classes=3)
+    codes, labels = torch.randint(0, 32, (5, 4, 4)), torch.tensor([0, 1, 2, 0, 1])
+    a, b = _both_paths(lambda: ExactPrior(model).logits(codes, labels))
+    assert torch.equal(a, b)

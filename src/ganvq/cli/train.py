@@ -134,6 +134,8 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--ema-decay", type=float, help="EMA of G for sampling, e.g. 0.999 (0: off)")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
     p.add_argument("--diffaugment", help='DiffAugment transforms, e.g. "color,translation,cutout" ("" for none)')
+    p.add_argument("--diffaugment-p", type=float, metavar="P",
+                   help="probability that each DiffAugment transform touches an image (default 1: always)")
     p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
                    help="class-conditional training when the data has labels (preset default: on)")
     p.add_argument("--on-diverge", choices=["stop", "rollback"], help="on NaN/inf: stop, or roll back and halve the lr")
@@ -155,7 +157,8 @@ def build_gan_config(args) -> "GANRunConfig":
     config = from_dict(GANRunConfig, base)
     train = _train_options(config.train, args)
     gan = merge(config.gan, lr_d=args.lr_d, loss=args.loss, n_d=args.n_d, ema_decay=args.ema_decay,
-                r1_gamma=args.r1_gamma, diffaugment=args.diffaugment, conditional=args.conditional,
+                r1_gamma=args.r1_gamma, diffaugment=args.diffaugment,
+                diffaugment_p=args.diffaugment_p, conditional=args.conditional,
                 on_diverge=args.on_diverge, sample_every=args.sample_every)
     model = merge(config.model, image_size=args.image_size, arch=args.arch, d_norm=args.d_norm)
     return merge(config, model=model, train=train, gan=gan, data=args.data, limit=args.limit, on_bad=args.on_bad,

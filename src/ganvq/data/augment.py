@@ -73,6 +73,12 @@ POLICIES: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], ...]] = {
 }
 
 
+def check_probability(p: float) -> None:
+    """Raise a GanvqError unless 0 <= p <= 1."""
+    if not 0 <= p <= 1:
+        raise GanvqError(f"DiffAugment probability must lie in [0, 1], got {p}")
+
+
 def check_policy(policy: str) -> None:
     """Raise a GanvqError naming the valid parts when `policy` (e.g. "color,translation") has an unknown one."""
     for part in filter(None, policy.split(",")):
@@ -80,10 +86,20 @@ def check_policy(policy: str) -> None:
             raise GanvqError(f"unknown DiffAugment transform {part!r}; use a comma list of {', '.join(POLICIES)}")
 
 
-def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout") -> torch.Tensor:
-    """Apply the comma-separated transforms of `policy` to x (B, C, H, W); "" returns x (Zhao et al. 2020)."""
+def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout", p: float = 1.0) -> torch.Tensor:
+    """Apply the comma-separated transforms of `policy` to x (B, C, H, W); "" returns x (Zhao et al. 2020).
+
+    With p < 1 each transform touches each image with probability p only (as in ADA, Karras et al.
+    2020): D still never sees an image G could copy an augmentation from, but G's gradient passes
+    unaugmented more often, which speeds early training when D is not yet overfitting.
+    """
     check_policy(policy)
+    check_probability(p)
     for part in filter(None, policy.split(",")):
         for fn in POLICIES[part.strip()]:
-            x = fn(x)
+            if p >= 1:
+                x = fn(x)
+            elif p > 0:
+                keep = torch.rand(x.shape[0], 1, 1, 1, device=x.device) >= p  # (B, 1, 1, 1)
+                x = torch.where(keep, x, fn(x))
     return x

@@ -14,8 +14,11 @@ versus KV-cache evaluation. So the codec runs the prior in fixed point (cf. Ball
 
 The pieces: activations are integers at 2^-12 resolution (|a| <= 256) held in float32. A linear
 layer rescales each input row to 14-bit integers (its maximum to 8191), splits them into two int8
-limbs and multiplies them with int8 weights (one scale per output row) in int32 (`torch._int_mm`:
-exact, and ~15x faster than a float64 product here). Attention scores come from queries and keys rescaled per row to
+limbs and multiplies them with int8 weights (one scale per output row), exactly: in int32 with
+`torch._int_mm` where the CPU has int8 dot-product instructions (VNNI/AMX; ~15x faster than a
+float64 product there), else in float32, where every product and partial sum of int8 values over a
+fan-in <= 1024 is an integer below 2^24, so BLAS sums it exactly in any order (on an AVX2-only CPU
+`_int_mm` was 19x slower than that float32 product). Both give the same integers. Attention scores come from queries and keys rescaled per row to
 10-bit integers (float32 products, exact), weights from the exp table, and the weighted sum of
 values in float64 (exact). The integer model tracks the float one to ~0.01 nat in the logits, and
 the full-sequence pass (encoder) equals the KV-cache pass (decoder) exactly, whatever the batch.
@@ -73,6 +76,13 @@ def _rows_to_ints(x: torch.Tensor, top: float) -> tuple[torch.Tensor, torch.Tens
     return x.mul(top / m).round_(), m  # top / m and the product: each one correctly rounded
 
 
+@functools.lru_cache(maxsize=1)
+def _native_int8() -> bool:
+    """Whether this CPU multiplies int8 matrices in hardware (AVX-512 VNNI or AMX), where `_int_mm` is fast."""
+    probes = ("_is_vnni_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+
+
 class _Linear:
     """y = W x + b on integer activations: 14-bit input rows as two int8 limbs times int8 weights, in int32.
 
@@ -86,6 +96,7 @@ class _Linear:
             raise ValueError(f"exact inference supports fan-in up to {MAX_FAN_IN}, got {w.shape[1]}")
         scale = w.abs().amax(1).clamp_min(1e-30) / WEIGHT_MAX  # (out,)
         self.w = torch.round(w / scale[:, None]).to(torch.int8).T.contiguous()  # (in, out)
+        self.wf = self.w.float()
         # real y = acc * (m / 8191) * scale * 2^-12 + b; in output units acc * (m / 8191) * col + b * 2^out
         self.col = (scale * 2.0 ** (out_bits - ACT_BITS)).float()
         b = lin.bias.detach().double().cpu() if lin.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
@@ -97,8 +108,12 @@ class _Linear:
         xq, m = _rows_to_ints(x.reshape(-1, shape[-1]), ROW_MAX)
         xh = torch.floor(xq / LIMB)
         xl = xq.sub_(xh * LIMB).to(torch.int8)
-        acc = torch._int_mm(xh.to(torch.int8), self.w).mul_(LIMB).add_(torch._int_mm(xl, self.w))  # exact int32
-        y = acc.float().mul_(m / ROW_MAX).mul_(self.col).add_(self.b).round_().clamp_(-self.clip, self.clip)
+        if _native_int8():
+            acc = torch._int_mm(xh.to(torch.int8), self.w).mul_(LIMB).add_(torch._int_mm(xl, self.w)).float()
+        else:  # each limb's sum is an integer below 2^24, exact; scaling by 128 is exact; the one
+            # addition then rounds the exact int32 sum once, as .float() does above: the same float32
+            acc = (xh @ self.wf).mul_(LIMB).add_(xl.float() @ self.wf)
+        y = acc.mul_(m / ROW_MAX).mul_(self.col).add_(self.b).round_().clamp_(-self.clip, self.clip)
         return y.view(*shape[:-1], -1)
 
 

@@ -160,8 +160,8 @@ class GANTask:
         return z, (torch.randint(k, (n,), device=self.device) if k else None)
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        policy = self.config.gan.diffaugment
-        return diff_augment(x, policy) if policy else x
+        g = self.config.gan
+        return diff_augment(x, g.diffaugment, g.diffaugment_p) if g.diffaugment else x
 
     def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
         """D's logits on (augmented) real and fake images: one batch unless D's batch norm would mix them."""
