@@ -37,9 +37,9 @@ def encode_images(model, images: torch.Tensor, batch_size: int = 500) -> torch.T
 @torch.no_grad()
 def decode_codes(model, indices: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     """Code indices (N, h, w) -> images (N, C, H, W) float in [-1, 1], after validating them."""
-    h = model.config.latent_size
-    if indices.ndim != 3 or tuple(indices.shape[1:]) != (h, h):
-        raise GanvqError(f"code maps must have shape (N, {h}, {h}) for this model, got {tuple(indices.shape)}")
+    h, w = model.config.code_shape
+    if indices.ndim != 3 or tuple(indices.shape[1:]) != (h, w):
+        raise GanvqError(f"code maps must have shape (N, {h}, {w}) for this model, got {tuple(indices.shape)}")
     if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= model.codebook_size):
         raise GanvqError(f"code indices must lie in [0, {model.codebook_size - 1}] for this model")
     return torch.cat([model.decode(indices[i:i + batch_size]) for i in range(0, len(indices), batch_size)])

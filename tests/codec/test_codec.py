@@ -163,3 +163,22 @@ def _fuzz_seeds(codec, test_images):
     if "v" not in _SEEDS:
         _SEEDS["v"] = [codec.compress(test_images[:1]), codec.compress(test_images[:3])]
     return _SEEDS["v"]
+
+
+def test_a_residual_vqvae_trains_a_prior_over_both_levels_and_its_files_round_trip(test_images, tmp_path):
+    from ganvq.config import PriorRunConfig, TrainConfig, VQVAERunConfig
+    from ganvq.train.prior import train_prior
+    from ganvq.train.vqvae import train_vqvae
+
+    model = VQVAEConfig(hidden=32, res_blocks=1, vq=VQConfig(codebook_size=16, dim=8, levels=2))
+    train = TrainConfig(steps=3, batch_size=16, precision="fp32", ckpt_every=100, eval_images=0)
+    train_vqvae(VQVAERunConfig(model=model, train=train, limit=128), tmp_path / "v", quiet=True)
+    train_prior(PriorRunConfig(vqvae=str(tmp_path / "v"), model=PriorConfig(dim=16, layers=1, heads=2), train=train,
+                               limit=128), tmp_path / "p", quiet=True)
+    codec = Codec.from_checkpoint(tmp_path / "p")
+    assert codec.prior_shape == (7, 14)  # both levels of each position, side by side
+    images = test_images[:5]
+    indices = codec.encode_images(images)
+    files = codec.compress_each(images)
+    assert torch.equal(torch.cat(codec.decompress_each(files)), codec.decode_images(indices))
+    assert torch.equal(codec.decompress(codec.compress(images)), codec.decode_images(indices))

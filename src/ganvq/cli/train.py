@@ -79,6 +79,7 @@ def _add_train_vqvae(sub) -> None:
     _add_image_options(p, "default 28")
     p.add_argument("--codebook-size", type=int)
     p.add_argument("--update", choices=["ema", "loss", "kmeans"], help="codebook update rule")
+    p.add_argument("--levels", type=int, help="residual quantization levels (codes per position; default 1)")
     _add_logging_options(p)
     p.set_defaults(func=_train_vqvae)
 
@@ -95,7 +96,8 @@ def build_vqvae_config(args) -> "VQVAERunConfig":
     config = from_dict(VQVAERunConfig, base)
     train = _train_options(config.train, args)
     model = merge(config.model, image_size=args.image_size)
-    model = dataclasses.replace(model, vq=merge(model.vq, codebook_size=args.codebook_size, update=args.update))
+    model = dataclasses.replace(model, vq=merge(model.vq, codebook_size=args.codebook_size, update=args.update,
+                                                   levels=args.levels))
     return merge(config, model=model, train=train, data=args.data, limit=args.limit, on_bad=args.on_bad,
                  channels=args.channels)
 

@@ -11,7 +11,7 @@ from torch import nn
 from ganvq.errors import GanvqError
 from ganvq.models.blocks import ResBlock
 from ganvq.quantize.fsq import FSQ, FSQConfig
-from ganvq.quantize.vq import VectorQuantizer, VQConfig
+from ganvq.quantize.vq import ResidualQuantizer, VectorQuantizer, VQConfig
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,12 @@ class VQVAEConfig:
     @property
     def latent_size(self) -> int:
         return self.image_size // 2**self.downsamples
+
+    @property
+    def code_shape(self) -> tuple[int, int]:
+        """(h, w) of an image's code map: the latent grid, its width times the levels of a residual quantizer."""
+        levels = self.vq.levels if self.quantizer == "vq" else 1
+        return self.latent_size, self.latent_size * levels
 
     @property
     def embed_dim(self) -> int:
@@ -85,7 +91,7 @@ class Decoder(nn.Module):
 @dataclass
 class VQVAEOutput:
     x_hat: torch.Tensor  # (B, C, H, W) reconstruction (unclamped)
-    indices: torch.Tensor  # (B, h, w)
+    indices: torch.Tensor  # (B, h, w); (B, h, w * levels) with residual quantization
     rec_loss: torch.Tensor  # MSE on [-1, 1] pixels
     vq_loss: torch.Tensor  # codebook + commitment terms
 
@@ -101,7 +107,10 @@ class VQVAE(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = Encoder(config)
-        self.quantizer = VectorQuantizer(config.vq) if config.quantizer == "vq" else FSQ(config.fsq)
+        if config.quantizer == "fsq":
+            self.quantizer = FSQ(config.fsq)
+        else:
+            self.quantizer = ResidualQuantizer(config.vq) if config.vq.levels > 1 else VectorQuantizer(config.vq)
         self.decoder = Decoder(config)
 
     @property
@@ -116,12 +125,12 @@ class VQVAE(nn.Module):
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Images (B, C, H, W) in [-1, 1] -> code indices (B, h, w)."""
+        """Images (B, C, H, W) in [-1, 1] -> code indices (B, *config.code_shape)."""
         return self.quantizer(self.encoder(x)).indices
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor) -> torch.Tensor:
-        """Code indices (B, h, w) -> images (B, C, H, W) clamped to [-1, 1]."""
+        """Code indices (B, *config.code_shape) -> images (B, C, H, W) clamped to [-1, 1]."""
         return self.decoder(self.quantizer.indices_to_codes(indices)).clamp(-1, 1)
 
     @torch.no_grad()

@@ -43,12 +43,17 @@ class VQConfig:
     restart_dead: bool = True  # replace codes whose usage falls below dead_threshold
     dead_threshold: float = 1.0  # EMA of hits per step below which a code counts as dead
     cosine: bool = False  # l2-normalise z and codes: nearest by cosine similarity
+    levels: int = 1  # > 1: residual quantization, one codebook per level (see ResidualQuantizer)
 
     def __post_init__(self) -> None:
         if self.update not in UPDATES:
             raise GanvqError(f"unknown codebook update {self.update!r}; choose from {', '.join(UPDATES)}")
         if self.codebook_size < 2 or self.dim < 1:
             raise GanvqError("codebook_size must be >= 2 and dim >= 1")
+        if self.levels < 1:
+            raise GanvqError(f"levels must be at least 1, got {self.levels}")
+        if self.levels > 1 and self.update != "ema":
+            raise GanvqError("residual quantization (levels > 1) supports the ema codebook update only")
 
 
 class VectorQuantizer(nn.Module):
@@ -161,3 +166,49 @@ class VectorQuantizer(nn.Module):
         b, h, w = indices.shape
         z_q = self.project_out(self.codes()[indices.reshape(-1)])
         return z_q.reshape(b, h, w, -1).permute(0, 3, 1, 2)
+
+
+class ResidualQuantizer(nn.Module):
+    """Residual vector quantization (Juang & Gray 1982; Zeghidour et al. 2021; Lee et al. 2022, RQ-VAE).
+
+    Level 1 quantizes z, level l the residual z - (codes of levels < l): each level refines the
+    last, so L levels of K codes cost L * log2 K bits per position and reconstruct better the more
+    levels are kept. Every level is a VectorQuantizer of its own (EMA updates, k-means init and
+    dead-code restarts on its residuals). The encoder commits to every partial sum (RQ-VAE's
+    loss); gradients reach it straight through the full sum.
+
+    Code maps fold the levels into the width: indices (B, h, w * L) hold position (i, j)'s level-l
+    code at column j * L + l, so raster order reads each position's levels together, coarse to
+    fine, and a prior, the codec and the .npy code files treat them like any other code map.
+    """
+
+    def __init__(self, config: VQConfig):
+        super().__init__()
+        self.config = config
+        self.levels = nn.ModuleList(VectorQuantizer(config) for _ in range(config.levels))
+
+    @property
+    def codebook_size(self) -> int:
+        return self.config.codebook_size
+
+    def forward(self, z: torch.Tensor) -> QuantizerOutput:
+        b, d, h, w = z.shape
+        with torch.autocast(z.device.type, enabled=False):
+            z = z.float()
+            residual, total, commitment, indices = z.detach(), torch.zeros_like(z), z.new_zeros(()), []
+            for vq in self.levels:
+                q = vq(residual)  # updates this level's codebook in training; no gradient (its input is detached)
+                code = q.z_q.detach()
+                total = total + code
+                residual = residual - code
+                commitment = commitment + F.mse_loss(z, total)
+                indices.append(q.indices)
+            z_q = straight_through(z, total)
+        folded = torch.stack(indices, -1).reshape(b, h, w * len(self.levels))
+        return QuantizerOutput(z_q=z_q, indices=folded, loss=self.config.beta * commitment / len(self.levels))
+
+    def indices_to_codes(self, indices: torch.Tensor) -> torch.Tensor:
+        """Folded code indices (B, h, w * L) -> z_q (B, D, h, w), the sum of every level's code."""
+        b, h, wl = indices.shape
+        per_level = indices.reshape(b, h, wl // len(self.levels), len(self.levels))
+        return sum(vq.indices_to_codes(per_level[..., i]) for i, vq in enumerate(self.levels))

@@ -50,9 +50,9 @@ def _svg_curve(steps: list[float], values: list[float], title: str, width: int =
 @torch.no_grad()
 def codebook_atlas(model) -> np.ndarray:
     """Each code decoded as a constant code map: what every codebook entry draws on its own."""
-    h = model.config.latent_size
+    h, w = model.config.code_shape  # with residual levels: code k at every level
     k = model.codebook_size
-    maps = torch.arange(k).view(k, 1, 1).expand(k, h, h)
+    maps = torch.arange(k).view(k, 1, 1).expand(k, h, w)
     images = torch.cat([model.decode(maps[i:i + 256]) for i in range(0, k, 256)])
     return make_grid(to_uint8_image(images), nrow=32)
 
