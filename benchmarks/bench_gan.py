@@ -7,7 +7,7 @@ training images without DiffAugment and with each of three DiffAugment policies 
 from each (EMA generator, seed 0, classes in turn for conditional models), scores them with
 `ganvq.metrics.score.score_samples` (FID, KID, precision/recall, density/coverage, class coverage,
 label entropy, memorization audit), checks the bar, and writes benchmarks/results/gan.json plus one
-sample grid per run (gan_NAME.png, beside the JSON). Usage:
+sample grid per run (beside the JSON, named after it: gan_NAME.png for gan.json). Usage:
     python benchmarks/bench_gan.py [--minutes 15] [--limited-minutes 5] [--samples 10000] [--runs ...]
     python benchmarks/bench_gan.py --runs limited limited-translation --merge   # rerun some rows only
 With --merge the other rows are kept from the existing JSON; every row records its machine, and the
@@ -62,7 +62,7 @@ def run_config(name: str, minutes: float, seed: int, threads: int | None = None)
     return dataclasses.replace(config, train=train, gan=gan, limit=limit)
 
 
-def run_one(name: str, minutes: float, n_samples: int, seed: int, workdir: Path, grid_dir: Path,
+def run_one(name: str, minutes: float, n_samples: int, seed: int, workdir: Path, grid_prefix: Path,
             threads: int | None = None) -> dict:
     """Train one configuration for its budget, sample it, score the samples; one row of the results."""
     config = run_config(name, minutes, seed, threads)
@@ -71,7 +71,7 @@ def run_one(name: str, minutes: float, n_samples: int, seed: int, workdir: Path,
     t0 = time.perf_counter()
     images, _ = sample(out, n_samples, seed=seed)
     sample_seconds = time.perf_counter() - t0
-    save_grid(grid_dir / f"gan_{name}.png", images[:100], nrow=10, upscale=2)
+    save_grid(grid_prefix.with_name(f"{grid_prefix.name}_{name}.png"), images[:100], nrow=10, upscale=2)
     scores = score_samples(images, "fashion-mnist", seed=seed)
     steps, batch, n_d = summary["step"], config.train.batch_size, config.gan.n_d
     return {
@@ -143,7 +143,9 @@ def main() -> None:
         workdir = Path(args.workdir or tmp)
         for name in args.runs:
             minutes = args.minutes if RUNS[name][3] == "full" else args.limited_minutes
-            row = run_one(name, minutes, args.samples, args.seed, workdir, Path(args.out).parent, args.threads)
+            # grids beside --out, named after it: gan_best.png for gan.json, gan-x_best.png for gan-x.json
+            row = run_one(name, minutes, args.samples, args.seed, workdir, Path(args.out).with_suffix(""),
+                          args.threads)
             print(json.dumps({k: v for k, v in row.items() if k not in ("config", "scores")}), flush=True)
             rows[name] = row
     bar = check_bar(rows)

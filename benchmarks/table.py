@@ -119,6 +119,31 @@ def gan_table(path: Path = RESULTS / "gan.json") -> str:
     return "\n".join(lines)
 
 
+def gan_limited_table(results: Path = RESULTS) -> str:
+    """The 1,000-image runs of gan.json and of every gan-limited-*.json, by budget: does DiffAugment pay off later?"""
+    rows = []
+    for path in [results / "gan.json", *sorted(results.glob("gan-limited-*.json"))]:
+        data = json.loads(path.read_text())
+        rows += [(data["minutes_per_limited_run"], path.name, r) for r in data["results"] if r["train_images"] == 1000]
+    lines = [
+        "The 1,000-image comparison by training budget (each file one `bench_gan.py --runs … "
+        "--limited-minutes M --out …` invocation, so rows of one budget ran side by side on one machine):",
+        "",
+        "| budget | file | DiffAugment | CPU, threads, precision | G steps | FID | KID | precision | recall | closer than 1% of test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for minutes, name, r in sorted(rows, key=lambda x: (x[0], x[1], x[2]["diffaugment"])):
+        p = r.get("diffaugment_p", r["config"]["gan"].get("diffaugment_p", 1.0))
+        policy = (r["diffaugment"] or "—") + (f" (p = {p:g})" if r["diffaugment"] and p < 1 else "")
+        cpu = r.get("machine", {}).get("cpu") or "not recorded"
+        lines.append(
+            f"| {minutes:g} min | `{name}` | {policy} | {cpu}, {r.get('threads', '?')}, {r.get('precision_used', '?')} | {r['generator_steps']:,} "
+            f"| {r['fid']:.2f} | {r['kid_mean']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} "
+            f"| {r['memorization']['closer_than_test_q0.01_fraction']:.4f} |"
+        )
+    return "\n".join(lines)
+
+
 def codec_table(path: Path = RESULTS / "codec.json") -> str:
     data = json.loads(path.read_text())
     rows = data["results"]
@@ -133,7 +158,16 @@ def codec_table(path: Path = RESULTS / "codec.json") -> str:
     ]
     for r in rows:
         if r["codec"] == "ganvq":
-            setting = f"`{r['name']}` ({r['vqvae']['latent']}, {r['vqvae']['codebook_size']} codes)"
+            levels = r["vqvae"].get("levels", 1)
+            setting = (f"`{r['name']}` ({r['vqvae']['latent']}, {r['vqvae']['codebook_size']} codes"
+                       + (f" × {levels} residual levels" if levels > 1 else ""))
+            if "training" in r:
+                t = r["training"]
+                setting += "; trained " + ", ".join(
+                    f"{what} {t[what]['step']:,} steps in {t[what]['train_seconds'] / 60:.0f} min"
+                    + (f" on {t[what]['threads']} thread{'s' * (t[what]['threads'] != 1)}" if t[what]["threads"] else "")
+                    for what in ("vqvae", "prior"))
+            setting += ")"
             extra = (f"{r['prior_bits_per_code_exact']:.3f} ({r['raw_bits_per_code']:.0f}) "
                      f"| {r['payload_gap_percent']:+.2f}% (one stream {r['one_stream_gap_percent']:+.2f}%)")
         else:
@@ -148,6 +182,13 @@ def codec_table(path: Path = RESULTS / "codec.json") -> str:
         f"`{p['name']}` {p['ratio_to_webp']:.2f}×" if p["ratio_to_webp"] is not None
         else f"`{p['name']}` {p['ratio_to_smallest_webp']:.2f}× WebP's smallest file (below WebP's PSNR range)"
         for p in bar["points"])
+    for r in rows:
+        paths = r.get("exact_prior_product_paths")
+        if paths:
+            lines += ["", f"`{r['name']}`: the exact prior computes code frequencies for {paths['images']} code maps at "
+                      f"{paths['int32_images_per_second']:,.0f} images/s with int8 products in int32 (`torch._int_mm`) "
+                      f"and {paths['float32_images_per_second']:,.0f} images/s with them in float32 BLAS, "
+                      f"{'bit-identical' if paths['identical'] else 'DIFFERENT'}; this CPU uses {paths['path_used']}."]
     lines += ["", f"Size relative to WebP at equal PSNR: {ratios}. Bar: "
               + "; ".join(f"{text}: {'met' if ok else '**not met**'}" for text, ok in checks) + "."]
     return "\n".join(lines)
@@ -174,4 +215,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "codec.json": codec_table, "precision.json": precision_table}
 
 if __name__ == "__main__":
-    print("\n\n".join(fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()))
+    tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
+    if (RESULTS / "gan.json").is_file():
+        tables.insert(list(TABLES).index("gan.json") + 1, gan_limited_table())
+    print("\n\n".join(tables))

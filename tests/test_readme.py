@@ -21,3 +21,4 @@ def test_readme_results_tables_are_generated_from_committed_benchmark_json():
     for name in present:
         text = table.TABLES[name](table.RESULTS / name)
         assert text in readme, f"README results for {name} differ from `python benchmarks/table.py`"
+    assert table.gan_limited_table(table.RESULTS) in readme, "README's limited-data GAN table is stale"
