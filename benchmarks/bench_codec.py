@@ -10,6 +10,10 @@ Writes benchmarks/results/codec.json and codec-rd.png. Usage:
     # or train priors on existing VQ-VAEs, or everything from presets, within a budget
     python benchmarks/bench_codec.py --vqvae fmnist-7x7=runs/v7 --prior-minutes 10
     python benchmarks/bench_codec.py --train fmnist-7x7 fmnist-14x14 --vqvae-minutes 10 --prior-minutes 10
+    # what codec.json holds now: the two above, then the residual model trained beside another job and merged in
+    python benchmarks/bench_codec.py --train fmnist-7x7-rq2 --vqvae-minutes 25 --prior-minutes 20 --threads 1 \
+        --workdir runs/bench-codec --train-only
+    python benchmarks/bench_codec.py --prior fmnist-7x7-rq2=runs/bench-codec/prior-fmnist-7x7-rq2 --merge
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from ganvq.metrics.recon import mean_psnr_ssim
 from ganvq.prior import exact as exact_module
 from ganvq.prior.model import PriorConfig
 from ganvq.train.prior import evaluate_prior, load_prior, train_prior
-from ganvq.train.vqvae import train_vqvae
+from ganvq.train.vqvae import load_vqvae, train_vqvae
 
 RESULTS = Path(__file__).parent / "results"
 BATCH = 1000  # images coded side by side, as `ganvq compress --batch` does
@@ -83,6 +87,7 @@ def bench_pillow(images: torch.Tensor, fmt: str, q: int) -> dict:
 def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
     """A prior checkpoint as a codec: one .gvq per image, timed end to end in batches of BATCH."""
     codec = Codec.from_checkpoint(ckpt)
+    cfg = codec.vqvae.config
     codec.decompress_each(codec.compress_each(images[:50]))  # warm-up: allocations, tables
     t0 = time.perf_counter()
     files = [f for i in range(0, len(images), BATCH) for f in codec.compress_each(images[i : i + BATCH])]
@@ -103,8 +108,11 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
     float_ce = evaluate_prior(prior, indices, None, pixels * images.shape[1])
     return {
         "codec": "ganvq", "name": name, "checkpoint": str(ckpt),
-        "vqvae": {"latent": f"{codec.prior_shape[0]}x{codec.prior_shape[1]}", "codebook_size": codec.codebook_size},
+        "vqvae": {"latent": f"{cfg.latent_size}x{cfg.latent_size}", "codebook_size": codec.codebook_size,
+                  "levels": cfg.vq.levels if cfg.quantizer == "vq" else 1},
         "prior": {k: v for k, v in vars(run.model).items()},
+        "training": {"vqvae": training_record(run.vqvae, load_vqvae(run.vqvae)[1].train.threads),
+                     "prior": training_record(ckpt, run.train.threads)},
         "bpp": 8 * sizes.mean() / pixels, "psnr_db": psnr, "ssim": ssim,
         "bytes_per_file": {"mean": float(sizes.mean()), "min": int(sizes.min()), "max": int(sizes.max()),
                            "header_and_check": MIN_FILE},
@@ -119,6 +127,15 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
         "exact_prior_product_paths": product_paths,
         "exact_vs_float_gap_percent": 100 * (ideal_bits / indices.numel() / float_ce["test/bits_per_code"] - 1),
     }
+
+
+def training_record(run: str, threads: int | None) -> dict:
+    """Where a model came from: its run folder, steps, seconds and precision (the last line of its
+    metrics.jsonl), and its torch threads."""
+    folder = Path(run) if Path(run).is_dir() else Path(run).parent
+    last = json.loads((folder / "metrics.jsonl").read_text().splitlines()[-1])
+    return {"run": str(run), **{k: last[k] for k in ("step", "train_seconds", "precision_used") if k in last},
+            "threads": threads}
 
 
 def compare_product_paths(codec: Codec, indices: torch.Tensor) -> dict:
@@ -252,7 +269,8 @@ def train_missing(args) -> list[tuple[str, str]]:
         out = work / f"vqvae-{name}"
         if not (out / "checkpoint.safetensors").exists():
             cfg = VQVAERunConfig(model=preset(name), train=TrainConfig(steps=None, minutes=args.vqvae_minutes,
-                                                                       seed=args.seed, eval_images=0, ckpt_every=10**9))
+                                                                       seed=args.seed, eval_images=0, ckpt_every=10**9,
+                                                                       threads=args.threads))
             train_vqvae(cfg, out, quiet=True)
         vqvaes.append((name, str(out)))
     for name, vq in vqvaes:
@@ -261,12 +279,17 @@ def train_missing(args) -> list[tuple[str, str]]:
             model = PriorConfig(dim=args.prior_dim, layers=args.prior_layers, heads=args.prior_heads)
             cfg = PriorRunConfig(vqvae=vq, model=model,
                                  train=TrainConfig(steps=None, minutes=args.prior_minutes, seed=args.seed,
-                                                   precision="fp32", warmup_steps=200, ckpt_every=10**9))
+                                                   precision="fp32", warmup_steps=200, ckpt_every=10**9,
+                                                   threads=args.threads))
             train_prior(cfg, out, quiet=True)
         priors.append((name, str(out)))
     if not priors:
         raise SystemExit("nothing to measure: give --prior NAME=CKPT, --vqvae NAME=CKPT or --train PRESET")
     return priors
+
+
+def dataset_text(n: int) -> str:
+    return f"fashion-mnist test, first {n} images, one file per image"
 
 
 def main() -> None:
@@ -284,14 +307,29 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=10000, help="test images (default: all 10,000)")
     parser.add_argument("--qualities", type=int, nargs="+", default=list(range(5, 100, 5)))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, help="torch threads for training (default: torch's choice)")
+    parser.add_argument("--train-only", action="store_true", help="train what is missing, then stop")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the ganvq rows of other models from the existing --out (same images)")
     parser.add_argument("--out", default=str(RESULTS / "codec.json"))
     args = parser.parse_args()
 
     models = train_missing(args)
+    if args.train_only:
+        print("\n".join(f"{name}: {ckpt}" for name, ckpt in models))
+        return
     images = load_dataset("fashion-mnist", "test", limit=args.images).images
     rows = []
+    if args.merge and Path(args.out).exists():
+        old = json.loads(Path(args.out).read_text())
+        if old["dataset"] != dataset_text(len(images)):
+            raise SystemExit(f"--merge: {args.out} measured {old['dataset']!r}, not the same images")
+        names = {name for name, _ in models}
+        rows = [r for r in old["results"] if r["codec"] == "ganvq" and r["name"] not in names]
+        for r in rows:
+            r.setdefault("machine", old["machine"])
     for name, ckpt in models:
-        row = bench_ganvq(name, ckpt, images)
+        row = {**bench_ganvq(name, ckpt, images), "machine": {**describe(), "python": sys.version.split()[0]}}
         print(json.dumps({k: v for k, v in row.items() if k != "prior"}), flush=True)
         rows.append(row)
     for fmt in ("WEBP", "JPEG"):
@@ -307,7 +345,7 @@ def main() -> None:
     how = plot(rows, png)
     write_json(out, {
         "benchmark": "codec",
-        "dataset": f"fashion-mnist test, first {len(images)} images, one file per image",
+        "dataset": dataset_text(len(images)),
         "bpp_definition": "8 * whole-file bytes (header and check included) / 784, mean over images",
         "psnr_definition": "mean over images of each image's PSNR, pixels scaled to [0, 1]",
         "ssim_definition": "mean over images of each image's SSIM (Gaussian window 11, sigma 1.5)",
