@@ -79,8 +79,9 @@ def _rows_to_ints(x: torch.Tensor, top: float) -> tuple[torch.Tensor, torch.Tens
 @functools.lru_cache(maxsize=1)
 def _native_int8() -> bool:
     """Whether this CPU multiplies int8 matrices in hardware (AVX-512 VNNI or AMX), where `_int_mm` is fast."""
-    probes = ("_is_vnni_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+    from ganvq.train.loop import cpu_supports
+
+    return cpu_supports("_is_vnni_supported", "_is_amx_tile_supported")
 
 
 class _Linear:
@@ -107,12 +108,13 @@ class _Linear:
         shape = x.shape
         xq, m = _rows_to_ints(x.reshape(-1, shape[-1]), ROW_MAX)
         xh = torch.floor(xq / LIMB)
-        xl = xq.sub_(xh * LIMB).to(torch.int8)
+        xl = xq.sub_(xh * LIMB)  # integers in [0, 127], held in float32
         if _native_int8():
-            acc = torch._int_mm(xh.to(torch.int8), self.w).mul_(LIMB).add_(torch._int_mm(xl, self.w)).float()
+            hi, lo = xh.to(torch.int8), xl.to(torch.int8)
+            acc = torch._int_mm(hi, self.w).mul_(LIMB).add_(torch._int_mm(lo, self.w)).float()
         else:  # each limb's sum is an integer below 2^24, exact; scaling by 128 is exact; the one
             # addition then rounds the exact int32 sum once, as .float() does above: the same float32
-            acc = (xh @ self.wf).mul_(LIMB).add_(xl.float() @ self.wf)
+            acc = (xh @ self.wf).mul_(LIMB).add_(xl @ self.wf)
         y = acc.mul_(m / ROW_MAX).mul_(self.col).add_(self.b).round_().clamp_(-self.clip, self.clip)
         return y.view(*shape[:-1], -1)
 

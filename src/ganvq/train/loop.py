@@ -66,9 +66,14 @@ def native_bf16(device: torch.device) -> bool:
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        probes = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-        return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
+        return cpu_supports("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     return False
+
+
+def cpu_supports(*probes: str) -> bool:
+    """Whether any of torch.cpu's feature probes (e.g. "_is_vnni_supported") says yes; a probe this
+    torch lacks counts as no."""
+    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
 def resolve_precision(device: torch.device, precision: str) -> str:
