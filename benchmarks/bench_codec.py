@@ -14,6 +14,10 @@ Writes benchmarks/results/codec.json and codec-rd.png. Usage:
     python benchmarks/bench_codec.py --train fmnist-7x7-rq2 --vqvae-minutes 25 --prior-minutes 20 --threads 1 \
         --workdir runs/bench-codec --train-only
     python benchmarks/bench_codec.py --prior fmnist-7x7-rq2=runs/bench-codec/prior-fmnist-7x7-rq2 --merge
+    # and the 14x14, 64-code point, trained for fixed steps with the CLI (a smaller prior, no dropout)
+    ganvq train vqvae --preset fmnist-14x14-k64 --out runs/v14k64 --steps 2500 --threads 1
+    ganvq train prior --vqvae runs/v14k64 --out runs/p14k64 --minutes 35 --dim 96 --layers 3 --dropout 0 --threads 2
+    python benchmarks/bench_codec.py --prior fmnist-14x14-k64=runs/p14k64 --merge
 """
 
 from __future__ import annotations
@@ -167,8 +171,21 @@ def interpolate_bpp(curve: list[dict], psnr: float) -> float | None:
     return None
 
 
+def dominated_by(r: dict, others: list[dict]) -> str | None:
+    """The name of a model whose files are no larger and no worse, and one of the two strictly: r is off ganvq's curve."""
+    for o in others:
+        if o is not r and o["bpp"] <= r["bpp"] and o["psnr_db"] >= r["psnr_db"] and (
+                o["bpp"] < r["bpp"] or o["psnr_db"] > r["psnr_db"]):
+            return o["name"]
+    return None
+
+
 def check_bar(ganvq: list[dict], webp: list[dict]) -> dict:
-    """The issue's bar: half of WebP's size at equal PSNR over ganvq's range, a low-rate point, speed, coder gap."""
+    """The issue's bar: half of WebP's size at equal PSNR over ganvq's range, a low-rate point, speed, coder gap.
+
+    ganvq's RD curve is made of its models that no other model beats on both size and PSNR; a
+    dominated model is listed with the one that beats it but is not a point of the curve.
+    """
     points = []
     for r in ganvq:
         w = interpolate_bpp(webp, r["psnr_db"])
@@ -179,14 +196,16 @@ def check_bar(ganvq: list[dict], webp: list[dict]) -> dict:
             "ratio_to_webp": None if w is None else round(r["bpp"] / w, 4),
             # below WebP's lowest PSNR, WebP cannot make a file this small: compare with its smallest
             "ratio_to_smallest_webp": round(r["bpp"] / lowest["bpp"], 4) if w is None else None,
+            "dominated_by": dominated_by(r, ganvq),
         })
-    ratios = [p["ratio_to_webp"] if p["ratio_to_webp"] is not None else p["ratio_to_smallest_webp"] for p in points]
+    curve = [p for p in points if p["dominated_by"] is None]
+    ratios = [p["ratio_to_webp"] if p["ratio_to_webp"] is not None else p["ratio_to_smallest_webp"] for p in curve]
     low_point = any(r["psnr_db"] >= BAR["point_psnr_db"] and r["bpp"] <= BAR["point_bpp"] for r in ganvq)
     speed = all(min(r["encode_images_per_second"], r["decode_images_per_second"]) >= BAR["images_per_second"]
                 for r in ganvq)
     gap = all(abs(r["payload_gap_percent"]) <= BAR["payload_gap_percent"] for r in ganvq)
     # A point below WebP's PSNR range has no equal-PSNR comparison; the bar needs at least one that does.
-    half = any(p["ratio_to_webp"] is not None for p in points) and all(x <= BAR["size_ratio_to_webp"] for x in ratios)
+    half = any(p["ratio_to_webp"] is not None for p in curve) and all(x <= BAR["size_ratio_to_webp"] for x in ratios)
     return {"bar": BAR, "points": points, "half_of_webp": half, "point_27_6_db_at_0_8_bpp": low_point,
             "speed_1000_images_per_second": speed, "payload_within_2_percent": gap,
             "meets_bar": half and low_point and speed and gap}

@@ -144,6 +144,28 @@ def gan_limited_table(results: Path = RESULTS) -> str:
     return "\n".join(lines)
 
 
+def gan_da_variants_table(path: Path = RESULTS / "gan-da-variants.json") -> str:
+    """Step-matched pairs with and without translation on 1,000 images: why DiffAugment loses at 5 minutes."""
+    data = json.loads(path.read_text())
+    lines = [
+        f"Why DiffAugment loses at these budgets (`benchmarks/bench_gan_da_variants.py` → "
+        f"`benchmarks/results/gan-da-variants.json`): `fmnist-best` on 1,000 images, one change per variant, "
+        f"with and without translation for the same G steps ({data['steps']:,}, about a 5-minute budget here; "
+        f"n_D = 2 runs get 2/3 of them), one thread each. D logits are the last logged step's means:",
+        "",
+        "| variant | DiffAugment | G steps | FID | KID | precision | recall | D logit real / fake | D loss |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["results"]:
+        change = ", ".join(f"{k} = {v:g}" for k, v in r["changes"].items()) or "none"
+        policy = (r["diffaugment"] or "—") + (f" (p = {r['diffaugment_p']:g})" if r["diffaugment_p"] < 1 else "")
+        d = r["last_logits"]
+        lines.append(f"| {change} | {policy} | {r['generator_steps']:,} | {r['fid']:.2f} | {r['kid_mean']:.4f} "
+                     f"| {r['precision']:.3f} | {r['recall']:.3f} | {d['real']:.2f} / {d['fake']:.2f} "
+                     f"| {d['d_loss']:.2f} |")
+    return "\n".join(lines)
+
+
 def codec_table(path: Path = RESULTS / "codec.json") -> str:
     data = json.loads(path.read_text())
     rows = data["results"]
@@ -179,8 +201,9 @@ def codec_table(path: Path = RESULTS / "codec.json") -> str:
               (f"≥ {bar['bar']['images_per_second']:,.0f} images/s encode and decode", bar["speed_1000_images_per_second"]),
               (f"payload within {bar['bar']['payload_gap_percent']:g}% of the ideal code length", bar["payload_within_2_percent"])]
     ratios = ", ".join(
-        f"`{p['name']}` {p['ratio_to_webp']:.2f}×" if p["ratio_to_webp"] is not None
-        else f"`{p['name']}` {p['ratio_to_smallest_webp']:.2f}× WebP's smallest file (below WebP's PSNR range)"
+        (f"`{p['name']}` {p['ratio_to_webp']:.2f}×" if p["ratio_to_webp"] is not None
+         else f"`{p['name']}` {p['ratio_to_smallest_webp']:.2f}× WebP's smallest file (below WebP's PSNR range)")
+        + (f" (off ganvq's curve: `{p['dominated_by']}` beats it on both size and PSNR)" if p.get("dominated_by") else "")
         for p in bar["points"])
     for r in rows:
         paths = r.get("exact_prior_product_paths")
@@ -212,7 +235,7 @@ def precision_table(path: Path = RESULTS / "precision.json") -> str:
 
 
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
-          "codec.json": codec_table, "precision.json": precision_table}
+          "gan-da-variants.json": gan_da_variants_table, "codec.json": codec_table, "precision.json": precision_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
