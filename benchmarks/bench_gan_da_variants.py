@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from bench_gan import LIMITED_IMAGES
 from machine import describe
 
 from ganvq.config import gan_preset
@@ -32,7 +33,6 @@ from ganvq.sample import sample
 from ganvq.train.gan import train_gan
 
 RESULTS = Path(__file__).parent / "results"
-LIMITED_IMAGES = 1000
 # name -> (DiffAugment policy, p, GANOptions changes, fraction of --steps)
 VARIANTS = {
     "base": ("", 1.0, {}, 1.0),

@@ -1,4 +1,7 @@
 import contextlib
+import importlib.util
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,6 +11,25 @@ from ganvq.models.vqvae import VQVAEConfig
 from ganvq.prior.model import PriorConfig
 from ganvq.quantize.vq import VQConfig
 from ganvq.train.vqvae import train_vqvae
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def benchmark_module():
+    """load(name) -> the module benchmarks/NAME.py, which may import its siblings (e.g. `machine`)."""
+
+    def load(name: str):
+        sys.path.insert(0, str(BENCHMARKS))
+        try:
+            spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCHMARKS / f"{name}.py")
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+        finally:
+            sys.path.remove(str(BENCHMARKS))
+
+    return load
 
 
 @pytest.fixture

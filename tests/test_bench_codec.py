@@ -1,22 +1,5 @@
 """The codec benchmark's bar check: equal-PSNR ratios to WebP on ganvq's curve (its undominated models)."""
 
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _bench_codec():
-    sys.path.insert(0, str(ROOT / "benchmarks"))  # bench_codec imports its sibling `machine`
-    try:
-        spec = importlib.util.spec_from_file_location("bench_codec", ROOT / "benchmarks" / "bench_codec.py")
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-
 
 def _row(name, bpp, psnr, speed=2000.0, gap=0.5):
     return {"name": name, "bpp": bpp, "psnr_db": psnr, "encode_images_per_second": speed,
@@ -26,8 +9,8 @@ def _row(name, bpp, psnr, speed=2000.0, gap=0.5):
 WEBP = [{"bpp": 1.0, "psnr_db": 25.0}, {"bpp": 2.0, "psnr_db": 30.0}]  # 1.6 bpp at 28 dB
 
 
-def test_ratio_interpolates_webp_and_dominated_models_are_off_the_curve():
-    bench = _bench_codec()
+def test_ratio_interpolates_webp_and_dominated_models_are_off_the_curve(benchmark_module):
+    bench = benchmark_module("bench_codec")
     good, worse = _row("good", 0.7, 28.0), _row("worse", 1.0, 27.5)  # worse: larger files, lower PSNR
     bar = bench.check_bar([good, worse], WEBP)
     points = {p["name"]: p for p in bar["points"]}
@@ -37,8 +20,8 @@ def test_ratio_interpolates_webp_and_dominated_models_are_off_the_curve():
     assert bar["half_of_webp"] and bar["point_27_6_db_at_0_8_bpp"] and bar["meets_bar"]
 
 
-def test_an_undominated_point_above_half_fails_and_below_webp_range_compares_with_smallest_file():
-    bench = _bench_codec()
+def test_an_undominated_point_above_half_fails_and_below_webp_range_compares_with_smallest_file(benchmark_module):
+    bench = benchmark_module("bench_codec")
     low = _row("low", 0.4, 23.0)  # below WebP's PSNR range: compared with WebP's smallest file (1.0 bpp)
     high = _row("high", 1.2, 29.0)  # 1.2 / 1.8 = 0.67 of WebP at 29 dB, and no model beats it
     bar = bench.check_bar([low, high], WEBP)

@@ -1,20 +1,12 @@
 """The README's results come from benchmarks/results/*.json, not from hand-typed numbers."""
 
-import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _table_module():
-    spec = importlib.util.spec_from_file_location("bench_table", ROOT / "benchmarks" / "table.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_readme_results_tables_are_generated_from_committed_benchmark_json():
-    table = _table_module()
+def test_readme_results_tables_are_generated_from_committed_benchmark_json(benchmark_module):
+    table = benchmark_module("table")
     readme = (ROOT / "README.md").read_text()
     present = [name for name in table.TABLES if (table.RESULTS / name).is_file()]
     assert "vqvae.json" in present

@@ -73,7 +73,7 @@ VQVAE_PRESETS: dict[str, VQVAEConfig] = {
     "fmnist-7x7-rq2": _vq7(levels=2),
     # 14x14 latents, 512 codes: 2.25 bits per pixel raw.
     "fmnist-14x14": VQVAEConfig(downsamples=1, vq=VQConfig()),
-    # 14x14 latents, 64 codes, half the width: 1.5 bits per pixel raw; a codec point near 0.8 bpp.
+    # 14x14 latents, 64 codes, half the width: 1.5 bits per pixel raw; the low-rate 14x14 codec point.
     "fmnist-14x14-k64": VQVAEConfig(downsamples=1, hidden=64, vq=VQConfig(codebook_size=64)),
     # van den Oord et al.'s recipe without the fixes: random codes, codebook loss, no restarts.
     "plain-7x7": _vq7(update="loss", kmeans_init=False, restart_dead=False),
