@@ -18,6 +18,10 @@ Writes benchmarks/results/codec.json and codec-rd.png. Usage:
     ganvq train vqvae --preset fmnist-14x14-k64 --out runs/v14k64 --steps 2500 --threads 1
     ganvq train prior --vqvae runs/v14k64 --out runs/p14k64 --minutes 35 --dim 96 --layers 3 --dropout 0 --threads 2
     python benchmarks/bench_codec.py --prior fmnist-14x14-k64=runs/p14k64 --merge
+    # the same VQ-VAE with the fast local prior (prior/local.py): the codec at >= 1,000 images/s
+    ganvq train prior --vqvae runs/v14k64 --out runs/p14k64-local --arch local --dim 96 --layers 2 \
+        --steps 3000 --batch-size 256 --lr 3e-3 --threads 1
+    python benchmarks/bench_codec.py --prior fmnist-14x14-k64-local=runs/p14k64-local --merge
 """
 
 from __future__ import annotations
@@ -63,41 +67,53 @@ def quality(images: torch.Tensor, decoded: torch.Tensor) -> tuple[float, float]:
     return mean_psnr_ssim(_unit(images), _unit(decoded))
 
 
-def bench_pillow(images: torch.Tensor, fmt: str, q: int) -> dict:
+def best_of(fn, repeats: int):
+    """(fn()'s result, the shortest wall time of `repeats` calls): the least disturbed run, as `timeit` advises,
+    since other jobs on a shared machine only ever add time."""
+    best, result = math.inf, None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        best = min(best, time.perf_counter() - t0)
+    return result, best
+
+
+def bench_pillow(images: torch.Tensor, fmt: str, q: int, repeats: int = 1) -> dict:
     """One Pillow codec at quality q: whole-file bytes per image, PSNR/SSIM, encode/decode images/s."""
     arrays = images[:, 0].numpy() if images.shape[1] == 1 else images.permute(0, 2, 3, 1).numpy()
     pil = [Image.fromarray(a) for a in arrays]
     opts = {"quality": q}
     if fmt == "WEBP":
         opts["method"] = 6  # slowest, smallest: WebP at its best
-    t0 = time.perf_counter()
-    blobs = []
-    for img in pil:
-        buf = io.BytesIO()
-        img.save(buf, fmt, **opts)
-        blobs.append(buf.getvalue())
-    t1 = time.perf_counter()
-    decoded = [np.asarray(Image.open(io.BytesIO(b)).convert(pil[0].mode)) for b in blobs]
-    t2 = time.perf_counter()
+
+    def encode_all() -> list[bytes]:
+        blobs = []
+        for img in pil:
+            buf = io.BytesIO()
+            img.save(buf, fmt, **opts)
+            blobs.append(buf.getvalue())
+        return blobs
+
+    blobs, t_enc = best_of(encode_all, repeats)
+    decoded, t_dec = best_of(lambda: [np.asarray(Image.open(io.BytesIO(b)).convert(pil[0].mode)) for b in blobs], repeats)
     dec = torch.from_numpy(np.stack(decoded))
     dec = dec[:, None] if dec.ndim == 3 else dec.permute(0, 3, 1, 2)
     psnr, ssim = quality(images, dec)
     pixels = images.shape[2] * images.shape[3]
     return {"codec": fmt.lower(), "quality": q, "bpp": 8 * sum(map(len, blobs)) / len(blobs) / pixels,
-            "psnr_db": psnr, "ssim": ssim, "encode_images_per_second": len(images) / (t1 - t0),
-            "decode_images_per_second": len(images) / (t2 - t1)}
+            "psnr_db": psnr, "ssim": ssim, "encode_images_per_second": len(images) / t_enc,
+            "decode_images_per_second": len(images) / t_dec, "timing": f"best of {repeats} passes"}
 
 
-def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
+def bench_ganvq(name: str, ckpt: str, images: torch.Tensor, repeats: int = 1) -> dict:
     """A prior checkpoint as a codec: one .gvq per image, timed end to end in batches of BATCH."""
     codec = Codec.from_checkpoint(ckpt)
     cfg = codec.vqvae.config
     codec.decompress_each(codec.compress_each(images[:50]))  # warm-up: allocations, tables
-    t0 = time.perf_counter()
-    files = [f for i in range(0, len(images), BATCH) for f in codec.compress_each(images[i : i + BATCH])]
-    t1 = time.perf_counter()
-    decoded = torch.cat([x for i in range(0, len(files), BATCH) for x in codec.decompress_each(files[i : i + BATCH])])
-    t2 = time.perf_counter()
+    files, t_enc = best_of(lambda: [f for i in range(0, len(images), BATCH)
+                                    for f in codec.compress_each(images[i : i + BATCH])], repeats)
+    decoded, t_dec = best_of(lambda: torch.cat([x for i in range(0, len(files), BATCH)
+                                                for x in codec.decompress_each(files[i : i + BATCH])]), repeats)
     indices = codec.encode_images(images)
     if not torch.equal(decoded, codec.decode_images(indices)):
         raise SystemExit(f"{name}: decoded images differ from the VQ-VAE's reconstructions")
@@ -107,7 +123,8 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
     ideal_bits = codec.code_bits(indices).sum().item()  # sum of -log2 p under the exact integer prior
     payload_bits = 8.0 * (sizes - MIN_FILE).sum()
     one_stream = codec.compress(images)  # all images in one file: the coder's overhead is shared
-    product_paths = compare_product_paths(codec, indices[:PATH_IMAGES])
+    # the transformer's two product paths; the local prior has one (float32, see prior/exact_local.py)
+    product_paths = compare_product_paths(codec, indices[:PATH_IMAGES]) if codec.prior.config.arch == "transformer" else None
     prior, vqvae, run = load_prior(ckpt)
     float_ce = evaluate_prior(prior, indices, None, pixels * images.shape[1])
     return {
@@ -120,7 +137,8 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor) -> dict:
         "bpp": 8 * sizes.mean() / pixels, "psnr_db": psnr, "ssim": ssim,
         "bytes_per_file": {"mean": float(sizes.mean()), "min": int(sizes.min()), "max": int(sizes.max()),
                            "header_and_check": MIN_FILE},
-        "encode_images_per_second": len(images) / (t1 - t0), "decode_images_per_second": len(images) / (t2 - t1),
+        "encode_images_per_second": len(images) / t_enc, "decode_images_per_second": len(images) / t_dec,
+        "timing": f"best of {repeats} passes",
         "prior_bits_per_code_float": float_ce["test/bits_per_code"],
         "prior_bits_per_code_exact": ideal_bits / indices.numel(),
         "raw_bits_per_code": math.log2(codec.codebook_size),
@@ -180,35 +198,50 @@ def dominated_by(r: dict, others: list[dict]) -> str | None:
     return None
 
 
-def check_bar(ganvq: list[dict], webp: list[dict]) -> dict:
-    """The issue's bar: half of WebP's size at equal PSNR over ganvq's range, a low-rate point, speed, coder gap.
+def _curve(models: list[dict], webp: list[dict]) -> tuple[list[dict], bool, bool]:
+    """Each model's equal-PSNR ratio to WebP and who dominates it; whether the curve is at half of WebP; the low point.
 
-    ganvq's RD curve is made of its models that no other model beats on both size and PSNR; a
-    dominated model is listed with the one that beats it but is not a point of the curve.
+    The curve is made of the models that no other one beats on both size and PSNR; a dominated
+    model is listed with the one that beats it but is not a point of the curve.
     """
     points = []
-    for r in ganvq:
+    lowest = min(webp, key=lambda x: x["psnr_db"])
+    for r in models:
         w = interpolate_bpp(webp, r["psnr_db"])
-        lowest = min(webp, key=lambda x: x["psnr_db"])
         points.append({
             "name": r["name"], "psnr_db": round(r["psnr_db"], 3), "bpp": round(r["bpp"], 4),
             "webp_bpp_at_equal_psnr": None if w is None else round(w, 4),
             "ratio_to_webp": None if w is None else round(r["bpp"] / w, 4),
             # below WebP's lowest PSNR, WebP cannot make a file this small: compare with its smallest
             "ratio_to_smallest_webp": round(r["bpp"] / lowest["bpp"], 4) if w is None else None,
-            "dominated_by": dominated_by(r, ganvq),
+            "dominated_by": dominated_by(r, models),
         })
     curve = [p for p in points if p["dominated_by"] is None]
     ratios = [p["ratio_to_webp"] if p["ratio_to_webp"] is not None else p["ratio_to_smallest_webp"] for p in curve]
-    low_point = any(r["psnr_db"] >= BAR["point_psnr_db"] and r["bpp"] <= BAR["point_bpp"] for r in ganvq)
-    speed = all(min(r["encode_images_per_second"], r["decode_images_per_second"]) >= BAR["images_per_second"]
-                for r in ganvq)
-    gap = all(abs(r["payload_gap_percent"]) <= BAR["payload_gap_percent"] for r in ganvq)
     # A point below WebP's PSNR range has no equal-PSNR comparison; the bar needs at least one that does.
     half = any(p["ratio_to_webp"] is not None for p in curve) and all(x <= BAR["size_ratio_to_webp"] for x in ratios)
+    low_point = any(r["psnr_db"] >= BAR["point_psnr_db"] and r["bpp"] <= BAR["point_bpp"] for r in models)
+    return points, half, low_point
+
+
+def check_bar(ganvq: list[dict], webp: list[dict]) -> dict:
+    """The issue's bar: half of WebP's size at equal PSNR over ganvq's range, a low-rate point, speed, coder gap.
+
+    Speed and size are judged together: the models that encode and decode at >= 1,000 images/s
+    must on their own make a curve at half of WebP's size that includes the low-rate point, so a
+    user who needs the speed gets the sizes too. Slower models (the transformer prior) are scored
+    as well, on the curve of all models, and reported beside it.
+    """
+    points, half, low_point = _curve(ganvq, webp)
+    fast = [r for r in ganvq if min(r["encode_images_per_second"], r["decode_images_per_second"])
+            >= BAR["images_per_second"]]
+    fast_points, fast_half, fast_low = _curve(fast, webp) if fast else ([], False, False)
+    gap = all(abs(r["payload_gap_percent"]) <= BAR["payload_gap_percent"] for r in ganvq)
     return {"bar": BAR, "points": points, "half_of_webp": half, "point_27_6_db_at_0_8_bpp": low_point,
-            "speed_1000_images_per_second": speed, "payload_within_2_percent": gap,
-            "meets_bar": half and low_point and speed and gap}
+            "fast_models": [r["name"] for r in fast],
+            "fast_curve": {"points": fast_points, "half_of_webp": fast_half, "point_27_6_db_at_0_8_bpp": fast_low},
+            "all_models_fast": len(fast) == len(ganvq), "payload_within_2_percent": gap,
+            "meets_bar": bool(fast) and fast_half and fast_low and gap}
 
 
 def plot(rows: list[dict], path: Path) -> str:
@@ -330,6 +363,8 @@ def main() -> None:
     parser.add_argument("--train-only", action="store_true", help="train what is missing, then stop")
     parser.add_argument("--merge", action="store_true",
                         help="keep the ganvq rows of other models from the existing --out (same images)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="timed passes over the images per codec; the fastest counts (default 3)")
     parser.add_argument("--out", default=str(RESULTS / "codec.json"))
     args = parser.parse_args()
 
@@ -348,12 +383,12 @@ def main() -> None:
         for r in rows:
             r.setdefault("machine", old["machine"])
     for name, ckpt in models:
-        row = {**bench_ganvq(name, ckpt, images), "machine": {**describe(), "python": sys.version.split()[0]}}
+        row = {**bench_ganvq(name, ckpt, images, args.repeats), "machine": {**describe(), "python": sys.version.split()[0]}}
         print(json.dumps({k: v for k, v in row.items() if k != "prior"}), flush=True)
         rows.append(row)
     for fmt in ("WEBP", "JPEG"):
         for q in args.qualities:
-            row = bench_pillow(images, fmt, q)
+            row = bench_pillow(images, fmt, q, args.repeats)
             print(json.dumps(row), flush=True)
             rows.append(row)
     ganvq = [r for r in rows if r["codec"] == "ganvq"]

@@ -103,6 +103,21 @@ def tiny_prior_run(tmp_path_factory, tiny_vqvae_run):
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_local_prior_run(tmp_path_factory, tiny_vqvae_run):
+    """A trained tiny local (neighbourhood MLP) prior run folder: the fast codec's model."""
+    from ganvq.train.prior import train_prior
+
+    train = TrainConfig(steps=30, batch_size=32, lr=3e-3, precision="fp32", log_every=10, ckpt_every=100,
+                        eval_images=64)
+    config = PriorRunConfig(vqvae=str(tiny_vqvae_run), model=PriorConfig(arch="local", dim=32, layers=2),
+                            train=train, limit=256)
+    out = tmp_path_factory.mktemp("local-prior")
+    with _one_thread():
+        train_prior(config, out, quiet=True)
+    return out
+
+
 @pytest.fixture
 def crash_after_checkpoint(monkeypatch):
     """Train a task until its 5th step raises (a power cut), after the periodic checkpoint at step 3."""

@@ -30,4 +30,18 @@ def test_an_undominated_point_above_half_fails_and_below_webp_range_compares_wit
     assert points["high"]["dominated_by"] is None and not bar["half_of_webp"]
     assert not bar["point_27_6_db_at_0_8_bpp"]
     slow = _row("slow", 0.7, 28.0, speed=999.0)
-    assert not bench.check_bar([slow], WEBP)["speed_1000_images_per_second"]
+    bar = bench.check_bar([slow], WEBP)
+    assert bar["half_of_webp"] and not bar["fast_models"] and not bar["meets_bar"]
+
+
+def test_the_fast_models_alone_must_meet_the_size_bar(benchmark_module):
+    bench = benchmark_module("bench_codec")
+    small_slow = _row("small-slow", 0.5, 28.0, speed=100.0)
+    fast_ok = _row("fast", 0.75, 28.0)  # 0.75 / 1.6 = 0.47 of WebP, 28 dB at <= 0.8 bpp
+    bar = bench.check_bar([small_slow, fast_ok], WEBP)
+    assert bar["fast_models"] == ["fast"] and not bar["all_models_fast"]
+    assert bar["fast_curve"]["half_of_webp"] and bar["fast_curve"]["point_27_6_db_at_0_8_bpp"] and bar["meets_bar"]
+    fast_big = _row("fast-big", 0.85, 28.0)  # 0.53 of WebP, and over 0.8 bpp
+    bar = bench.check_bar([small_slow, fast_big], WEBP)
+    assert bar["half_of_webp"] and bar["point_27_6_db_at_0_8_bpp"]  # thanks to the slow model
+    assert not bar["fast_curve"]["half_of_webp"] and not bar["meets_bar"]

@@ -14,7 +14,7 @@ from ganvq.evaluate import eval_folder, eval_gan, eval_vqvae
 from ganvq.metrics.score import score_samples
 from ganvq.models.gan import GANConfig
 from ganvq.models.vqvae import VQVAE, VQVAEConfig
-from ganvq.prior import CodePrior, PriorConfig
+from ganvq.prior import CodePrior, LocalPrior, PriorConfig
 from ganvq.prior.sample import sample_prior, write_prior_samples
 from ganvq.quantize.fsq import FSQ, FSQConfig
 from ganvq.quantize.vq import VectorQuantizer, VQConfig
@@ -31,6 +31,6 @@ __all__ = [
     "train_vqvae", "vqvae_report",
     "GANConfig", "GANOptions", "GANRunConfig", "gan_preset", "interpolate", "load_gan", "sample", "train_gan",
     "write_samples", "eval_gan", "eval_folder", "score_samples",
-    "Codec", "CodePrior", "PriorConfig", "PriorRunConfig", "compress_paths", "decompress_paths", "load_prior",
+    "Codec", "CodePrior", "LocalPrior", "PriorConfig", "PriorRunConfig", "compress_paths", "decompress_paths", "load_prior",
     "sample_prior", "train_prior", "write_prior_samples",
 ]

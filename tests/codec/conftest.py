@@ -7,11 +7,17 @@ def _single_threaded(one_thread):
     yield
 
 
+@pytest.fixture(scope="session", params=["transformer", "local"])
+def prior_run(request):
+    """A tiny trained prior run folder of each kind: every codec test runs with both."""
+    return request.getfixturevalue("tiny_prior_run" if request.param == "transformer" else "tiny_local_prior_run")
+
+
 @pytest.fixture(scope="session")
-def codec(tiny_prior_run):
+def codec(prior_run):
     from ganvq.codec import Codec
 
-    return Codec.from_checkpoint(tiny_prior_run)
+    return Codec.from_checkpoint(prior_run)
 
 
 @pytest.fixture(scope="session")

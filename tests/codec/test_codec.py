@@ -12,7 +12,7 @@ from ganvq.codec import Codec, GvqFormatError
 from ganvq.codec.format import CHUNK, MIN_FILE
 from ganvq.errors import GanvqError
 from ganvq.models.vqvae import VQVAE, VQVAEConfig
-from ganvq.prior.model import CodePrior, PriorConfig
+from ganvq.prior.model import PriorConfig, build_prior
 from ganvq.quantize.vq import VQConfig
 
 FIXTURES = [HealthCheck.function_scoped_fixture]
@@ -69,12 +69,12 @@ def test_file_size_matches_the_ideal_code_length(codec, test_images):
     assert 8 * len(many) - ideal.sum().item() < 8 * 16
 
 
-def test_a_file_decompresses_identically_in_a_fresh_process(codec, tiny_prior_run, test_images, tmp_path):
+def test_a_file_decompresses_identically_in_a_fresh_process(codec, prior_run, test_images, tmp_path):
     (tmp_path / "a.gvq").write_bytes(codec.compress(test_images[:7]))
     script = textwrap.dedent(f"""
         import numpy as np
         from ganvq.codec import Codec
-        codec = Codec.from_checkpoint({str(tiny_prior_run)!r})
+        codec = Codec.from_checkpoint({str(prior_run)!r})
         data = open({str(tmp_path / 'a.gvq')!r}, 'rb').read()
         np.save({str(tmp_path / 'out.npy')!r}, codec.decompress(data).numpy())
     """)
@@ -84,18 +84,20 @@ def test_a_file_decompresses_identically_in_a_fresh_process(codec, tiny_prior_ru
     assert np.array_equal(np.load(tmp_path / "out.npy"), codec.decompress((tmp_path / "a.gvq").read_bytes()).numpy())
 
 
-def _other_codec(codebook_size: int, num_classes: int = 0) -> Codec:
+def _other_codec(codebook_size: int, num_classes: int = 0, arch: str = "transformer") -> Codec:
     torch.manual_seed(1)
     vqvae = VQVAE(VQVAEConfig(hidden=32, res_blocks=1, vq=VQConfig(codebook_size=codebook_size, dim=8)))
-    prior = CodePrior(PriorConfig(codebook_size=codebook_size, height=7, width=7, dim=16, layers=1, heads=2,
-                                  num_classes=num_classes))
+    prior = build_prior(PriorConfig(codebook_size=codebook_size, height=7, width=7, dim=16, layers=1, heads=2,
+                                    num_classes=num_classes, arch=arch))
     with torch.no_grad():  # class embeddings far apart, so the label matters
-        prior.tok.weight.add_(torch.randn_like(prior.tok.weight))
+        emb = prior.tok.weight if arch == "transformer" else prior.cls
+        emb.add_(torch.randn_like(emb) * (1 if arch == "transformer" else 30))
     return Codec(prior, vqvae)
 
 
-def test_a_class_conditional_prior_codes_the_cheapest_label(test_images):
-    codec = _other_codec(16, num_classes=3)
+@pytest.mark.parametrize("arch", ["transformer", "local"])
+def test_a_class_conditional_prior_codes_the_cheapest_label(test_images, arch):
+    codec = _other_codec(16, num_classes=3, arch=arch)
     indices = codec.encode_images(test_images[:6])
     bits = torch.stack([codec.code_bits(indices, torch.full((6,), c)) for c in range(3)])  # (3, 6)
     payloads = codec.encode_codes(indices, each=True)
@@ -182,3 +184,4 @@ def test_a_residual_vqvae_trains_a_prior_over_both_levels_and_its_files_round_tr
     files = codec.compress_each(images)
     assert torch.equal(torch.cat(codec.decompress_each(files)), codec.decode_images(indices))
     assert torch.equal(codec.decompress(codec.compress(images)), codec.decode_images(indices))
+

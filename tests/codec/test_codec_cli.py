@@ -14,17 +14,17 @@ def _write_pngs(folder, images):
         Image.fromarray(img[0].numpy(), "L").save(sub / f"{i:02d}.png")
 
 
-def test_compress_and_decompress_a_folder(tmp_path, tiny_prior_run, codec, test_images, capsys):
+def test_compress_and_decompress_a_folder(tmp_path, prior_run, codec, test_images, capsys):
     _write_pngs(tmp_path / "in", test_images[:9])
     capsys.readouterr()
-    assert main(["compress", str(tmp_path / "in"), "-o", str(tmp_path / "gvq"), "--ckpt", str(tiny_prior_run),
+    assert main(["compress", str(tmp_path / "in"), "-o", str(tmp_path / "gvq"), "--ckpt", str(prior_run),
                  "--batch", "4"]) == 0
     summary = json.loads(capsys.readouterr().out)
     files = sorted(p.relative_to(tmp_path / "gvq").as_posix() for p in (tmp_path / "gvq").rglob("*.gvq"))
     assert files == sorted(f"{'shoes' if i % 2 else 'shirts'}/{i:02d}.gvq" for i in range(9))
     assert summary["images"] == 9 and summary["bytes"] == sum(p.stat().st_size for p in (tmp_path / "gvq").rglob("*.gvq"))
 
-    assert main(["decompress", str(tmp_path / "gvq"), "-o", str(tmp_path / "out"), "--ckpt", str(tiny_prior_run),
+    assert main(["decompress", str(tmp_path / "gvq"), "-o", str(tmp_path / "out"), "--ckpt", str(prior_run),
                  "--batch", "5"]) == 0
     expected = codec.decode_images(codec.encode_images(test_images[:9]))
     for i in range(9):
@@ -32,19 +32,19 @@ def test_compress_and_decompress_a_folder(tmp_path, tiny_prior_run, codec, test_
         assert np.array_equal(np.asarray(Image.open(png)), expected[i, 0].numpy())
 
 
-def test_one_file_for_many_images_and_one_png_for_one(tmp_path, tiny_prior_run, codec, test_images, capsys):
+def test_one_file_for_many_images_and_one_png_for_one(tmp_path, prior_run, codec, test_images, capsys):
     assert main(["compress", "fashion-mnist", "--limit", "12", "-o", str(tmp_path / "all.gvq"),
-                 "--ckpt", str(tiny_prior_run)]) == 0
+                 "--ckpt", str(prior_run)]) == 0
     assert torch.equal(codec.decompress((tmp_path / "all.gvq").read_bytes()),
                        codec.decode_images(codec.encode_images(test_images[:12])))
     assert main(["decompress", str(tmp_path / "all.gvq"), "-o", str(tmp_path / "many"), "--ckpt",
-                 str(tiny_prior_run)]) == 0
+                 str(prior_run)]) == 0
     assert len(list((tmp_path / "many" / "all").glob("*.png"))) == 12
 
     Image.fromarray(test_images[0, 0].numpy(), "L").save(tmp_path / "one.png")
-    assert main(["compress", str(tmp_path / "one.png"), "-o", str(tmp_path / "one.gvq"), "--ckpt", str(tiny_prior_run)]) == 0
+    assert main(["compress", str(tmp_path / "one.png"), "-o", str(tmp_path / "one.gvq"), "--ckpt", str(prior_run)]) == 0
     assert main(["decompress", str(tmp_path / "one.gvq"), "-o", str(tmp_path / "back.png"), "--ckpt",
-                 str(tiny_prior_run)]) == 0
+                 str(prior_run)]) == 0
     assert np.asarray(Image.open(tmp_path / "back.png")).shape == (28, 28)
 
 

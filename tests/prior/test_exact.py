@@ -49,8 +49,8 @@ def test_kv_cache_pass_equals_full_pass_bit_for_bit():
     full = exact.logits(codes, labels)
     state = exact.start(5, labels)
     for t in range(16):
-        assert torch.equal(exact.step_logits(state), full[:, t])
-        exact.advance(state, codes.reshape(5, -1)[:, t])
+        assert torch.equal(exact.step_logits(state), full[:, t : t + 1])
+        exact.advance(state, codes.reshape(5, -1)[:, t : t + 1])
 
 
 def test_logits_do_not_depend_on_the_batch_or_thread_count():

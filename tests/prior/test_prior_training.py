@@ -18,7 +18,11 @@ def _weights(run):
     return loop.module_weights(tensors, "model")
 
 
-def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path, tiny_prior_config, crash_after_checkpoint):
+@pytest.mark.parametrize("arch", ["transformer", "local"])
+def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path, tiny_prior_config, crash_after_checkpoint,
+                                                                       arch):
+    tiny_prior_config = dataclasses.replace(tiny_prior_config,
+                                            model=dataclasses.replace(tiny_prior_config.model, arch=arch))
     full = tmp_path / "full"
     train_prior(tiny_prior_config, full, quiet=True)
 
@@ -57,12 +61,14 @@ def test_load_prior_rejects_other_checkpoints(tiny_vqvae_run):
         load_prior(tiny_vqvae_run)
 
 
-def test_cli_trains_a_prior_and_samples_through_its_vqvae(tmp_path, tiny_vqvae_run, capsys):
+@pytest.mark.parametrize("arch", ["transformer", "local"])
+def test_cli_trains_a_prior_and_samples_through_its_vqvae(tmp_path, tiny_vqvae_run, capsys, arch):
     run = tmp_path / "prior"
     assert main(["--quiet", "train", "prior", "--vqvae", str(tiny_vqvae_run), "--out", str(run), "--steps", "3",
                  "--batch-size", "16", "--limit", "128", "--dim", "16", "--layers", "1", "--heads", "2",
-                 "--precision", "fp32"]) == 0
-    assert json.loads((run / "config.json").read_text())["model"]["dim"] == 16
+                 "--precision", "fp32", "--arch", arch, "--neighbors", "5"]) == 0
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["dim"], model["arch"], model["neighbors"]) == (16, arch, 5)
     capsys.readouterr()
     assert main(["sample", "--ckpt", str(run), "--out", str(tmp_path / "grid.png"), "--n", "16",
                  "--temperature", "0.8", "--top-k", "5"]) == 0
@@ -77,3 +83,11 @@ def test_cli_trains_a_prior_and_samples_through_its_vqvae(tmp_path, tiny_vqvae_r
     assert "without labels" in capsys.readouterr().err
     assert main(["train", "prior", "--out", str(tmp_path / "p2"), "--steps", "1"]) == 2
     assert "--vqvae" in capsys.readouterr().err
+
+
+def test_a_local_prior_from_the_cli_gets_the_benchmarked_sizes(tmp_path, tiny_vqvae_run):
+    run = tmp_path / "local"
+    assert main(["--quiet", "train", "prior", "--vqvae", str(tiny_vqvae_run), "--out", str(run), "--steps", "1",
+                 "--batch-size", "16", "--limit", "64", "--arch", "local"]) == 0
+    model = json.loads((run / "config.json").read_text())["model"]
+    assert (model["arch"], model["dim"], model["layers"], model["neighbors"]) == ("local", 96, 2, 8)

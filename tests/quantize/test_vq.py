@@ -102,13 +102,14 @@ def test_two_phase_fit_codebook_lowers_the_objective_and_keeps_codes_fixed_by_gr
 @pytest.mark.parametrize("cosine", [False, True])
 @pytest.mark.parametrize("codebook_dim", [None, 4])
 @pytest.mark.parametrize("update", ["ema", "loss", "kmeans"])
-def test_indices_to_codes_reproduces_the_quantized_output(cosine, codebook_dim, update):
+def test_indices_to_codes_reproduces_the_quantized_output_and_encode_its_indices(cosine, codebook_dim, update):
     q = VectorQuantizer(VQConfig(codebook_size=32, dim=8, codebook_dim=codebook_dim, cosine=cosine, update=update))
     q.train()
     q(_z(seed=3))  # initialise and update once
     q.eval()
     out = q(_z(seed=4))
     torch.testing.assert_close(q.indices_to_codes(out.indices), out.z_q)
+    assert torch.equal(q.encode(_z(seed=4)), out.indices)
 
 
 def test_cosine_codes_are_unit_vectors():

@@ -1,17 +1,20 @@
 """A VQ-VAE and its prior as an image codec: images -> code maps -> range-coded .gvq bytes, and back.
 
 compress: x -> VQ-VAE encoder -> indices (B, h, w) -> integer frequencies from the exact prior
-(one teacher-forced pass) -> range coder -> .gvq. decompress runs the prior one position at a time
-with its KV cache, decoding each code as soon as its frequencies are known, then the VQ-VAE
-decoder. Code maps round-trip exactly; images come back as the VQ-VAE reconstructs them.
+(one teacher-forced pass) -> range coder -> .gvq. decompress runs the prior one step at a time
+(the transformer with its KV cache), decoding each code as soon as its frequencies are known, then
+the VQ-VAE decoder. Code maps round-trip exactly; images come back as the VQ-VAE reconstructs them.
 
-Within a stream the symbols are ordered position-major (position t of every image, then t + 1),
-so a stream of n images is decoded with one coder call per position; files of one image each are
-decoded side by side in a batch, sharing the prior's forward passes.
+Within a stream the symbols are ordered by the prior's decoding steps: the transformer decodes one
+position per step, the local prior a whole wave of positions (prior/local.py). Step-major (step s
+of every image, then s + 1), image by image within a step, so a stream of n images is decoded with
+one coder call per step; files of one image each are decoded side by side in a batch, sharing the
+prior's forward passes.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import asdict
@@ -25,21 +28,28 @@ from ganvq.codec.format import CHUNK, GvqFormatError, Header, pack, unpack
 from ganvq.data import to_float
 from ganvq.errors import GanvqError
 from ganvq.models.vqvae import VQVAE
-from ganvq.prior.exact import FREQ_BITS, ExactPrior, frequencies
+from ganvq.prior.exact import FREQ_BITS, exact_prior, frequencies
+from ganvq.prior.local import LocalPrior
 from ganvq.prior.model import CodePrior
 from ganvq.report.grids import to_uint8_image
 
-VQ_BATCH = 500  # images per VQ-VAE forward
+# Images per VQ-VAE encoder forward: its activations (13 MB at 128 x 32 x 28 x 28 floats) stay below
+# glibc's largest mmap threshold (32 MB), so their buffers are reused rather than mapped and
+# page-faulted in afresh on every call: 500 made whole-codec encoding ~20% slower (measured).
+VQ_BATCH = 128
 DECODE_BATCH = 32  # code maps per VQ-VAE decoder forward, always this many (see decode_images)
 FREQ_VALUES = 1 << 19  # frequency-table entries (positions x codes) computed at once: stays in cache
 DECODE_BYTES = 1 << 28  # bound on the KV cache of the images decoded side by side
 
 
-def model_hash(prior: CodePrior, vqvae: VQVAE) -> bytes:
+def model_hash(prior: CodePrior | LocalPrior, vqvae: VQVAE) -> bytes:
     """SHA-256 of both models' configs and weights: what a .gvq file's fingerprint and check are keyed on."""
     h = hashlib.sha256(b"ganvq-codec-v1\0")
     for name, module in (("vqvae", vqvae), ("prior", prior)):
-        h.update(json.dumps({name: asdict(module.config)}, sort_keys=True).encode())
+        config = asdict(module.config)
+        if config.get("arch") == "transformer":  # fields added with the local prior: transformer hashes stay as before
+            del config["arch"], config["neighbors"]
+        h.update(json.dumps({name: config}, sort_keys=True).encode())
         for key, t in sorted(module.state_dict().items()):
             t = t.detach().cpu().contiguous()
             h.update(f"{key}:{t.dtype}:{tuple(t.shape)}\0".encode())
@@ -64,12 +74,12 @@ def _as_uint8_images(images) -> torch.Tensor:
 class Codec:
     """compress(images) -> bytes and decompress(bytes) -> images with one VQ-VAE + prior pair."""
 
-    def __init__(self, prior: CodePrior, vqvae: VQVAE, device: str | torch.device = "cpu"):
+    def __init__(self, prior: CodePrior | LocalPrior, vqvae: VQVAE, device: str | torch.device = "cpu"):
         self.device = torch.device(device)
         self.prior = prior.eval()
         # channels_last lets oneDNN pick faster convolutions (~30% on the encoder here)
         self.vqvae = vqvae.to(self.device, memory_format=torch.channels_last).eval()
-        self.exact = ExactPrior(prior)  # always on the CPU, see prior/exact.py
+        self.exact = exact_prior(prior)  # always on the CPU, see prior/exact.py
         self.hash = model_hash(prior, vqvae)
         cfg = vqvae.config
         self.shape = (cfg.channels, cfg.image_size, cfg.image_size)  # (C, H, W) of the images it codes
@@ -135,9 +145,16 @@ class Codec:
             for j in range(0, len(part), size):
                 s, f = symbols[j : j + size], freqs[j : j + size]  # (n, T), (n, T, K)
                 segments = [] if y is None else [(y[j : j + size].numpy(), self._label_freqs(len(s)))]
-                segments.append((s.T.reshape(-1), f.transpose(1, 0, 2).reshape(-1, f.shape[-1])))  # position-major
+                order = self._stream_order(len(s))  # step-major, see the module docstring
+                segments.append((s.reshape(-1)[order], f.reshape(-1, f.shape[-1])[order]))
                 payloads.append(entropy.encode(segments))
         return payloads
+
+    @functools.lru_cache(maxsize=8)
+    def _stream_order(self, n: int) -> np.ndarray:
+        """Flat indices into n maps' (n * T) symbols in stream order: by decoding step, image, position in the step."""
+        waves = self.exact.waves
+        return np.concatenate([(np.arange(n)[:, None] * self.seq_len + w.numpy()[None]).reshape(-1) for w in waves])
 
     @torch.no_grad()
     def decode_codes(self, payloads: list[bytes], counts: list[int]) -> torch.Tensor:
@@ -151,11 +168,17 @@ class Codec:
                 [d.decode(entropy.probabilities(self._label_freqs(c))) for d, c in zip(decoders, counts)]))
         state = self.exact.start(n, labels)
         codes = np.empty((n, self.seq_len), dtype=np.int64)
-        for t in range(self.seq_len):
-            probs = entropy.probabilities(frequencies(self.exact.step_logits(state)).cpu().numpy())  # (n, K)
-            for d, a, b in zip(decoders, rows[:-1], rows[1:]):
-                codes[a:b, t] = d.decode(probs[a:b])
-            self.exact.advance(state, torch.from_numpy(codes[:, t]))
+        for wave in self.exact.waves:
+            wave = wave.numpy()
+            probs = entropy.probabilities(frequencies(self.exact.step_logits(state)).numpy())  # (n, P, K)
+            if len(decoders) == n:  # one map per stream (files of one image): the fast path
+                step = np.stack([d.decode(p) for d, p in zip(decoders, probs)])
+            else:
+                step = np.empty((n, len(wave)), dtype=np.int64)
+                for d, a, b in zip(decoders, rows[:-1], rows[1:]):
+                    step[a:b] = d.decode(probs[a:b].reshape(-1, probs.shape[-1])).reshape(b - a, len(wave))
+            codes[:, wave] = step
+            self.exact.advance(state, torch.from_numpy(step))
         h, w = self.prior.config.height, self.prior.config.width
         return torch.from_numpy(codes).view(n, h, w)
 
@@ -249,9 +272,7 @@ class Codec:
             header, parts = self.parse(data)
             per_file.append(header.count)
             streams += [(k, p, min(CHUNK, header.count - i * CHUNK)) for i, p in enumerate(parts)]
-        cfg = self.prior.config
-        per_image = 12 * cfg.layers * cfg.seq_len * cfg.dim  # KV cache bytes of one image: float32 keys, float64 values
-        limit = max(CHUNK, DECODE_BYTES // per_image)
+        limit = max(CHUNK, DECODE_BYTES // self.exact.state_bytes)
         decoded: list[list[torch.Tensor]] = [[] for _ in files]
         group: list = []
         in_group = 0
@@ -266,7 +287,8 @@ class Codec:
                     decoded[k].append(images[start : start + n])
                     start += n
                 group, in_group = [], 0
-        return [torch.cat(parts) if parts else torch.empty(0, *self.shape, dtype=torch.uint8) for parts in decoded]
+        return [parts[0] if len(parts) == 1 else torch.cat(parts) if parts else torch.empty(0, *self.shape, dtype=torch.uint8)
+                for parts in decoded]
 
 
 def bits_per_pixel(num_bytes: float, shape: tuple[int, int, int]) -> float:

@@ -68,15 +68,17 @@ def encode(segments: list[Segment]) -> bytes:
 
 
 def _fits(data: bytes, length: int, segments: list) -> bytes | None:
-    """A string of `length` bytes that decodes to the segments: the coded value cut there, or the next one up."""
+    """A string of `length` bytes that decodes to the segments: the coded value cut there, or the next one up.
+
+    The next one up is tried first: the interval's lower end rarely falls on a byte boundary, so
+    it is the one that fits about four times in five (measured on Fashion-MNIST files).
+    """
     head = data[:length]
-    if _decodes_to(head, segments):
-        return head
     if length:
         up = int.from_bytes(head, "big") + 1
         if up < 1 << (8 * length) and _decodes_to(up.to_bytes(length, "big"), segments):
             return up.to_bytes(length, "big")
-    return None
+    return head if _decodes_to(head, segments) else None
 
 
 def _shortest(data: bytes, segments: list, guess: int) -> bytes:
@@ -111,8 +113,8 @@ class StreamDecoder:
             raise GanvqError(f"the file is corrupted (the coded stream cannot be read: {e})") from None
 
     def decode(self, probs: np.ndarray) -> np.ndarray:
-        """The next len(probs) symbols, decoded with rows probs (n, K) = frequencies / 2^24 (see `probabilities`)."""
+        """The next len(probs) symbols (int32), decoded with rows probs (n, K) = frequencies / 2^24 (see `probabilities`)."""
         try:
-            return self._decoder.decode(self._family, probs).astype(np.int64)
+            return self._decoder.decode(self._family, probs)
         except Exception as e:
             raise GanvqError(f"the file is corrupted (the coded stream ends early or is invalid: {e})") from None

@@ -126,7 +126,10 @@ class VQVAE(nn.Module):
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Images (B, C, H, W) in [-1, 1] -> code indices (B, *config.code_shape)."""
-        return self.quantizer(self.encoder(x)).indices
+        z = self.encoder(x)
+        if isinstance(self.quantizer, VectorQuantizer) and not self.training:
+            return self.quantizer.encode(z)  # the same indices without the training losses
+        return self.quantizer(z).indices
 
     @torch.no_grad()
     def decode(self, indices: torch.Tensor) -> torch.Tensor:

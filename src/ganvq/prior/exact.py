@@ -84,6 +84,13 @@ def _native_int8() -> bool:
     return cpu_supports("_is_vnni_supported", "_is_amx_tile_supported")
 
 
+def int8_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A weight (out, in) as int8 (in, out) times one float64 scale per output row (out,)."""
+    w = weight.detach().double().cpu()
+    scale = w.abs().amax(1).clamp_min(1e-30) / WEIGHT_MAX
+    return torch.round(w / scale[:, None]).to(torch.int8).T.contiguous(), scale
+
+
 class _Linear:
     """y = W x + b on integer activations: 14-bit input rows as two int8 limbs times int8 weights, in int32.
 
@@ -92,15 +99,13 @@ class _Linear:
     """
 
     def __init__(self, lin: torch.nn.Linear, out_bits: int = ACT_BITS, clip: float = ACT_CLIP):
-        w = lin.weight.detach().double().cpu()  # (out, in)
-        if w.shape[1] > MAX_FAN_IN:
-            raise ValueError(f"exact inference supports fan-in up to {MAX_FAN_IN}, got {w.shape[1]}")
-        scale = w.abs().amax(1).clamp_min(1e-30) / WEIGHT_MAX  # (out,)
-        self.w = torch.round(w / scale[:, None]).to(torch.int8).T.contiguous()  # (in, out)
+        if lin.weight.shape[1] > MAX_FAN_IN:
+            raise ValueError(f"exact inference supports fan-in up to {MAX_FAN_IN}, got {lin.weight.shape[1]}")
+        self.w, scale = int8_rows(lin.weight)
         self.wf = self.w.float()
         # real y = acc * (m / 8191) * scale * 2^-12 + b; in output units acc * (m / 8191) * col + b * 2^out
         self.col = (scale * 2.0 ** (out_bits - ACT_BITS)).float()
-        b = lin.bias.detach().double().cpu() if lin.bias is not None else torch.zeros(w.shape[0], dtype=torch.float64)
+        b = lin.bias.detach().double().cpu() if lin.bias is not None else torch.zeros(len(scale), dtype=torch.float64)
         self.b = (b * 2.0**out_bits).float()
         self.clip = clip
 
@@ -152,6 +157,8 @@ class ExactPrior:
         # score in 1/256 nat = dot * (m_q / top) * (m_k / top) * 2^-24 / sqrt(hd) * 2^8
         self.score_c = 2.0**LOGIT_BITS / (2.0 ** (2 * ACT_BITS) * math.sqrt(hd) * self.qk_top**2)
         self._start_tokens = model.start_tokens
+        self.waves = [torch.tensor([t]) for t in range(cfg.seq_len)]  # the decoder's steps: one position each
+        self.state_bytes = 12 * cfg.layers * cfg.seq_len * cfg.dim  # KV cache per sequence: float32 keys, float64 values
 
     # -- shared pieces -----------------------------------------------------------------------------
     def _qkv(self, blk: dict, x: torch.Tensor):
@@ -221,7 +228,7 @@ class ExactPrior:
 
     @torch.no_grad()
     def step_logits(self, state: dict) -> torch.Tensor:
-        """Integer logits (B, K) at the state's position; then pass the decoded codes to `advance`."""
+        """Integer logits (B, 1, K) at the state's position; then pass the decoded codes to `advance`."""
         t = state["t"]
         x = self._embed(state["tokens"], t)[:, None]  # (B, 1, d)
         for blk, cache in zip(self.blocks, state["cache"]):
@@ -230,13 +237,22 @@ class ExactPrior:
             cache["mk"][:, :, t : t + 1] = mk
             cache["v"][t] = v[:, :, 0]
             x = self._finish_block(blk, x, self._attend_cached(qq, mq, cache, t))
-        return self.head(self.norm(x))[:, 0]
+        return self.head(self.norm(x))
 
     @staticmethod
     def advance(state: dict, codes: torch.Tensor) -> None:
-        """Move the state to the next position, the codes (B,) just decoded being its input tokens."""
-        state["tokens"] = codes.cpu().long()
+        """Move the state to the next position, the codes (B, 1) just decoded being its input tokens."""
+        state["tokens"] = codes.cpu().long().reshape(-1)
         state["t"] += 1
+
+
+def exact_prior(model) -> "ExactPrior":
+    """The bit-exact version of a trained prior: ExactPrior (transformer) or ExactLocalPrior."""
+    if model.config.arch == "local":
+        from ganvq.prior.exact_local import ExactLocalPrior
+
+        return ExactLocalPrior(model)
+    return ExactPrior(model)
 
 
 def frequencies(logits: torch.Tensor) -> torch.Tensor:

@@ -31,9 +31,13 @@ class PriorConfig:
     mlp_ratio: int = 4  # MLP hidden width = mlp_ratio * dim
     dropout: float = 0.1  # on attention outputs and MLP outputs while training
     num_classes: int = 0  # > 0: class-conditional (one start token per class); 0: unconditional
+    arch: str = "transformer"  # "transformer" | "local": the fast neighbourhood MLP of prior/local.py
+    neighbors: int = 8  # local only: causal neighbours each code is predicted from (dim: its width, layers: hidden layers)
 
     def __post_init__(self) -> None:
-        if self.dim % self.heads:
+        if self.arch not in ("transformer", "local"):
+            raise GanvqError(f"unknown prior arch {self.arch!r}; choose transformer or local")
+        if self.arch == "transformer" and self.dim % self.heads:
             raise GanvqError(f"prior dim {self.dim} is not divisible by heads {self.heads}")
         if self.codebook_size < 2 or self.height < 1 or self.width < 1 or self.layers < 1:
             raise GanvqError("prior needs codebook_size >= 2, a non-empty code map and at least one layer")
@@ -43,6 +47,34 @@ class PriorConfig:
     @property
     def seq_len(self) -> int:
         return self.height * self.width
+
+
+def check_sampling(temperature: float, top_k: int | None) -> None:
+    """A GanvqError unless the temperature is positive and top-k (when given) at least 1."""
+    if temperature <= 0:
+        raise GanvqError(f"--temperature must be positive, got {temperature}")
+    if top_k is not None and not 1 <= top_k:
+        raise GanvqError(f"--top-k must be at least 1, got {top_k}")
+
+
+def draw(logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None) -> torch.Tensor:
+    """One code per row of logits (..., K) on the CPU: softmax(logits / temperature), cut to the top k
+    codes (Fan et al. 2018) when given, sampled with `generator`."""
+    logits = logits / temperature
+    if top_k is not None and top_k < logits.shape[-1]:
+        kth = logits.topk(top_k, dim=-1).values[..., -1:]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    flat = logits.reshape(-1, logits.shape[-1]).softmax(-1)
+    return torch.multinomial(flat, 1, generator=generator).view(logits.shape[:-1])
+
+
+def build_prior(config: PriorConfig) -> nn.Module:
+    """The prior a config describes: CodePrior (transformer) or LocalPrior."""
+    if config.arch == "local":
+        from ganvq.prior.local import LocalPrior
+
+        return LocalPrior(config)
+    return CodePrior(config)
 
 
 class RMSNorm(nn.Module):
@@ -182,10 +214,7 @@ class CodePrior(nn.Module):
         (Fan et al. 2018) before sampling; the draws use `generator` on the CPU, so a seed
         gives the same maps on any device.
         """
-        if temperature <= 0:
-            raise GanvqError(f"--temperature must be positive, got {temperature}")
-        if top_k is not None and not 1 <= top_k:
-            raise GanvqError(f"--top-k must be at least 1, got {top_k}")
+        check_sampling(temperature, top_k)
         c = self.config
         device = self.pos.device
         was_training = self.training
@@ -194,11 +223,7 @@ class CodePrior(nn.Module):
         tokens = self.start_tokens(n, labels, device)
         out = torch.empty(n, c.seq_len, dtype=torch.int64)
         for t in range(c.seq_len):
-            logits = self.step(tokens, cache, t).float().cpu() / temperature  # (n, K)
-            if top_k is not None and top_k < c.codebook_size:
-                kth = logits.topk(top_k, dim=1).values[:, -1:]
-                logits = logits.masked_fill(logits < kth, float("-inf"))
-            out[:, t] = torch.multinomial(logits.softmax(1), 1, generator=generator)[:, 0]
+            out[:, t] = draw(self.step(tokens, cache, t).float().cpu(), temperature, top_k, generator)
             tokens = out[:, t].to(device)
         self.train(was_training)
         return out.view(n, c.height, c.width)

@@ -93,6 +93,14 @@ class VectorQuantizer(nn.Module):
         """Index of the nearest code for each row of flat (N, codebook_dim)."""
         return squared_distances(flat, self.codes()).argmin(1)
 
+    @torch.no_grad()
+    def encode(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D, h, w) -> code indices (B, h, w): forward's indices in eval mode, without its losses."""
+        b, d, h, w = z.shape
+        with torch.autocast(z.device.type, enabled=False):
+            flat = self._normalize(self.project_in(z.float().permute(0, 2, 3, 1).reshape(-1, d)))
+            return self.nearest(flat).reshape(b, h, w)
+
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         b, d, h, w = z.shape
         with torch.autocast(z.device.type, enabled=False):

@@ -18,7 +18,8 @@ from ganvq.data import describe_skipped, load_dataset
 from ganvq.errors import GanvqError, warn
 from ganvq.io import load_checkpoint
 from ganvq.models.vqvae import VQVAE
-from ganvq.prior.model import CodePrior
+from ganvq.prior.local import LocalPrior
+from ganvq.prior.model import CodePrior, build_prior
 from ganvq.reconstruct import encode_images
 from ganvq.train import loop
 from ganvq.train.vqvae import load_vqvae
@@ -95,7 +96,7 @@ class PriorTask:
             self.test = None  # a folder or single file has no test split
         self.device = device or loop.resolve_device(config.train.device)
         torch.manual_seed(config.train.seed)
-        self.model = CodePrior(model_cfg).to(self.device)
+        self.model = build_prior(model_cfg).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.95),
                                            weight_decay=config.weight_decay)
         self.stream = IndexStream(len(codes), config.train.batch_size, config.train.seed)
@@ -141,7 +142,7 @@ class PriorTask:
 
 
 @torch.no_grad()
-def evaluate_prior(model: CodePrior, codes: torch.Tensor, labels: torch.Tensor | None, pixels: int) -> dict[str, float]:
+def evaluate_prior(model: CodePrior | LocalPrior, codes: torch.Tensor, labels: torch.Tensor | None, pixels: int) -> dict[str, float]:
     """Test cross-entropy of the prior: bits per code and bits per pixel (= bits per image / pixels)."""
     was_training = model.training
     model.eval()
@@ -180,7 +181,7 @@ def _vqvae_from(tensors: dict, config: PriorRunConfig) -> VQVAE:
     return vqvae.eval()
 
 
-def load_prior(path: str | Path, device: str = "cpu") -> tuple[CodePrior, VQVAE, PriorRunConfig]:
+def load_prior(path: str | Path, device: str = "cpu") -> tuple[CodePrior | LocalPrior, VQVAE, PriorRunConfig]:
     """A trained prior and its VQ-VAE (both in eval mode) and the run config, from a checkpoint or run folder."""
     p = Path(path)
     if p.is_dir():
@@ -191,6 +192,6 @@ def load_prior(path: str | Path, device: str = "cpu") -> tuple[CodePrior, VQVAE,
                          "(train one with `ganvq train prior --vqvae RUN`)")
     config = from_dict(PriorRunConfig, meta["config"])
     dev = loop.resolve_device(device)
-    model = CodePrior(config.model)
+    model = build_prior(config.model)
     model.load_state_dict(loop.module_weights(tensors, "model"))
     return model.to(dev).eval(), _vqvae_from(tensors, config).to(dev), config
