@@ -113,3 +113,5 @@ def test_bad_local_configs_are_refused():
         build_prior(PriorConfig(arch="local", neighbors=len(NEIGHBORS) + 1))
     with pytest.raises(GanvqError, match="arch"):
         PriorConfig(arch="pixelcnn")
+    with pytest.raises(GanvqError, match="512 wide"):
+        PriorConfig(arch="local", dim=640)

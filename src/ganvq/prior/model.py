@@ -37,6 +37,8 @@ class PriorConfig:
     def __post_init__(self) -> None:
         if self.arch not in ("transformer", "local"):
             raise GanvqError(f"unknown prior arch {self.arch!r}; choose transformer or local")
+        if self.arch == "local" and self.dim > 512:  # 255 * 127 * 512 < 2^24: see prior/exact_local.py
+            raise GanvqError(f"a local prior is at most 512 wide (its exact integer form needs it), got {self.dim}")
         if self.arch == "transformer" and self.dim % self.heads:
             raise GanvqError(f"prior dim {self.dim} is not divisible by heads {self.heads}")
         if self.codebook_size < 2 or self.height < 1 or self.width < 1 or self.layers < 1:
