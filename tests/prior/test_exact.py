@@ -53,21 +53,6 @@ def test_kv_cache_pass_equals_full_pass_bit_for_bit():
         exact.advance(state, codes.reshape(5, -1)[:, t : t + 1])
 
 
-def test_logits_do_not_depend_on_the_batch_or_thread_count():
-    model = _prior()
-    exact = ExactPrior(model)
-    codes = torch.randint(0, 32, (9, 4, 4))
-    together = exact.logits(codes)
-    alone = torch.cat([exact.logits(codes[i : i + 1]) for i in range(9)])
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one_thread = exact.logits(codes[2:7])
-    finally:
-        torch.set_num_threads(threads)
-    assert torch.equal(together, alone) and torch.equal(together[2:7], one_thread)
-
-
 def test_frequencies_are_positive_and_sum_to_2_24():
     logits = torch.cat([torch.randint(-3000, 3000, (50, 32)).double(), torch.zeros(1, 32),
                         torch.tensor([[1e6] + [0.0] * 31])])

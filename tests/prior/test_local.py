@@ -4,13 +4,13 @@ import torch
 from ganvq.errors import GanvqError
 from ganvq.prior.exact import LOGIT_BITS, exact_prior
 from ganvq.prior.exact_local import ExactLocalPrior
-from ganvq.prior.local import NEIGHBORS, LocalPrior, neighbor_index, waves
+from ganvq.prior.local import NEIGHBORS, neighbor_index, waves
 from ganvq.prior.model import PriorConfig, build_prior
 
 
-def _local(num_classes: int = 0, trained: bool = True, **kw) -> LocalPrior:
+def _local(num_classes: int = 0, trained: bool = True, arch: str = "local", **kw) -> torch.nn.Module:
     torch.manual_seed(0)
-    cfg = PriorConfig(arch="local", codebook_size=16, height=5, width=6, dim=24, layers=2,
+    cfg = PriorConfig(arch=arch, codebook_size=16, height=5, width=6, dim=24, layers=2, heads=2,
                       num_classes=num_classes, **kw)
     model = build_prior(cfg)
     if trained:  # a few steps on random maps: weights away from their init and act_max learned
@@ -71,8 +71,9 @@ def test_wave_by_wave_decoding_equals_the_full_pass_bit_for_bit():
         exact.advance(state, codes.view(5, -1)[:, positions])
 
 
-def test_exact_logits_do_not_depend_on_the_batch_or_thread_count():
-    exact = ExactLocalPrior(_local())
+@pytest.mark.parametrize("arch", ["transformer", "local"])  # both exact priors (prior/exact.py, exact_local.py)
+def test_exact_logits_do_not_depend_on_the_batch_or_thread_count(arch):
+    exact = exact_prior(_local(arch=arch))
     codes = torch.randint(0, 16, (9, 5, 6))
     together = exact.logits(codes)
     alone = torch.cat([exact.logits(codes[i : i + 1]) for i in range(9)])

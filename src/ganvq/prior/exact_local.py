@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from ganvq.prior.exact import LOGIT_BITS, LOGIT_CLIP, int8_rows
 from ganvq.prior.local import LocalPrior, table_rows
+from ganvq.prior.model import class_labels
 
 LEVELS = 255.0  # hidden activations are integers 0..255 times act_max / 255
 TABLE_FINE = 16.0  # first-layer tables hold integers at 1/16 of an activation step
@@ -48,7 +49,6 @@ class ExactLocalPrior:
         self.head = (w.float(), (scale * a[-1] / LEVELS * unit).float(), (model.head.bias.detach().double().cpu() * unit).float())
         self.index = model._index
         self.waves = model._waves  # the decoder's steps: raster positions of each wave
-        self._labels = model._labels
         # decoder memory per code map: the map so far, and one wave's activations, logits and probabilities
         self.state_bytes = 8 * cfg.seq_len + 32 * max(len(w) for w in self.waves) * (cfg.dim + cfg.codebook_size)
 
@@ -70,12 +70,12 @@ class ExactLocalPrior:
     def logits(self, indices: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Integer logits (B, T, K) in units of 1/256 nat (float32) at every position."""
         b = indices.shape[0]
-        return self._logits(indices.reshape(b, -1).cpu(), self._labels(b, labels, "cpu"), None)
+        return self._logits(indices.reshape(b, -1).cpu(), class_labels(self.config, b, labels, "cpu"), None)
 
     def start(self, batch: int, labels: torch.Tensor | None = None) -> dict:
         """A decoding state for `batch` code maps: nothing decoded, at the first wave."""
         return {"codes": torch.zeros(batch, self.config.seq_len, dtype=torch.int64), "wave": 0,
-                "labels": self._labels(batch, labels, "cpu")}
+                "labels": class_labels(self.config, batch, labels, "cpu")}
 
     @torch.no_grad()
     def step_logits(self, state: dict) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganvq.errors import GanvqError
-from ganvq.prior.model import check_sampling, draw
+from ganvq.prior.model import check_sampling, class_labels, code_nll, draw
 
 # (dr, dc) offsets of the neighbours, most useful first; each has 2 dr + dc < 0 (an earlier wave).
 NEIGHBORS = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-2, -1), (-2, 1), (-1, -2), (-2, 2),
@@ -77,17 +77,6 @@ class LocalPrior(nn.Module):
         self._waves = waves(config.height, config.width)
         self._index = neighbor_index(config.height, config.width, self.offsets)
 
-    def _labels(self, batch: int, labels: torch.Tensor | None, device) -> torch.Tensor:
-        c = self.config.num_classes
-        if c == 0:
-            return torch.zeros(batch, dtype=torch.int64, device=device)
-        if labels is None:
-            raise GanvqError(f"this prior is class-conditional ({c} classes): give a label per code map")
-        labels = labels.to(device=device, dtype=torch.int64).reshape(-1)
-        if labels.shape[0] != batch or (labels.numel() and (labels.min() < 0 or labels.max() >= c)):
-            raise GanvqError(f"labels must be {batch} values in [0, {c - 1}]")
-        return labels
-
     def logits_at(self, indices: torch.Tensor, labels: torch.Tensor | None = None,
                   positions: torch.Tensor | None = None) -> torch.Tensor:
         """Logits (B, T', K) at the raster `positions` (all when None), from the codes of earlier waves."""
@@ -97,7 +86,7 @@ class LocalPrior(nn.Module):
         t = rows.shape[1]
         h = F.embedding_bag(rows.reshape(b * t, -1), self.tables, mode="sum").view(b, t, -1)
         pos = self.pos if positions is None else self.pos[positions]
-        h = h + pos + self.cls[self._labels(b, labels, indices.device)][:, None]
+        h = h + pos + self.cls[class_labels(self.config, b, labels, indices.device)][:, None]
         acts = [h := F.relu(h)]
         for lin in self.mid:
             acts.append(h := F.relu(lin(h)))
@@ -113,8 +102,7 @@ class LocalPrior(nn.Module):
 
     def nll(self, indices: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Mean negative log-likelihood per code in nats (the training loss)."""
-        logits = self(indices, labels)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), indices.reshape(-1))
+        return code_nll(self(indices, labels), indices)
 
     @torch.no_grad()
     def sample(self, n: int, labels: torch.Tensor | None = None, temperature: float = 1.0,
@@ -125,7 +113,7 @@ class LocalPrior(nn.Module):
         device = self.pos.device
         was_training = self.training
         self.eval()
-        labels = self._labels(n, labels, device) if c.num_classes else None
+        labels = class_labels(c, n, labels, device)
         out = torch.zeros(n, c.seq_len, dtype=torch.int64)
         for wave in self._waves:
             logits = self.logits_at(out.view(n, c.height, c.width).to(device), labels, wave.to(device))

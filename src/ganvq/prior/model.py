@@ -51,6 +51,24 @@ class PriorConfig:
         return self.height * self.width
 
 
+def class_labels(config: PriorConfig, batch: int, labels: torch.Tensor | None, device) -> torch.Tensor:
+    """Each code map's class (B,) int64 (all 0 for an unconditional prior), or a GanvqError when labels are missing or out of range."""
+    c = config.num_classes
+    if c == 0:
+        return torch.zeros(batch, dtype=torch.int64, device=device)
+    if labels is None:
+        raise GanvqError(f"this prior is class-conditional ({c} classes): give a label per code map")
+    labels = labels.to(device=device, dtype=torch.int64).reshape(-1)
+    if labels.shape[0] != batch or (labels.numel() and (labels.min() < 0 or labels.max() >= c)):
+        raise GanvqError(f"labels must be {batch} values in [0, {c - 1}]")
+    return labels
+
+
+def code_nll(logits: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood per code in nats of code maps (B, h, w) under logits (B, T, K): the training loss."""
+    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), indices.reshape(-1))
+
+
 def check_sampling(temperature: float, top_k: int | None) -> None:
     """A GanvqError unless the temperature is positive and top-k (when given) at least 1."""
     if temperature <= 0:
@@ -159,15 +177,7 @@ class CodePrior(nn.Module):
 
     def start_tokens(self, batch: int, labels: torch.Tensor | None, device) -> torch.Tensor:
         """The start token of each sequence (B,): K + label, or K for an unconditional prior."""
-        k, c = self.config.codebook_size, self.config.num_classes
-        if c == 0:
-            return torch.full((batch,), k, dtype=torch.int64, device=device)
-        if labels is None:
-            raise GanvqError(f"this prior is class-conditional ({c} classes): give a label per code map")
-        labels = labels.to(device=device, dtype=torch.int64).reshape(-1)
-        if labels.shape[0] != batch or (labels.numel() and (labels.min() < 0 or labels.max() >= c)):
-            raise GanvqError(f"labels must be {batch} values in [0, {c - 1}]")
-        return k + labels
+        return self.config.codebook_size + class_labels(self.config, batch, labels, device)
 
     def inputs(self, indices: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Input tokens (B, T): the start token, then the codes shifted right by one."""
@@ -184,8 +194,7 @@ class CodePrior(nn.Module):
 
     def nll(self, indices: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """Mean negative log-likelihood per code in nats (the training loss)."""
-        logits = self(indices, labels)
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), indices.reshape(-1))
+        return code_nll(self(indices, labels), indices)
 
     def new_cache(self, batch: int, device, dtype) -> list[dict]:
         """An empty KV cache for `batch` sequences: per block, keys and values (B, nh, T, hd)."""

@@ -93,19 +93,21 @@ class VectorQuantizer(nn.Module):
         """Index of the nearest code for each row of flat (N, codebook_dim)."""
         return squared_distances(flat, self.codes()).argmin(1)
 
+    def _flat(self, z: torch.Tensor) -> torch.Tensor:
+        """z (B, D, h, w) -> the vectors compared with the codebook (B * h * w, codebook_dim), in float32."""
+        return self._normalize(self.project_in(z.float().permute(0, 2, 3, 1).reshape(-1, z.shape[1])))
+
     @torch.no_grad()
     def encode(self, z: torch.Tensor) -> torch.Tensor:
         """z (B, D, h, w) -> code indices (B, h, w): forward's indices in eval mode, without its losses."""
-        b, d, h, w = z.shape
+        b, _, h, w = z.shape
         with torch.autocast(z.device.type, enabled=False):
-            flat = self._normalize(self.project_in(z.float().permute(0, 2, 3, 1).reshape(-1, d)))
-            return self.nearest(flat).reshape(b, h, w)
+            return self.nearest(self._flat(z)).reshape(b, h, w)
 
     def forward(self, z: torch.Tensor) -> QuantizerOutput:
         b, d, h, w = z.shape
         with torch.autocast(z.device.type, enabled=False):
-            flat = self.project_in(z.float().permute(0, 2, 3, 1).reshape(-1, d))  # (N, cdim)
-            flat = self._normalize(flat)
+            flat = self._flat(z)  # (N, cdim)
             if self.training and not bool(self.initialized):
                 self.fit_codebook(flat.detach(), self.config.kmeans_iters)
             indices = self.nearest(flat.detach())
