@@ -71,6 +71,20 @@ def metrics_table(path: Path = RESULTS / "metrics.json") -> str:
     return "\n".join(lines)
 
 
+def _policy(policy: str, gan: dict) -> str:
+    """A DiffAugment policy with its settings where they differ from the defaults, e.g. "translation (1/16, edge)"."""
+    if not policy:
+        return "—"
+    notes = []
+    if gan.get("diffaugment_p", 1.0) < 1:
+        notes.append(f"p = {gan['diffaugment_p']:g}")
+    if "translation" in policy and gan.get("diffaugment_shift", 0.125) != 0.125:
+        notes.append(f"shift 1/{round(1 / gan['diffaugment_shift'])}" if gan["diffaugment_shift"] else "shift 0")
+    if "translation" in policy and gan.get("diffaugment_fill", "zeros") != "zeros":
+        notes.append(f"{gan['diffaugment_fill']} fill")
+    return policy + (f" ({', '.join(notes)})" if notes else "")
+
+
 def gan_table(path: Path = RESULTS / "gan.json") -> str:
     data = json.loads(path.read_text())
     lines = [
@@ -94,7 +108,8 @@ def gan_table(path: Path = RESULTS / "gan.json") -> str:
         where = f"{chr(ord('A') + machines.index(m))}, {r.get('precision_used', r['config']['train']['precision'])}"
         mem = r["memorization"]["closer_than_test_q0.01_fraction"]
         lines.append(
-            f"| {r['name']} | `{r['preset']}` | {r['train_images']:,} | {r['diffaugment'] or '—'} | {where} | "
+            f"| {r['name']} | `{r['preset']}` | {r['train_images']:,} | {_policy(r['diffaugment'], r['config']['gan'])} "
+            f"| {where} | "
             f"{r['generator_steps']:,} | {r['train_images_per_second']:,.0f} | {r['fid']:.2f} | {r['kid_mean']:.4f} "
             f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f} "
             f"| {r.get('class_coverage', '—')} | {r.get('label_entropy', float('nan')):.3f} | {mem:.4f} |"
@@ -110,9 +125,9 @@ def gan_table(path: Path = RESULTS / "gan.json") -> str:
         "recall_at_least_textbook": lambda b: f"recall {b['best']:.3f} ≥ textbook {b['textbook']:.3f}",
         "all_10_classes": lambda b: f"classes present {b['class_coverage']} = 10",
         "label_entropy": lambda b: f"label entropy {b['value']:.3f} ≥ {b['need']:.3f}",
-        "diffaugment_lowers_limited_data_fid": lambda b: "1,000 images: FID with DiffAugment ("
-        + ", ".join(f"{policy}: {fid:.2f}" for policy, fid in b["with"].items())
-        + f") below {b['without']:.2f} without it for at least one policy",
+        "diffaugment_lowers_limited_data_fid": lambda b: f"1,000 images, `{b['preset']}`: FID with DiffAugment "
+        f"{b['with']:.2f} < {b['without']:.2f} without it",
+        "diffaugment_beats_best_preset_without": lambda b: f"and < `{b['preset']}` without it, {b['without']:.2f}",
     }
     checks = [f"{texts[k](v)}: {'met' if v['ok'] else '**not met**'}" for k, v in bar.items() if k in texts]
     lines += ["", "Bar: " + "; ".join(checks) + "."]
@@ -126,18 +141,19 @@ def gan_limited_table(results: Path = RESULTS) -> str:
         data = json.loads(path.read_text())
         rows += [(data["minutes_per_limited_run"], path.name, r) for r in data["results"] if r["train_images"] == 1000]
     lines = [
-        "The 1,000-image comparison by training budget (each file one `bench_gan.py --runs … "
-        "--limited-minutes M --out …` invocation, so rows of one budget ran side by side on one machine):",
+        "The 1,000-image comparison by training budget (each file from `bench_gan.py --runs … "
+        "--limited-minutes M --out …`, rows of one date from one invocation on one machine):",
         "",
-        "| budget | file | DiffAugment | CPU, threads, precision | G steps | FID | KID | precision | recall | closer than 1% of test |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| budget | file | measured | preset | DiffAugment | CPU, threads, precision | G steps | FID | KID | precision "
+        "| recall | closer than 1% of test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for minutes, name, r in sorted(rows, key=lambda x: (x[0], x[1], x[2]["diffaugment"])):
-        p = r.get("diffaugment_p", r["config"]["gan"].get("diffaugment_p", 1.0))
-        policy = (r["diffaugment"] or "—") + (f" (p = {p:g})" if r["diffaugment"] and p < 1 else "")
+    for minutes, name, r in sorted(rows, key=lambda x: (x[0], x[1], x[2].get("measured", ""), x[2]["preset"],
+                                                        x[2]["diffaugment"])):
+        policy = _policy(r["diffaugment"], r["config"]["gan"])
         cpu = r.get("machine", {}).get("cpu") or "not recorded"
         lines.append(
-            f"| {minutes:g} min | `{name}` | {policy} | {cpu}, {r.get('threads', '?')}, {r.get('precision_used', '?')} | {r['generator_steps']:,} "
+            f"| {minutes:g} min | `{name}` | {r.get('measured', '—')} | `{r['preset']}` | {policy} | {cpu}, {r.get('threads', '?')}, {r.get('precision_used', '?')} | {r['generator_steps']:,} "
             f"| {r['fid']:.2f} | {r['kid_mean']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} "
             f"| {r['memorization']['closer_than_test_q0.01_fraction']:.4f} |"
         )
@@ -145,24 +161,29 @@ def gan_limited_table(results: Path = RESULTS) -> str:
 
 
 def gan_da_variants_table(path: Path = RESULTS / "gan-da-variants.json") -> str:
-    """Step-matched pairs with and without translation on 1,000 images: why DiffAugment loses at 5 minutes."""
+    """Step-matched pairs with and without translation on 1,000 images: does DiffAugment pay at 5 minutes?"""
     data = json.loads(path.read_text())
     lines = [
-        f"Why DiffAugment loses at these budgets (`benchmarks/bench_gan_da_variants.py` → "
+        f"Does DiffAugment pay at these budgets? (`benchmarks/bench_gan_da_variants.py` → "
         f"`benchmarks/results/gan-da-variants.json`): `fmnist-best` on 1,000 images, one change per variant, "
         f"with and without translation for the same G steps ({data['steps']:,}, about a 5-minute budget here; "
-        f"n_D = 2 runs get 2/3 of them), one thread each. D logits are the last logged step's means:",
+        f"n_D = 2 runs get 2/3 of them, width-16 runs 4.125 times as many, what their cheaper steps reach in the "
+        f"same minutes), one thread each. D logits: the last logged step's means (on augmented images), then "
+        f"unaugmented on the 1,000 training images, the next 1,000 (held out) and 1,000 fakes (— where not measured):",
         "",
-        "| variant | DiffAugment | G steps | FID | KID | precision | recall | D logit real / fake | D loss |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| variant | seed | DiffAugment | G steps | FID | KID | precision | recall | D logit real / fake | D loss "
+        "| D logit train / held-out / fake |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in data["results"]:
-        change = ", ".join(f"{k} = {v:g}" for k, v in r["changes"].items()) or "none"
-        policy = (r["diffaugment"] or "—") + (f" (p = {r['diffaugment_p']:g})" if r["diffaugment_p"] < 1 else "")
+        changes = {k: v for k, v in r["changes"].items() if not k.startswith("diffaugment_")}
+        change = ", ".join(f"{k} = {v:g}" for k, v in changes.items()) or "none"
+        policy = _policy(r["diffaugment"], {**r["changes"], "diffaugment_p": r["diffaugment_p"]})
         d = r["last_logits"]
-        lines.append(f"| {change} | {policy} | {r['generator_steps']:,} | {r['fid']:.2f} | {r['kid_mean']:.4f} "
-                     f"| {r['precision']:.3f} | {r['recall']:.3f} | {d['real']:.2f} / {d['fake']:.2f} "
-                     f"| {d['d_loss']:.2f} |")
+        probe = " / ".join(f"{r['d_logits'][k]:.2f}" for k in ("train", "held_out", "fake")) if "d_logits" in r else "—"
+        lines.append(f"| {change} | {r.get('seed', 0)} | {policy} | {r['generator_steps']:,} | {r['fid']:.2f} "
+                     f"| {r['kid_mean']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} "
+                     f"| {d['real']:.2f} / {d['fake']:.2f} | {d['d_loss']:.2f} | {probe} |")
     return "\n".join(lines)
 
 

@@ -38,3 +38,17 @@ def test_bad_config_file_is_a_clear_error(tmp_path):
     cfg.write_text("model: [unclosed\n")
     with pytest.raises(GanvqError, match="not valid YAML"):
         build_vqvae_config(_args("--config", str(cfg)))
+
+
+def test_gan_translation_flags_reach_the_config():
+    from ganvq.cli import build_gan_config
+
+    args = build_parser().parse_args(["train", "gan", "--out", "x", "--preset", "fmnist-best",
+                                      "--diffaugment", "translation", "--diffaugment-shift", "0.25",
+                                      "--diffaugment-fill", "edge"])
+    gan = build_gan_config(args).gan
+    assert (gan.diffaugment, gan.diffaugment_shift, gan.diffaugment_fill) == ("translation", 0.25, "edge")
+    few = build_gan_config(build_parser().parse_args(["train", "gan", "--out", "x", "--preset", "fmnist-few"]))
+    assert few.model.g_width == few.model.d_width == 16 and few.gan.diffaugment == ""
+    with pytest.raises(SystemExit):  # argparse refuses an unknown fill with its usage line
+        build_parser().parse_args(["train", "gan", "--out", "x", "--diffaugment-fill", "mirror"])

@@ -112,6 +112,8 @@ class GANOptions:
     r1_gamma: float = 0.0  # gamma of the R1 penalty on real data (Mescheder et al. 2018); 0: off
     diffaugment: str = ""  # DiffAugment transforms before D, e.g. "color,translation,cutout"; "": none
     diffaugment_p: float = 1.0  # probability that each transform touches each image (ADA-style; 1: always)
+    diffaugment_shift: float = 0.125  # translation: the largest shift, as a fraction of the image size
+    diffaugment_fill: str = "zeros"  # translation: what a shift uncovers, "zeros" (mid-grey) or "edge" pixels
     conditional: bool = True  # train class-conditionally when the data has labels
     sample_every: int = 500  # steps between sample grids in RUN/samples/ (0: only at checkpoints)
     on_diverge: str = "stop"  # NaN/inf or |loss| > diverge_loss: "stop" (naming the last good checkpoint) | "rollback"
@@ -119,7 +121,7 @@ class GANOptions:
     max_rollbacks: int = 3  # on_diverge="rollback": halvings of the learning rates before giving up
 
     def __post_init__(self) -> None:
-        from ganvq.data.augment import check_policy, check_probability
+        from ganvq.data.augment import check_policy, check_probability, check_translation
         from ganvq.losses.gan import LOSSES
 
         if self.loss not in LOSSES:
@@ -132,6 +134,7 @@ class GANOptions:
             raise GanvqError(f"unknown on_diverge {self.on_diverge!r}; choose stop or rollback")
         check_policy(self.diffaugment)
         check_probability(self.diffaugment_p)
+        check_translation(self.diffaugment_shift, self.diffaugment_fill)
 
 
 def _gan_train(**kw) -> TrainConfig:
@@ -173,6 +176,15 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # averaging that a decay would, without slowing learning (1-minute trials: FID 8.5 vs 17 with cosine).
     "fmnist-best": GANRunConfig(
         model=GANConfig(arch="dcgan", d_norm="sn", g_width=64, d_width=64),
+        train=_gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
+        gan=GANOptions(loss="hinge", lr_d=4e-4, beta1=0.5, beta2=0.999, ema_decay=0.999),
+    ),
+    # fmnist-best for little data (about 1,000 images) and short budgets: a quarter of the width (16),
+    # so the same minutes buy about 4 times the steps. No DiffAugment: at 5-minute budgets even a mild
+    # translation did not lower FID (bench_gan.py; two seeds in bench_gan_da_variants.py); add it with
+    # --diffaugment for longer runs.
+    "fmnist-few": GANRunConfig(
+        model=GANConfig(arch="dcgan", d_norm="sn", g_width=16, d_width=16),
         train=_gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
         gan=GANOptions(loss="hinge", lr_d=4e-4, beta1=0.5, beta2=0.999, ema_decay=0.999),
     ),

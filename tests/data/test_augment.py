@@ -12,14 +12,16 @@ from ganvq.data.augment import (
 from ganvq.errors import GanvqError
 
 
-def _shifted(x: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
-    """x (C, H, W) with out[i, j] = x[i + dy, j + dx], zeros where that falls outside."""
+def _shifted(x: torch.Tensor, dy: int, dx: int, fill: str = "zeros") -> torch.Tensor:
+    """x (C, H, W) with out[i, j] = x[i + dy, j + dx]; outside: zeros, or the nearest edge pixel."""
     out = torch.zeros_like(x)
     h, w = x.shape[1:]
     for i in range(h):
         for j in range(w):
             if 0 <= i + dy < h and 0 <= j + dx < w:
                 out[:, i, j] = x[:, i + dy, j + dx]
+            elif fill == "edge":
+                out[:, i, j] = x[:, min(max(i + dy, 0), h - 1), min(max(j + dx, 0), w - 1)]
     return out
 
 
@@ -33,6 +35,35 @@ def test_translation_shifts_each_image_by_whole_pixels_within_an_eighth_of_its_s
         assert len(matches) == 1  # a shift of at most int(16 / 8 + 0.5) = 2 pixels each way explains it
         seen.add(matches[0])
     assert len(seen) > 1  # each image draws its own shift
+
+
+@pytest.mark.parametrize("fill", ["zeros", "edge"])
+def test_a_milder_translation_shifts_by_at_most_its_ratio_and_fills_as_asked(fill):
+    torch.manual_seed(0)
+    x = torch.rand(24, 2, 16, 16) + 1
+    out = diff_augment(x, "translation", translation=1 / 16, fill=fill)
+    seen = set()
+    for img, res in zip(x, out):
+        # int(16 / 16 + 0.5) = 1 pixel each way; a wider search shows no larger shift explains it
+        matches = [(dy, dx) for dy in range(-3, 4) for dx in range(-3, 4)
+                   if torch.equal(res, _shifted(img, dy, dx, fill))]
+        assert len(matches) == 1 and max(map(abs, matches[0])) <= 1
+        seen.add(matches[0])
+    assert len(seen) > 4
+    assert (out == 0).any() == (fill == "zeros")  # edge fill repeats image pixels, never zeros
+    assert torch.equal(diff_augment(x, "translation", translation=0.0, fill=fill), x)
+
+
+def test_bad_translation_settings_are_one_line_errors():
+    x = torch.rand(2, 1, 4, 4)
+    with pytest.raises(GanvqError, match="fraction|size"):
+        diff_augment(x, "translation", translation=0.7)
+    with pytest.raises(GanvqError, match="zeros or edge"):
+        diff_augment(x, "translation", fill="reflect")
+    from ganvq.config import GANOptions
+
+    with pytest.raises(GanvqError, match="zeros or edge"):
+        GANOptions(diffaugment_fill="mirror")
 
 
 def test_cutout_zeroes_one_half_size_square_per_image_and_nothing_else():

@@ -161,7 +161,9 @@ class GANTask:
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
         g = self.config.gan
-        return diff_augment(x, g.diffaugment, g.diffaugment_p) if g.diffaugment else x
+        if not g.diffaugment:
+            return x
+        return diff_augment(x, g.diffaugment, g.diffaugment_p, g.diffaugment_shift, g.diffaugment_fill)
 
     def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
         """D's logits on (augmented) real and fake images: one batch unless D's batch norm would mix them."""

@@ -1,0 +1,28 @@
+"""The GAN benchmark's bar check on the limited-data rows."""
+
+
+def _row(name, preset, fid):
+    return {"name": name, "preset": preset, "fid": fid}
+
+
+def test_diffaugment_must_lower_the_little_data_presets_fid_and_beat_the_best_preset_without_it(benchmark_module):
+    bench = benchmark_module("bench_gan")
+    rows = {"few": _row("few", "fmnist-few", 4.0), "few-diffaugment": _row("few-diffaugment", "fmnist-few", 3.5),
+            "limited": _row("limited", "fmnist-best", 4.4)}
+    bar = bench.check_bar(rows)
+    assert bar["diffaugment_lowers_limited_data_fid"] == {"preset": "fmnist-few", "without": 4.0, "with": 3.5, "ok": True}
+    assert bar["diffaugment_beats_best_preset_without"]["ok"] and bar["all_ok"]
+    rows["limited"] = _row("limited", "fmnist-best", 3.4)  # lower than with DiffAugment: the gain is only over a weaker model
+    assert not bench.check_bar(rows)["diffaugment_beats_best_preset_without"]["ok"]
+    rows["few-diffaugment"] = _row("few-diffaugment", "fmnist-few", 4.1)
+    bar = bench.check_bar(rows)
+    assert not bar["diffaugment_lowers_limited_data_fid"]["ok"] and not bar["all_ok"]
+
+
+def test_the_benchmark_trains_the_little_data_preset_with_a_mild_translation_and_without_any(benchmark_module):
+    bench = benchmark_module("bench_gan")
+    with_, without = bench.run_config("few-diffaugment", 5, 0), bench.run_config("few", 5, 0)
+    assert (with_.gan.diffaugment, with_.gan.diffaugment_shift, with_.gan.diffaugment_fill) == ("translation", 1 / 16,
+                                                                                             "edge")
+    assert without.gan.diffaugment == "" and without.model == with_.model
+    assert with_.limit == without.limit == 1000 and with_.train.minutes == 5 and with_.train.steps is None
