@@ -38,7 +38,8 @@ from ganvq.train.gan import train_gan
 RESULTS = Path(__file__).parent / "results"
 DIFFAUGMENT = "color,translation,cutout"
 LIMITED_IMAGES = 1000
-MILD_TRANSLATION = {"diffaugment": "translation", "diffaugment_shift": 1 / 16, "diffaugment_fill": "edge"}
+MILD_SHIFT_FILL = {"diffaugment_shift": 1 / 16, "diffaugment_fill": "edge"}  # up to 2 pixels at 28, edge fill
+MILD_TRANSLATION = {"diffaugment": "translation", **MILD_SHIFT_FILL}
 # name -> (preset, training images or None for all, GANOptions changes (DiffAugment), budget kind)
 RUNS = {
     "textbook": ("dcgan-textbook", None, {}, "full"),

@@ -27,22 +27,19 @@ import time
 from pathlib import Path
 
 import torch
-from bench_gan import LIMITED_IMAGES
+from bench_gan import LIMITED_IMAGES, MILD_SHIFT_FILL
 from machine import describe
 
-from ganvq.config import GANRunConfig, from_dict, gan_preset
+from ganvq.config import gan_preset
 from ganvq.data.batching import to_float
 from ganvq.data.datasets import load_dataset
-from ganvq.io import load_checkpoint, write_json
+from ganvq.io import write_json
 from ganvq.metrics.score import score_samples
-from ganvq.models.gan import build_discriminator
 from ganvq.sample import sample
-from ganvq.train import loop
-from ganvq.train.gan import load_gan, train_gan
+from ganvq.train.gan import load_discriminator, load_gan, train_gan
 
 RESULTS = Path(__file__).parent / "results"
 WIDTH16 = {"g_width": 16, "d_width": 16}
-MILD = {"diffaugment_shift": 1 / 16, "diffaugment_fill": "edge"}  # fmnist-few's translation
 # name -> (DiffAugment policy, p, GANOptions changes, GANConfig changes, factor on --steps)
 VARIANTS = {
     "base": ("", 1.0, {}, {}, 1.0),
@@ -53,24 +50,20 @@ VARIANTS = {
     "nd2-tr": ("translation", 1.0, {"n_d": 2}, {}, 2 / 3),
     "w16": ("", 1.0, {}, WIDTH16, 4.125),
     "w16-tr": ("translation", 1.0, {}, WIDTH16, 4.125),
-    "w16-tr-mild": ("translation", 1.0, MILD, WIDTH16, 4.125),
+    "w16-tr-mild": ("translation", 1.0, MILD_SHIFT_FILL, WIDTH16, 4.125),
 }
 
 
 def d_logits(run: Path) -> dict[str, float]:
     """Mean D logits (unaugmented) on the 1,000 training images, the next 1,000 and 1,000 fakes of the last G."""
-    tensors, meta = load_checkpoint(run / loop.CHECKPOINT)
-    config = from_dict(GANRunConfig, meta["config"])
-    D = build_discriminator(config.model)
-    D.load_state_dict(loop.module_weights(tensors, "D"))
+    D, config = load_discriminator(run)
     G, _ = load_gan(run, ema=False)
     data = load_dataset("fashion-mnist", limit=2 * LIMITED_IMAGES)
     x, y = to_float(data.images), data.labels
     n = LIMITED_IMAGES
-    generator = torch.Generator().manual_seed(0)
-    z = torch.randn(n, config.model.z_dim, generator=generator)
+    z = torch.randn(n, config.model.z_dim, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        return {"train": D.eval()(x[:n], y[:n]).mean().item(), "held_out": D(x[n:], y[n:]).mean().item(),
+        return {"train": D(x[:n], y[:n]).mean().item(), "held_out": D(x[n:], y[n:]).mean().item(),
                 "fake": D(G(z, y[:n]), y[:n]).mean().item()}
 
 

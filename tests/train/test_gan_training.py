@@ -11,7 +11,7 @@ from ganvq.io import load_checkpoint
 from ganvq.losses.gan import LOSSES
 from ganvq.train import gan as gan_train
 from ganvq.train import loop
-from ganvq.train.gan import GANTask, ema_decay_at, ema_update, load_gan, train_gan
+from ganvq.train.gan import GANTask, ema_decay_at, ema_update, load_discriminator, load_gan, train_gan
 
 
 def _weights(run):
@@ -139,6 +139,10 @@ def test_training_writes_sample_grids_and_a_loadable_conditional_generator(tmp_p
     G, config = load_gan(tmp_path)
     assert not G.training and config.model.num_classes == 10
     assert config.class_names[0] == "T-shirt/top"
+    D, _ = load_discriminator(tmp_path)  # the trained D, e.g. to probe its overfitting
+    assert not D.training
+    with torch.no_grad():
+        assert D(G(torch.randn(4, config.model.z_dim), torch.arange(4)), torch.arange(4)).shape == (4,)
 
 
 def test_textbook_preset_is_the_pytorch_examples_recipe():

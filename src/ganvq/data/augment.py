@@ -126,9 +126,9 @@ def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout", p: f
     check_policy(policy)
     check_probability(p)
     check_translation(translation, fill)
-    for part in filter(None, policy.split(",")):
-        fns = POLICIES[part.strip()]
-        if part.strip() == "translation":
+    for part in filter(None, (name.strip() for name in policy.split(","))):
+        fns = POLICIES[part]
+        if part == "translation":
             fns = (functools.partial(rand_translation, ratio=translation, fill=fill),)
         for fn in fns:
             if p >= 1:

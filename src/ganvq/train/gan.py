@@ -292,15 +292,28 @@ def train_gan(config: GANRunConfig | None, out: str | Path, resume: bool = False
     return summary
 
 
-def load_gan(path: str | Path, device: str = "cpu", ema: bool = True) -> tuple[nn.Module, GANRunConfig]:
-    """A trained generator (eval mode; the EMA weights unless ema=False) and its run config."""
+def _read_gan_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], GANRunConfig]:
+    """A GAN run's (or checkpoint file's) tensors and run config; a GanvqError for another kind of checkpoint."""
     p = Path(path)
     if p.is_dir():
         p = p / loop.CHECKPOINT
     tensors, meta = load_checkpoint(p)
     if meta.get("kind") != "gan":
         raise GanvqError(f"{p} is a {meta.get('kind', 'unknown')} checkpoint, not a GAN")
-    config = from_dict(GANRunConfig, meta["config"])
+    return tensors, from_dict(GANRunConfig, meta["config"])
+
+
+def load_gan(path: str | Path, device: str = "cpu", ema: bool = True) -> tuple[nn.Module, GANRunConfig]:
+    """A trained generator (eval mode; the EMA weights unless ema=False) and its run config."""
+    tensors, config = _read_gan_checkpoint(path)
     G = build_generator(config.model)
     G.load_state_dict(loop.module_weights(tensors, "G_ema" if ema else "G"))
     return G.to(loop.resolve_device(device)).eval(), config
+
+
+def load_discriminator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, GANRunConfig]:
+    """A trained discriminator (eval mode) and its run config, e.g. to probe its overfitting."""
+    tensors, config = _read_gan_checkpoint(path)
+    D = build_discriminator(config.model)
+    D.load_state_dict(loop.module_weights(tensors, "D"))
+    return D.to(loop.resolve_device(device)).eval(), config
