@@ -40,15 +40,26 @@ def test_bad_config_file_is_a_clear_error(tmp_path):
         build_vqvae_config(_args("--config", str(cfg)))
 
 
-def test_gan_translation_flags_reach_the_config():
+def test_gan_diffaugment_flags_reach_the_config():
     from ganvq.cli import build_gan_config
 
     args = build_parser().parse_args(["train", "gan", "--out", "x", "--preset", "fmnist-best",
                                       "--diffaugment", "translation", "--diffaugment-shift", "0.25",
-                                      "--diffaugment-fill", "edge"])
+                                      "--diffaugment-fill", "edge", "--diffaugment-target", "0.6"])
     gan = build_gan_config(args).gan
     assert (gan.diffaugment, gan.diffaugment_shift, gan.diffaugment_fill) == ("translation", 0.25, "edge")
+    assert gan.diffaugment_target == 0.6
     few = build_gan_config(build_parser().parse_args(["train", "gan", "--out", "x", "--preset", "fmnist-few"]))
     assert few.model.g_width == few.model.d_width == 16 and few.gan.diffaugment == ""
     with pytest.raises(SystemExit):  # argparse refuses an unknown fill with its usage line
         build_parser().parse_args(["train", "gan", "--out", "x", "--diffaugment-fill", "mirror"])
+
+
+def test_an_adaptive_diffaugment_target_must_lie_in_0_1_and_needs_transforms():
+    from ganvq.config import GANOptions
+
+    assert GANOptions(diffaugment="translation", diffaugment_target=0.6).diffaugment_target == 0.6
+    with pytest.raises(GanvqError, match=r"\[0, 1\)"):
+        GANOptions(diffaugment="translation", diffaugment_target=1.0)
+    with pytest.raises(GanvqError, match="--diffaugment"):
+        GANOptions(diffaugment="", diffaugment_target=0.6)

@@ -112,8 +112,11 @@ class GANOptions:
     r1_gamma: float = 0.0  # gamma of the R1 penalty on real data (Mescheder et al. 2018); 0: off
     diffaugment: str = ""  # DiffAugment transforms before D, e.g. "color,translation,cutout"; "": none
     diffaugment_p: float = 1.0  # probability that each transform touches each image (ADA-style; 1: always)
+    # ADA's adaptive p (Karras et al. 2020), e.g. 0.6: p starts at 0 (diffaugment_p is unused) and moves to keep
+    # the fraction of positive D logits on real images at this target; 0: p stays diffaugment_p
+    diffaugment_target: float = 0.0
     diffaugment_shift: float = 0.125  # translation: the largest shift, as a fraction of the image size
-    diffaugment_fill: str = "zeros"  # translation: what a shift uncovers, "zeros" (mid-grey) or "edge" pixels
+    diffaugment_fill: str = "zeros"  # translation: what a shift uncovers, "zeros" (mid-grey), "black" or "edge" pixels
     conditional: bool = True  # train class-conditionally when the data has labels
     sample_every: int = 500  # steps between sample grids in RUN/samples/ (0: only at checkpoints)
     on_diverge: str = "stop"  # NaN/inf or |loss| > diverge_loss: "stop" (naming the last good checkpoint) | "rollback"
@@ -135,6 +138,10 @@ class GANOptions:
         check_policy(self.diffaugment)
         check_probability(self.diffaugment_p)
         check_translation(self.diffaugment_shift, self.diffaugment_fill)
+        if not 0 <= self.diffaugment_target < 1:
+            raise GanvqError(f"--diffaugment-target must lie in [0, 1) (0: a fixed p), got {self.diffaugment_target}")
+        if self.diffaugment_target and not self.diffaugment:
+            raise GanvqError("--diffaugment-target adapts DiffAugment's p: name the transforms with --diffaugment")
 
 
 def _gan_train(**kw) -> TrainConfig:
@@ -180,9 +187,10 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
         gan=GANOptions(loss="hinge", lr_d=4e-4, beta1=0.5, beta2=0.999, ema_decay=0.999),
     ),
     # fmnist-best for little data (about 1,000 images) and short budgets: a quarter of the width (16),
-    # so the same minutes buy about 4 times the steps. No DiffAugment: at 5-minute budgets even a mild
-    # translation did not lower FID (bench_gan.py; two seeds in bench_gan_da_variants.py); add it with
-    # --diffaugment for longer runs.
+    # so the same minutes buy about 4 times the steps. No DiffAugment: at 5-minute budgets a mild
+    # translation changed FID by less than the seed-to-seed spread (bench_gan.py, 3 seeds;
+    # bench_gan_da_variants.py, 2 seeds), and ADA's adaptive p stays near 0; add it with --diffaugment
+    # for longer runs.
     "fmnist-few": GANRunConfig(
         model=GANConfig(arch="dcgan", d_norm="sn", g_width=16, d_width=16),
         train=_gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),

@@ -13,8 +13,8 @@ from ganvq.errors import GanvqError
 
 
 def _shifted(x: torch.Tensor, dy: int, dx: int, fill: str = "zeros") -> torch.Tensor:
-    """x (C, H, W) with out[i, j] = x[i + dy, j + dx]; outside: zeros, or the nearest edge pixel."""
-    out = torch.zeros_like(x)
+    """x (C, H, W) with out[i, j] = x[i + dy, j + dx]; outside: zeros, -1 (black), or the nearest edge pixel."""
+    out = torch.full_like(x, -1.0 if fill == "black" else 0.0)
     h, w = x.shape[1:]
     for i in range(h):
         for j in range(w):
@@ -37,7 +37,7 @@ def test_translation_shifts_each_image_by_whole_pixels_within_an_eighth_of_its_s
     assert len(seen) > 1  # each image draws its own shift
 
 
-@pytest.mark.parametrize("fill", ["zeros", "edge"])
+@pytest.mark.parametrize("fill", ["zeros", "black", "edge"])
 def test_a_milder_translation_shifts_by_at_most_its_ratio_and_fills_as_asked(fill):
     torch.manual_seed(0)
     x = torch.rand(24, 2, 16, 16) + 1
@@ -50,7 +50,8 @@ def test_a_milder_translation_shifts_by_at_most_its_ratio_and_fills_as_asked(fil
         assert len(matches) == 1 and max(map(abs, matches[0])) <= 1
         seen.add(matches[0])
     assert len(seen) > 4
-    assert (out == 0).any() == (fill == "zeros")  # edge fill repeats image pixels, never zeros
+    assert (out == 0).any() == (fill == "zeros")  # the images have no zeros or -1s: only the fill brings them
+    assert (out == -1).any() == (fill == "black")
     assert torch.equal(diff_augment(x, "translation", translation=0.0, fill=fill), x)
 
 
@@ -58,11 +59,11 @@ def test_bad_translation_settings_are_one_line_errors():
     x = torch.rand(2, 1, 4, 4)
     with pytest.raises(GanvqError, match="fraction|size"):
         diff_augment(x, "translation", translation=0.7)
-    with pytest.raises(GanvqError, match="zeros or edge"):
+    with pytest.raises(GanvqError, match="zeros, black, edge"):
         diff_augment(x, "translation", fill="reflect")
     from ganvq.config import GANOptions
 
-    with pytest.raises(GanvqError, match="zeros or edge"):
+    with pytest.raises(GanvqError, match="zeros, black, edge"):
         GANOptions(diffaugment_fill="mirror")
 
 

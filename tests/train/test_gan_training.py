@@ -11,7 +11,17 @@ from ganvq.io import load_checkpoint
 from ganvq.losses.gan import LOSSES
 from ganvq.train import gan as gan_train
 from ganvq.train import loop
-from ganvq.train.gan import GANTask, ema_decay_at, ema_update, load_discriminator, load_gan, train_gan
+from ganvq.train.gan import (
+    ADA_IMAGES,
+    ADA_INTERVAL,
+    GANTask,
+    ada_adjust,
+    ema_decay_at,
+    ema_update,
+    load_discriminator,
+    load_gan,
+    train_gan,
+)
 
 
 def _weights(run):
@@ -37,6 +47,48 @@ def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path,
     assert a.keys() == b.keys() and any(k.startswith("G_ema.") for k in a)
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_resume_keeps_the_adaptive_diffaugment_p_and_its_half_gathered_signs(tmp_path, tiny_gan_config,
+                                                                            crash_after_checkpoint):
+    # 6 steps with n_D = 2: 12 D steps, so p moves 3 times; the checkpoint at step 3 falls mid-interval (6 D steps).
+    config = _with(tiny_gan_config, n_d=2, diffaugment_target=0.01)
+    full = tmp_path / "full"
+    train_gan(config, full, quiet=True)
+    crashed = tmp_path / "crashed"
+    task = GANTask(config, out=crashed)
+    crash_after_checkpoint(task, config.train, crashed)
+    tensors, meta = load_checkpoint(crashed / loop.CHECKPOINT)
+    assert loop.unflatten_state(meta["extra"], tensors)["ada"]["steps"] == 6 % ADA_INTERVAL
+    train_gan(config, crashed, resume=True, quiet=True)
+
+    def extra(run):
+        tensors, meta = load_checkpoint(run / loop.CHECKPOINT)
+        return loop.unflatten_state(meta["extra"], tensors)
+
+    a, b = extra(full), extra(crashed)
+    assert (a["aug_p"], a["ada"]) == (b["aug_p"], b["ada"])
+    logged = [r["train/aug_p"] for r in map(json.loads, (full / loop.METRICS).read_text().splitlines())
+              if "train/aug_p" in r]
+    assert logged and a["aug_p"] > 0  # logged (as window means), and a target this low was exceeded: p rose
+
+
+def test_ada_moves_p_by_the_images_seen_toward_the_target_every_interval(tiny_gan_config):
+    assert ada_adjust(0.5, 0.7, 0.6, 256) == pytest.approx(0.5 + 256 / ADA_IMAGES)
+    assert ada_adjust(0.5, 0.6, 0.6, 256) == pytest.approx(0.5 - 256 / ADA_IMAGES)
+    assert ada_adjust(0.0, -1.0, 0.6, 256) == 0.0 and ada_adjust(1.0, 1.0, 0.6, 256) == 1.0
+    task = GANTask(_with(tiny_gan_config, diffaugment_target=0.6))
+    assert task.aug_p == 0.0  # adaptive p starts with no augmentation
+    confident = torch.tensor([2.0, 1.0, 3.0, -1.0])  # r = 0.5: below the target
+    for _ in range(ADA_INTERVAL - 1):
+        task._adapt_p(torch.ones(4))
+        assert task.aug_p == 0.0  # p moves only once per interval
+    task._adapt_p(confident)  # signs over the interval: (3 * 4 + 2) / 16 = 0.875 > 0.6
+    assert task.aug_p == pytest.approx(16 / ADA_IMAGES)
+    for _ in range(ADA_INTERVAL):
+        task._adapt_p(-torch.ones(4))
+    assert task.aug_p == 0.0
+    assert "train/aug_p" in task._d_step() and "train/aug_p" not in GANTask(tiny_gan_config)._d_step()
 
 
 def test_ema_update_equals_the_formula():

@@ -139,10 +139,13 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--diffaugment", help='DiffAugment transforms, e.g. "color,translation,cutout" ("" for none)')
     p.add_argument("--diffaugment-p", type=float, metavar="P",
                    help="probability that each DiffAugment transform touches an image (default 1: always)")
+    p.add_argument("--diffaugment-target", type=float, metavar="T",
+                   help="adapt p as ADA does, keeping the fraction of real images D scores positive at T "
+                        "(ADA: 0.6); p starts at 0 (default 0: p fixed)")
     p.add_argument("--diffaugment-shift", type=float, metavar="F",
                    help="largest DiffAugment translation as a fraction of the image size (default 0.125)")
     p.add_argument("--diffaugment-fill", choices=TRANSLATION_FILLS,
-                   help="what a DiffAugment translation uncovers: zeros (mid-grey; the default) or edge pixels")
+                   help="what a DiffAugment translation uncovers: zeros (mid-grey; the default), black (-1) or the edge pixels")
     p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
                    help="class-conditional training when the data has labels (preset default: on)")
     p.add_argument("--on-diverge", choices=["stop", "rollback"], help="on NaN/inf: stop, or roll back and halve the lr")
@@ -165,7 +168,8 @@ def build_gan_config(args) -> "GANRunConfig":
     train = _train_options(config.train, args)
     gan = merge(config.gan, lr_d=args.lr_d, loss=args.loss, n_d=args.n_d, ema_decay=args.ema_decay,
                 r1_gamma=args.r1_gamma, diffaugment=args.diffaugment,
-                diffaugment_p=args.diffaugment_p, diffaugment_shift=args.diffaugment_shift,
+                diffaugment_p=args.diffaugment_p, diffaugment_target=args.diffaugment_target,
+                diffaugment_shift=args.diffaugment_shift,
                 diffaugment_fill=args.diffaugment_fill, conditional=args.conditional,
                 on_diverge=args.on_diverge, sample_every=args.sample_every)
     model = merge(config.model, image_size=args.image_size, arch=args.arch, d_norm=args.d_norm)

@@ -5,9 +5,10 @@ draws for each image), and back-propagating through the transform into G, keeps 
 memorising a small training set without the augmentations leaking into G's samples. The
 transforms follow the authors' reference code: colour (brightness, saturation, contrast),
 translation by up to 1/8 of the size with zero padding, and cutout of a half-size square. Translation
-can be made milder (a smaller largest shift) and can fill with the image's edge pixels instead: on
-small images whose objects fill the frame, such as 28x28 Fashion-MNIST, 1/8 (4 pixels) can crop the
-object itself, and the zero (mid-grey) border is a band no real image has.
+can be made milder (a smaller largest shift) and can fill with black (-1) or the image's edge pixels
+instead: on small images whose objects fill the frame, such as 28x28 Fashion-MNIST, 1/8 (4 pixels)
+can crop the object itself, and the zero (mid-grey) border is a band no real image has, where black
+is the background every image has.
 Images are float (B, C, H, W) in [-1, 1]; randomness comes from torch's global generator, so a
 seeded run (and its resumption) repeats exactly.
 """
@@ -47,7 +48,8 @@ def rand_translation(x: torch.Tensor, ratio: float = 0.125, fill: str = "zeros")
     """Shift each image by whole pixels, up to ratio * size each way.
 
     fill "zeros" fills the uncovered pixels with zeros (mid-grey), as the reference code does;
-    "edge" repeats the nearest edge pixel (black for a black-background image).
+    "black" with -1, the darkest value (the background of images such as Fashion-MNIST's);
+    "edge" repeats the nearest edge pixel.
     """
     check_translation(ratio, fill)
     b, c, h, w = x.shape
@@ -60,10 +62,10 @@ def rand_translation(x: torch.Tensor, ratio: float = 0.125, fill: str = "zeros")
         cols = (torch.arange(w, device=x.device) + tx).clamp(0, w - 1)  # (B, W)
         src = x
     else:
-        # Output pixel i reads input pixel i + t; the one-pixel zero border catches reads outside the image.
+        # Output pixel i reads input pixel i + t; the one-pixel fill border catches reads outside the image.
         rows = (torch.arange(h, device=x.device) + ty + 1).clamp(0, h + 1)  # (B, H) indices into the padded image
         cols = (torch.arange(w, device=x.device) + tx + 1).clamp(0, w + 1)  # (B, W)
-        src = torch.nn.functional.pad(x, (1, 1, 1, 1))  # (B, C, H + 2, W + 2)
+        src = torch.nn.functional.pad(x, (1, 1, 1, 1), value=-1.0 if fill == "black" else 0.0)  # (B, C, H + 2, W + 2)
     out = src.gather(2, rows[:, None, :, None].expand(b, c, h, src.shape[3]))  # (B, C, H, W')
     return out.gather(3, cols[:, None, None, :].expand(b, c, h, w))  # (B, C, H, W)
 
@@ -94,7 +96,7 @@ def check_probability(p: float) -> None:
         raise GanvqError(f"DiffAugment probability must lie in [0, 1], got {p}")
 
 
-TRANSLATION_FILLS = ("zeros", "edge")
+TRANSLATION_FILLS = ("zeros", "black", "edge")
 
 
 def check_translation(ratio: float, fill: str) -> None:
@@ -102,7 +104,7 @@ def check_translation(ratio: float, fill: str) -> None:
     if not 0 <= ratio <= 0.5:
         raise GanvqError(f"DiffAugment translation must lie in [0, 0.5] of the image size, got {ratio}")
     if fill not in TRANSLATION_FILLS:
-        raise GanvqError(f"unknown DiffAugment translation fill {fill!r}; choose {' or '.join(TRANSLATION_FILLS)}")
+        raise GanvqError(f"unknown DiffAugment translation fill {fill!r}; choose {', '.join(TRANSLATION_FILLS)}")
 
 
 def check_policy(policy: str) -> None:
@@ -117,7 +119,7 @@ def diff_augment(x: torch.Tensor, policy: str = "color,translation,cutout", p: f
     """Apply the comma-separated transforms of `policy` to x (B, C, H, W); "" returns x (Zhao et al. 2020).
 
     `translation` is the largest shift as a fraction of the size and `fill` what the shift uncovers
-    ("zeros" or "edge"; see rand_translation).
+    ("zeros", "black" or "edge"; see rand_translation).
 
     With p < 1 each transform touches each image with probability p only (as in ADA, Karras et al.
     2020): D still never sees an image G could copy an augmentation from, but G's gradient passes

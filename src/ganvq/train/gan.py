@@ -1,5 +1,6 @@
 """Training a GAN: the Task the shared loop runs (n_D discriminator steps per generator step, TTUR,
-EMA of G, conditional training, DiffAugment, penalties, divergence guard), and loading G back."""
+EMA of G, conditional training, DiffAugment with a fixed or adaptive p, penalties, divergence guard),
+and loading G back."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from ganvq.report.grids import save_grid
 from ganvq.train import loop
 
 SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
+ADA_INTERVAL = 4  # adaptive DiffAugment: D steps between adjustments of p (ADA's ada_interval)
+ADA_IMAGES = 500_000  # ... and p can move from 0 to 1 in this many real images (ADA's ada_kimg = 500)
 GRID_SIZE = 64  # images in a sample grid (100 for 10-class models: one column per class)
 # channels_last lets oneDNN pick faster convolution kernels on CPU.
 MEMORY_FORMAT = torch.channels_last
@@ -44,6 +47,17 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     model = dataclasses.replace(m, channels=train.shape[0], num_classes=num_classes)
     names = train.class_names if conditional else None
     return train, dataclasses.replace(config, model=model, class_names=names)
+
+
+def ada_adjust(p: float, r_t: float, target: float, images: int) -> float:
+    """ADA's update of the augmentation probability (Karras et al. 2020), clamped to [0, 1].
+
+    r_t = E[sign(D(real))] over the last `images` real images: near 1 when D scores its training images
+    confidently real, the sign of overfitting. p rises by images / ADA_IMAGES when r_t exceeds the
+    target and falls by as much otherwise.
+    """
+    step = images / ADA_IMAGES
+    return min(1.0, max(0.0, p + (step if r_t > target else -step)))
 
 
 def ema_decay_at(decay: float, step: int) -> float:
@@ -90,6 +104,9 @@ class GANTask:
         self.sample_dir = Path(out) / "samples" if out is not None else None
         self.rollbacks = 0
         self._snapshot: dict | None = None
+        # DiffAugment's p: fixed, or adapted (ADA) from the signs of D's real logits, summed over real images.
+        self.aug_p = 0.0 if g.diffaugment_target else g.diffaugment_p
+        self._ada = {"signs": 0.0, "images": 0, "steps": 0}
         # Fixed latents for the sample grids, from their own generator so the run's RNG is untouched.
         gen = torch.Generator().manual_seed(config.train.seed)
         k = config.model.num_classes
@@ -110,11 +127,15 @@ class GANTask:
         return to_dict(self.config)
 
     def extra_state(self) -> dict:
-        return {"batches": self.batches.state_dict(), "rollbacks": self.rollbacks}
+        return {"batches": self.batches.state_dict(), "rollbacks": self.rollbacks, "aug_p": self.aug_p,
+                "ada": dict(self._ada)}
 
     def load_extra_state(self, state: dict) -> None:
         self.batches.load_state_dict(state["batches"])
         self.rollbacks = state["rollbacks"]
+        # Checkpoints from before adaptive p keep the fixed p they were trained with.
+        self.aug_p = state.get("aug_p", self.aug_p)
+        self._ada = dict(state.get("ada", self._ada))
 
     def train_step(self, step: int) -> dict[str, float]:
         """n_D discriminator updates, then one generator update and the EMA update."""
@@ -163,7 +184,18 @@ class GANTask:
         g = self.config.gan
         if not g.diffaugment:
             return x
-        return diff_augment(x, g.diffaugment, g.diffaugment_p, g.diffaugment_shift, g.diffaugment_fill)
+        return diff_augment(x, g.diffaugment, self.aug_p, g.diffaugment_shift, g.diffaugment_fill)
+
+    def _adapt_p(self, logits_real: torch.Tensor) -> None:
+        """Adaptive DiffAugment: gather sign(D(real)); every ADA_INTERVAL D steps move p toward the target."""
+        ada = self._ada
+        ada["signs"] += logits_real.detach().float().sign().sum().item()
+        ada["images"] += len(logits_real)
+        ada["steps"] += 1
+        if ada["steps"] == ADA_INTERVAL:
+            target = self.config.gan.diffaugment_target
+            self.aug_p = ada_adjust(self.aug_p, ada["signs"] / ada["images"], target, ada["images"])
+            self._ada = {"signs": 0.0, "images": 0, "steps": 0}
 
     def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
         """D's logits on (augmented) real and fake images: one batch unless D's batch norm would mix them."""
@@ -204,6 +236,9 @@ class GANTask:
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
+        if g.diffaugment_target:
+            self._adapt_p(logits_real)
+            metrics["train/aug_p"] = self.aug_p
         return metrics
 
     def _g_step(self) -> float | None:
@@ -237,6 +272,7 @@ class GANTask:
         return {
             "modules": {n: copy.deepcopy(m.state_dict()) for n, m in self.modules().items()},
             "optim": {n: opt_state(o) for n, o in self.optimizers().items()},
+            "aug": (self.aug_p, dict(self._ada)),
         }
 
     def _roll_back(self, player: str) -> dict[str, float]:
@@ -249,6 +285,8 @@ class GANTask:
             raise loop.TrainingDiverged(f"{what} after {self.rollbacks} roll-backs with halved learning rates")
         for name, module in self.modules().items():
             module.load_state_dict(self._snapshot["modules"][name])
+        self.aug_p, ada = self._snapshot["aug"]
+        self._ada = dict(ada)
         for name, opt in self.optimizers().items():
             # Only the per-parameter state: param_groups stay the same dicts the loop schedules.
             opt.state.clear()
