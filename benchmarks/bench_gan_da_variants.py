@@ -1,17 +1,18 @@
 """Does DiffAugment pay at a 5-minute budget on 1,000 images? Step-matched pairs, with and without it.
 
 bench_gan.py compares presets with and without DiffAugment at equal wall-clock budgets. This asks
-why: each variant changes one thing in `fmnist-best` (the augmentation probability p, a stronger
-discriminator by learning rate or by n_D = 2, the width: 16 instead of 64, as in `fmnist-few`;
-the translation's size and fill) and is trained with and without translation for the same number
-of G steps: --steps, about what a 5-minute budget reaches on a 2-core AVX2 CPU, times the
+why: each variant changes one thing in `fmnist-best` (the augmentation probability p, fixed or
+adapted as ADA does; a stronger discriminator by learning rate or by n_D = 2; the width: 16
+instead of 64, as in `fmnist-few`; the translation's size and fill) and is trained with and
+without DiffAugment for the same number of G steps: --steps, about what a 5-minute budget reaches on a 2-core AVX2 CPU, times the
 variant's factor (n_D = 2 runs get 2/3 of them, the same D work; width-16 runs 4.125 times as
 many, what their cheaper steps reach in the same minutes). One torch thread per run, so two can
 run side by side without changing the result. Each run is scored on 10,000 samples (FID, KID,
 precision, recall; no memorization audit). D's mean logits on its 1,000 training images, on the
 next 1,000 (held out) and on 1,000 fakes measure its overfitting: DiffAugment can only help a
 discriminator that scores held-out real images like fakes. Writes
-benchmarks/results/gan-da-variants.json. Usage:
+benchmarks/results/gan-da-variants.json (--steps 10000 --out results/gan-da-variants-long.json: about
+4 times a 5-minute budget's steps). Usage:
 
     python benchmarks/bench_gan_da_variants.py [--steps 2400] [--variants base tr-p0.5 ...] [--seed 0] [--merge]
 """
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 
 import torch
-from bench_gan import LIMITED_IMAGES, MILD_SHIFT_FILL
+from bench_gan import DIFFAUGMENT, LIMITED_IMAGES, MILD_SHIFT_FILL
 from machine import describe
 
 from ganvq.config import gan_preset
@@ -51,6 +52,8 @@ VARIANTS = {
     "w16": ("", 1.0, {}, WIDTH16, 4.125),
     "w16-tr": ("translation", 1.0, {}, WIDTH16, 4.125),
     "w16-tr-mild": ("translation", 1.0, MILD_SHIFT_FILL, WIDTH16, 4.125),
+    # ADA's adaptive p (target 0.6) on the reference transforms: augments only as far as D overfits
+    "w16-ada": (DIFFAUGMENT, 1.0, {"diffaugment_target": 0.6}, WIDTH16, 4.125),
 }
 
 
@@ -82,6 +85,7 @@ def run_variant(name: str, steps: int, workdir: Path, seed: int = 0) -> dict:
     summary = train_gan(config, run, quiet=True)
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     last = [d for d in lines if "train/logits_real" in d][-1]
+    aug_p = [d["train/aug_p"] for d in lines if "train/aug_p" in d]  # adaptive p, as logged (window means)
     images, _ = sample(run, 10000, seed=0)
     scores = score_samples(images, "fashion-mnist", seed=0, audit=False)
     return {"name": name, "seed": seed, "diffaugment": policy, "diffaugment_p": p, "changes": {**changes, **model},
@@ -90,6 +94,7 @@ def run_variant(name: str, steps: int, workdir: Path, seed: int = 0) -> dict:
             "recall": scores["recall"],
             "last_logits": {"step": last["step"], "real": last["train/logits_real"],
                             "fake": last["train/logits_fake"], "d_loss": last["train/d_loss"]},
+            **({"aug_p": {"last": aug_p[-1], "max": max(aug_p)}} if aug_p else {}),
             "d_logits": d_logits(run), "machine": describe(), "measured": time.strftime("%Y-%m-%d")}
 
 

@@ -76,13 +76,21 @@ def _policy(policy: str, gan: dict) -> str:
     if not policy:
         return "—"
     notes = []
-    if gan.get("diffaugment_p", 1.0) < 1:
+    if gan.get("diffaugment_target"):
+        notes.append(f"adaptive p, target {gan['diffaugment_target']:g}")
+    elif gan.get("diffaugment_p", 1.0) < 1:
         notes.append(f"p = {gan['diffaugment_p']:g}")
     if "translation" in policy and gan.get("diffaugment_shift", 0.125) != 0.125:
         notes.append(f"shift 1/{round(1 / gan['diffaugment_shift'])}" if gan["diffaugment_shift"] else "shift 0")
     if "translation" in policy and gan.get("diffaugment_fill", "zeros") != "zeros":
         notes.append(f"{gan['diffaugment_fill']} fill")
     return policy + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _seeds(check: dict) -> str:
+    """"seed 0" or "mean of seeds 0, 1, 2" for a bar check (checks from before seeds were recorded: seed 0)."""
+    seeds = check.get("seeds", [0])
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"mean of seeds {', '.join(map(str, seeds))}"
 
 
 def gan_table(path: Path = RESULTS / "gan.json") -> str:
@@ -96,9 +104,9 @@ def gan_table(path: Path = RESULTS / "gan.json") -> str:
         "Rows compared by the bar were trained in the same invocation on the same machine; the column "
         "*machine* says which (speeds differ between machines, so compare speeds within a machine only):",
         "",
-        "| run | preset | train images | DiffAugment | machine | G steps | real img/s | FID | KID | precision | recall "
-        "| density | coverage | classes | label entropy | closer than 1% of test |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| run | seed | preset | train images | DiffAugment | machine | G steps | real img/s | FID | KID | precision "
+        "| recall | density | coverage | classes | label entropy | closer than 1% of test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     machines: list[dict] = []  # distinct machines in order of appearance: A, B, ...
     for r in data["results"]:
@@ -108,7 +116,7 @@ def gan_table(path: Path = RESULTS / "gan.json") -> str:
         where = f"{chr(ord('A') + machines.index(m))}, {r.get('precision_used', r['config']['train']['precision'])}"
         mem = r["memorization"]["closer_than_test_q0.01_fraction"]
         lines.append(
-            f"| {r['name']} | `{r['preset']}` | {r['train_images']:,} | {_policy(r['diffaugment'], r['config']['gan'])} "
+            f"| {r['name']} | {r.get('seed', 0)} | `{r['preset']}` | {r['train_images']:,} | {_policy(r['diffaugment'], r['config']['gan'])} "
             f"| {where} | "
             f"{r['generator_steps']:,} | {r['train_images_per_second']:,.0f} | {r['fid']:.2f} | {r['kid_mean']:.4f} "
             f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f} "
@@ -125,9 +133,10 @@ def gan_table(path: Path = RESULTS / "gan.json") -> str:
         "recall_at_least_textbook": lambda b: f"recall {b['best']:.3f} ≥ textbook {b['textbook']:.3f}",
         "all_10_classes": lambda b: f"classes present {b['class_coverage']} = 10",
         "label_entropy": lambda b: f"label entropy {b['value']:.3f} ≥ {b['need']:.3f}",
-        "diffaugment_lowers_limited_data_fid": lambda b: f"1,000 images, `{b['preset']}`: FID with DiffAugment "
-        f"{b['with']:.2f} < {b['without']:.2f} without it",
-        "diffaugment_beats_best_preset_without": lambda b: f"and < `{b['preset']}` without it, {b['without']:.2f}",
+        "diffaugment_lowers_limited_data_fid": lambda b: f"1,000 images, `{b['preset']}`, {_seeds(b)}: FID with "
+        f"DiffAugment {b['with']:.2f} < {b['without']:.2f} without it",
+        "diffaugment_beats_best_preset_without": lambda b: f"and < `{b['preset']}` without it, {b['without']:.2f} "
+        f"({_seeds(b)})",
     }
     checks = [f"{texts[k](v)}: {'met' if v['ok'] else '**not met**'}" for k, v in bar.items() if k in texts]
     lines += ["", "Bar: " + "; ".join(checks) + "."]
@@ -144,16 +153,16 @@ def gan_limited_table(results: Path = RESULTS) -> str:
         "The 1,000-image comparison by training budget (each file from `bench_gan.py --runs … "
         "--limited-minutes M --out …`, rows of one date from one invocation on one machine):",
         "",
-        "| budget | file | measured | preset | DiffAugment | CPU, threads, precision | G steps | FID | KID | precision "
-        "| recall | closer than 1% of test |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| budget | file | measured | preset | DiffAugment | seed | CPU, threads, precision | G steps | FID | KID "
+        "| precision | recall | closer than 1% of test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for minutes, name, r in sorted(rows, key=lambda x: (x[0], x[1], x[2].get("measured", ""), x[2]["preset"],
-                                                        x[2]["diffaugment"])):
+                                                        x[2]["diffaugment"], x[2].get("seed", 0))):
         policy = _policy(r["diffaugment"], r["config"]["gan"])
         cpu = r.get("machine", {}).get("cpu") or "not recorded"
         lines.append(
-            f"| {minutes:g} min | `{name}` | {r.get('measured', '—')} | `{r['preset']}` | {policy} | {cpu}, {r.get('threads', '?')}, {r.get('precision_used', '?')} | {r['generator_steps']:,} "
+            f"| {minutes:g} min | `{name}` | {r.get('measured', '—')} | `{r['preset']}` | {policy} | {r.get('seed', 0)} | {cpu}, {r.get('threads', '?')}, {r.get('precision_used', '?')} | {r['generator_steps']:,} "
             f"| {r['fid']:.2f} | {r['kid_mean']:.4f} | {r['precision']:.3f} | {r['recall']:.3f} "
             f"| {r['memorization']['closer_than_test_q0.01_fraction']:.4f} |"
         )
@@ -161,12 +170,13 @@ def gan_limited_table(results: Path = RESULTS) -> str:
 
 
 def gan_da_variants_table(path: Path = RESULTS / "gan-da-variants.json") -> str:
-    """Step-matched pairs with and without translation on 1,000 images: does DiffAugment pay at 5 minutes?"""
+    """Step-matched pairs with and without DiffAugment on 1,000 images: does it pay at this budget?"""
     data = json.loads(path.read_text())
     lines = [
         f"Does DiffAugment pay at these budgets? (`benchmarks/bench_gan_da_variants.py` → "
-        f"`benchmarks/results/gan-da-variants.json`): `fmnist-best` on 1,000 images, one change per variant, "
-        f"with and without translation for the same G steps ({data['steps']:,}, about a 5-minute budget here; "
+        f"`benchmarks/results/{path.name}`): `fmnist-best` on 1,000 images, one change per variant, "
+        f"with and without DiffAugment for the same G steps ({data['steps']:,}; 2,400 are about a 5-minute budget "
+        f"here; "
         f"n_D = 2 runs get 2/3 of them, width-16 runs 4.125 times as many, what their cheaper steps reach in the "
         f"same minutes), one thread each. D logits: the last logged step's means (on augmented images), then "
         f"unaugmented on the 1,000 training images, the next 1,000 (held out) and 1,000 fakes (— where not measured):",
@@ -179,6 +189,8 @@ def gan_da_variants_table(path: Path = RESULTS / "gan-da-variants.json") -> str:
         changes = {k: v for k, v in r["changes"].items() if not k.startswith("diffaugment_")}
         change = ", ".join(f"{k} = {v:g}" for k, v in changes.items()) or "none"
         policy = _policy(r["diffaugment"], {**r["changes"], "diffaugment_p": r["diffaugment_p"]})
+        if "aug_p" in r:
+            policy += f"; p at most {r['aug_p']['max']:.3f}, last {r['aug_p']['last']:.3f}"
         d = r["last_logits"]
         probe = " / ".join(f"{r['d_logits'][k]:.2f}" for k in ("train", "held_out", "fake")) if "d_logits" in r else "—"
         lines.append(f"| {change} | {r.get('seed', 0)} | {policy} | {r['generator_steps']:,} | {r['fid']:.2f} "
@@ -262,7 +274,8 @@ def precision_table(path: Path = RESULTS / "precision.json") -> str:
 
 
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
-          "gan-da-variants.json": gan_da_variants_table, "codec.json": codec_table, "precision.json": precision_table}
+          "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
+          "codec.json": codec_table, "precision.json": precision_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
