@@ -176,8 +176,7 @@ def gan_da_variants_table(path: Path = RESULTS / "gan-da-variants.json") -> str:
         f"Does DiffAugment pay at these budgets? (`benchmarks/bench_gan_da_variants.py` → "
         f"`benchmarks/results/{path.name}`): `fmnist-best` on 1,000 images, one change per variant, "
         f"with and without DiffAugment for the same G steps ({data['steps']:,}; 2,400 are about a 5-minute budget "
-        f"here; "
-        f"n_D = 2 runs get 2/3 of them, width-16 runs 4.125 times as many, what their cheaper steps reach in the "
+        f"here; n_D = 2 runs get 2/3 of them, width-16 runs 4.125 times as many, what their cheaper steps reach in the "
         f"same minutes), one thread each. D logits: the last logged step's means (on augmented images), then "
         f"unaugmented on the 1,000 training images, the next 1,000 (held out) and 1,000 fakes (— where not measured):",
         "",

@@ -30,6 +30,7 @@ from ganvq.train import loop
 SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
 ADA_INTERVAL = 4  # adaptive DiffAugment: D steps between adjustments of p (ADA's ada_interval)
 ADA_IMAGES = 500_000  # ... and p can move from 0 to 1 in this many real images (ADA's ada_kimg = 500)
+ADA_FRESH = {"signs": 0.0, "images": 0, "steps": 0}  # sign(D(real)) summed over real images in D steps, so far
 GRID_SIZE = 64  # images in a sample grid (100 for 10-class models: one column per class)
 # channels_last lets oneDNN pick faster convolution kernels on CPU.
 MEMORY_FORMAT = torch.channels_last
@@ -106,7 +107,7 @@ class GANTask:
         self._snapshot: dict | None = None
         # DiffAugment's p: fixed, or adapted (ADA) from the signs of D's real logits, summed over real images.
         self.aug_p = 0.0 if g.diffaugment_target else g.diffaugment_p
-        self._ada = {"signs": 0.0, "images": 0, "steps": 0}
+        self._ada = dict(ADA_FRESH)
         # Fixed latents for the sample grids, from their own generator so the run's RNG is untouched.
         gen = torch.Generator().manual_seed(config.train.seed)
         k = config.model.num_classes
@@ -195,7 +196,7 @@ class GANTask:
         if ada["steps"] == ADA_INTERVAL:
             target = self.config.gan.diffaugment_target
             self.aug_p = ada_adjust(self.aug_p, ada["signs"] / ada["images"], target, ada["images"])
-            self._ada = {"signs": 0.0, "images": 0, "steps": 0}
+            self._ada = dict(ADA_FRESH)
 
     def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
         """D's logits on (augmented) real and fake images: one batch unless D's batch norm would mix them."""
