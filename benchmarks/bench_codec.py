@@ -41,14 +41,14 @@ from PIL import Image
 
 from ganvq.codec import Codec
 from ganvq.codec.format import MIN_FILE
-from ganvq.config import PriorRunConfig, TrainConfig, VQVAERunConfig, preset
 from ganvq.data import load_dataset
 from ganvq.io import write_json
 from ganvq.metrics.recon import mean_psnr_ssim
+from ganvq.prior import PriorConfig
 from ganvq.prior import exact as exact_module
-from ganvq.prior.model import PriorConfig
-from ganvq.train.prior import evaluate_prior, load_prior, train_prior
-from ganvq.train.vqvae import load_vqvae, train_vqvae
+from ganvq.runs import PriorRunConfig, TrainConfig, VQVAERunConfig, load_prior, load_vqvae, preset
+from ganvq.train.prior import evaluate_prior, train_prior
+from ganvq.train.vqvae import train_vqvae
 
 RESULTS = Path(__file__).parent / "results"
 BATCH = 1000  # images coded side by side, as `ganvq compress --batch` does

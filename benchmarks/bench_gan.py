@@ -31,11 +31,12 @@ from pathlib import Path
 import torch
 from machine import describe
 
-from ganvq.config import GANRunConfig, gan_preset, to_dict
+from ganvq.commands.sample import sample
+from ganvq.config import to_dict
+from ganvq.images import save_grid
 from ganvq.io import write_json
 from ganvq.metrics.score import score_samples
-from ganvq.report.grids import save_grid
-from ganvq.sample import sample
+from ganvq.runs import GANRunConfig, gan_preset
 from ganvq.train.gan import train_gan
 
 RESULTS = Path(__file__).parent / "results"
@@ -166,13 +167,15 @@ def main() -> None:
                         help="train each 1,000-image run this many times, with seeds --seed, --seed + 1, ...")
     # Two torch threads on two cores shared with another busy process run ~10x slower (OpenMP
     # oversubscription); run on an idle machine, or pass --threads 1 when it cannot be.
-    parser.add_argument("--threads", type=int, help="torch threads for training (default: torch's choice)")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--workdir", help="keep the run folders here (default: a temporary folder)")
     parser.add_argument("--out", default=str(RESULTS / "gan.json"))
     parser.add_argument("--merge", action="store_true", help="keep the other runs' rows from the existing --out")
     args = parser.parse_args()
     if args.limited_seeds < 1:
         parser.error("--limited-seeds must be at least 1")
+    if args.threads:  # for the whole process: sampling and scoring as well as training (which sets its own)
+        torch.set_num_threads(args.threads)
     rows: list[dict] = []
     if args.merge and Path(args.out).exists():
         old = json.loads(Path(args.out).read_text())

@@ -31,13 +31,13 @@ import torch
 from bench_gan import DIFFAUGMENT, LIMITED_IMAGES, MILD_SHIFT_FILL
 from machine import describe
 
-from ganvq.config import gan_preset
+from ganvq.commands.sample import sample
 from ganvq.data.batching import to_float
 from ganvq.data.datasets import load_dataset
 from ganvq.io import write_json
 from ganvq.metrics.score import score_samples
-from ganvq.sample import sample
-from ganvq.train.gan import load_discriminator, load_gan, train_gan
+from ganvq.runs import gan_preset, load_discriminator, load_gan
+from ganvq.train.gan import train_gan
 
 RESULTS = Path(__file__).parent / "results"
 WIDTH16 = {"g_width": 16, "d_width": 16}

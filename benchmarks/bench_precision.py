@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from machine import describe
 
-from ganvq.config import TrainConfig, VQVAERunConfig, gan_preset, preset
+from ganvq.device import resolve_precision
 from ganvq.io import write_json
+from ganvq.runs import TrainConfig, VQVAERunConfig, gan_preset, preset
 from ganvq.train.gan import GANTask
-from ganvq.train.loop import resolve_precision
 from ganvq.train.vqvae import VQVAETask
 
 RESULTS = Path(__file__).parent / "results"

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import torch
 
-from ganvq.config import TrainConfig, VQVAERunConfig, preset, to_dict
+from ganvq.config import to_dict
 from ganvq.data import load_dataset
 from ganvq.io import write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
-from ganvq.train.vqvae import load_vqvae, train_vqvae
+from ganvq.runs import TrainConfig, VQVAERunConfig, load_vqvae, preset
+from ganvq.train.vqvae import train_vqvae
 
 RESULTS = Path(__file__).parent / "results"
 BARS = {"fmnist-7x7": {"test_psnr_db": 25.5, "codes_used_fraction": 0.9}, "fmnist-14x14": {"test_psnr_db": 31.0}}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from ganvq.train.loop import native_bf16
+from ganvq.device import native_bf16
 
 
 def describe() -> dict:

@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganvq.config import PriorRunConfig, TrainConfig, VQVAERunConfig
 from ganvq.models.vqvae import VQVAEConfig
-from ganvq.prior.model import PriorConfig
+from ganvq.prior import PriorConfig
 from ganvq.quantize.vq import VQConfig
+from ganvq.runs import PriorRunConfig, TrainConfig, VQVAERunConfig
 from ganvq.train.vqvae import train_vqvae
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
@@ -43,8 +43,8 @@ def tiny_vqvae_config():
 @pytest.fixture
 def tiny_gan_config():
     """A conditional GAN (SN projection D, hinge, EMA, DiffAugment) that trains 6 steps in about a second."""
-    from ganvq.config import GANOptions, GANRunConfig
     from ganvq.models.gan import GANConfig
+    from ganvq.runs import GANOptions, GANRunConfig
 
     model = GANConfig(arch="dcgan", d_norm="sn", z_dim=16, g_width=8, d_width=8)
     train = TrainConfig(steps=6, batch_size=16, lr=2e-4, precision="fp32", log_every=2, ckpt_every=3, eval_images=0)
@@ -120,21 +120,24 @@ def tiny_local_prior_run(tmp_path_factory, tiny_vqvae_run):
 
 @pytest.fixture
 def crash_after_checkpoint(monkeypatch):
-    """Train a task until its 5th step raises (a power cut), after the periodic checkpoint at step 3."""
+    """Train make_task() (seeded as a run is) until its 5th step raises (a power cut), after the periodic
+    checkpoint at step 3."""
     from ganvq.io import load_checkpoint
     from ganvq.train import loop
 
-    def run(task, train_config, out) -> None:
-        original = task.train_step
+    def run(make_task, train_config, out) -> None:
+        with loop.seeded(train_config):
+            task = make_task()
+            original = task.train_step
 
-        def crash_at_5(step):
-            if step == 4:
-                raise RuntimeError("power cut")
-            return original(step)
+            def crash_at_5(step):
+                if step == 4:
+                    raise RuntimeError("power cut")
+                return original(step)
 
-        monkeypatch.setattr(task, "train_step", crash_at_5)
-        with pytest.raises(RuntimeError, match="power cut"):
-            loop.train(task, train_config, out, quiet=True)
+            monkeypatch.setattr(task, "train_step", crash_at_5)
+            with pytest.raises(RuntimeError, match="power cut"):
+                loop.train(task, train_config, out, quiet=True)
         _, meta = load_checkpoint(out / loop.CHECKPOINT)
         assert meta["step"] == 3 and not meta["finished"]
 

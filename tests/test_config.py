@@ -1,8 +1,9 @@
 import pytest
 
 from ganvq.cli import build_parser, build_vqvae_config
-from ganvq.config import VQVAE_PRESETS, TrainConfig, VQVAERunConfig, from_dict, preset, to_dict
+from ganvq.config import from_dict, to_dict
 from ganvq.errors import GanvqError
+from ganvq.runs import VQVAE_PRESETS, TrainConfig, VQVAERunConfig, preset
 
 
 @pytest.mark.parametrize("name", sorted(VQVAE_PRESETS))
@@ -12,7 +13,7 @@ def test_every_preset_round_trips_through_json(name):
 
 
 def test_unknown_options_and_presets_are_clear_errors():
-    with pytest.raises(GanvqError, match="unknown VQConfig option"):
+    with pytest.raises(GanvqError, match="unknown config option .model.vq.betta.; VQConfig has"):
         from_dict(VQVAERunConfig, {"model": {"vq": {"betta": 0.3}}})
     with pytest.raises(GanvqError, match="unknown preset"):
         preset("nope")
@@ -56,10 +57,70 @@ def test_gan_diffaugment_flags_reach_the_config():
 
 
 def test_an_adaptive_diffaugment_target_must_lie_in_0_1_and_needs_transforms():
-    from ganvq.config import GANOptions
+    from ganvq.runs import GANOptions
 
     assert GANOptions(diffaugment="translation", diffaugment_target=0.6).diffaugment_target == 0.6
     with pytest.raises(GanvqError, match=r"\[0, 1\)"):
         GANOptions(diffaugment="translation", diffaugment_target=1.0)
     with pytest.raises(GanvqError, match="--diffaugment"):
         GANOptions(diffaugment="", diffaugment_target=0.6)
+
+
+def test_config_values_are_checked_by_type_with_the_option_named():
+    with pytest.raises(GanvqError, match=r"config option 'model.hidden' must be int, got 'abc'"):
+        from_dict(VQVAERunConfig, {"model": {"hidden": "abc"}})
+    with pytest.raises(GanvqError, match=r"config option 'train.steps' must be int \| None, got 2.5"):
+        from_dict(VQVAERunConfig, {"train": {"steps": 2.5}})
+    with pytest.raises(GanvqError, match="VQConfig has .*codebook_size"):
+        from_dict(VQVAERunConfig, {"model": {"vq": {"codebook": 8}}})
+    # JSON and YAML write 1.0 as 1, and have lists, not tuples
+    config = from_dict(VQVAERunConfig, {"train": {"lr": 1}, "model": {"quantizer": "fsq", "fsq": {"levels": [8, 5]}}})
+    assert config.train.lr == 1.0 and isinstance(config.train.lr, float) and config.model.fsq.levels == (8, 5)
+    with pytest.raises(GanvqError, match="must be bool"):
+        from_dict(VQVAERunConfig, {"model": {"vq": {"cosine": 1}}})
+
+
+def test_a_layer_with_minutes_and_no_steps_trains_for_that_time(tmp_path):
+    from ganvq.runs import build_run_config
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("train:\n  minutes: 2\n")
+    assert build_run_config("vqvae", config_file=str(cfg)).train.steps is None
+    both = build_run_config("gan", overrides={"train": {"minutes": 2, "steps": 10}}).train
+    assert (both.steps, both.minutes) == (10, 2.0)
+    assert build_run_config("gan", "fmnist-few").train.steps == 5000
+
+
+def test_a_local_prior_gets_its_own_size_unless_one_is_given(tmp_path):
+    from ganvq.prior.config import LOCAL_DEFAULTS
+    from ganvq.runs import build_run_config
+
+    local = build_run_config("prior", overrides={"vqvae": "v", "model": {"arch": "local"}}).model
+    assert (local.dim, local.layers) == (LOCAL_DEFAULTS["dim"], LOCAL_DEFAULTS["layers"])
+    sized = build_run_config("prior", overrides={"vqvae": "v", "model": {"arch": "local", "dim": 64}}).model
+    assert (sized.dim, sized.layers) == (64, LOCAL_DEFAULTS["layers"])
+    assert build_run_config("prior", overrides={"vqvae": "v"}).model.dim == 128  # the transformer's default
+    with pytest.raises(GanvqError, match="--vqvae"):
+        build_run_config("prior")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--dim", "264", "--heads", "8"], "at most 256 wide"),
+    (["--arch", "local", "--dim", "640"], "at most 512 wide"),
+])
+def test_a_prior_the_codec_could_not_run_is_refused_before_training(tmp_path, tiny_vqvae_run, argv, message, capsys):
+    from ganvq.cli import main
+
+    out = tmp_path / "p"
+    assert main(["train", "prior", "--vqvae", str(tiny_vqvae_run), "--out", str(out), "--steps", "2", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert not out.exists()
+
+
+def test_a_prior_over_more_codes_than_the_codec_codes_is_refused():
+    from ganvq.prior import PriorConfig
+
+    with pytest.raises(GanvqError, match="at most 2048 codes"):
+        PriorConfig(codebook_size=4096)
+    assert PriorConfig(codebook_size=2048, dim=256).dim == 256

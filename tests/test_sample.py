@@ -6,10 +6,10 @@ import pytest
 import torch
 from PIL import Image
 
-from ganvq.config import GANOptions, GANRunConfig, TrainConfig
+from ganvq.commands.sample import interpolate, latents, sample, slerp, write_samples
 from ganvq.errors import GanvqError
 from ganvq.models.gan import GANConfig
-from ganvq.sample import interpolate, latents, sample, slerp, write_samples
+from ganvq.runs import GANOptions, GANRunConfig, TrainConfig
 from ganvq.train.gan import train_gan
 
 

@@ -12,7 +12,7 @@ from ganvq.codec import Codec, GvqFormatError
 from ganvq.codec.format import CHUNK, MIN_FILE
 from ganvq.errors import GanvqError
 from ganvq.models.vqvae import VQVAE, VQVAEConfig
-from ganvq.prior.model import PriorConfig, build_prior
+from ganvq.prior import PriorConfig, build_prior
 from ganvq.quantize.vq import VQConfig
 
 FIXTURES = [HealthCheck.function_scoped_fixture]
@@ -168,7 +168,7 @@ def _fuzz_seeds(codec, test_images):
 
 
 def test_a_residual_vqvae_trains_a_prior_over_both_levels_and_its_files_round_trip(test_images, tmp_path):
-    from ganvq.config import PriorRunConfig, TrainConfig, VQVAERunConfig
+    from ganvq.runs import PriorRunConfig, TrainConfig, VQVAERunConfig
     from ganvq.train.prior import train_prior
     from ganvq.train.vqvae import train_vqvae
 

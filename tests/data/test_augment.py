@@ -61,7 +61,7 @@ def test_bad_translation_settings_are_one_line_errors():
         diff_augment(x, "translation", translation=0.7)
     with pytest.raises(GanvqError, match="zeros, black, edge"):
         diff_augment(x, "translation", fill="reflect")
-    from ganvq.config import GANOptions
+    from ganvq.runs import GANOptions
 
     with pytest.raises(GanvqError, match="zeros, black, edge"):
         GANOptions(diffaugment_fill="mirror")

@@ -2,6 +2,7 @@ import math
 
 import torch
 
+from ganvq.prior import CodePrior, PriorConfig
 from ganvq.prior import exact as exact_module
 from ganvq.prior.exact import (
     EXP_BITS,
@@ -11,7 +12,6 @@ from ganvq.prior.exact import (
     exp_table,
     frequencies,
 )
-from ganvq.prior.model import CodePrior, PriorConfig
 
 
 def _prior(num_classes: int = 0) -> CodePrior:

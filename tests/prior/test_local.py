@@ -2,10 +2,10 @@ import pytest
 import torch
 
 from ganvq.errors import GanvqError
-from ganvq.prior.exact import LOGIT_BITS, exact_prior
+from ganvq.prior import PriorConfig, build_prior, exact_prior
+from ganvq.prior.exact import LOGIT_BITS
 from ganvq.prior.exact_local import ExactLocalPrior
 from ganvq.prior.local import NEIGHBORS, neighbor_index, waves
-from ganvq.prior.model import PriorConfig, build_prior
 
 
 def _local(num_classes: int = 0, trained: bool = True, arch: str = "local", **kw) -> torch.nn.Module:

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganvq.errors import GanvqError
-from ganvq.prior.model import CodePrior, PriorConfig
+from ganvq.prior import CodePrior, PriorConfig
 
 
 def _prior(**kw) -> CodePrior:

@@ -9,8 +9,9 @@ from PIL import Image
 from ganvq.cli import main
 from ganvq.errors import GanvqError
 from ganvq.io import load_checkpoint
+from ganvq.runs import load_prior
 from ganvq.train import loop
-from ganvq.train.prior import PriorTask, load_prior, train_prior
+from ganvq.train.prior import PriorTask, train_prior
 
 
 def _weights(run):
@@ -27,8 +28,7 @@ def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path,
     train_prior(tiny_prior_config, full, quiet=True)
 
     crashed = tmp_path / "crashed"
-    task = PriorTask(tiny_prior_config)
-    crash_after_checkpoint(task, tiny_prior_config.train, crashed)
+    crash_after_checkpoint(lambda: PriorTask(tiny_prior_config), tiny_prior_config.train, crashed)
 
     train_prior(None, crashed, resume=True, quiet=True)  # config and VQ-VAE come from the checkpoint
     a, b = _weights(full), _weights(crashed)

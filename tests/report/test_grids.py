@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from ganvq.errors import GanvqError
-from ganvq.report.grids import (
+from ganvq.images import (
     make_grid,
     save_grid,
     save_image,

@@ -8,8 +8,9 @@ import torch
 
 from ganvq.errors import GanvqError
 from ganvq.io import load_checkpoint
+from ganvq.runs import load_vqvae
 from ganvq.train import loop
-from ganvq.train.vqvae import VQVAETask, load_vqvae, train_vqvae
+from ganvq.train.vqvae import VQVAETask, train_vqvae
 
 
 def _weights(run):
@@ -23,8 +24,7 @@ def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path,
 
     # The same run crashes at step 5, after its periodic checkpoint at step 3 (ckpt_every=3).
     crashed = tmp_path / "crashed"
-    task = VQVAETask(tiny_vqvae_config)
-    crash_after_checkpoint(task, tiny_vqvae_config.train, crashed)
+    crash_after_checkpoint(lambda: VQVAETask(tiny_vqvae_config), tiny_vqvae_config.train, crashed)
 
     train_vqvae(tiny_vqvae_config, crashed, resume=True, quiet=True)
     a, b = _weights(full), _weights(crashed)
@@ -34,17 +34,17 @@ def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path,
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resumes(tmp_path, tiny_vqvae_config, monkeypatch):
-    task = VQVAETask(tiny_vqvae_config)
-    original = task.train_step
+    original = VQVAETask.train_step
 
-    def interrupt_at_4(step):
+    def interrupt_at_4(self, step):
         if step == 4:
             os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, in the middle of step 5
-        return original(step)
+        return original(self, step)
 
-    monkeypatch.setattr(task, "train_step", interrupt_at_4)
+    monkeypatch.setattr(VQVAETask, "train_step", interrupt_at_4)
     with pytest.raises(loop.TrainingInterrupted, match="--resume"):
-        loop.train(task, tiny_vqvae_config.train, tmp_path, quiet=True)
+        train_vqvae(tiny_vqvae_config, tmp_path, quiet=True)
+    monkeypatch.setattr(VQVAETask, "train_step", original)
     _, meta = load_checkpoint(tmp_path / loop.CHECKPOINT)
     assert meta["step"] == 5 and not meta["finished"]  # step 5 completes, then the loop stops
 

@@ -1,22 +1,19 @@
-"""Every ganvq command except training: sample, reconstruct, encode/decode, eval, compress, report."""
+"""Every ganvq command except training: sample, reconstruct, encode/decode, eval, compress, report.
+Each parses its options and calls one function of the command layer (ganvq.commands)."""
 
 from __future__ import annotations
 
 
 def _sample(args) -> dict:
-    from ganvq.prior.sample import checkpoint_kind, write_prior_samples
-    from ganvq.sample import write_samples
+    from ganvq.commands.sample import write_samples
 
-    if checkpoint_kind(args.ckpt) == "prior":  # a prior samples code maps and decodes them with its VQ-VAE
-        return write_prior_samples(args.ckpt, n=args.n, seed=args.seed, out=args.out, out_dir=args.out_dir,
-                                   class_=args.class_, temperature=args.temperature, top_k=args.top_k,
-                                   device=args.device)
     return write_samples(args.ckpt, n=args.n, seed=args.seed, out=args.out, out_dir=args.out_dir,
-                         class_=args.class_, truncation=args.truncation, device=args.device)
+                         class_=args.class_, truncation=args.truncation, device=args.device,
+                         temperature=args.temperature, top_k=args.top_k)
 
 
 def _interpolate(args) -> dict:
-    from ganvq.sample import interpolate
+    from ganvq.commands.sample import interpolate
 
     return interpolate(args.ckpt, args.out, rows=args.rows, steps=args.steps, seed=args.seed,
                        class_=args.class_, truncation=args.truncation, device=args.device)
@@ -31,7 +28,7 @@ def _add_sample_commands(sub) -> None:
     p.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="sample only this class (conditional models)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--truncation", type=float, help="redraw latent entries beyond +-T (fidelity over variety)")
+    p.add_argument("--truncation", type=float, help="GAN checkpoints: redraw latent entries beyond +-T (fidelity over variety)")
     p.add_argument("--temperature", type=float, default=1.0, help="prior checkpoints: divide the logits by T")
     p.add_argument("--top-k", type=int, help="prior checkpoints: sample among the K most likely codes")
     p.add_argument("--device", default="auto", help="auto (default: CUDA when present), cpu, cuda, cuda:N")
@@ -50,31 +47,32 @@ def _add_sample_commands(sub) -> None:
 
 
 def _reconstruct(args) -> dict:
-    from ganvq.reconstruct import reconstruct
+    from ganvq.commands.reconstruct import reconstruct
 
     return reconstruct(args.ckpt, args.input, args.out, limit=args.limit)
 
 
 def _encode(args) -> dict:
-    from ganvq.reconstruct import encode
+    from ganvq.commands.reconstruct import encode
 
     return encode(args.ckpt, args.input, args.out, limit=args.limit)
 
 
 def _decode(args) -> dict:
-    from ganvq.reconstruct import decode
+    from ganvq.commands.reconstruct import decode
 
     return decode(args.ckpt, args.codes, args.out)
 
 
 def _eval_vqvae(args) -> dict:
-    from ganvq.evaluate import eval_vqvae
+    from ganvq.commands.evaluate import eval_vqvae
 
     return eval_vqvae(args.ckpt, data=args.data, split=args.split, limit=args.limit, out=args.out)
 
 
 def _eval_folder(args) -> None:
-    from ganvq.evaluate import eval_folder, format_scores
+    from ganvq.commands.evaluate import eval_folder
+    from ganvq.metrics.score import format_scores
 
     result = eval_folder(args.real, args.fake, features=args.features, limit=args.limit, seed=args.seed,
                          out=args.out, bf16=args.bf16)
@@ -83,7 +81,8 @@ def _eval_folder(args) -> None:
 
 
 def _eval_gan(args) -> None:
-    from ganvq.evaluate import eval_gan, format_scores
+    from ganvq.commands.evaluate import eval_gan
+    from ganvq.metrics.score import format_scores
 
     result = eval_gan(args.ckpt, n=args.n, real=args.real, features=args.features, seed=args.seed, out=args.out,
                       bf16=args.bf16)
@@ -98,7 +97,7 @@ def _build_extractor(args) -> dict:
 
 
 def _report(args) -> dict:
-    from ganvq.report.html import vqvae_report
+    from ganvq.commands.report import vqvae_report
 
     return vqvae_report(args.ckpt, args.out, images=args.images, gan=args.gan)
 
@@ -114,14 +113,14 @@ def _add_scoring_options(p) -> None:
 
 
 def _compress(args) -> dict:
-    from ganvq.codec.files import compress_paths
+    from ganvq.commands.codec_files import compress_paths
 
     return compress_paths(args.ckpt, args.inputs, args.out, batch=args.batch, device=args.device,
                           split=args.split, limit=args.limit)
 
 
 def _decompress(args) -> dict:
-    from ganvq.codec.files import decompress_paths
+    from ganvq.commands.codec_files import decompress_paths
 
     return decompress_paths(args.ckpt, args.inputs, args.out, batch=args.batch, device=args.device)
 

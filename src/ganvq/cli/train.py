@@ -1,15 +1,13 @@
-"""`ganvq train vqvae|gan|prior`: options → run configs → the training functions."""
+"""`ganvq train vqvae|gan|prior`: options parsed into overrides, which `build_run_config` lays over a
+preset and a config file; the training functions do the rest."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ganvq.errors import GanvqError
-
 if TYPE_CHECKING:
-    from ganvq.config import GANRunConfig, PriorRunConfig, VQVAERunConfig
+    from ganvq.runs import GANRunConfig, PriorRunConfig, VQVAERunConfig
 
 
 def _add_run_options(p) -> None:
@@ -36,38 +34,22 @@ def _add_logging_options(p) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
 
 
-def _train_options(train, args):
-    """The TrainConfig with command-line options applied; --minutes alone replaces the default step count."""
-    import dataclasses
-
-    from ganvq.config import merge
-
-    if args.minutes is not None and args.steps is None:
-        train = dataclasses.replace(train, steps=None, minutes=args.minutes)
-    return merge(train, steps=args.steps, minutes=args.minutes, batch_size=args.batch_size, lr=args.lr,
-                 seed=args.seed, precision=args.precision, device=args.device, threads=args.threads,
-                 log_every=args.log_every, ckpt_every=args.ckpt_every)
+def _train_options(args) -> dict:
+    """The training options given on the command line (None: not given)."""
+    return {"steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size, "lr": args.lr,
+            "seed": args.seed, "precision": args.precision, "device": args.device, "threads": args.threads,
+            "log_every": args.log_every, "ckpt_every": args.ckpt_every}
 
 
-def _new_or_resumed_run(args, build_config, train_fn) -> dict:
-    """Resume the run in --out, or start one there (refusing to overwrite an existing run)."""
-    from ganvq.config import to_dict
-    from ganvq.io import write_json
-
-    config = None
-    if not args.resume:
-        config = build_config(args)
-        if (Path(args.out) / "checkpoint.safetensors").exists():
-            raise GanvqError(f"{args.out} already holds a run; pass --resume to continue it or choose another --out")
-        write_json(Path(args.out) / "config.json", to_dict(config))
-    return train_fn(config, args.out, resume=args.resume, quiet=args.quiet)
+def _data_options(args) -> dict:
+    return {"data": args.data, "limit": args.limit, "on_bad": args.on_bad, "channels": args.channels}
 
 
 def _add_train_vqvae(sub) -> None:
-    from ganvq.config import VQVAE_PRESETS
+    from ganvq.runs import VQVAE_PRESETS
 
     p = sub.add_parser("vqvae", help="train a VQ-VAE", description="Train a VQ-VAE on a dataset.")
-    p.add_argument("--data", default="fashion-mnist", help="dataset name or path (IDX folder/file, image folder, .npz)")
+    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, config.json")
     p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS), help="model preset")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, data:) overriding the preset")
@@ -86,42 +68,28 @@ def _add_train_vqvae(sub) -> None:
 
 def build_vqvae_config(args) -> "VQVAERunConfig":
     """The run config from a preset, an optional config file, then command-line options."""
-    import dataclasses
+    from ganvq.runs import build_run_config
 
-    from ganvq.config import TrainConfig, VQVAERunConfig, from_dict, load_config_file, merge, preset, to_dict
-
-    base = to_dict(VQVAERunConfig(model=preset(args.preset), train=TrainConfig()))
-    if args.config:
-        base = _deep_update(base, load_config_file(args.config))
-    config = from_dict(VQVAERunConfig, base)
-    train = _train_options(config.train, args)
-    model = merge(config.model, image_size=args.image_size)
-    model = dataclasses.replace(model, vq=merge(model.vq, codebook_size=args.codebook_size, update=args.update,
-                                                   levels=args.levels))
-    return merge(config, model=model, train=train, data=args.data, limit=args.limit, on_bad=args.on_bad,
-                 channels=args.channels)
-
-
-def _deep_update(base: dict, new: dict) -> dict:
-    out = dict(base)
-    for k, v in new.items():
-        out[k] = _deep_update(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+    model = {"image_size": args.image_size,
+             "vq": {"codebook_size": args.codebook_size, "update": args.update, "levels": args.levels}}
+    return build_run_config("vqvae", args.preset, args.config,
+                            {"model": model, "train": _train_options(args), **_data_options(args)})
 
 
 def _train_vqvae(args) -> dict:
     from ganvq.train.vqvae import train_vqvae
 
-    return _new_or_resumed_run(args, build_vqvae_config, train_vqvae)
+    return train_vqvae(None if args.resume else build_vqvae_config(args), args.out, resume=args.resume,
+                       quiet=args.quiet)
 
 
 def _add_train_gan(sub) -> None:
-    from ganvq.config import GAN_PRESETS
     from ganvq.data.augment import TRANSLATION_FILLS
     from ganvq.losses.gan import LOSSES
+    from ganvq.runs import GAN_PRESETS
 
     p = sub.add_parser("gan", help="train a GAN", description="Train a GAN (DCGAN or SN-ResNet) on a dataset.")
-    p.add_argument("--data", default="fashion-mnist", help="dataset name or path (IDX folder/file, image folder, .npz)")
+    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
     p.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, config.json, samples/")
     p.add_argument("--preset", default="fmnist-best", choices=sorted(GAN_PRESETS), help="run preset")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, gan:, data:) overriding the preset")
@@ -158,34 +126,22 @@ def _add_train_gan(sub) -> None:
 
 def build_gan_config(args) -> "GANRunConfig":
     """The GAN run config from a preset, an optional config file, then command-line options."""
+    from ganvq.runs import build_run_config
 
-    from ganvq.config import GANRunConfig, from_dict, gan_preset, load_config_file, merge, to_dict
-
-    base = to_dict(gan_preset(args.preset))
-    if args.config:
-        base = _deep_update(base, load_config_file(args.config))
-    config = from_dict(GANRunConfig, base)
-    train = _train_options(config.train, args)
-    gan = merge(config.gan, lr_d=args.lr_d, loss=args.loss, n_d=args.n_d, ema_decay=args.ema_decay,
-                r1_gamma=args.r1_gamma, diffaugment=args.diffaugment,
-                diffaugment_p=args.diffaugment_p, diffaugment_target=args.diffaugment_target,
-                diffaugment_shift=args.diffaugment_shift,
-                diffaugment_fill=args.diffaugment_fill, conditional=args.conditional,
-                on_diverge=args.on_diverge, sample_every=args.sample_every)
-    model = merge(config.model, image_size=args.image_size, arch=args.arch, d_norm=args.d_norm)
-    return merge(config, model=model, train=train, gan=gan, data=args.data, limit=args.limit, on_bad=args.on_bad,
-                 channels=args.channels)
+    gan = {"lr_d": args.lr_d, "loss": args.loss, "n_d": args.n_d, "ema_decay": args.ema_decay,
+           "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment, "diffaugment_p": args.diffaugment_p,
+           "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
+           "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
+           "on_diverge": args.on_diverge, "sample_every": args.sample_every}
+    model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm}
+    return build_run_config("gan", args.preset, args.config,
+                            {"model": model, "train": _train_options(args), "gan": gan, **_data_options(args)})
 
 
 def _train_gan(args) -> dict:
     from ganvq.train.gan import train_gan
 
-    # train_gan writes RUN/config.json itself, once the data has fixed the channels and classes.
-    config = None if args.resume else build_gan_config(args)
-    return train_gan(config, args.out, resume=args.resume, quiet=args.quiet)
-
-
-LOCAL_DIM, LOCAL_LAYERS = 96, 2  # `--arch local` sizes, as benchmarked (fmnist-14x14-k64-local)
+    return train_gan(None if args.resume else build_gan_config(args), args.out, resume=args.resume, quiet=args.quiet)
 
 
 def _add_train_prior(sub) -> None:
@@ -216,28 +172,20 @@ def _add_train_prior(sub) -> None:
 
 def build_prior_config(args) -> "PriorRunConfig":
     """The prior run config from defaults, an optional config file, then command-line options."""
+    from ganvq.runs import build_run_config
 
-    from ganvq.config import PriorRunConfig, from_dict, load_config_file, merge, to_dict
-
-    if not args.vqvae:
-        raise GanvqError("give the VQ-VAE whose codes the prior models: --vqvae RUN")
-    base = to_dict(PriorRunConfig())
-    if args.config:
-        base = _deep_update(base, load_config_file(args.config))
-    config = from_dict(PriorRunConfig, base)
-    train = _train_options(config.train, args)
-    model = merge(config.model, arch=args.arch, dim=args.dim, layers=args.layers, heads=args.heads,
-                  dropout=args.dropout, neighbors=args.neighbors)
-    if args.arch == "local" and not args.config:  # not the transformer's defaults (width 128, 4 layers): needlessly slow
-        model = merge(model, dim=args.dim or LOCAL_DIM, layers=args.layers or LOCAL_LAYERS)
-    return merge(config, vqvae=args.vqvae, model=model, train=train, data=args.data, limit=args.limit,
-                 class_conditional=args.class_conditional or None)
+    model = {"arch": args.arch, "dim": args.dim, "layers": args.layers, "heads": args.heads,
+             "dropout": args.dropout, "neighbors": args.neighbors}
+    return build_run_config("prior", None, args.config, {
+        "vqvae": args.vqvae, "model": model, "train": _train_options(args), "data": args.data, "limit": args.limit,
+        "class_conditional": args.class_conditional or None})
 
 
 def _train_prior(args) -> dict:
     from ganvq.train.prior import train_prior
 
-    return _new_or_resumed_run(args, build_prior_config, train_prior)
+    return train_prior(None if args.resume else build_prior_config(args), args.out, resume=args.resume,
+                       quiet=args.quiet)
 
 
 def add_train_commands(sub) -> None:

@@ -25,13 +25,13 @@ import torch
 
 from ganvq.codec import entropy
 from ganvq.codec.format import CHUNK, GvqFormatError, Header, pack, unpack
-from ganvq.data import to_float
+from ganvq.device import resolve_device
 from ganvq.errors import GanvqError
+from ganvq.images import to_float, to_uint8_image
 from ganvq.models.vqvae import VQVAE
-from ganvq.prior.exact import FREQ_BITS, exact_prior, frequencies
-from ganvq.prior.local import LocalPrior
-from ganvq.prior.model import CodePrior
-from ganvq.report.grids import to_uint8_image
+from ganvq.prior import CodePrior, LocalPrior, exact_prior
+from ganvq.prior.exact import FREQ_BITS, frequencies
+from ganvq.runs import Run, load_prior
 
 # Images per VQ-VAE encoder forward: its activations (13 MB at 128 x 32 x 28 x 28 floats) stay below
 # glibc's largest mmap threshold (32 MB), so their buffers are reused rather than mapped and
@@ -88,11 +88,8 @@ class Codec:
         self.codebook_size = prior.config.codebook_size
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, device: str = "cpu") -> "Codec":
+    def from_checkpoint(cls, path: str | Path | Run, device: str = "cpu") -> "Codec":
         """The codec of a prior checkpoint (which holds its VQ-VAE), or run folder."""
-        from ganvq.train.loop import resolve_device
-        from ganvq.train.prior import load_prior
-
         prior, vqvae, _ = load_prior(path, "cpu")
         return cls(prior, vqvae, resolve_device(device))
 

@@ -1,7 +1,14 @@
 """Data: read IDX / image folders / .npz into uint8 (N, C, H, W) tensors, then batch them in [-1, 1]."""
 
-from ganvq.data.batching import BatchStream, iterate_once, to_float
-from ganvq.data.datasets import ImageDataset, dataset_name, describe_skipped, load_dataset, resolve_dataset
+from ganvq.data.batching import BatchStream, iterate_once
+from ganvq.data.datasets import (
+    ImageDataset,
+    dataset_name,
+    describe_skipped,
+    has_named_splits,
+    load_dataset,
+    resolve_dataset,
+)
 from ganvq.data.folder import FolderImages, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.npz import read_npz
@@ -12,6 +19,7 @@ __all__ = [
     "ImageDataset",
     "dataset_name",
     "describe_skipped",
+    "has_named_splits",
     "iterate_once",
     "load_dataset",
     "read_idx",
@@ -19,5 +27,4 @@ __all__ = [
     "read_image_folder",
     "read_npz",
     "resolve_dataset",
-    "to_float",
 ]

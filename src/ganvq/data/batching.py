@@ -8,16 +8,12 @@ from typing import TYPE_CHECKING
 import torch
 
 from ganvq.errors import GanvqError
+from ganvq.images import to_float
 
 if TYPE_CHECKING:
     from ganvq.data.datasets import ImageDataset
 
 _EPOCH_SEED_STRIDE = 1_000_003  # prime, so (seed, epoch) pairs do not collide for epochs < stride
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images → float32 in [-1, 1] (0 → -1, 255 → 1)."""
-    return images.float().div_(127.5).sub_(1)
 
 
 class BatchStream:

@@ -76,6 +76,13 @@ def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:
             f"in {dataset.source}: {names}{more}")
 
 
+def has_named_splits(name_or_path: str | os.PathLike) -> bool:
+    """Whether an input names a dataset with train and test splits (a known name, or a folder of IDX files);
+    a folder of images, a single file or an .npz is read whole as "train"."""
+    p = Path(name_or_path)
+    return not p.exists() or (p.is_dir() and any(p.glob("t10k-images-idx3-ubyte*")))
+
+
 def resolve_dataset(name_or_path: str | os.PathLike) -> Path:
     """Map an existing path to itself, or a known dataset name to the first folder that holds it."""
     if not str(name_or_path).strip():

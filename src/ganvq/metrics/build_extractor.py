@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from ganvq.data import BatchStream, iterate_once, load_dataset
+from ganvq.device import autocast
 from ganvq.io import atomic_write_bytes
 from ganvq.metrics.features import CNN_FILE, FashionCNN, file_digest
-from ganvq.train.loop import autocast
 
 EPOCHS = 8
 BATCH = 128
@@ -52,9 +52,14 @@ def accuracy(model: FashionCNN, images: torch.Tensor, labels: torch.Tensor) -> f
 
 def build_extractor(out: str | Path = CNN_FILE, epochs: int = EPOCHS, seed: int = SEED, quiet: bool = False) -> dict:
     """Train the Fashion-MNIST CNN and write its weights (safetensors); returns accuracy and SHA-256."""
+    with torch.random.fork_rng(devices=[]):  # the recipe's own seeded RNG; the caller's is left as it was
+        torch.manual_seed(seed)
+        return _build(out, epochs, seed, quiet)
+
+
+def _build(out: str | Path, epochs: int, seed: int, quiet: bool) -> dict:
     from safetensors.torch import save
 
-    torch.manual_seed(seed)
     train = load_dataset("fashion-mnist", "train")
     test = load_dataset("fashion-mnist", "test")
     model = FashionCNN().to(memory_format=torch.channels_last)

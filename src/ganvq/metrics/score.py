@@ -19,6 +19,7 @@ import torch
 
 from ganvq.data import dataset_name, load_dataset, resolve_dataset
 from ganvq.errors import GanvqError
+from ganvq.images import save_grid
 from ganvq.io import atomic_write_bytes
 from ganvq.metrics.audit import memorization_audit, nearest_neighbours
 from ganvq.metrics.features import get_extractor
@@ -177,8 +178,6 @@ def _audit(fake: torch.Tensor, real: str, pairs_png: str | Path | None, shown: i
     test_nn = _cached(key, compute)["test_nn_distance"]
     summary, d, idx = memorization_audit(fake, train.images, test_nn)
     if pairs_png is not None:
-        from ganvq.report.grids import save_grid
-
         order = d.argsort()[:shown]
         pairs = torch.stack([fake[order], train.images[idx[order]]], 1).flatten(0, 1)  # sample, its nearest
         save_grid(pairs_png, pairs, nrow=16, upscale=2)
@@ -190,3 +189,21 @@ def fid_between(a: torch.Tensor, b: torch.Tensor, features: str = "ganvq") -> fl
     """FID between two uint8 image sets on the named extractor (no cache): for sanity tables and tests."""
     extractor = get_extractor(features)
     return fid_from_features(extractor(a)[0], extractor(b)[0])
+
+
+def format_scores(result: dict) -> str:
+    """The headline sample-quality numbers as a small aligned table."""
+    rows = [("FID", result.get("fid"), ".2f"), ("KID", result.get("kid_mean"), ".5f"),
+            ("precision", result.get("precision"), ".3f"), ("recall", result.get("recall"), ".3f"),
+            ("density", result.get("density"), ".3f"), ("coverage", result.get("coverage"), ".3f")]
+    if "class_coverage" in result:
+        rows += [("classes present", result["class_coverage"], "d"),
+                 ("label entropy", result["label_entropy"], ".3f")]
+    mem = result.get("memorization")
+    if mem:
+        rows += [("closer than 1% of test", mem["closer_than_test_q0.01_fraction"], ".4f"),
+                 ("NN distance ratio", mem["median_ratio"], ".3f")]
+    lines = [f"{result['samples']} samples vs {result['reference']['data']} {result['reference']['split']} "
+             f"({result['reference']['images']} images), features {result['extractor']}"]
+    lines += [f"  {name:<24} {value:{fmt}}" for name, value, fmt in rows if value is not None]
+    return "\n".join(lines)

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganvq.errors import GanvqError
+from ganvq.images import to_float
 from ganvq.models.blocks import ResBlock
 from ganvq.quantize.fsq import FSQ, FSQConfig
 from ganvq.quantize.vq import ResidualQuantizer, VectorQuantizer, VQConfig
@@ -140,3 +141,25 @@ class VQVAE(nn.Module):
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """decode(encode(x)), clamped to [-1, 1]."""
         return self.decode(self.encode(x))
+
+    @torch.no_grad()
+    def encode_images(self, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """uint8 images (N, C, H, W) -> code indices (N, h, w) int64 on the CPU, `batch_size` at a time."""
+        device = next(self.parameters()).device
+        out = [self.encode(to_float(images[i : i + batch_size]).to(device)).cpu()
+               for i in range(0, len(images), batch_size)]
+        return torch.cat(out) if out else torch.empty(0, *self.config.code_shape, dtype=torch.int64)
+
+    @torch.no_grad()
+    def decode_codes(self, indices: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+        """Code indices (N, h, w) -> images (N, C, H, W) float in [-1, 1], after checking they fit this model."""
+        h, w = self.config.code_shape
+        if indices.ndim != 3 or tuple(indices.shape[1:]) != (h, w):
+            raise GanvqError(f"code maps must have shape (N, {h}, {w}) for this model, got {tuple(indices.shape)}")
+        if len(indices) == 0:
+            raise GanvqError("no code maps to decode")
+        if int(indices.min()) < 0 or int(indices.max()) >= self.codebook_size:
+            raise GanvqError(f"code indices must lie in [0, {self.codebook_size - 1}] for this model")
+        device = next(self.parameters()).device
+        return torch.cat([self.decode(indices[i : i + batch_size].to(device)).cpu()
+                          for i in range(0, len(indices), batch_size)])

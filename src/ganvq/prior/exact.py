@@ -33,6 +33,8 @@ from decimal import ROUND_HALF_EVEN, Context, Decimal
 
 import torch
 
+from ganvq.device import cpu_supports
+from ganvq.prior.config import MAX_CODES, MAX_FAN_IN
 from ganvq.prior.model import CodePrior
 
 ACT_BITS = 12  # activations are integers times 2^-12
@@ -40,7 +42,6 @@ ACT_CLIP = 2.0**20  # |activation| <= 2^20 units = 256.0; exact in float32
 LIMB = 128  # an input row is rescaled to |x| <= 8191 = 64 * 128 - 1, then split x = hi * 128 + lo
 ROW_MAX = 8191.0
 WEIGHT_MAX = 127  # int8 weights, one scale per output row
-MAX_FAN_IN = 1024  # (64 * 127 * 128 + 127 * 127) * 1024 < 2^31: the int32 sums stay exact
 LOGIT_BITS = 8  # attention scores and output logits are rounded to 1/256 nat
 LOGIT_CLIP = 2.0**23  # exact in float32
 EXP_BITS = 20  # exp table entries are integers times 2^-20
@@ -79,8 +80,6 @@ def _rows_to_ints(x: torch.Tensor, top: float) -> tuple[torch.Tensor, torch.Tens
 @functools.lru_cache(maxsize=1)
 def _native_int8() -> bool:
     """Whether this CPU multiplies int8 matrices in hardware (AVX-512 VNNI or AMX), where `_int_mm` is fast."""
-    from ganvq.train.loop import cpu_supports
-
     return cpu_supports("_is_vnni_supported", "_is_amx_tile_supported")
 
 
@@ -246,15 +245,6 @@ class ExactPrior:
         state["t"] += 1
 
 
-def exact_prior(model) -> "ExactPrior":
-    """The bit-exact version of a trained prior: ExactPrior (transformer) or ExactLocalPrior."""
-    if model.config.arch == "local":
-        from ganvq.prior.exact_local import ExactLocalPrior
-
-        return ExactLocalPrior(model)
-    return ExactPrior(model)
-
-
 def frequencies(logits: torch.Tensor) -> torch.Tensor:
     """Integer logits (..., K) -> int32 frequencies (..., K), each >= 1, summing to exactly 2^24.
 
@@ -263,8 +253,8 @@ def frequencies(logits: torch.Tensor) -> torch.Tensor:
     integers and every other step is correctly rounded: the same table in every process.
     """
     k = logits.shape[-1]
-    if k > 2048:
-        raise ValueError("exact frequencies support up to 2048 codes")  # keeps the int32 sums exact
+    if k > MAX_CODES:
+        raise ValueError(f"exact frequencies support up to {MAX_CODES} codes")  # keeps the int32 sums exact
     total = 2**FREQ_BITS
     w = _lut_weights(logits, torch.int32)  # <= 2^20 each
     scale = float(total - k) / w.sum(-1, keepdim=True, dtype=torch.int64).float()  # (..., 1), one rounding

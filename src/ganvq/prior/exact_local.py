@@ -15,14 +15,14 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ganvq.prior.base import class_labels
+from ganvq.prior.config import MAX_LOCAL_WIDTH
 from ganvq.prior.exact import LOGIT_BITS, LOGIT_CLIP, int8_rows
 from ganvq.prior.local import LocalPrior, table_rows
-from ganvq.prior.model import class_labels
 
 LEVELS = 255.0  # hidden activations are integers 0..255 times act_max / 255
 TABLE_FINE = 16.0  # first-layer tables hold integers at 1/16 of an activation step
 TABLE_CLIP = 2.0**19  # |table entry|: 12 neighbours + position + class stay below 2^24
-MAX_WIDTH = 512  # 255 * 127 * 512 < 2^24: hidden products are exact float32 sums
 
 
 class ExactLocalPrior:
@@ -30,8 +30,8 @@ class ExactLocalPrior:
 
     def __init__(self, model: LocalPrior):
         cfg = model.config
-        if cfg.dim > MAX_WIDTH:
-            raise ValueError(f"exact inference of a local prior supports width up to {MAX_WIDTH}, got {cfg.dim}")
+        if cfg.dim > MAX_LOCAL_WIDTH:  # 255 * 127 * 512 < 2^24: hidden products are exact float32 sums
+            raise ValueError(f"exact inference of a local prior supports width up to {MAX_LOCAL_WIDTH}, got {cfg.dim}")
         self.config = cfg
         a = model.act_max.detach().double().cpu().clamp_min(1e-6)  # (layers,)
 

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganvq.errors import GanvqError
-from ganvq.prior.model import check_sampling, class_labels, code_nll, draw
+from ganvq.prior.base import check_sampling, class_labels, code_nll, draw
+from ganvq.prior.config import PriorConfig
 
 # (dr, dc) offsets of the neighbours, most useful first; each has 2 dr + dc < 0 (an earlier wave).
 NEIGHBORS = ((0, -1), (-1, 0), (-1, -1), (-1, 1), (0, -2), (-2, 0), (-2, -1), (-2, 1), (-1, -2), (-2, 2),
@@ -60,7 +61,7 @@ def table_rows(codes: torch.Tensor, index: torch.Tensor, codebook_size: int) -> 
 class LocalPrior(nn.Module):
     """Causal-neighbourhood MLP over code maps: forward(indices, labels) -> logits (B, T, K) in raster order."""
 
-    def __init__(self, config):
+    def __init__(self, config: PriorConfig):
         super().__init__()
         self.config = config
         k, d = config.codebook_size, config.dim

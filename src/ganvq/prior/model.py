@@ -11,90 +11,13 @@ compute bit-identical probabilities in any process.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ganvq.errors import GanvqError
-
-
-@dataclass(frozen=True)
-class PriorConfig:
-    codebook_size: int = 512  # K: the VQ-VAE's codes, the prior's vocabulary (set from the VQ-VAE)
-    height: int = 7  # h of the code map (set from the VQ-VAE)
-    width: int = 7  # w of the code map
-    dim: int = 128  # transformer width d
-    layers: int = 4  # transformer blocks
-    heads: int = 4  # attention heads; dim must be divisible by it
-    mlp_ratio: int = 4  # MLP hidden width = mlp_ratio * dim
-    dropout: float = 0.1  # on attention outputs and MLP outputs while training
-    num_classes: int = 0  # > 0: class-conditional (one start token per class); 0: unconditional
-    arch: str = "transformer"  # "transformer" | "local": the fast neighbourhood MLP of prior/local.py
-    neighbors: int = 8  # local only: causal neighbours each code is predicted from (dim: its width, layers: hidden layers)
-
-    def __post_init__(self) -> None:
-        if self.arch not in ("transformer", "local"):
-            raise GanvqError(f"unknown prior arch {self.arch!r}; choose transformer or local")
-        if self.arch == "local" and self.dim > 512:  # 255 * 127 * 512 < 2^24: see prior/exact_local.py
-            raise GanvqError(f"a local prior is at most 512 wide (its exact integer form needs it), got {self.dim}")
-        if self.arch == "transformer" and self.dim % self.heads:
-            raise GanvqError(f"prior dim {self.dim} is not divisible by heads {self.heads}")
-        if self.codebook_size < 2 or self.height < 1 or self.width < 1 or self.layers < 1:
-            raise GanvqError("prior needs codebook_size >= 2, a non-empty code map and at least one layer")
-        if not 0 <= self.dropout < 1:
-            raise GanvqError(f"prior dropout must lie in [0, 1), got {self.dropout}")
-
-    @property
-    def seq_len(self) -> int:
-        return self.height * self.width
-
-
-def class_labels(config: PriorConfig, batch: int, labels: torch.Tensor | None, device) -> torch.Tensor:
-    """Each code map's class (B,) int64 (all 0 for an unconditional prior), or a GanvqError when labels are missing or out of range."""
-    c = config.num_classes
-    if c == 0:
-        return torch.zeros(batch, dtype=torch.int64, device=device)
-    if labels is None:
-        raise GanvqError(f"this prior is class-conditional ({c} classes): give a label per code map")
-    labels = labels.to(device=device, dtype=torch.int64).reshape(-1)
-    if labels.shape[0] != batch or (labels.numel() and (labels.min() < 0 or labels.max() >= c)):
-        raise GanvqError(f"labels must be {batch} values in [0, {c - 1}]")
-    return labels
-
-
-def code_nll(logits: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
-    """Mean negative log-likelihood per code in nats of code maps (B, h, w) under logits (B, T, K): the training loss."""
-    return F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), indices.reshape(-1))
-
-
-def check_sampling(temperature: float, top_k: int | None) -> None:
-    """A GanvqError unless the temperature is positive and top-k (when given) at least 1."""
-    if temperature <= 0:
-        raise GanvqError(f"--temperature must be positive, got {temperature}")
-    if top_k is not None and not 1 <= top_k:
-        raise GanvqError(f"--top-k must be at least 1, got {top_k}")
-
-
-def draw(logits: torch.Tensor, temperature: float, top_k: int | None, generator: torch.Generator | None) -> torch.Tensor:
-    """One code per row of logits (..., K) on the CPU: softmax(logits / temperature), cut to the top k
-    codes (Fan et al. 2018) when given, sampled with `generator`."""
-    logits = logits / temperature
-    if top_k is not None and top_k < logits.shape[-1]:
-        kth = logits.topk(top_k, dim=-1).values[..., -1:]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    flat = logits.reshape(-1, logits.shape[-1]).softmax(-1)
-    return torch.multinomial(flat, 1, generator=generator).view(logits.shape[:-1])
-
-
-def build_prior(config: PriorConfig) -> nn.Module:
-    """The prior a config describes: CodePrior (transformer) or LocalPrior."""
-    if config.arch == "local":
-        from ganvq.prior.local import LocalPrior
-
-        return LocalPrior(config)
-    return CodePrior(config)
+from ganvq.prior.base import check_sampling, class_labels, code_nll, draw
+from ganvq.prior.config import PriorConfig
 
 
 class RMSNorm(nn.Module):

@@ -1,6 +1,5 @@
 """Training a GAN: the Task the shared loop runs (n_D discriminator steps per generator step, TTUR,
-EMA of G, conditional training, DiffAugment with a fixed or adaptive p, penalties, divergence guard),
-and loading G back."""
+EMA of G, conditional training, DiffAugment with a fixed or adaptive p, penalties, divergence guard)."""
 
 from __future__ import annotations
 
@@ -12,11 +11,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ganvq.config import GANRunConfig, from_dict, to_dict
+from ganvq.config import to_dict
 from ganvq.data import BatchStream, ImageDataset, describe_skipped, load_dataset
 from ganvq.data.augment import diff_augment
-from ganvq.errors import GanvqError, warn
-from ganvq.io import load_checkpoint, write_json
+from ganvq.device import autocast, resolve_device
+from ganvq.errors import warn
+from ganvq.images import save_grid
 from ganvq.losses.gan import (
     discriminator_loss,
     generator_loss,
@@ -24,7 +24,7 @@ from ganvq.losses.gan import (
     r1_penalty,
 )
 from ganvq.models.gan import build_discriminator, build_generator
-from ganvq.report.grids import save_grid
+from ganvq.runs import GANRunConfig
 from ganvq.train import loop
 
 SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
@@ -91,8 +91,7 @@ class GANTask:
     def __init__(self, config: GANRunConfig, device: torch.device | None = None, out: str | Path | None = None):
         train, config = load_gan_data(config)
         self.config = config
-        self.device = device or loop.resolve_device(config.train.device)
-        torch.manual_seed(config.train.seed)
+        self.device = device or resolve_device(config.train.device)
         g = config.gan
         self.G = build_generator(config.model).to(self.device, memory_format=MEMORY_FORMAT)
         self.D = build_discriminator(config.model).to(self.device, memory_format=MEMORY_FORMAT)
@@ -126,6 +125,10 @@ class GANTask:
 
     def config_dict(self) -> dict:
         return to_dict(self.config)
+
+    def lr_scale(self) -> float:
+        """Each roll-back after a divergence halves both players' learning rates."""
+        return 0.5**self.rollbacks
 
     def extra_state(self) -> dict:
         return {"batches": self.batches.state_dict(), "rollbacks": self.rollbacks, "aug_p": self.aug_p,
@@ -213,12 +216,12 @@ class GANTask:
         x = x.to(self.device, memory_format=MEMORY_FORMAT)
         y = None if y is None else y.to(self.device)
         z, y_fake = self._latents(len(x))
-        with torch.no_grad(), loop.autocast(self.device, cfg.train.precision):
+        with torch.no_grad(), autocast(self.device, cfg.train.precision):
             fake = self.G(z, y_fake)
         fake = fake.float()
         if g.r1_gamma:
             x.requires_grad_(True)  # R1 differentiates D's score of the real images (through DiffAugment)
-        with loop.autocast(self.device, cfg.train.precision):
+        with autocast(self.device, cfg.train.precision):
             logits_real, logits_fake = self._score(x, y, fake, y_fake)
         loss = discriminator_loss(g.loss, logits_real, logits_fake)
         metrics = {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
@@ -248,7 +251,7 @@ class GANTask:
         z, y_fake = self._latents(cfg.train.batch_size)
         self.D.requires_grad_(False)  # no weight gradients for D: a third less work in its backward
         try:
-            with loop.autocast(self.device, cfg.train.precision):
+            with autocast(self.device, cfg.train.precision):
                 logits_fake = self.D(self._augment(self.G(z, y_fake)), y_fake)
             loss = generator_loss(g.loss, logits_fake)
             if not self._sane(loss):
@@ -293,10 +296,7 @@ class GANTask:
             opt.state.clear()
             for p, s in self._snapshot["optim"][name].items():
                 opt.state[p] = {k: v.clone() if torch.is_tensor(v) else v for k, v in s.items()}
-            for group in opt.param_groups:
-                group["initial_lr"] = group.get("initial_lr", group["lr"]) * 0.5
-                group["lr"] *= 0.5
-        self.rollbacks += 1
+        self.rollbacks += 1  # halves the learning rates from the next step on (lr_scale)
         warn(f"{what}: rolled back to the last snapshot and halved the learning rates ({self.rollbacks}/"
              f"{g.max_rollbacks})")
         return {"train/rollbacks": float(self.rollbacks)}
@@ -311,48 +311,7 @@ class GANTask:
 
 
 def train_gan(config: GANRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
-    """Train a GAN into run folder `out` (or continue it); returns the final summary."""
-    if resume:
-        # A resumed run keeps the configuration it started with.
-        _, meta = load_checkpoint(Path(out) / loop.CHECKPOINT)
-        config = from_dict(GANRunConfig, meta["config"])
-    elif config is None:
-        raise GanvqError("train_gan needs a config unless resume=True")
-    elif (Path(out) / loop.CHECKPOINT).exists():
-        raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
-    task = GANTask(config, out=out)
-    if not resume:
-        # The config as trained: channels and classes resolved from the data.
-        write_json(Path(out) / "config.json", to_dict(task.config))
-    summary = loop.train(task, task.config.train, out, resume=resume, quiet=quiet)
+    """Train a GAN into run folder `out` (or continue the run there); returns the final summary."""
+    summary = loop.run("gan", config, out, lambda cfg, _: GANTask(cfg, out=out), resume=resume, quiet=quiet)
     summary["samples"] = str(Path(out) / "samples" / "latest.png")
     return summary
-
-
-def _read_gan_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], GANRunConfig]:
-    """A GAN run's (or checkpoint file's) tensors and run config; a GanvqError for another kind of checkpoint."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / loop.CHECKPOINT
-    tensors, meta = load_checkpoint(p)
-    if meta.get("kind") != "gan":
-        raise GanvqError(f"{p} is a {meta.get('kind', 'unknown')} checkpoint, not a GAN")
-    return tensors, from_dict(GANRunConfig, meta["config"])
-
-
-def load_gan(path: str | Path, device: str = "cpu", ema: bool = True) -> tuple[nn.Module, GANRunConfig]:
-    """A trained generator (eval mode; the EMA weights unless ema=False) and its run config."""
-    tensors, config = _read_gan_checkpoint(path)
-    G = build_generator(config.model)
-    G.load_state_dict(loop.module_weights(tensors, "G_ema" if ema else "G"))
-    return G.to(loop.resolve_device(device)).eval(), config
-
-
-def load_discriminator(path: str | Path, device: str = "cpu") -> tuple[nn.Module, GANRunConfig]:
-    """A trained discriminator (eval mode) and its run config, e.g. to probe its overfitting."""
-    tensors, config = _read_gan_checkpoint(path)
-    D = build_discriminator(config.model)
-    D.load_state_dict(loop.module_weights(tensors, "D"))
-    return D.to(loop.resolve_device(device)).eval(), config

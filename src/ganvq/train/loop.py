@@ -1,27 +1,30 @@
 """The training loop every model kind shares: schedule, progress, metrics, checkpoints, resume.
 
 A model kind supplies a `Task`: its modules and optimizers, one `train_step`, and any extra
-state. The loop owns everything else, so GAN, VQ-VAE and prior runs behave the same way.
+state. The loop owns everything else, so GAN, VQ-VAE and prior runs behave the same way:
+`run` locks the run folder, starts or resumes the run there, and trains the task it is given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import torch
 from torch import nn
 
-from ganvq.config import TrainConfig
+from ganvq.config import to_dict
+from ganvq.device import resolve_precision
 from ganvq.errors import GanvqError
-from ganvq.io import append_jsonl, flatten_state, load_checkpoint, save_checkpoint, unflatten_state
+from ganvq.io import append_jsonl, flatten_state, save_checkpoint, unflatten_state, write_json
+from ganvq.runs import CHECKPOINT, CONFIG, METRICS, Run, RunLock, TrainConfig, module_weights, open_run
 
-CHECKPOINT = "checkpoint.safetensors"
-METRICS = "metrics.jsonl"
 CALIBRATION_STEPS = 20  # steps timed before a --minutes budget is turned into a step count
 
 
@@ -44,48 +47,7 @@ class Task(Protocol):
     def load_extra_state(self, state: dict) -> None: ...
     def evaluate(self) -> dict[str, float]: ...
     def summarize(self, metrics: list[dict]) -> dict[str, float]: ...
-
-
-def resolve_device(name: str) -> torch.device:
-    """--device auto: CUDA when present, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GanvqError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GanvqError("--device cuda was asked for, but no CUDA device is available")
-    return device
-
-
-def native_bf16(device: torch.device) -> bool:
-    """Whether `device` computes in bfloat16 natively: a CUDA GPU that supports it, or a CPU with
-    AVX-512-BF16 or AMX. Elsewhere bf16 is emulated: measured on an AVX2-only CPU, a bf16-autocast
-    convolution ran 40x slower than fp32."""
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    if device.type == "cpu":
-        return cpu_supports("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return False
-
-
-def cpu_supports(*probes: str) -> bool:
-    """Whether any of torch.cpu's feature probes (e.g. "_is_vnni_supported") says yes; a probe this
-    torch lacks counts as no."""
-    return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
-
-
-def resolve_precision(device: torch.device, precision: str) -> str:
-    """"auto" becomes "bf16" where `device` runs it natively, else "fp32"; an explicit choice stays."""
-    if precision == "auto":
-        return "bf16" if native_bf16(device) else "fp32"
-    return precision
-
-
-def autocast(device: torch.device, precision: str):
-    """bf16 autocast when `precision` resolves to bf16 (about 1.8x faster with AMX), else a no-op."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolve_precision(device, precision) == "bf16")
+    def lr_scale(self) -> float: ...  # multiplies every scheduled learning rate (a GAN halves it on roll-back)
 
 
 def lr_factor(cfg: TrainConfig, step: int, total: int | None) -> float:
@@ -110,12 +72,6 @@ def checkpoint_state(task: Task, meta: dict) -> tuple[dict[str, torch.Tensor], d
     tensors["rng.torch"] = torch.get_rng_state()
     meta = dict(meta, kind=task.kind, config=task.config_dict(), optimizers=opt_skel, extra=extra_skel)
     return tensors, meta
-
-
-def module_weights(tensors: dict[str, torch.Tensor], name: str) -> dict[str, torch.Tensor]:
-    """The state dict of module `name` from a checkpoint's flat tensors."""
-    prefix = f"{name}."
-    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
@@ -177,39 +133,101 @@ def _tensorboard(out: Path):
     return SummaryWriter(str(out / "tensorboard"))
 
 
-def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
-    """Run (or resume) training of `task` into run folder `out`; returns the final summary."""
+def _schedulers(task: Task, cfg: TrainConfig, step: int, total: Callable[[], int | None]) -> list:
+    """One LambdaLR per optimizer, at `step`: lr = base lr * lr_factor(step, total()) * task.lr_scale().
+
+    `total` is read at every step, since a --minutes budget fixes the step count only after calibration.
+    A resumed optimizer's groups hold the `initial_lr` the scheduler started from.
+    """
+    def factor(s: int) -> float:
+        return lr_factor(cfg, s, total()) * task.lr_scale()
+
+    return [torch.optim.lr_scheduler.LambdaLR(opt, factor, last_epoch=step - 1) for opt in task.optimizers().values()]
+
+
+@contextlib.contextmanager
+def seeded(cfg: TrainConfig):
+    """Train in a fork of torch's RNG seeded with cfg.seed, on cfg.threads threads: the caller's RNG state
+    and thread count are restored afterwards (only the CLI sets them for the whole process)."""
+    threads = torch.get_num_threads()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(cfg.seed)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
+
+
+def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | None], Task], resume: bool = False,
+        quiet: bool = False) -> dict:
+    """Lock run folder `out`, then train `make_task(config, None)` there, or resume the run it holds
+    (`make_task(its config, the run)`); returns the final summary.
+
+    A new run writes RUN/config.json (the config as trained: channels and classes follow the data); a
+    resumed one keeps the config stored in its checkpoint. A second process writing `out` is refused.
+    """
+    out = Path(out)
+    with RunLock(out):
+        previous = None
+        if resume:
+            if not (out / CHECKPOINT).exists():
+                raise GanvqError(f"nothing to resume: {out / CHECKPOINT} not found")
+            previous = open_run(out, kind)
+            if previous.meta.get("finished"):
+                raise GanvqError(f"{out} already finished at step {previous.meta.get('step')}; "
+                                 "start a new run to train longer")
+            config = previous.config
+        elif (out / CHECKPOINT).exists():
+            raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        elif config is None:
+            raise GanvqError("give a config to train, or resume=True to continue the run in `out`")
+        with seeded(config.train):
+            task = make_task(config, previous)
+            if previous is None:
+                write_json(out / CONFIG, to_dict(task.config))
+            return train(task, task.config.train, out, previous, quiet)
+
+
+def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = None, quiet: bool = False) -> dict:
+    """Train `task` into run folder `out`, or continue the run `previous` read from there; returns the final summary."""
     out = Path(out)
     ckpt_path = out / CHECKPOINT
     step, elapsed_before, total = 0, 0.0, cfg.steps
-    if resume:
-        if not ckpt_path.exists():
-            raise GanvqError(f"nothing to resume: {ckpt_path} does not exist")
-        tensors, meta = load_checkpoint(ckpt_path)
-        if meta.get("kind") != task.kind:
-            raise GanvqError(f"{ckpt_path} is a {meta.get('kind')} checkpoint, not {task.kind}")
-        restore(task, tensors, meta)
+    if previous is not None:
+        restore(task, previous.tensors, previous.meta)
+        meta = previous.meta
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
-        if meta.get("finished"):
-            raise GanvqError(f"{out} already finished at step {step}; start a new run to train longer")
     elif ckpt_path.exists():
         raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
 
     budget = cfg.minutes * 60 if cfg.minutes else math.inf
-    params = [g for o in task.optimizers().values() for g in o.param_groups]
-    for g in params:
-        g.setdefault("initial_lr", g["lr"])
+    first_group = next(iter(task.optimizers().values())).param_groups[0]
     start_time = time.perf_counter() - elapsed_before
     calib_from = None  # (step, time) when the timed calibration began
     window: list[dict] = []
-    bar = _progress(total, step, quiet)
-    board = _tensorboard(out)
 
     def elapsed() -> float:
         return time.perf_counter() - start_time
 
-    saved_step = step if resume else None  # step of the last checkpoint on disk, all of them finite
+    def calibrate() -> None:
+        """With a --minutes budget and no step count yet: time CALIBRATION_STEPS steps, then fix the count."""
+        nonlocal calib_from, total
+        if total is None and cfg.minutes and calib_from is None and step >= 3:
+            calib_from = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
+        if total is None and calib_from and step >= calib_from[0] + CALIBRATION_STEPS:
+            per_step = (elapsed() - calib_from[1]) / (step - calib_from[0])
+            total = step + max(int((budget - elapsed()) / per_step), 1)
+            if cfg.steps:
+                total = min(total, cfg.steps)
+            if bar is not None:
+                bar.total = total
+                bar.refresh()
+
+    saved_step = step if previous is not None else None  # step of the last checkpoint on disk, all of them finite
 
     def last_good() -> str:
         # Resuming would replay the same steps exactly, so the advice is a new run with other settings.
@@ -225,6 +243,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
         )
         save_checkpoint(ckpt_path, tensors, meta)
 
+    bar = board = None
+
     def log(record: dict) -> None:
         append_jsonl(out / METRICS, record)
         if board is not None:
@@ -232,23 +252,24 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
                 if "/" in key and isinstance(value, (int, float)):
                     board.add_scalar(key, value, record["step"])
 
+    def close_outputs() -> None:
+        nonlocal bar, board
+        if bar is not None:
+            bar.close()
+            bar = None
+        if board is not None:
+            board.close()
+            board = None
+
     try:
+        bar = _progress(total, step, quiet)
+        board = _tensorboard(out)
+        calibrate()
+        schedulers = _schedulers(task, cfg, step, lambda: total)
         with _StopRequests() as stop:
             while (total is None or step < total) and elapsed() < budget:
                 if stop.requested:
                     raise KeyboardInterrupt
-                if total is None and cfg.minutes and calib_from is None and step >= 3:
-                    calib_from = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
-                if total is None and calib_from and step >= calib_from[0] + CALIBRATION_STEPS:
-                    per_step = (elapsed() - calib_from[1]) / (step - calib_from[0])
-                    total = step + max(int((budget - elapsed()) / per_step), 1)
-                    if cfg.steps:
-                        total = min(total, cfg.steps)
-                    if bar is not None:
-                        bar.total = total
-                        bar.refresh()
-                for g in params:
-                    g["lr"] = g["initial_lr"] * lr_factor(cfg, step, total)
                 try:
                     metrics = task.train_step(step)
                 except TrainingDiverged as e:
@@ -261,7 +282,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
                     bar.update(1)
                 if step % cfg.log_every == 0:
                     record = {"step": step, "elapsed_seconds": round(elapsed(), 2),
-                              "lr": params[0]["lr"], **task.summarize(window)}
+                              "lr": first_group["lr"], **task.summarize(window)}
                     window = []
                     log(record)
                     if bar is not None:
@@ -271,31 +292,30 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, resume: bool = False, q
                 if step % cfg.ckpt_every == 0 and (total is None or step < total):
                     log({"step": step, **task.evaluate()})
                     save()
+                calibrate()
+                for scheduler in schedulers:
+                    scheduler.step()
+        close_outputs()
+        if window:
+            log({"step": step, "elapsed_seconds": round(elapsed(), 2), **task.summarize(window)})
+        train_seconds = elapsed()
+        precision = resolve_precision(getattr(task, "device", torch.device("cpu")), cfg.precision)
+        final = {"step": step, "train_seconds": round(train_seconds, 2), "precision_used": precision,
+                 **task.evaluate()}
+        log(final)
+        total = step
+        save(finished=True)
     except _StopNow:
         raise TrainingInterrupted(
             f"stopped at once by a second interrupt, without saving; the last checkpoint "
             f"({ckpt_path if ckpt_path.exists() else 'none yet'}) can be resumed with --resume"
         ) from None
     except KeyboardInterrupt:
-        if bar is not None:
-            bar.close()
-        if board is not None:
-            board.close()
+        close_outputs()
         save()
         raise TrainingInterrupted(
             f"interrupted at step {step}; checkpoint saved to {ckpt_path}; continue with --resume"
         ) from None
-    if bar is not None:
-        bar.close()
-    if window:
-        log({"step": step, "elapsed_seconds": round(elapsed(), 2), **task.summarize(window)})
-    train_seconds = elapsed()
-    precision = resolve_precision(getattr(task, "device", torch.device("cpu")), cfg.precision)
-    final = {"step": step, "train_seconds": round(train_seconds, 2), "precision_used": precision, **task.evaluate()}
-    log(final)
-    total = step
-    save(finished=True)
-    if board is not None:
-        board.close()
+    finally:
+        close_outputs()
     return {"run": str(out), "checkpoint": str(ckpt_path), **final}
-

@@ -1,4 +1,4 @@
-"""Training the prior over a VQ-VAE's code maps: the Task the shared loop runs, and loading it back.
+"""Training the prior over a VQ-VAE's code maps: the Task the shared loop runs.
 
 The training images are encoded once with the (frozen) VQ-VAE; the prior then trains on the code
 maps. The checkpoint holds the VQ-VAE too, so a prior checkpoint alone samples images and runs the
@@ -13,16 +13,14 @@ from pathlib import Path
 
 import torch
 
-from ganvq.config import PriorRunConfig, from_dict, to_dict
+from ganvq.config import to_dict
 from ganvq.data import describe_skipped, load_dataset
+from ganvq.device import autocast, resolve_device
 from ganvq.errors import GanvqError, warn
-from ganvq.io import load_checkpoint
 from ganvq.models.vqvae import VQVAE
-from ganvq.prior.local import LocalPrior
-from ganvq.prior.model import CodePrior, build_prior
-from ganvq.reconstruct import encode_images
+from ganvq.prior import CodePrior, LocalPrior, build_prior
+from ganvq.runs import PriorRunConfig, Run, load_vqvae
 from ganvq.train import loop
-from ganvq.train.vqvae import load_vqvae
 
 _EPOCH_SEED_STRIDE = 1_000_003  # as data.BatchStream: epoch e of seed s shuffles with s * 1_000_003 + e
 EVAL_BATCH = 500
@@ -64,7 +62,7 @@ def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str) -> tuple[torc
     data = load_dataset(config.data, split, size=m.image_size, channels=m.channels, limit=limit)
     if split == "train" and describe_skipped(data):
         warn(describe_skipped(data))
-    return encode_images(vqvae, data.images), data.labels, data.num_classes
+    return vqvae.encode_images(data.images), data.labels, data.num_classes
 
 
 class PriorTask:
@@ -94,8 +92,7 @@ class PriorTask:
             self.test = (test_codes, test_labels if config.class_conditional else None)
         except GanvqError:
             self.test = None  # a folder or single file has no test split
-        self.device = device or loop.resolve_device(config.train.device)
-        torch.manual_seed(config.train.seed)
+        self.device = device or resolve_device(config.train.device)
         self.model = build_prior(model_cfg).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.95),
                                            weight_decay=config.weight_decay)
@@ -110,6 +107,9 @@ class PriorTask:
     def config_dict(self) -> dict:
         return to_dict(self.config)
 
+    def lr_scale(self) -> float:
+        return 1.0
+
     def extra_state(self) -> dict:
         return {"stream": self.stream.state_dict()}
 
@@ -121,7 +121,7 @@ class PriorTask:
         codes = self.codes[idx].to(self.device)
         labels = None if self.labels is None else self.labels[idx].to(self.device)
         self.model.train()
-        with loop.autocast(self.device, self.config.train.precision):
+        with autocast(self.device, self.config.train.precision):
             loss = self.model.nll(codes, labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -160,38 +160,10 @@ def evaluate_prior(model: CodePrior | LocalPrior, codes: torch.Tensor, labels: t
 
 
 def train_prior(config: PriorRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
-    """Train a prior over the code maps of `config.vqvae` into run folder `out` (or continue it)."""
-    vqvae = None
-    if resume:
-        # A resumed run keeps its configuration and the VQ-VAE stored in its checkpoint.
-        tensors, meta = load_checkpoint(Path(out) / loop.CHECKPOINT)
-        if meta.get("kind") != "prior":
-            raise GanvqError(f"{out} holds a {meta.get('kind')} run, not a prior")
-        config = from_dict(PriorRunConfig, meta["config"])
-        vqvae = _vqvae_from(tensors, config)
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
-    task = PriorTask(config, vqvae=vqvae)
-    return loop.train(task, task.config.train, out, resume=resume, quiet=quiet)
+    """Train a prior over the code maps of `config.vqvae` into run folder `out` (or continue the run there).
 
+    A resumed run keeps its configuration and the VQ-VAE stored in its checkpoint."""
+    def make_task(cfg: PriorRunConfig, previous: Run | None) -> PriorTask:
+        return PriorTask(cfg, vqvae=None if previous is None else previous.vqvae())
 
-def _vqvae_from(tensors: dict, config: PriorRunConfig) -> VQVAE:
-    vqvae = VQVAE(config.vqvae_model)
-    vqvae.load_state_dict(loop.module_weights(tensors, "vqvae"))
-    return vqvae.eval()
-
-
-def load_prior(path: str | Path, device: str = "cpu") -> tuple[CodePrior | LocalPrior, VQVAE, PriorRunConfig]:
-    """A trained prior and its VQ-VAE (both in eval mode) and the run config, from a checkpoint or run folder."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / loop.CHECKPOINT
-    tensors, meta = load_checkpoint(p)
-    if meta.get("kind") != "prior":
-        raise GanvqError(f"{p} is a {meta.get('kind', 'unknown')} checkpoint, not a prior "
-                         "(train one with `ganvq train prior --vqvae RUN`)")
-    config = from_dict(PriorRunConfig, meta["config"])
-    dev = loop.resolve_device(device)
-    model = build_prior(config.model)
-    model.load_state_dict(loop.module_weights(tensors, "model"))
-    return model.to(dev).eval(), _vqvae_from(tensors, config).to(dev), config
+    return loop.run("prior", config, out, make_task, resume=resume, quiet=quiet)

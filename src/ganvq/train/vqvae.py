@@ -1,4 +1,4 @@
-"""Training a VQ-VAE: the Task the shared loop runs, and loading a trained model back."""
+"""Training a VQ-VAE: the Task the shared loop runs."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ from pathlib import Path
 
 import torch
 
-from ganvq.config import VQVAERunConfig, from_dict, to_dict
+from ganvq.config import to_dict
 from ganvq.data import BatchStream, ImageDataset, describe_skipped, load_dataset
+from ganvq.device import autocast, resolve_device
 from ganvq.errors import GanvqError, warn
-from ganvq.io import load_checkpoint
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.recon import psnr_per_image, to_unit
 from ganvq.models.vqvae import VQVAE
+from ganvq.runs import VQVAERunConfig
 from ganvq.train import loop
 
 
@@ -41,8 +42,7 @@ class VQVAETask:
     def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
         train, test, config = load_training_data(config)
         self.config = config
-        self.device = device or loop.resolve_device(config.train.device)
-        torch.manual_seed(config.train.seed)
+        self.device = device or resolve_device(config.train.device)
         # channels_last lets oneDNN pick faster convolution kernels (~15% per step on this CPU).
         self.model = VQVAE(config.model).to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
@@ -58,6 +58,9 @@ class VQVAETask:
 
     def config_dict(self) -> dict:
         return to_dict(self.config)
+
+    def lr_scale(self) -> float:
+        return 1.0
 
     def extra_state(self) -> dict:
         return {"batches": self.batches.state_dict(), "counts": self._counts}
@@ -81,7 +84,7 @@ class VQVAETask:
         if cfg.model.quantizer == "vq" and cfg.model.vq.update == "kmeans" and step % cfg.train.kmeans_every == 0:
             self._fit_codebook()
         x = self._next_images()
-        with loop.autocast(self.device, cfg.train.precision):
+        with autocast(self.device, cfg.train.precision):
             out = self.model(x)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -110,27 +113,6 @@ class VQVAETask:
         return evaluate_reconstruction(self.model, self.test.images[:n])
 
 
-def train_vqvae(config: VQVAERunConfig, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
-    """Train a VQ-VAE into run folder `out` (or continue it); returns the final metrics."""
-    if resume:
-        # A resumed run keeps the configuration it started with.
-        _, meta = load_checkpoint(Path(out) / loop.CHECKPOINT)
-        config = from_dict(VQVAERunConfig, meta["config"])
-    if config.train.threads:
-        torch.set_num_threads(config.train.threads)
-    task = VQVAETask(config)
-    return loop.train(task, task.config.train, out, resume=resume, quiet=quiet)
-
-
-def load_vqvae(path: str | Path, device: str = "cpu") -> tuple[VQVAE, VQVAERunConfig]:
-    """A trained VQ-VAE (eval mode) and its run config from a checkpoint file or run folder."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / loop.CHECKPOINT
-    tensors, meta = load_checkpoint(p)
-    if meta.get("kind") != "vqvae":
-        raise GanvqError(f"{p} is a {meta.get('kind', 'unknown')} checkpoint, not a VQ-VAE")
-    config = from_dict(VQVAERunConfig, meta["config"])
-    model = VQVAE(config.model)
-    model.load_state_dict(loop.module_weights(tensors, "model"))
-    return model.to(loop.resolve_device(device)).eval(), config
+def train_vqvae(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+    """Train a VQ-VAE into run folder `out` (or continue the run there); returns the final metrics."""
+    return loop.run("vqvae", config, out, lambda cfg, _: VQVAETask(cfg), resume=resume, quiet=quiet)

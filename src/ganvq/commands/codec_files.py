@@ -1,7 +1,9 @@
 """`ganvq compress` / `ganvq decompress` over files and folders, in batches that bound memory.
 
 Images are read, coded and written `batch` at a time, so a folder of any size needs memory for one
-batch only. Outputs mirror the inputs: `photos/a/b.png` becomes `OUT/a/b.gvq` and back.
+batch only. Outputs mirror the inputs: `photos/a/b.png` becomes `OUT/a/b.gvq` and back. Every output
+path is checked before any is written: it must lie inside the output folder, and no two inputs may
+share one (a file is never silently overwritten by another input's image).
 """
 
 from __future__ import annotations
@@ -15,17 +17,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from ganvq.codec.codec import Codec, bits_per_pixel
+from ganvq.codec import Codec, bits_per_pixel
 from ganvq.codec.format import CHUNK, pack
-from ganvq.data import load_dataset
-from ganvq.data.folder import (
-    GRAY_MODES,
-    IMAGE_EXTENSIONS,
-    list_image_files,
-    read_image_file,
-)
+from ganvq.data import has_named_splits, load_dataset
+from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files, read_image_file
 from ganvq.errors import GanvqError
-from ganvq.report.grids import encode_png
+from ganvq.images import encode_png
 
 SUFFIX = ".gvq"
 
@@ -63,6 +60,32 @@ def _read_image(path: Path, shape: tuple[int, int, int]) -> torch.Tensor:
     return torch.from_numpy(read_image_file(path, h, c)[0])
 
 
+def _label(p: Path) -> str:
+    """The folder name that keeps one of several inputs apart in the output: `.` and `..` by their real names."""
+    real = p.resolve()
+    return (real.stem if real.is_file() else real.name) or "root"
+
+
+class _Targets:
+    """Output paths handed out so far under one folder: each must lie inside it and go to one input only."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self._root = folder.resolve()
+        self._taken: dict[Path, str] = {}
+
+    def claim(self, name: str, suffix: str, source: object) -> Path:
+        path = self.folder / (name + suffix)
+        real = path.resolve()
+        if real == self._root or not real.is_relative_to(self._root):
+            raise GanvqError(f"{source}: its output {path} would lie outside {self.folder}; rename the input")
+        if real in self._taken:
+            raise GanvqError(f"{self._taken[real]} and {source} would both be written to {path}; "
+                             "give them different output folders")
+        self._taken[real] = str(source)
+        return path
+
+
 def _image_sources(inputs: list[str], split: str, limit: int | None) -> Iterator[tuple[str, object]]:
     """(output name without suffix, Path of an image file or a uint8 (C, H, W) tensor) for every input image."""
     several = len(inputs) > 1
@@ -75,11 +98,11 @@ def _image_sources(inputs: list[str], split: str, limit: int | None) -> Iterator
             files = list_image_files(p)
             if not files:
                 raise GanvqError(f"{p}: no PNG/JPEG/BMP images found (searched subfolders too)")
-            prefix = f"{p.name}/" if several else ""
+            prefix = f"{_label(p)}/" if several else ""
             entries = ((prefix + f.relative_to(p).with_suffix("").as_posix(), f) for f in files)
         else:  # a dataset name, IDX folder or file, or .npz: its images are in memory anyway
-            data = load_dataset(item, split if _has_splits(p) else "train")
-            prefix = f"{Path(item).stem}/" if several else ""
+            data = load_dataset(item, split if has_named_splits(p) else "train")
+            prefix = f"{_label(p)}/" if several else ""
             width = max(5, len(str(len(data) - 1)))
             entries = ((f"{prefix}{i:0{width}d}", data.images[i]) for i in range(len(data)))
         for entry in entries:
@@ -87,10 +110,6 @@ def _image_sources(inputs: list[str], split: str, limit: int | None) -> Iterator
                 return
             count += 1
             yield entry
-
-
-def _has_splits(p: Path) -> bool:
-    return not p.exists() or (p.is_dir() and any(p.glob("t10k-images-idx3-ubyte*")))
 
 
 def _batches(items: Iterator, size: int) -> Iterator[list]:
@@ -117,21 +136,18 @@ def compress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, de
     t0 = time.perf_counter()
     images = files = total = 0
     payloads: list[bytes] = []
-    seen: set[str] = set()
-    for group in _batches(_image_sources(inputs, split, limit), batch):
-        names = [name for name, _ in group]
+    sources = list(_image_sources(inputs, split, limit))  # names (and paths or in-memory images), not pixels
+    if not one_file:
+        targets = _Targets(out_path)
+        sources = [(targets.claim(name, SUFFIX, src if isinstance(src, Path) else name), src) for name, src in sources]
+    for group in _batches(iter(sources), batch):
         x = torch.stack([src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape) for _, src in group])
         if one_file:
             payloads += codec.encode_codes(codec.encode_images(x))
             images += len(x)
             continue
-        for name in names:
-            if name in seen:
-                raise GanvqError(f"two inputs would both be written to {out_path / (name + SUFFIX)}; "
-                                 "compress them into different --out folders")
-            seen.add(name)
-        for name, data in zip(names, codec.compress_each(x)):
-            _write(out_path / (name + SUFFIX), data)
+        for (target, _), data in zip(group, codec.compress_each(x)):
+            _write(target, data)
             total += len(data)
         images += len(x)
         files += len(x)
@@ -155,7 +171,7 @@ def _gvq_sources(inputs: list[str]) -> Iterator[tuple[str, Path]]:
             files = sorted((f for f in p.rglob(f"*{SUFFIX}") if f.is_file()), key=lambda f: f.relative_to(p).as_posix())
             if not files:
                 raise GanvqError(f"{p}: no {SUFFIX} files found (searched subfolders too)")
-            prefix = f"{p.name}/" if several else ""
+            prefix = f"{_label(p)}/" if several else ""
             yield from ((prefix + f.relative_to(p).with_suffix("").as_posix(), f) for f in files)
         elif p.is_file():
             yield p.stem, p
@@ -172,7 +188,13 @@ def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, 
     one_png = out_path.suffix.lower() == ".png"
     t0 = time.perf_counter()
     images = files = 0
-    for group in _batches(_gvq_sources(inputs), batch):
+    sources = list(_gvq_sources(inputs))
+    targets = _Targets(out_path)
+    if not one_png:
+        for name, path in sources:  # a clash of whole names is refused before anything is decoded
+            targets.claim(name, ".png", path)
+        targets = _Targets(out_path)
+    for group in _batches(iter(sources), batch):
         blobs = []
         for name, path in group:
             try:
@@ -190,13 +212,14 @@ def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, 
         for (name, path), x in zip(group, codec.decompress_each(blobs)):
             hwc = x.permute(0, 2, 3, 1).numpy()
             if one_png:
-                _write(out_path, encode_png(hwc[0]))
+                names = [out_path]
             elif len(x) == 1:
-                _write(out_path / f"{name}.png", encode_png(hwc[0]))
-            else:
+                names = [targets.claim(name, ".png", path)]
+            else:  # a file of several images becomes a folder of them
                 width = max(5, len(str(len(x) - 1)))
-                for i, img in enumerate(hwc):
-                    _write(out_path / name / f"{i:0{width}d}.png", encode_png(img))
+                names = [targets.claim(f"{name}/{i:0{width}d}", ".png", path) for i in range(len(x))]
+            for target, img in zip(names, hwc):
+                _write(target, encode_png(img))
             images += len(x)
     seconds = time.perf_counter() - t0
     return {"files": files, "images": images, "seconds": round(seconds, 3),

@@ -1,4 +1,4 @@
-"""Image grids for reports: samples, reconstructions beside their originals, saved as PNG.
+"""Images between their forms: uint8 <-> float in [-1, 1], grids, PNG bytes and files.
 
 Array conventions: a torch tensor is channels-first (B, C, H, W), float in [-1, 1] or uint8;
 a numpy array is uint8 channels-last (B, H, W, C), the layout PIL and the output use.
@@ -16,6 +16,11 @@ from PIL import Image
 from ganvq.io import atomic_write_bytes
 
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images → float32 in [-1, 1] (0 → -1, 255 → 1)."""
+    return images.float().div_(127.5).sub_(1)
 
 
 def to_uint8_image(x: torch.Tensor) -> np.ndarray:

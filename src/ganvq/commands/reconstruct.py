@@ -7,42 +7,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganvq.data import ImageDataset, describe_skipped, iterate_once, load_dataset
+from ganvq.data import ImageDataset, describe_skipped, has_named_splits, load_dataset
 from ganvq.errors import GanvqError, warn
+from ganvq.images import save_grid, save_image, side_by_side, to_uint8_image
 from ganvq.io import atomic_write_bytes
-from ganvq.report.grids import save_grid, save_image, side_by_side, to_uint8_image
-from ganvq.train.vqvae import load_vqvae
+from ganvq.runs import load_vqvae
 
 
 def load_inputs(path: str, model) -> ImageDataset:
     """Images to code: a dataset name, IDX/.npz file, image file or folder, sized for the model."""
     cfg = model.config
-    data = load_dataset(path, "test" if _has_splits(path) else "train", size=cfg.image_size, channels=cfg.channels)
+    data = load_dataset(path, "test" if has_named_splits(path) else "train", size=cfg.image_size, channels=cfg.channels)
     if describe_skipped(data):
         warn(describe_skipped(data))
     return data
-
-
-def _has_splits(path: str) -> bool:
-    p = Path(path)
-    return not p.exists() or (p.is_dir() and any(p.glob("t10k-images-idx3-ubyte*")))
-
-
-@torch.no_grad()
-def encode_images(model, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """uint8 images (N, C, H, W) -> code indices (N, h, w) int64."""
-    return torch.cat([model.encode(x) for _, x in iterate_once(images, batch_size)])
-
-
-@torch.no_grad()
-def decode_codes(model, indices: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Code indices (N, h, w) -> images (N, C, H, W) float in [-1, 1], after validating them."""
-    h, w = model.config.code_shape
-    if indices.ndim != 3 or tuple(indices.shape[1:]) != (h, w):
-        raise GanvqError(f"code maps must have shape (N, {h}, {w}) for this model, got {tuple(indices.shape)}")
-    if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= model.codebook_size):
-        raise GanvqError(f"code indices must lie in [0, {model.codebook_size - 1}] for this model")
-    return torch.cat([model.decode(indices[i:i + batch_size]) for i in range(0, len(indices), batch_size)])
 
 
 def _write_pngs(out: Path, images: torch.Tensor, names: list[str]) -> None:
@@ -55,8 +33,7 @@ def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_
     model, _ = load_vqvae(ckpt)
     data = load_inputs(input, model)
     images = data.images[:limit] if limit else data.images
-    indices = encode_images(model, images)
-    x_hat = decode_codes(model, indices)
+    x_hat = model.decode_codes(model.encode_images(images))
     out_dir = Path(out)
     _write_pngs(out_dir, x_hat, [f"{i:05d}" for i in range(len(images))])
     originals = images[:grid_size].float().div(127.5).sub(1)
@@ -69,7 +46,7 @@ def encode(ckpt: str, input: str, out: str, limit: int | None = None) -> dict:
     model, _ = load_vqvae(ckpt)
     data = load_inputs(input, model)
     images = data.images[:limit] if limit else data.images
-    indices = encode_images(model, images).numpy()
+    indices = model.encode_images(images).numpy()
     import io as _io
 
     buf = _io.BytesIO()
@@ -91,7 +68,7 @@ def decode(ckpt: str, codes: str, out: str) -> dict:
         raise GanvqError(f"{codes} holds {array.dtype} values; code maps are integers")
     if array.ndim == 2:
         array = array[None]
-    x_hat = decode_codes(model, torch.from_numpy(array.astype(np.int64)))
+    x_hat = model.decode_codes(torch.from_numpy(array.astype(np.int64)))
     out_dir = Path(out)
     _write_pngs(out_dir, x_hat, [f"{i:05d}" for i in range(len(x_hat))])
     save_grid(out_dir / "grid.png", x_hat[:64], upscale=2)

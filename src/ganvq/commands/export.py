@@ -13,8 +13,8 @@ from pathlib import Path
 import torch
 
 from ganvq.errors import GanvqError
+from ganvq.images import encode_png, save_grid
 from ganvq.io import atomic_write_text
-from ganvq.report.grids import encode_png, save_grid
 
 
 def condition_labels(num_classes: int | None, n: int, class_: int | None, what: str = "model") -> torch.Tensor | None:

@@ -1,0 +1,27 @@
+"""Runs: their configs and presets, and a run folder read once (kind, config, weights) or locked for writing."""
+
+from ganvq.runs.configs import GANOptions, GANRunConfig, PriorRunConfig, TrainConfig, VQVAERunConfig
+from ganvq.runs.lock import RunLock
+from ganvq.runs.presets import GAN_PRESETS, VQVAE_PRESETS, build_run_config, gan_preset, preset
+from ganvq.runs.run import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    Run,
+    checkpoint_kind,
+    load_discriminator,
+    load_gan,
+    load_prior,
+    load_vqvae,
+    module_weights,
+    open_run,
+    read_metrics,
+    run_folder,
+)
+
+__all__ = [
+    "CHECKPOINT", "CONFIG", "GANOptions", "GANRunConfig", "GAN_PRESETS", "METRICS", "PriorRunConfig", "Run",
+    "RunLock", "TrainConfig", "VQVAERunConfig", "VQVAE_PRESETS", "build_run_config", "checkpoint_kind",
+    "gan_preset", "load_discriminator", "load_gan", "load_prior", "load_vqvae", "module_weights", "open_run",
+    "preset", "read_metrics", "run_folder",
+]

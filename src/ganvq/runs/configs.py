@@ -1,0 +1,139 @@
+"""What a run folder's config holds: the training options every kind shares and each kind's run config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ganvq.data.augment import check_policy, check_probability, check_translation
+from ganvq.errors import GanvqError
+from ganvq.losses.gan import LOSSES
+from ganvq.models.gan import GANConfig
+from ganvq.models.vqvae import VQVAEConfig
+from ganvq.prior.config import PriorConfig
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int | None = 5000  # optimiser steps; with `minutes` too, the first limit reached wins
+    minutes: float | None = None  # wall-clock budget; the schedule is fitted to it after a short calibration
+    batch_size: int = 128
+    lr: float = 1e-3
+    lr_schedule: str = "cosine"  # "cosine" (to 0 at the last step) | "constant"
+    warmup_steps: int = 0
+    seed: int = 0
+    precision: str = "auto"  # "auto": bf16 where the hardware runs it natively, else fp32 | "bf16" | "fp32"
+    device: str = "auto"  # "auto" picks CUDA when present, else CPU
+    threads: int | None = None  # torch intra-op threads while training (restored after); None leaves torch's choice
+    log_every: int = 50  # steps between metric lines
+    ckpt_every: int = 1000  # steps between periodic checkpoints (a final one is always written)
+    eval_images: int = 2000  # test images scored at each checkpoint (0: none)
+    kmeans_every: int = 500  # update="kmeans" only: steps of model training between codebook fits
+    kmeans_batches: int = 8  # update="kmeans" only: batches of encoder outputs per codebook fit
+
+    def __post_init__(self) -> None:
+        if self.steps is None and self.minutes is None:
+            raise GanvqError("give a training length: --steps N or --minutes M")
+        if self.steps is not None and self.steps < 1:
+            raise GanvqError("--steps must be at least 1")
+        if self.minutes is not None and self.minutes <= 0:
+            raise GanvqError("--minutes must be positive")
+        if self.batch_size < 1:
+            raise GanvqError("--batch-size must be at least 1")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise GanvqError(f"unknown precision {self.precision!r}; choose auto, bf16 or fp32")
+        if self.lr_schedule not in ("cosine", "constant"):
+            raise GanvqError(f"unknown lr schedule {self.lr_schedule!r}; choose cosine or constant")
+
+
+@dataclass(frozen=True)
+class VQVAERunConfig:
+    model: VQVAEConfig = field(default_factory=VQVAEConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    data: str = "fashion-mnist"  # dataset name or path (see ganvq.data.resolve_dataset)
+    limit: int | None = None  # use only the first N training images
+    channels: int | None = None  # 1 grayscale, 3 RGB, None: as the data is
+    on_bad: str = "skip"  # unreadable files in an image folder: "skip" (and list them) or "fail"
+
+
+@dataclass(frozen=True)
+class GANOptions:
+    """What a GAN run adds to TrainConfig (whose `lr` is the generator's learning rate)."""
+
+    loss: str = "non-saturating"  # "minimax" (the article's log(1 - D(G(z)))), "non-saturating", "hinge", "wgan-gp"
+    n_d: int = 1  # discriminator updates per generator update
+    lr_d: float | None = None  # D's learning rate (TTUR, Heusel et al. 2017); None: the same as G's
+    beta1: float = 0.5  # Adam betas of both players (DCGAN's 0.5 damps oscillation)
+    beta2: float = 0.999
+    ema_decay: float = 0.0  # EMA of G's weights used for sampling (e.g. 0.999); 0: sample the last G
+    gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (loss "wgan-gp" only)
+    r1_gamma: float = 0.0  # gamma of the R1 penalty on real data (Mescheder et al. 2018); 0: off
+    diffaugment: str = ""  # DiffAugment transforms before D, e.g. "color,translation,cutout"; "": none
+    diffaugment_p: float = 1.0  # probability that each transform touches each image (ADA-style; 1: always)
+    # ADA's adaptive p (Karras et al. 2020), e.g. 0.6: p starts at 0 (diffaugment_p is unused) and moves to keep
+    # the fraction of positive D logits on real images at this target; 0: p stays diffaugment_p
+    diffaugment_target: float = 0.0
+    diffaugment_shift: float = 0.125  # translation: the largest shift, as a fraction of the image size
+    diffaugment_fill: str = "zeros"  # translation: what a shift uncovers, "zeros" (mid-grey), "black" or "edge" pixels
+    conditional: bool = True  # train class-conditionally when the data has labels
+    sample_every: int = 500  # steps between sample grids in RUN/samples/ (0: only at checkpoints)
+    on_diverge: str = "stop"  # NaN/inf or |loss| > diverge_loss: "stop" (naming the last good checkpoint) | "rollback"
+    diverge_loss: float = 1e4  # a loss this large counts as divergence
+    max_rollbacks: int = 3  # on_diverge="rollback": halvings of the learning rates before giving up
+
+    def __post_init__(self) -> None:
+        if self.loss not in LOSSES:
+            raise GanvqError(f"unknown GAN loss {self.loss!r}; choose from {', '.join(LOSSES)}")
+        if self.n_d < 1:
+            raise GanvqError("--n-d must be at least 1")
+        if not 0 <= self.ema_decay < 1:
+            raise GanvqError(f"--ema-decay must lie in [0, 1), got {self.ema_decay}")
+        if self.on_diverge not in ("stop", "rollback"):
+            raise GanvqError(f"unknown on_diverge {self.on_diverge!r}; choose stop or rollback")
+        check_policy(self.diffaugment)
+        check_probability(self.diffaugment_p)
+        check_translation(self.diffaugment_shift, self.diffaugment_fill)
+        if not 0 <= self.diffaugment_target < 1:
+            raise GanvqError(f"--diffaugment-target must lie in [0, 1) (0: a fixed p), got {self.diffaugment_target}")
+        if self.diffaugment_target and not self.diffaugment:
+            raise GanvqError("--diffaugment-target adapts DiffAugment's p: name the transforms with --diffaugment")
+
+
+def gan_train(**kw) -> TrainConfig:
+    """A GAN run's TrainConfig: 5,000 steps of 64 images at 2e-4, no test scoring; `kw` changes any of it."""
+    return TrainConfig(**{"steps": 5000, "batch_size": 64, "lr": 2e-4, "eval_images": 0, **kw})
+
+
+@dataclass(frozen=True)
+class GANRunConfig:
+    model: GANConfig = field(default_factory=GANConfig)
+    train: TrainConfig = field(default_factory=gan_train)
+    gan: GANOptions = field(default_factory=GANOptions)
+    data: str = "fashion-mnist"  # dataset name or path (see ganvq.data.resolve_dataset)
+    limit: int | None = None  # use only the first N training images
+    channels: int | None = None  # 1 grayscale, 3 RGB, None: as the data is
+    on_bad: str = "skip"  # unreadable files in an image folder: "skip" (and list them) or "fail"
+    class_names: tuple[str, ...] | None = None  # set from the data when training; names the labels of samples
+
+    def __post_init__(self) -> None:
+        if self.gan.loss == "wgan-gp" and self.model.d_norm == "bn":
+            # Batch norm couples the critic's outputs across the batch, so per-image gradient norms
+            # (what the penalty constrains) lose their meaning (Gulrajani et al. 2017, sec. 4).
+            raise GanvqError("WGAN-GP needs a critic without batch norm: use --d-norm none or sn")
+
+
+def _prior_train(**kw) -> TrainConfig:
+    # fp32: on this CPU (no AMX) bf16 autocast is no faster for a transformer this narrow
+    return TrainConfig(**{"steps": 5000, "batch_size": 128, "lr": 1e-3, "warmup_steps": 200,
+                          "precision": "fp32", "eval_images": 10000, **kw})
+
+
+@dataclass(frozen=True)
+class PriorRunConfig:
+    vqvae: str = ""  # VQ-VAE checkpoint (file or run folder) whose code maps the prior models
+    model: PriorConfig = field(default_factory=PriorConfig)  # codebook_size/height/width: set from the VQ-VAE
+    train: TrainConfig = field(default_factory=_prior_train)
+    vqvae_model: VQVAEConfig = field(default_factory=VQVAEConfig)  # set from the VQ-VAE; rebuilds the copy stored in the checkpoint
+    data: str = ""  # dataset whose training split is encoded; "": the VQ-VAE's training data
+    limit: int | None = None  # use only the first N training images
+    class_conditional: bool = False  # one start token per class (needs labelled data)
+    weight_decay: float = 0.01  # AdamW decoupled weight decay

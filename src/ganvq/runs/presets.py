@@ -1,0 +1,146 @@
+"""Named presets, and the one function that layers a preset, a config file and command-line options."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ganvq.config import drop_none, layered, load_config_file, to_dict
+from ganvq.errors import GanvqError
+from ganvq.models.gan import GANConfig
+from ganvq.models.vqvae import VQVAEConfig
+from ganvq.prior.config import LOCAL_DEFAULTS
+from ganvq.quantize.fsq import FSQConfig
+from ganvq.quantize.vq import VQConfig
+from ganvq.runs.configs import GANOptions, GANRunConfig, PriorRunConfig, TrainConfig, VQVAERunConfig, gan_train
+
+def _vq7(**kw) -> VQVAEConfig:
+    return VQVAEConfig(downsamples=2, vq=VQConfig(**kw))
+
+
+# Named presets: the modern defaults, and the recipes they are compared with.
+VQVAE_PRESETS: dict[str, VQVAEConfig] = {
+    # 7x7 latents, 512 codes: 49 * 9 bits = 0.5625 bits per pixel before entropy coding.
+    "fmnist-7x7": _vq7(),
+    # 7x7 latents, 2 residual levels of 512 codes: 1.125 bits per pixel raw, for higher rates.
+    "fmnist-7x7-rq2": _vq7(levels=2),
+    # 14x14 latents, 512 codes: 2.25 bits per pixel raw.
+    "fmnist-14x14": VQVAEConfig(downsamples=1, vq=VQConfig()),
+    # 14x14 latents, 64 codes, half the width: 1.5 bits per pixel raw; the low-rate 14x14 codec point.
+    "fmnist-14x14-k64": VQVAEConfig(downsamples=1, hidden=64, vq=VQConfig(codebook_size=64)),
+    # van den Oord et al.'s recipe without the fixes: random codes, codebook loss, no restarts.
+    "plain-7x7": _vq7(update="loss", kmeans_init=False, restart_dead=False),
+    "plain-14x14": VQVAEConfig(
+        downsamples=1, vq=VQConfig(update="loss", kmeans_init=False, restart_dead=False)
+    ),
+    # The article's two-phase recipe: k-means "vector training" alternating with model training.
+    "two-phase-7x7": _vq7(update="kmeans", restart_dead=False),
+    # Cosine codes in a low-dimensional projected codebook (Yu et al. 2022).
+    "cosine-7x7": _vq7(cosine=True, codebook_dim=16),
+    # Finite Scalar Quantization, 8*8*8 = 512 codes (Mentzer et al. 2023).
+    "fsq-7x7": VQVAEConfig(downsamples=2, quantizer="fsq", fsq=FSQConfig(levels=(8, 8, 8))),
+}
+
+
+def preset(name: str) -> VQVAEConfig:
+    """The model config of a named preset, or a GanvqError listing the names."""
+    try:
+        return VQVAE_PRESETS[name]
+    except KeyError:
+        raise GanvqError(f"unknown preset {name!r}; choose from {', '.join(sorted(VQVAE_PRESETS))}") from None
+
+
+# ganvq's Fashion-MNIST recipe: class-conditional DCGAN-shaped G (one-hot label with z, and
+# conditional BN), spectrally normalised projection D, hinge loss, TTUR, EMA of G, precision auto,
+# batch 64 (more, cheaper steps per minute than 128). A constant learning rate: the EMA does the
+# averaging that a decay would, without slowing learning (1-minute trials: FID 8.5 vs 17 with cosine).
+_FMNIST_BEST = GANRunConfig(
+    model=GANConfig(arch="dcgan", d_norm="sn", g_width=64, d_width=64),
+    train=gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
+    gan=GANOptions(loss="hinge", lr_d=4e-4, beta1=0.5, beta2=0.999, ema_decay=0.999),
+)
+
+# GAN presets: whole run configs, since a recipe is its optimiser and loss as much as its model.
+GAN_PRESETS: dict[str, GANRunConfig] = {
+    # pytorch/examples DCGAN: BN in G and D, N(0, 0.02) init, Adam 2e-4 with beta1 0.5, batch 128,
+    # BCE with the non-saturating G loss, constant learning rate, fp32, no EMA, unconditional.
+    "dcgan-textbook": GANRunConfig(
+        model=GANConfig(arch="dcgan", d_norm="bn"),
+        train=gan_train(batch_size=128, lr_schedule="constant", precision="fp32"),
+        gan=GANOptions(loss="non-saturating", conditional=False),
+    ),
+    "fmnist-best": _FMNIST_BEST,
+    # fmnist-best for little data (about 1,000 images) and short budgets: a quarter of the width (16),
+    # so the same minutes buy about 4 times the steps. No DiffAugment: at 5-minute budgets a mild
+    # translation changed FID by less than the seed-to-seed spread (bench_gan.py, 3 seeds;
+    # bench_gan_da_variants.py, 2 seeds), and ADA's adaptive p stays near 0; add it with --diffaugment
+    # for longer runs.
+    "fmnist-few": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16)),
+    # SN-ResNet (Miyato et al. 2018) for 32- and 64-pixel RGB folders: hinge, n_D = 2, EMA, DiffAugment.
+    # Half the paper's widths (128/256), so a CPU manages a few steps per second; widen with --config.
+    "resnet-32": GANRunConfig(
+        model=GANConfig(arch="resnet", image_size=32, channels=3, z_dim=128, g_width=64, d_width=64,
+                        d_norm="sn", dcgan_init=False),
+        train=gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
+        gan=GANOptions(loss="hinge", n_d=2, beta1=0.0, beta2=0.9, ema_decay=0.999,
+                       diffaugment="color,translation,cutout"),
+    ),
+    "resnet-64": GANRunConfig(
+        model=GANConfig(arch="resnet", image_size=64, channels=3, z_dim=128, g_width=64, d_width=64,
+                        d_norm="sn", dcgan_init=False),
+        train=gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
+        gan=GANOptions(loss="hinge", n_d=2, beta1=0.0, beta2=0.9, ema_decay=0.999,
+                       diffaugment="color,translation,cutout"),
+    ),
+}
+
+
+def gan_preset(name: str) -> GANRunConfig:
+    """The run config of a named GAN preset, or a GanvqError listing the names."""
+    try:
+        return GAN_PRESETS[name]
+    except KeyError:
+        raise GanvqError(f"unknown GAN preset {name!r}; choose from {', '.join(sorted(GAN_PRESETS))}") from None
+
+
+RUN_CONFIGS = {"vqvae": VQVAERunConfig, "gan": GANRunConfig, "prior": PriorRunConfig}
+
+
+def _base(kind: str, name: str | None) -> dict:
+    """The starting point of a run config: a preset (VQ-VAE model or whole GAN run), else the defaults."""
+    if kind == "vqvae":
+        return to_dict(VQVAERunConfig(model=preset(name or "fmnist-7x7"), train=TrainConfig()))
+    if kind == "gan":
+        return to_dict(gan_preset(name or "fmnist-best"))
+    if kind == "prior":
+        if name is not None:
+            raise GanvqError("a prior has no presets; set its size with --arch, --dim and --layers")
+        return to_dict(PriorRunConfig())
+    raise GanvqError(f"unknown run kind {kind!r}; choose from {', '.join(RUN_CONFIGS)}")
+
+
+def _length(layer: dict) -> dict:
+    """A layer that sets a time budget and no step count trains for that time: its steps become None."""
+    train = layer.get("train")
+    if isinstance(train, dict) and train.get("minutes") is not None and "steps" not in train:
+        return {**layer, "train": {**train, "steps": None}}
+    return layer
+
+
+def build_run_config(kind: str, preset: str | None = None, config_file: str | None = None,
+                     overrides: dict | None = None):
+    """The run config of `kind` ("vqvae", "gan", "prior"): a preset (or the defaults), then a JSON/YAML
+    config file, then `overrides` (a nested mapping, e.g. {"train": {"steps": 100}}; None values are
+    options not given), each laid over the one before."""
+    layers = [load_config_file(config_file)] if config_file else []
+    layers.append(drop_none(overrides or {}))
+    layers = [_length(layer) for layer in layers]
+    if kind == "prior":
+        # a local prior's own size defaults (not the transformer's, which would make it needlessly slow)
+        arch = next((la["model"]["arch"] for la in reversed(layers) if "arch" in la.get("model", {})), None)
+        sized = {key for la in layers for key in la.get("model", {})}
+        if arch == "local":
+            layers.insert(0, {"model": {k: v for k, v in LOCAL_DEFAULTS.items() if k not in sized}})
+    config = layered(RUN_CONFIGS[kind], _base(kind, preset), *layers)
+    if kind == "prior" and not config.vqvae:
+        raise GanvqError("give the VQ-VAE whose codes the prior models: --vqvae RUN")
+    return config

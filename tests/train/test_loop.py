@@ -1,0 +1,104 @@
+"""The shared loop: one writer per run folder, outputs closed on every exit, the caller's RNG and threads kept,
+learning rates from torch's schedulers."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from ganvq.cli import main
+from ganvq.errors import GanvqError
+from ganvq.runs import RunLock, open_run
+from ganvq.train import loop
+from ganvq.train.vqvae import VQVAETask, train_vqvae
+
+
+def test_a_second_writer_of_a_run_folder_is_refused(tmp_path, tiny_vqvae_config, capsys):
+    out = tmp_path / "run"
+    with RunLock(out):  # another process training into it (flock: any other open file holder counts)
+        with pytest.raises(GanvqError, match="in use by another ganvq process"):
+            train_vqvae(tiny_vqvae_config, out, quiet=True)
+        capsys.readouterr()
+        assert main(["train", "vqvae", "--out", str(out), "--steps", "2", "--limit", "64"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "in use by another ganvq process" in err and len(err.splitlines()) == 1
+        assert main(["train", "vqvae", "--out", str(out), "--resume"]) == 2
+        assert not (out / "config.json").exists() and not (out / "metrics.jsonl").exists()
+    train_vqvae(tiny_vqvae_config, out, quiet=True)  # once the lock is gone, the folder trains
+    assert json.loads((out / "config.json").read_text())["train"]["steps"] == 6
+
+
+def test_a_run_that_fails_before_writing_leaves_no_folder(tmp_path, tiny_vqvae_config):
+    import dataclasses
+
+    out = tmp_path / "run"
+    with pytest.raises(GanvqError):
+        train_vqvae(dataclasses.replace(tiny_vqvae_config, data=str(tmp_path / "missing")), out, quiet=True)
+    assert not out.exists()
+
+
+class _Recorder:
+    """Stands in for the progress bar and the TensorBoard writer; records whether it was closed."""
+
+    def __init__(self, log):
+        self.log = log
+        self.total = None
+
+    def __getattr__(self, name):
+        return lambda *a, **k: None
+
+    def close(self):
+        self.log.append("closed")
+
+
+@pytest.mark.parametrize("ending", ["finishes", "diverges", "ctrl-c", "crashes"])
+def test_progress_bar_and_tensorboard_are_closed_on_every_exit(tmp_path, tiny_vqvae_config, monkeypatch, ending):
+    closed = []
+    monkeypatch.setattr(loop, "_progress", lambda *a: _Recorder(closed))
+    monkeypatch.setattr(loop, "_tensorboard", lambda *a: _Recorder(closed))
+    task = VQVAETask(tiny_vqvae_config)
+    original = task.train_step
+
+    def step(s):
+        if s == 2 and ending == "diverges":
+            return {"train/loss": math.nan}
+        if s == 2 and ending == "ctrl-c":
+            raise KeyboardInterrupt
+        if s == 2 and ending == "crashes":
+            raise RuntimeError("a bug")
+        return original(s)
+
+    monkeypatch.setattr(task, "train_step", step)
+    expected = {"finishes": None, "diverges": GanvqError, "ctrl-c": loop.TrainingInterrupted, "crashes": RuntimeError}
+    if expected[ending] is None:
+        loop.train(task, tiny_vqvae_config.train, tmp_path)
+    else:
+        with pytest.raises(expected[ending]):
+            loop.train(task, tiny_vqvae_config.train, tmp_path)
+    assert closed.count("closed") >= 2  # both of them, at least once each
+
+
+def test_training_leaves_the_callers_rng_and_threads_as_they_were(tmp_path, tiny_vqvae_config):
+    import dataclasses
+
+    threads = torch.get_num_threads()
+    torch.manual_seed(1234)
+    state = torch.get_rng_state()
+    config = dataclasses.replace(tiny_vqvae_config, train=dataclasses.replace(tiny_vqvae_config.train, threads=1))
+    train_vqvae(config, tmp_path / "a", quiet=True)
+    assert torch.equal(torch.get_rng_state(), state) and torch.get_num_threads() == threads
+    train_vqvae(config, tmp_path / "b", quiet=True)  # the config's seed alone decides the run
+    ta, tb = open_run(tmp_path / "a").tensors, open_run(tmp_path / "b").tensors
+    assert all(torch.equal(ta[k], tb[k]) for k in ta if k.startswith("model."))
+
+
+def test_the_learning_rate_follows_warm_up_then_cosine(tmp_path, tiny_vqvae_config):
+    import dataclasses
+
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=8, warmup_steps=2, log_every=1, ckpt_every=100,
+                                eval_images=0)
+    train_vqvae(dataclasses.replace(tiny_vqvae_config, train=train), tmp_path, quiet=True)
+    logged = [r["lr"] for r in map(json.loads, (tmp_path / loop.METRICS).read_text().splitlines()) if "lr" in r]
+    expected = [train.lr * loop.lr_factor(train, s, 8) for s in range(8)]
+    assert logged == pytest.approx(expected, rel=1e-12) and logged[0] == train.lr / 2 and logged[-1] < logged[2]
