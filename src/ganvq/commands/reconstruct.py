@@ -9,7 +9,7 @@ import torch
 
 from ganvq.data import ImageDataset, describe_skipped, has_named_splits, load_dataset
 from ganvq.errors import GanvqError, warn
-from ganvq.images import save_grid, save_image, side_by_side, to_uint8_image
+from ganvq.images import save_grid, save_image, side_by_side, to_float, to_uint8_image
 from ganvq.io import atomic_write_bytes
 from ganvq.runs import load_vqvae
 
@@ -36,7 +36,7 @@ def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_
     x_hat = model.decode_codes(model.encode_images(images))
     out_dir = Path(out)
     _write_pngs(out_dir, x_hat, [f"{i:05d}" for i in range(len(images))])
-    originals = images[:grid_size].float().div(127.5).sub(1)
+    originals = to_float(images[:grid_size])
     save_image(out_dir / "grid.png", side_by_side(originals, x_hat[:grid_size]), upscale=2)
     return {"images": len(images), "out": str(out_dir), "grid": str(out_dir / "grid.png")}
 
