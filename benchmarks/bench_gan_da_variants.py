@@ -32,8 +32,8 @@ from bench_gan import DIFFAUGMENT, LIMITED_IMAGES, MILD_SHIFT_FILL
 from machine import describe
 
 from ganvq.commands.sample import sample
-from ganvq.data.batching import to_float
 from ganvq.data.datasets import load_dataset
+from ganvq.images import to_float
 from ganvq.io import write_json
 from ganvq.metrics.score import score_samples
 from ganvq.runs import gan_preset, load_discriminator, load_gan

@@ -62,11 +62,20 @@ def from_dict(cls: type, data: Any) -> Any:
         raise GanvqError(f"unknown config option {name!r}; {owner.__name__} has {options}") from None
     except dacite.WrongTypeError as e:
         raise GanvqError(f"config option {e.field_path!r} must be {_type_name(e.field_type)}, "
-                         f"got {e.value!r}") from None
+                         f"got {_given(data, e.field_path, e.value)!r}") from None
     except dacite.MissingValueError as e:
         raise GanvqError(f"config option {e.field_path!r} is missing") from None
     except dacite.DaciteError as e:
         raise GanvqError(f"invalid config for {cls.__name__}: {e}") from None
+
+
+def _given(data: dict, path: str, fallback: Any) -> Any:
+    """The value the user wrote at dotted `path` of `data` (dacite reports it after its own conversions)."""
+    for key in path.split("."):
+        if not isinstance(data, dict) or key not in data:
+            return fallback
+        data = data[key]
+    return data
 
 
 def _type_name(kind: Any) -> str:
@@ -79,9 +88,11 @@ def load_config_file(path: str | Path) -> dict:
 
     p = Path(path)
     try:
-        text = p.read_text()
+        text = p.read_text(encoding="utf-8")
     except OSError as e:
         raise GanvqError(f"cannot read config {p}: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise GanvqError(f"{p} is not a text file (UTF-8 JSON or YAML)") from None
     try:
         data = yaml.safe_load(text)  # YAML is a superset of JSON
     except yaml.YAMLError as e:

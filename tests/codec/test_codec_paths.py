@@ -79,8 +79,29 @@ def test_a_file_of_several_images_may_not_collide_with_a_file_in_its_folder(tmp_
     assert main(["decompress", str(gvq), "-o", str(out), "--ckpt", str(tiny_prior_run)]) == 2
     err = capsys.readouterr().err.strip()
     assert "would both be written to" in err and str(out / "x" / "00000.png") in err, err
-    pngs = list(out.rglob("*.png")) if out.exists() else []
-    assert len(pngs) <= 3  # what was written before the clash was found; nothing was written twice
+    assert not out.exists() or not any(out.rglob("*.png"))  # every output is claimed before any is written
+
+
+def test_a_file_output_may_not_be_another_inputs_folder(tmp_path, tiny_prior_run, test_images, capsys):
+    """in/x.png -> OUT/x.gvq, while in/x.gvq/y.png -> OUT/x.gvq/y.gvq needs OUT/x.gvq to be a folder."""
+    _png(tmp_path / "in" / "x.png", test_images[0])
+    _png(tmp_path / "in" / "x.gvq" / "y.png", test_images[1])
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main(["compress", str(tmp_path / "in"), "-o", str(out), "--ckpt", str(tiny_prior_run)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "would both be written to" in err and len(err.splitlines()) == 1, err
+    assert not out.exists() or not any(out.rglob("*.gvq"))
+
+
+def test_an_output_name_may_not_step_out_of_its_folder(tmp_path, tiny_prior_run, test_images, capsys):
+    for i in range(2):
+        _png(tmp_path / "two" / f"{i}.png", test_images[i])
+    gvq = tmp_path / "gvq" / "sub" / "...gvq"  # its stem is ".."
+    assert main(["compress", str(tmp_path / "two"), "-o", str(gvq), "--ckpt", str(tiny_prior_run)]) == 0
+    capsys.readouterr()
+    assert main(["decompress", str(tmp_path / "gvq"), "-o", str(tmp_path / "out"), "--ckpt", str(tiny_prior_run)]) == 2
+    assert "steps out of its folder" in capsys.readouterr().err
 
 
 def test_an_output_folder_symlinked_elsewhere_is_not_written_through(tmp_path, tiny_prior_run, test_images, capsys):

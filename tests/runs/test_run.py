@@ -8,7 +8,7 @@ import torch
 from ganvq.cli import main
 from ganvq.errors import GanvqError
 from ganvq.io import load_checkpoint, save_checkpoint
-from ganvq.runs import CHECKPOINT, checkpoint_kind, load_gan, load_prior, load_vqvae, open_run
+from ganvq.runs import CHECKPOINT, load_gan, load_prior, load_vqvae, open_run
 from ganvq.runs import run as run_module
 
 
@@ -21,7 +21,6 @@ def test_open_run_reads_kind_config_and_builds_its_models(tiny_vqvae_run, tiny_p
     assert prior_run.kind == "prior" and prior_run.folder == tiny_prior_run
     prior, vqvae, config = load_prior(prior_run)
     assert prior.config == config.model and vqvae.config == config.vqvae_model
-    assert checkpoint_kind(tiny_prior_run) == "prior" and checkpoint_kind(tiny_prior_run / "nothing") is None
 
 
 def test_loading_a_run_leaves_torch_rng_as_it_was(tiny_vqvae_run):
@@ -75,3 +74,32 @@ def test_eval_gan_reads_the_checkpoint_once(tmp_path, tiny_gan_config, monkeypat
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "20"]) == 0
     assert reads == [run / CHECKPOINT]
     assert json.loads((run / "eval-gan.json").read_text())["samples"] == 20
+
+
+def test_a_prior_trained_only_for_sampling_samples_but_the_codec_refuses_it(tmp_path, tiny_vqvae_run, capsys):
+    """model.exact: false lifts the codec's size limits; a checkpoint from before the option reads the same way."""
+    import dataclasses
+
+    from ganvq.codec import Codec
+    from ganvq.commands.sample import sample_prior
+    from ganvq.prior import PriorConfig
+    from ganvq.runs import PriorRunConfig, TrainConfig
+    from ganvq.train.prior import train_prior
+
+    with pytest.raises(GanvqError, match="set model.exact: false"):
+        PriorConfig(dim=264, heads=8)
+    model = PriorConfig(dim=264, heads=8, layers=1, exact=False)
+    train = TrainConfig(steps=2, batch_size=16, precision="fp32", log_every=1, eval_images=0)
+    run = tmp_path / "wide"
+    train_prior(PriorRunConfig(vqvae=str(tiny_vqvae_run), model=model, train=train, limit=64), run, quiet=True)
+    assert sample_prior(run, n=3)[0].shape == (3, 1, 28, 28)
+    with pytest.raises(GanvqError, match="only for sampling"):
+        Codec.from_checkpoint(run)
+    capsys.readouterr()
+    assert main(["compress", "fashion-mnist", "--limit", "2", "-o", str(tmp_path / "c"), "--ckpt", str(run)]) == 2
+    assert "only for sampling" in capsys.readouterr().err
+
+    legacy = tmp_path / "legacy"  # saved before `exact` existed: its size decides
+    _damaged_copy(run, legacy, lambda t, m: m["config"]["model"].pop("exact"))
+    assert open_run(legacy).config.model == dataclasses.replace(model, codebook_size=16)
+    assert open_run(legacy).config.model.exact is False

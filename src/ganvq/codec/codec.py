@@ -30,6 +30,7 @@ from ganvq.errors import GanvqError
 from ganvq.images import to_float, to_uint8_image
 from ganvq.models.vqvae import VQVAE
 from ganvq.prior import CodePrior, LocalPrior, exact_prior
+from ganvq.prior.config import exact_form_problem
 from ganvq.prior.exact import FREQ_BITS, frequencies
 from ganvq.runs import Run, load_prior
 
@@ -47,6 +48,7 @@ def model_hash(prior: CodePrior | LocalPrior, vqvae: VQVAE) -> bytes:
     h = hashlib.sha256(b"ganvq-codec-v1\0")
     for name, module in (("vqvae", vqvae), ("prior", prior)):
         config = asdict(module.config)
+        config.pop("exact", None)  # added after files were written: hashes stay as before
         if config.get("arch") == "transformer":  # fields added with the local prior: transformer hashes stay as before
             del config["arch"], config["neighbors"]
         h.update(json.dumps({name: config}, sort_keys=True).encode())
@@ -75,6 +77,10 @@ class Codec:
     """compress(images) -> bytes and decompress(bytes) -> images with one VQ-VAE + prior pair."""
 
     def __init__(self, prior: CodePrior | LocalPrior, vqvae: VQVAE, device: str | torch.device = "cpu"):
+        if not prior.config.exact:
+            raise GanvqError(f"this prior was trained only for sampling (model.exact: false), so it cannot code "
+                             f"files: {exact_form_problem(prior.config) or 'its config says so'}; train one within "
+                             "the codec's limits")
         self.device = torch.device(device)
         self.prior = prior.eval()
         # channels_last lets oneDNN pick faster convolutions (~30% on the encoder here)

@@ -12,7 +12,7 @@ import os
 import secrets
 import time
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import torch
 from PIL import Image
@@ -61,28 +61,48 @@ def _read_image(path: Path, shape: tuple[int, int, int]) -> torch.Tensor:
 
 
 def _label(p: Path) -> str:
-    """The folder name that keeps one of several inputs apart in the output: `.` and `..` by their real names."""
-    real = p.resolve()
-    return (real.stem if real.is_file() else real.name) or "root"
+    """The folder name that keeps one of several inputs apart in the output: its own name (a file's without
+    the suffix); `.` and `..` by the name of the folder they stand for."""
+    name = p.stem if p.is_file() else p.name
+    if name in ("", ".", ".."):
+        name = _resolve(p).name or "root"
+    return name
+
+
+def _resolve(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as e:  # RuntimeError: a symlink loop
+        raise GanvqError(f"cannot resolve {path}: {e}") from None
 
 
 class _Targets:
-    """Output paths handed out so far under one folder: each must lie inside it and go to one input only."""
+    """Output paths handed out under one folder: each must lie inside it, and belong to one input only,
+    as a file or as a folder of files."""
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._root = folder.resolve()
-        self._taken: dict[Path, str] = {}
+        self._root = _resolve(folder)
+        self._files: dict[Path, str] = {}  # resolved path -> the input written there
+        self._dirs: dict[Path, str] = {}  # resolved folders the files need -> the first input that needed it
 
     def claim(self, name: str, suffix: str, source: object) -> Path:
+        """OUT/name+suffix for `source`, or a GanvqError if it would lie outside OUT or is another input's."""
         path = self.folder / (name + suffix)
-        real = path.resolve()
+        if ".." in PurePosixPath(name).parts:
+            raise GanvqError(f"{source}: its output name {name!r} steps out of its folder; rename the input")
+        real = _resolve(path)
         if real == self._root or not real.is_relative_to(self._root):
             raise GanvqError(f"{source}: its output {path} would lie outside {self.folder}; rename the input")
-        if real in self._taken:
-            raise GanvqError(f"{self._taken[real]} and {source} would both be written to {path}; "
+        other = self._files.get(real) or self._dirs.get(real)
+        for parent in real.relative_to(self._root).parents:
+            other = other or self._files.get(self._root / parent)
+        if other:
+            raise GanvqError(f"{other} and {source} would both be written to {path} (or a folder of its name); "
                              "give them different output folders")
-        self._taken[real] = str(source)
+        self._files[real] = str(source)
+        for parent in real.relative_to(self._root).parents:
+            self._dirs.setdefault(self._root / parent, str(source))
         return path
 
 
@@ -179,6 +199,18 @@ def _gvq_sources(inputs: list[str]) -> Iterator[tuple[str, Path]]:
             raise GanvqError(f"{p}: no such file or folder")
 
 
+def _parse(codec: Codec, path: Path):
+    """(header, bytes) of a .gvq file made with this codec's model, or a GanvqError naming the file."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise GanvqError(f"{path}: cannot read ({e.strerror or e})") from None
+    try:
+        return codec.parse(data)[0], data
+    except GanvqError as e:
+        raise GanvqError(f"{path}: {e}") from None
+
+
 def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, device: str = "cpu") -> dict:
     """Decompress .gvq files (or folders of them) to PNGs under folder `out` (or to `out`.png for one image)."""
     if batch < 1:
@@ -188,39 +220,27 @@ def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, 
     one_png = out_path.suffix.lower() == ".png"
     t0 = time.perf_counter()
     images = files = 0
-    sources = list(_gvq_sources(inputs))
     targets = _Targets(out_path)
-    if not one_png:
-        for name, path in sources:  # a clash of whole names is refused before anything is decoded
-            targets.claim(name, ".png", path)
-        targets = _Targets(out_path)
-    for group in _batches(iter(sources), batch):
-        blobs = []
-        for name, path in group:
-            try:
-                data = path.read_bytes()
-            except OSError as e:
-                raise GanvqError(f"{path}: cannot read ({e.strerror or e})") from None
-            try:
-                header, _ = codec.parse(data)
-            except GanvqError as e:
-                raise GanvqError(f"{path}: {e}") from None
-            if one_png and (files or header.count != 1 or len(group) > 1):
+    plan = []  # (file, its output paths): every output claimed before anything is decoded
+    for name, path in _gvq_sources(inputs):
+        count = _parse(codec, path)[0].count
+        if one_png:
+            if plan or count != 1:
                 raise GanvqError(f"-o {out_path} names one PNG, but the input holds several images; give a folder")
-            blobs.append(data)
-            files += 1
-        for (name, path), x in zip(group, codec.decompress_each(blobs)):
-            hwc = x.permute(0, 2, 3, 1).numpy()
-            if one_png:
-                names = [out_path]
-            elif len(x) == 1:
-                names = [targets.claim(name, ".png", path)]
-            else:  # a file of several images becomes a folder of them
-                width = max(5, len(str(len(x) - 1)))
-                names = [targets.claim(f"{name}/{i:0{width}d}", ".png", path) for i in range(len(x))]
-            for target, img in zip(names, hwc):
+            outputs = [out_path]
+        elif count == 1:
+            outputs = [targets.claim(name, ".png", path)]
+        else:  # a file of several images becomes a folder of them
+            width = max(5, len(str(count - 1)))
+            outputs = [targets.claim(f"{name}/{i:0{width}d}", ".png", path) for i in range(count)]
+        plan.append((path, outputs))
+    for group in _batches(iter(plan), batch):
+        blobs = [_parse(codec, path)[1] for path, _ in group]
+        for (_, outputs), x in zip(group, codec.decompress_each(blobs)):
+            for target, img in zip(outputs, x.permute(0, 2, 3, 1).numpy()):
                 _write(target, encode_png(img))
             images += len(x)
+        files += len(group)
     seconds = time.perf_counter() - t0
     return {"files": files, "images": images, "seconds": round(seconds, 3),
             "images_per_second": round(images / max(seconds, 1e-9), 1), "out": str(out_path)}

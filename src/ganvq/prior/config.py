@@ -26,29 +26,39 @@ class PriorConfig:
     arch: str = "transformer"  # "transformer" | "local": the fast neighbourhood MLP of prior/local.py
     neighbors: int = 8  # local only: causal neighbours each code is predicted from (dim: its width, layers: hidden layers)
 
+    # True: within the limits of the bit-exact integer form the codec runs (checked here, before training);
+    # False: a prior only for sampling, of any size, which the codec refuses
+    exact: bool = True
+
     def __post_init__(self) -> None:
         if self.arch not in ("transformer", "local"):
             raise GanvqError(f"unknown prior arch {self.arch!r}; choose transformer or local")
         if self.codebook_size < 2 or self.height < 1 or self.width < 1 or self.layers < 1 or self.dim < 1:
             raise GanvqError("prior needs codebook_size >= 2, a non-empty code map, a width and at least one layer")
-        # the codec's bit-exact integer form of the prior (prior/exact.py, prior/exact_local.py) has limits
-        # that keep its sums exact; a prior beyond them would train and then fail to compress
-        if self.codebook_size > MAX_CODES:
-            raise GanvqError(f"a prior models at most {MAX_CODES} codes (the codec's exact frequencies need it); "
-                             f"this VQ-VAE has {self.codebook_size}")
-        if self.arch == "local" and self.dim > MAX_LOCAL_WIDTH:
-            raise GanvqError(f"a local prior is at most {MAX_LOCAL_WIDTH} wide (its exact integer form needs it), "
-                             f"got --dim {self.dim}")
-        if self.arch == "transformer":
-            if self.dim % self.heads:
-                raise GanvqError(f"prior dim {self.dim} is not divisible by heads {self.heads}")
-            if self.mlp_ratio * self.dim > MAX_FAN_IN:
-                raise GanvqError(f"a transformer prior is at most {MAX_FAN_IN // self.mlp_ratio} wide with mlp_ratio "
-                                 f"{self.mlp_ratio} (its exact integer form takes fan-ins up to {MAX_FAN_IN}), "
-                                 f"got --dim {self.dim}")
+        if self.heads < 1 or self.mlp_ratio < 1:
+            raise GanvqError("prior needs at least one attention head and mlp_ratio >= 1")
+        if self.arch == "transformer" and self.dim % self.heads:
+            raise GanvqError(f"prior dim {self.dim} is not divisible by heads {self.heads}")
         if not 0 <= self.dropout < 1:
             raise GanvqError(f"prior dropout must lie in [0, 1), got {self.dropout}")
+        problem = exact_form_problem(self)
+        if self.exact and problem:
+            raise GanvqError(f"{problem}; a prior only for sampling may be larger: set model.exact: false "
+                             "in a --config file (the codec will refuse it)")
 
     @property
     def seq_len(self) -> int:
         return self.height * self.width
+
+
+def exact_form_problem(config: PriorConfig) -> str | None:
+    """Why the codec's bit-exact integer form of the prior (prior/exact.py, prior/exact_local.py) cannot
+    run a prior of this size, or None: beyond these limits its sums would not be exact."""
+    if config.codebook_size > MAX_CODES:
+        return f"the codec's prior models at most {MAX_CODES} codes; this VQ-VAE has {config.codebook_size}"
+    if config.arch == "local" and config.dim > MAX_LOCAL_WIDTH:
+        return f"the codec's local prior is at most {MAX_LOCAL_WIDTH} wide, got --dim {config.dim}"
+    if config.arch == "transformer" and config.mlp_ratio * config.dim > MAX_FAN_IN:
+        return (f"the codec's transformer prior is at most {MAX_FAN_IN // config.mlp_ratio} wide with mlp_ratio "
+                f"{config.mlp_ratio} (fan-ins up to {MAX_FAN_IN}), got --dim {config.dim}")
+    return None

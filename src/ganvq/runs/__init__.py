@@ -8,7 +8,6 @@ from ganvq.runs.run import (
     CONFIG,
     METRICS,
     Run,
-    checkpoint_kind,
     load_discriminator,
     load_gan,
     load_prior,
@@ -21,7 +20,7 @@ from ganvq.runs.run import (
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "GANOptions", "GANRunConfig", "GAN_PRESETS", "METRICS", "PriorRunConfig", "Run",
-    "RunLock", "TrainConfig", "VQVAERunConfig", "VQVAE_PRESETS", "build_run_config", "checkpoint_kind",
+    "RunLock", "TrainConfig", "VQVAERunConfig", "VQVAE_PRESETS", "build_run_config",
     "gan_preset", "load_discriminator", "load_gan", "load_prior", "load_vqvae", "module_weights", "open_run",
     "preset", "read_metrics", "run_folder",
 ]

@@ -39,6 +39,8 @@ class TrainConfig:
             raise GanvqError("--minutes must be positive")
         if self.batch_size < 1:
             raise GanvqError("--batch-size must be at least 1")
+        if self.log_every < 1 or self.ckpt_every < 1:
+            raise GanvqError("--log-every and --ckpt-every must be at least 1")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise GanvqError(f"unknown precision {self.precision!r}; choose auto, bf16 or fp32")
         if self.lr_schedule not in ("cosine", "constant"):
@@ -137,3 +139,6 @@ class PriorRunConfig:
     limit: int | None = None  # use only the first N training images
     class_conditional: bool = False  # one start token per class (needs labelled data)
     weight_decay: float = 0.01  # AdamW decoupled weight decay
+
+
+RUN_CONFIGS = {"vqvae": VQVAERunConfig, "gan": GANRunConfig, "prior": PriorRunConfig}  # by a checkpoint's kind

@@ -11,7 +11,16 @@ from ganvq.models.vqvae import VQVAEConfig
 from ganvq.prior.config import LOCAL_DEFAULTS
 from ganvq.quantize.fsq import FSQConfig
 from ganvq.quantize.vq import VQConfig
-from ganvq.runs.configs import GANOptions, GANRunConfig, PriorRunConfig, TrainConfig, VQVAERunConfig, gan_train
+from ganvq.runs.configs import (
+    RUN_CONFIGS,
+    GANOptions,
+    GANRunConfig,
+    PriorRunConfig,
+    TrainConfig,
+    VQVAERunConfig,
+    gan_train,
+)
+
 
 def _vq7(**kw) -> VQVAEConfig:
     return VQVAEConfig(downsamples=2, vq=VQConfig(**kw))
@@ -102,9 +111,6 @@ def gan_preset(name: str) -> GANRunConfig:
         raise GanvqError(f"unknown GAN preset {name!r}; choose from {', '.join(sorted(GAN_PRESETS))}") from None
 
 
-RUN_CONFIGS = {"vqvae": VQVAERunConfig, "gan": GANRunConfig, "prior": PriorRunConfig}
-
-
 def _base(kind: str, name: str | None) -> dict:
     """The starting point of a run config: a preset (VQ-VAE model or whole GAN run), else the defaults."""
     if kind == "vqvae":
@@ -136,8 +142,9 @@ def build_run_config(kind: str, preset: str | None = None, config_file: str | No
     layers = [_length(layer) for layer in layers]
     if kind == "prior":
         # a local prior's own size defaults (not the transformer's, which would make it needlessly slow)
-        arch = next((la["model"]["arch"] for la in reversed(layers) if "arch" in la.get("model", {})), None)
-        sized = {key for la in layers for key in la.get("model", {})}
+        models = [la["model"] for la in layers if isinstance(la.get("model"), dict)]  # from_dict names a bad one
+        arch = next((m["arch"] for m in reversed(models) if "arch" in m), None)
+        sized = {key for m in models for key in m}
         if arch == "local":
             layers.insert(0, {"model": {k: v for k, v in LOCAL_DEFAULTS.items() if k not in sized}})
     config = layered(RUN_CONFIGS[kind], _base(kind, preset), *layers)

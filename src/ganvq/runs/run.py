@@ -7,7 +7,6 @@ per command and each kind of run is checked and rebuilt the same way everywhere.
 from __future__ import annotations
 
 import json
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,15 +20,14 @@ from ganvq.errors import GanvqError
 from ganvq.io import load_checkpoint
 from ganvq.models.gan import build_discriminator, build_generator
 from ganvq.models.vqvae import VQVAE
-from ganvq.prior import CodePrior, LocalPrior, build_prior
-from ganvq.runs.configs import GANRunConfig, PriorRunConfig, VQVAERunConfig
+from ganvq.prior import CodePrior, LocalPrior, PriorConfig, build_prior
+from ganvq.prior.config import exact_form_problem
+from ganvq.runs.configs import RUN_CONFIGS, GANRunConfig, PriorRunConfig, VQVAERunConfig
 
 CHECKPOINT = "checkpoint.safetensors"  # weights, optimizer and RNG state, config and counters
 METRICS = "metrics.jsonl"  # one JSON line per logged step
 CONFIG = "config.json"  # the run config as trained, for people to read (the checkpoint holds its own copy)
-RUN_CONFIGS = {"vqvae": VQVAERunConfig, "gan": GANRunConfig, "prior": PriorRunConfig}
 KIND_NAMES = {"vqvae": "a VQ-VAE", "gan": "a GAN", "prior": "a prior"}
-MAX_HEADER = 100_000_000  # a safetensors header larger than this is not one of ours
 
 
 def checkpoint_path(path: str | Path) -> Path:
@@ -111,6 +109,16 @@ def _check_kind(ckpt: Path, kind: str, kinds: tuple[str, ...]) -> None:
         raise GanvqError(f"{ckpt} is {KIND_NAMES[kind]} checkpoint, not {wanted}{hint}")
 
 
+def _legacy(kind: str, config: dict) -> dict:
+    """A stored config as this version reads it: priors saved before `exact` existed are exact where their
+    size allows (any size used to train, for sampling)."""
+    model = config.get("model") if isinstance(config, dict) else None
+    if kind != "prior" or not isinstance(model, dict) or "exact" in model:
+        return config
+    loose = from_dict(PriorConfig, {**model, "exact": False})
+    return {**config, "model": {**model, "exact": exact_form_problem(loose) is None}}
+
+
 def open_run(path: str | Path, *kinds: str) -> Run:
     """Read a run folder's (or checkpoint file's) checkpoint once; with `kinds`, it must be one of them."""
     ckpt = checkpoint_path(path)
@@ -122,24 +130,10 @@ def open_run(path: str | Path, *kinds: str) -> Run:
     if "config" not in meta:
         raise GanvqError(f"{ckpt} is not a valid ganvq checkpoint: it holds no config")
     try:
-        config = from_dict(RUN_CONFIGS[kind], meta["config"])
+        config = from_dict(RUN_CONFIGS[kind], _legacy(kind, meta["config"]))
     except GanvqError as e:
         raise GanvqError(f"{ckpt}: {e}") from None
     return Run(run_folder(path), ckpt, kind, config, meta, tensors)
-
-
-def checkpoint_kind(path: str | Path) -> str | None:
-    """The kind ("vqvae", "gan", "prior") a checkpoint records, read from its header only; None if unreadable."""
-    try:
-        with open(checkpoint_path(path), "rb") as f:
-            (n,) = struct.unpack("<Q", f.read(8))
-            if n > MAX_HEADER:
-                return None
-            header = json.loads(f.read(n))
-        kind = json.loads(header["__metadata__"]["ganvq"]).get("kind")
-    except Exception:  # any unreadable file: the loader gives the precise error
-        return None
-    return kind if isinstance(kind, str) else None
 
 
 def read_metrics(folder: str | Path) -> list[dict]:

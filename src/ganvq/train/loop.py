@@ -12,6 +12,7 @@ import math
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -20,7 +21,7 @@ import torch
 from torch import nn
 
 from ganvq.config import to_dict
-from ganvq.device import resolve_precision
+from ganvq.device import resolve_device, resolve_precision
 from ganvq.errors import GanvqError
 from ganvq.io import append_jsonl, flatten_state, save_checkpoint, unflatten_state, write_json
 from ganvq.runs import CHECKPOINT, CONFIG, METRICS, Run, RunLock, TrainConfig, module_weights, open_run
@@ -75,11 +76,19 @@ def checkpoint_state(task: Task, meta: dict) -> tuple[dict[str, torch.Tensor], d
 
 
 def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    """Load a checkpoint written by checkpoint_state into the task, for an exact continuation."""
+    """Load a checkpoint written by checkpoint_state into the task, for an exact continuation.
+
+    The schedulers' base learning rates stay those of the task's own optimizers (its config's), not the
+    checkpoint's: runs saved before the schedulers kept a GAN roll-back's halving there.
+    """
     for name, module in task.modules().items():
         module.load_state_dict(module_weights(tensors, name))
     for name, state in unflatten_state(meta["optimizers"], tensors).items():
-        task.optimizers()[name].load_state_dict(state)
+        opt = task.optimizers()[name]
+        base = [group["lr"] for group in opt.param_groups]  # a new task's optimizers start at the config's rates
+        opt.load_state_dict(state)
+        for group, lr in zip(opt.param_groups, base):
+            group["initial_lr"] = lr
     task.load_extra_state(unflatten_state(meta["extra"], tensors))
     torch.set_rng_state(tensors["rng.torch"])
 
@@ -137,7 +146,7 @@ def _schedulers(task: Task, cfg: TrainConfig, step: int, total: Callable[[], int
     """One LambdaLR per optimizer, at `step`: lr = base lr * lr_factor(step, total()) * task.lr_scale().
 
     `total` is read at every step, since a --minutes budget fixes the step count only after calibration.
-    A resumed optimizer's groups hold the `initial_lr` the scheduler started from.
+    A resumed optimizer's groups hold their base rates as `initial_lr` (see `restore`).
     """
     def factor(s: int) -> float:
         return lr_factor(cfg, s, total()) * task.lr_scale()
@@ -148,9 +157,14 @@ def _schedulers(task: Task, cfg: TrainConfig, step: int, total: Callable[[], int
 @contextlib.contextmanager
 def seeded(cfg: TrainConfig):
     """Train in a fork of torch's RNG seeded with cfg.seed, on cfg.threads threads: the caller's RNG state
-    and thread count are restored afterwards (only the CLI sets them for the whole process)."""
+    and thread count are restored afterwards, so a library call leaves the process as it found it.
+
+    `run` trains inside it; code that builds a Task and calls `train` itself does so inside it too, or
+    the task's initial weights come from whatever state torch's RNG was in.
+    """
     threads = torch.get_num_threads()
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    device = resolve_device(cfg.device)
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(cfg.seed)
         if cfg.threads:
@@ -293,9 +307,13 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
                     log({"step": step, **task.evaluate()})
                     save()
                 calibrate()
-                for scheduler in schedulers:
-                    scheduler.step()
-        close_outputs()
+                with warnings.catch_warnings():  # a GAN step rolled back before any optimizer step: expected
+                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)` before")
+                    for scheduler in schedulers:
+                        scheduler.step()
+        if bar is not None:  # before the final scoring prints anything
+            bar.close()
+            bar = None
         if window:
             log({"step": step, "elapsed_seconds": round(elapsed(), 2), **task.summarize(window)})
         train_seconds = elapsed()
