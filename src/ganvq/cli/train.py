@@ -66,7 +66,7 @@ def _add_train_vqvae(sub) -> None:
     p.set_defaults(func=_train_vqvae)
 
 
-def build_vqvae_config(args) -> "VQVAERunConfig":
+def build_vqvae_config(args) -> VQVAERunConfig:
     """The run config from a preset, an optional config file, then command-line options."""
     from ganvq.runs import build_run_config
 
@@ -124,7 +124,7 @@ def _add_train_gan(sub) -> None:
     p.set_defaults(func=_train_gan)
 
 
-def build_gan_config(args) -> "GANRunConfig":
+def build_gan_config(args) -> GANRunConfig:
     """The GAN run config from a preset, an optional config file, then command-line options."""
     from ganvq.runs import build_run_config
 
@@ -170,7 +170,7 @@ def _add_train_prior(sub) -> None:
     p.set_defaults(func=_train_prior)
 
 
-def build_prior_config(args) -> "PriorRunConfig":
+def build_prior_config(args) -> PriorRunConfig:
     """The prior run config from defaults, an optional config file, then command-line options."""
     from ganvq.runs import build_run_config
 

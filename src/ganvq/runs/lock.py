@@ -46,7 +46,7 @@ class RunLock:
         except OSError:
             return False
 
-    def __enter__(self) -> "RunLock":
+    def __enter__(self) -> RunLock:
         while True:
             fd = self._open()
             if fcntl is None:

@@ -68,6 +68,16 @@ _FMNIST_BEST = GANRunConfig(
     gan=GANOptions(loss="hinge", lr_d=4e-4, beta1=0.5, beta2=0.999, ema_decay=0.999),
 )
 
+def _sn_resnet(image_size: int) -> GANRunConfig:
+    return GANRunConfig(
+        model=GANConfig(arch="resnet", image_size=image_size, channels=3, z_dim=128, g_width=64, d_width=64,
+                        d_norm="sn", dcgan_init=False),
+        train=gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
+        gan=GANOptions(loss="hinge", n_d=2, beta1=0.0, beta2=0.9, ema_decay=0.999,
+                       diffaugment="color,translation,cutout"),
+    )
+
+
 # GAN presets: whole run configs, since a recipe is its optimiser and loss as much as its model.
 GAN_PRESETS: dict[str, GANRunConfig] = {
     # pytorch/examples DCGAN: BN in G and D, N(0, 0.02) init, Adam 2e-4 with beta1 0.5, batch 128,
@@ -86,20 +96,8 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     "fmnist-few": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16)),
     # SN-ResNet (Miyato et al. 2018) for 32- and 64-pixel RGB folders: hinge, n_D = 2, EMA, DiffAugment.
     # Half the paper's widths (128/256), so a CPU manages a few steps per second; widen with --config.
-    "resnet-32": GANRunConfig(
-        model=GANConfig(arch="resnet", image_size=32, channels=3, z_dim=128, g_width=64, d_width=64,
-                        d_norm="sn", dcgan_init=False),
-        train=gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
-        gan=GANOptions(loss="hinge", n_d=2, beta1=0.0, beta2=0.9, ema_decay=0.999,
-                       diffaugment="color,translation,cutout"),
-    ),
-    "resnet-64": GANRunConfig(
-        model=GANConfig(arch="resnet", image_size=64, channels=3, z_dim=128, g_width=64, d_width=64,
-                        d_norm="sn", dcgan_init=False),
-        train=gan_train(batch_size=64, lr=2e-4, lr_schedule="constant"),
-        gan=GANOptions(loss="hinge", n_d=2, beta1=0.0, beta2=0.9, ema_decay=0.999,
-                       diffaugment="color,translation,cutout"),
-    ),
+    "resnet-32": _sn_resnet(32),
+    "resnet-64": _sn_resnet(64),
 }
 
 

@@ -63,7 +63,7 @@ class Run:
         """The state dict of one of the run's modules ("model", "G", "G_ema", "D", "vqvae")."""
         return module_weights(self.tensors, module)
 
-    def expect(self, *kinds: str) -> "Run":
+    def expect(self, *kinds: str) -> Run:
         """This run, or a GanvqError when it is not of one of `kinds`."""
         _check_kind(self.checkpoint, self.kind, kinds)
         return self
