@@ -106,3 +106,15 @@ def test_interpolate_writes_a_rows_by_steps_grid(runs, tmp_path):
     interpolate(runs / "cond", tmp_path / "walk.png", rows=3, steps=6, class_=2)
     with Image.open(tmp_path / "walk.png") as img:
         assert img.size == (2 * (6 * 30 + 2), 2 * (3 * 30 + 2))
+
+
+def test_one_sample_command_serves_gans_and_priors_and_refuses_the_other_kinds_options(runs, tiny_prior_run, tmp_path):
+    from ganvq.cli import main
+
+    assert main(["sample", "--ckpt", str(tiny_prior_run), "--n", "4", "--out", str(tmp_path / "p.png")]) == 0
+    assert Image.open(tmp_path / "p.png").size[0] > 28
+    with pytest.raises(GanvqError, match="--truncation applies to a GAN"):
+        write_samples(tiny_prior_run, n=2, out=tmp_path / "q.png", truncation=1.0)
+    gan = runs / "cond"
+    with pytest.raises(GanvqError, match="--temperature and --top-k apply to a prior"):
+        write_samples(gan, n=2, out=tmp_path / "g.png", top_k=5)
