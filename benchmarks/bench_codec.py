@@ -128,7 +128,7 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor, repeats: int = 1) ->
     prior, vqvae, run = load_prior(ckpt)
     float_ce = evaluate_prior(prior, indices, None, pixels * images.shape[1])
     return {
-        "codec": "ganvq", "name": name, "checkpoint": str(ckpt),
+        "codec": "ganvq", "name": name, "checkpoint": Path(ckpt).name,  # the run's name, not this machine's path
         "vqvae": {"latent": f"{cfg.latent_size}x{cfg.latent_size}", "codebook_size": codec.codebook_size,
                   "levels": cfg.vq.levels if cfg.quantizer == "vq" else 1},
         "prior": {k: v for k, v in vars(run.model).items()},
@@ -156,7 +156,7 @@ def training_record(run: str, threads: int | None) -> dict:
     metrics.jsonl), and its torch threads."""
     folder = Path(run) if Path(run).is_dir() else Path(run).parent
     last = json.loads((folder / "metrics.jsonl").read_text().splitlines()[-1])
-    return {"run": str(run), **{k: last[k] for k in ("step", "train_seconds", "precision_used") if k in last},
+    return {"run": Path(run).name, **{k: last[k] for k in ("step", "train_seconds", "precision_used") if k in last},
             "threads": threads}
 
 
