@@ -94,15 +94,15 @@ class _Targets:
         real = _resolve(path)
         if real == self._root or not real.is_relative_to(self._root):
             raise GanvqError(f"{source}: its output {path} would lie outside {self.folder}; rename the input")
-        other = self._files.get(real) or self._dirs.get(real)
-        for parent in real.relative_to(self._root).parents:
-            other = other or self._files.get(self._root / parent)
+        folders = [self._root / parent for parent in real.relative_to(self._root).parents]  # real's, up to OUT
+        other = self._files.get(real) or self._dirs.get(real) or next(
+            (self._files[f] for f in folders if f in self._files), None)
         if other:
             raise GanvqError(f"{other} and {source} would both be written to {path} (or a folder of its name); "
                              "give them different output folders")
         self._files[real] = str(source)
-        for parent in real.relative_to(self._root).parents:
-            self._dirs.setdefault(self._root / parent, str(source))
+        for folder in folders:
+            self._dirs.setdefault(folder, str(source))
         return path
 
 

@@ -164,7 +164,9 @@ def seeded(cfg: TrainConfig):
     """
     threads = torch.get_num_threads()
     device = resolve_device(cfg.device)
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if device.type == "cuda" else []
+    devices = []  # CPU runs leave CUDA uninitialised
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(cfg.seed)
         if cfg.threads:
@@ -173,6 +175,12 @@ def seeded(cfg: TrainConfig):
             yield
         finally:
             torch.set_num_threads(threads)
+
+
+def _refuse_existing(out: Path) -> None:
+    """A GanvqError when `out` already holds a run: a new one must not overwrite it."""
+    if (out / CHECKPOINT).exists():
+        raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
 
 def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | None], Task], resume: bool = False,
@@ -194,9 +202,9 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
                 raise GanvqError(f"{out} already finished at step {previous.meta.get('step')}; "
                                  "start a new run to train longer")
             config = previous.config
-        elif (out / CHECKPOINT).exists():
-            raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-        elif config is None:
+        else:
+            _refuse_existing(out)  # before the data is loaded and config.json written
+        if config is None:
             raise GanvqError("give a config to train, or resume=True to continue the run in `out`")
         with seeded(config.train):
             task = make_task(config, previous)
@@ -214,8 +222,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         restore(task, previous.tensors, previous.meta)
         meta = previous.meta
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
-    elif ckpt_path.exists():
-        raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+    else:
+        _refuse_existing(out)
     out.mkdir(parents=True, exist_ok=True)
 
     budget = cfg.minutes * 60 if cfg.minutes else math.inf
