@@ -126,7 +126,7 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor, repeats: int = 1) ->
     # the transformer's two product paths; the local prior has one (float32, see prior/exact_local.py)
     product_paths = compare_product_paths(codec, indices[:PATH_IMAGES]) if codec.prior.config.arch == "transformer" else None
     prior, vqvae, run = load_prior(ckpt)
-    float_ce = evaluate_prior(prior, indices, None, pixels * images.shape[1])
+    float_ce = evaluate_prior(prior, indices, None, images.shape[2], images.shape[3], split="test")
     return {
         "codec": "ganvq", "name": name, "checkpoint": Path(ckpt).name,  # the run's name, not this machine's path
         "vqvae": {"latent": f"{cfg.latent_size}x{cfg.latent_size}", "codebook_size": codec.codebook_size,

@@ -18,6 +18,12 @@ from ganvq.io import atomic_write_bytes
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
+def bits_per_pixel(bits: float, height: int, width: int) -> float:
+    """Bits per pixel, as everywhere in ganvq: bits per image pixel position, bits / (H·W), whatever the
+    channel count (an RGB pixel counts once), the convention of image-compression papers and tools."""
+    return bits / (height * width)
+
+
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 images → float32 in [-1, 1] (0 → -1, 255 → 1)."""
     return images.float().div_(127.5).sub_(1)

@@ -96,20 +96,23 @@ def test_idx_label_count_mismatch_names_both_files(tmp_path, write_idx_folder):
         load_dataset(folder)
 
 
-def test_idx_folder_without_test_files_rejects_test_split(tmp_path, write_idx_folder):
+def test_idx_folder_without_test_files_holds_out_a_fraction(tmp_path, write_idx_folder):
     folder = write_idx_folder(tmp_path / "d")
     for f in folder.glob("t10k-*"):
         f.unlink()
-    with pytest.raises(GanvqError, match="no test split"):
-        load_dataset(folder, "test")
+    whole = load_dataset(folder, "all")
+    train, test = load_dataset(folder, "train"), load_dataset(folder, "test", val_fraction=0.25)
+    assert len(whole) == 12 and len(train) + len(load_dataset(folder, "test")) == 12
+    assert len(test) >= 1 and len(train) >= len(load_dataset(folder, "train", val_fraction=0.25))
+    with pytest.raises(GanvqError, match="no held-out images"):
+        load_dataset(folder, "test", val_fraction=0.0)
 
 
 def test_single_idx_file_has_no_labels_and_one_split(tmp_path, write_idx_folder):
     file = write_idx_folder(tmp_path / "d") / "t10k-images-idx3-ubyte.gz"
-    ds = load_dataset(file)
+    ds = load_dataset(file, "all")
     assert ds.images.shape == (5, 1, 8, 8) and ds.labels is None and ds.num_classes is None
-    with pytest.raises(GanvqError, match="only one split"):
-        load_dataset(file, "test")
+    assert len(load_dataset(file, "train")) == 4 and len(load_dataset(file, "test")) == 1  # 10% of 5, at least 1
 
 
 def test_idx_labels_file_alone_is_not_images(tmp_path, write_idx_folder):
@@ -128,30 +131,31 @@ def test_image_folder_source_defaults_to_32_and_reports_skips(tmp_path, save_ima
     save_image(tmp_path / "cats" / "a.png", np.zeros((40, 50, 3), np.uint8))
     save_image(tmp_path / "dogs" / "b.png", np.zeros((20, 20, 3), np.uint8))
     (tmp_path / "dogs" / "c.png").write_bytes(b"junk")
-    ds = load_dataset(tmp_path)
+    ds = load_dataset(tmp_path, "all")
     assert ds.images.shape == (2, 3, 32, 32) and ds.labels.tolist() == [0, 1]
     assert ds.class_names == ("cats", "dogs") and ds.num_classes == 2
     assert [f for f, _ in ds.skipped] == ["dogs/c.png"]
-    assert load_dataset(tmp_path, size=16, channels=1).shape == (1, 16, 16)
+    assert load_dataset(tmp_path, "all", size=16, channels=1).shape == (1, 16, 16)
 
 
 def test_resize_and_channel_conversion_of_arrays(tmp_path):
     images = np.full((2, 6, 8, 3), (100, 150, 200), np.uint8)  # non-square, constant colour
     np.savez(tmp_path / "d.npz", images=images)
-    ds = load_dataset(tmp_path / "d.npz", size=3)
+    ds = load_dataset(tmp_path / "d.npz", "all", size=3)
     assert ds.shape == (3, 3, 3)
     assert ds.images[:, :, 1, 1].tolist() == [[100, 150, 200]] * 2  # constant stays constant
-    gray = load_dataset(tmp_path / "d.npz", channels=1)
+    gray = load_dataset(tmp_path / "d.npz", "all", channels=1)
     assert gray.shape == (1, 6, 8) and (gray.images == round(0.299 * 100 + 0.587 * 150 + 0.114 * 200)).all()
 
 
 def test_limit_takes_first_samples_but_counts_all_classes(tmp_path):
     np.savez(tmp_path / "d.npz", images=np.arange(5, dtype=np.uint8).reshape(5, 1, 1), labels=[0, 0, 1, 4, 2])
-    ds = load_dataset(tmp_path / "d.npz", limit=2)
+    ds = load_dataset(tmp_path / "d.npz", "all", limit=2)
     assert ds.images.ravel().tolist() == [0, 1] and ds.labels.tolist() == [0, 0] and ds.num_classes == 5
 
 
-@pytest.mark.parametrize("kwargs", [{"split": "val"}, {"channels": 4}, {"size": 0}, {"limit": 0}])
+@pytest.mark.parametrize("kwargs", [{"split": "valid"}, {"val_fraction": 1.0}, {"channels": 4}, {"size": 0},
+                                    {"limit": 0}])
 def test_bad_arguments_raise(tmp_path, write_idx_folder, kwargs):
     with pytest.raises(GanvqError):
         load_dataset(write_idx_folder(tmp_path / "d"), **kwargs)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ganvq.data import read_npz
+from ganvq.data.npz import npz_splits
 from ganvq.errors import GanvqError
 
 N, H, W = 4, 5, 6
@@ -38,7 +39,15 @@ def test_floats_in_unit_range_are_rounded_to_uint8(tmp_path):
     assert x.ravel().tolist() == [0, 51, 128, 255] and y is None
 
 
-@pytest.mark.parametrize("images", [np.full((2, 3, 3), 1.5), np.full((2, 3, 3), np.nan), np.full((2, 3, 3), 300)])
+def test_float_ranges_minus_one_to_one_and_0_to_255(tmp_path):
+    np.savez(tmp_path / "a.npz", images=np.array([-1.0, 0.0, 1.0], np.float32).reshape(3, 1, 1))
+    np.savez(tmp_path / "b.npz", images=np.array([0.0, 2.0, 254.6], np.float64).reshape(3, 1, 1))
+    assert read_npz(tmp_path / "a.npz")[0].ravel().tolist() == [0, 128, 255]
+    assert read_npz(tmp_path / "b.npz")[0].ravel().tolist() == [0, 2, 255]
+
+
+@pytest.mark.parametrize("images", [np.full((2, 3, 3), -1.5), np.full((2, 3, 3), np.nan), np.full((2, 3, 3), 300),
+                                    np.full((2, 3, 3), 255.5)])
 def test_out_of_range_pixels_are_rejected(tmp_path, images):
     np.savez(tmp_path / "d.npz", images=images)
     with pytest.raises(GanvqError, match="d.npz"):
@@ -56,8 +65,23 @@ def test_images_key_is_a_train_split_only(tmp_path):
     np.savez(tmp_path / "d.npz", images=BASE, labels=np.arange(N))
     x, y = read_npz(tmp_path / "d.npz", "train")
     assert x.shape == (N, 1, H, W) and y.tolist() == list(range(N))
-    with pytest.raises(GanvqError, match="no test split.*images, labels"):
+    with pytest.raises(GanvqError, match="no test images.*'x_test'.*the file has: images, labels"):
         read_npz(tmp_path / "d.npz", "test")
+
+
+@pytest.mark.parametrize("keys", [("x", "y"), ("X", "Y"), ("arr_0", "arr_1"), ("train_images", "train_labels"),
+                                  ("data", "labels")])
+def test_common_key_spellings(tmp_path, keys):
+    np.savez(tmp_path / "d.npz", **{keys[0]: BASE, keys[1]: np.arange(N)})
+    x, y = read_npz(tmp_path / "d.npz")
+    assert x.shape == (N, 1, H, W) and y.tolist() == list(range(N))
+
+
+def test_named_splits_are_found_from_member_names(tmp_path):
+    np.savez(tmp_path / "a.npz", X_train=BASE, x_TEST=BASE[:2], x_val=BASE[:1])
+    np.savez(tmp_path / "b.npz", x=BASE)
+    assert npz_splits(tmp_path / "a.npz") == {"train", "test", "val"} and npz_splits(tmp_path / "b.npz") == {"train"}
+    assert read_npz(tmp_path / "a.npz", "val")[0].shape[0] == 1
 
 
 def test_mismatched_label_count_is_rejected(tmp_path):
@@ -67,8 +91,8 @@ def test_mismatched_label_count_is_rejected(tmp_path):
 
 
 def test_unknown_keys_are_listed(tmp_path):
-    np.savez(tmp_path / "d.npz", BASE)
-    with pytest.raises(GanvqError, match="arr_0"):
+    np.savez(tmp_path / "d.npz", pixels=BASE)
+    with pytest.raises(GanvqError, match="'x_train' or .*'arr_0'.*the file has: pixels"):
         read_npz(tmp_path / "d.npz")
 
 

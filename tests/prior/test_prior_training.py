@@ -37,9 +37,9 @@ def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path,
 
 def test_training_reports_bits_per_code_and_pixel_and_loads_back(tmp_path, tiny_prior_config):
     result = train_prior(tiny_prior_config, tmp_path, quiet=True)
-    assert result["step"] == 6 and result["test/code_maps"] == 64
-    assert result["test/bits_per_pixel"] == pytest.approx(result["test/bits_per_code"] * 49 / 784)
-    assert 0 < result["test/bits_per_code"] < 4.5  # 16 codes: a uniform guess costs 4 bits
+    assert result["step"] == 6 and result["val/code_maps"] == 64
+    assert result["val/bits_per_pixel"] == pytest.approx(result["val/bits_per_code"] * 49 / 784)
+    assert 0 < result["val/bits_per_code"] < 4.5  # 16 codes: a uniform guess costs 4 bits
     records = [json.loads(line) for line in (tmp_path / loop.METRICS).read_text().splitlines()]
     assert any("train/bits_per_code" in r for r in records)
     prior, vqvae, config = load_prior(tmp_path)

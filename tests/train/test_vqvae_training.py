@@ -59,9 +59,9 @@ def test_training_logs_metrics_and_a_loadable_checkpoint(tmp_path, tiny_vqvae_co
     result = train_vqvae(tiny_vqvae_config, tmp_path, quiet=True)
     records = [json.loads(line) for line in (tmp_path / loop.METRICS).read_text().splitlines()]
     assert any("train/codes_used" in r and "train/perplexity" in r and "train/dead_codes" in r for r in records)
-    assert "test/psnr" in records[-1] and result["step"] == 6
+    assert "val/psnr" in records[-1] and result["step"] == 6
     model, config = load_vqvae(tmp_path)
-    assert config == tiny_vqvae_config
+    assert config == dataclasses.replace(tiny_vqvae_config, val_fraction=0.0)  # the held-out fraction in force
     assert not model.training
 
 
@@ -84,7 +84,7 @@ def test_two_phase_recipe_trains(tmp_path, tiny_vqvae_config):
     )
     train = dataclasses.replace(tiny_vqvae_config.train, kmeans_every=3, kmeans_batches=2)
     result = train_vqvae(dataclasses.replace(tiny_vqvae_config, model=model, train=train), tmp_path, quiet=True)
-    assert result["step"] == 6 and result["test/codes_used"] > 1
+    assert result["step"] == 6 and result["val/codes_used"] > 1
 
 
 def test_minutes_budget_stops_training(tmp_path, tiny_vqvae_config):

@@ -18,6 +18,9 @@ def _add_run_options(p) -> None:
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--limit", type=int, help="train on the first N images only")
+    p.add_argument("--val-fraction", type=float,
+                   help="images held out from training for scoring, stored in the run (default: 0.1 for data "
+                        "without a test split, else 0, the test split scoring checkpoints)")
 
 
 def _add_image_options(p, sizes: str) -> None:
@@ -42,7 +45,8 @@ def _train_options(args) -> dict:
 
 
 def _data_options(args) -> dict:
-    return {"data": args.data, "limit": args.limit, "on_bad": args.on_bad, "channels": args.channels}
+    return {"data": args.data, "limit": args.limit, "on_bad": args.on_bad, "channels": args.channels,
+            "val_fraction": args.val_fraction}
 
 
 def _add_train_vqvae(sub) -> None:
@@ -178,7 +182,7 @@ def build_prior_config(args) -> PriorRunConfig:
              "dropout": args.dropout, "neighbors": args.neighbors}
     return build_run_config("prior", None, args.config, {
         "vqvae": args.vqvae, "model": model, "train": _train_options(args), "data": args.data, "limit": args.limit,
-        "class_conditional": args.class_conditional or None})
+        "val_fraction": args.val_fraction, "class_conditional": args.class_conditional or None})
 
 
 def _train_prior(args) -> dict:

@@ -294,8 +294,3 @@ class Codec:
                 for parts in decoded]
 
 
-def bits_per_pixel(num_bytes: float, shape: tuple[int, int, int]) -> float:
-    """File bits per image pixel (a colour pixel counts once)."""
-    return 8 * num_bytes / (shape[1] * shape[2])
-
-

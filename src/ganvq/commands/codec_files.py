@@ -17,12 +17,12 @@ from pathlib import Path, PurePosixPath
 import torch
 from PIL import Image
 
-from ganvq.codec import Codec, bits_per_pixel
+from ganvq.codec import Codec
 from ganvq.codec.format import CHUNK, pack
 from ganvq.data import has_named_splits, load_dataset
 from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files, read_image_file
 from ganvq.errors import GanvqError
-from ganvq.images import encode_png
+from ganvq.images import bits_per_pixel, encode_png
 
 SUFFIX = ".gvq"
 
@@ -121,7 +121,7 @@ def _image_sources(inputs: list[str], split: str, limit: int | None) -> Iterator
             prefix = f"{_label(p)}/" if several else ""
             entries = ((prefix + f.relative_to(p).with_suffix("").as_posix(), f) for f in files)
         else:  # a dataset name, IDX folder or file, or .npz: its images are in memory anyway
-            data = load_dataset(item, split if has_named_splits(p) else "train")
+            data = load_dataset(item, split if has_named_splits(p) else "all")
             prefix = f"{_label(p)}/" if several else ""
             width = max(5, len(str(len(data) - 1)))
             entries = ((f"{prefix}{i:0{width}d}", data.images[i]) for i in range(len(data)))
@@ -179,7 +179,7 @@ def compress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, de
         total, files = len(data), 1
     seconds = time.perf_counter() - t0
     return {"images": images, "files": files, "bytes": total,
-            "bits_per_pixel": round(bits_per_pixel(total / images, codec.shape), 4),
+            "bits_per_pixel": round(bits_per_pixel(8 * total / images, *codec.shape[1:]), 4),
             "seconds": round(seconds, 3), "images_per_second": round(images / seconds, 1), "out": str(out_path)}
 
 

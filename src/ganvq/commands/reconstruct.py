@@ -17,7 +17,7 @@ from ganvq.runs import load_vqvae
 def load_inputs(path: str, model) -> ImageDataset:
     """Images to code: a dataset name, IDX/.npz file, image file or folder, sized for the model."""
     cfg = model.config
-    data = load_dataset(path, "test" if has_named_splits(path) else "train", size=cfg.image_size, channels=cfg.channels)
+    data = load_dataset(path, "test" if has_named_splits(path) else "all", size=cfg.image_size, channels=cfg.channels)
     if describe_skipped(data):
         warn(describe_skipped(data))
     return data

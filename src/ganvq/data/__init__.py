@@ -12,12 +12,16 @@ from ganvq.data.datasets import (
 from ganvq.data.folder import FolderImages, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.npz import read_npz
+from ganvq.data.splits import SPLITS, check_val_fraction, describe_split, resolve_val_fraction
 
 __all__ = [
+    "SPLITS",
     "BatchStream",
     "FolderImages",
     "ImageDataset",
+    "check_val_fraction",
     "dataset_name",
+    "describe_split",
     "describe_skipped",
     "has_named_splits",
     "iterate_once",
@@ -27,4 +31,5 @@ __all__ = [
     "read_image_folder",
     "read_npz",
     "resolve_dataset",
+    "resolve_val_fraction",
 ]

@@ -31,7 +31,8 @@ def to_uint8_nchw(arr: np.ndarray, source: str) -> np.ndarray:
 
 
 def _to_uint8(arr: np.ndarray, source: str) -> np.ndarray:
-    """Convert uint8 as is, integers in [0, 255] as is, floats in [0, 1] scaled by 255 and rounded."""
+    """Convert uint8 as is, integers in [0, 255] as is, and floats by their range: [0, 1] scaled by 255,
+    [-1, 1] (with negatives) mapped from -1..1 to 0..255, [0, 255] as is; floats are rounded."""
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype.kind in "iu":
@@ -43,10 +44,17 @@ def _to_uint8(arr: np.ndarray, source: str) -> np.ndarray:
         if not np.isfinite(arr).all():
             raise GanvqError(f"{source}: float pixel values contain NaN or infinity")
         lo, hi = float(arr.min()), float(arr.max())
-        if lo < 0.0 or hi > 1.0:
-            raise GanvqError(f"{source}: float pixel values must lie in [0, 1], found {lo:g}..{hi:g}")
-        return np.rint(arr.astype(np.float32) * 255.0).astype(np.uint8)
-    raise GanvqError(f"{source}: unsupported pixel dtype {arr.dtype} (use uint8 or float in [0, 1])")
+        x = arr.astype(np.float32)
+        if 0.0 <= lo and hi <= 1.0:
+            x = x * 255.0
+        elif -1.0 <= lo and hi <= 1.0:
+            x = (x + 1.0) * 127.5
+        elif not (0.0 <= lo and hi <= 255.0):
+            raise GanvqError(f"{source}: float pixel values must lie in [0, 1], [-1, 1] or [0, 255], "
+                             f"found {lo:g}..{hi:g}")
+        return np.rint(x).clip(0, 255).astype(np.uint8)
+    raise GanvqError(f"{source}: unsupported pixel dtype {arr.dtype} (use uint8, or floats in [0, 1], [-1, 1] "
+                     "or [0, 255])")
 
 
 def to_labels(arr: np.ndarray, n: int, source: str) -> np.ndarray:

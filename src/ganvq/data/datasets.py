@@ -13,7 +13,8 @@ import torch
 from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_crop, to_labels, to_uint8_nchw
 from ganvq.data.folder import IMAGE_EXTENSIONS, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
-from ganvq.data.npz import read_npz
+from ganvq.data.npz import npz_splits, read_npz
+from ganvq.data.splits import SPLITS, resolve_val_fraction, select
 from ganvq.errors import GanvqError
 
 FASHION_MNIST_CLASSES = (
@@ -24,7 +25,6 @@ KNOWN_DATASETS: dict[str, tuple[str, ...] | None] = {  # name -> class names
     "mnist": tuple(str(d) for d in range(10)),
 }
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")  # where `apt-get install dataset-<name>` puts files
-SPLITS = ("train", "test")
 _IDX_PREFIX = {"train": "train", "test": "t10k"}  # file name prefixes of the MNIST family
 DEFAULT_FOLDER_SIZE = 32
 
@@ -77,10 +77,14 @@ def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:
 
 
 def has_named_splits(name_or_path: str | os.PathLike) -> bool:
-    """Whether an input names a dataset with train and test splits (a known name, or a folder of IDX files);
-    a folder of images, a single file or an .npz is read whole as "train"."""
-    p = Path(name_or_path)
-    return not p.exists() or (p.is_dir() and any(p.glob("t10k-images-idx3-ubyte*")))
+    """Whether an input has a named test split: a known dataset name, a folder of IDX files with `t10k-*`
+    files, or an .npz with `x_test`-style keys. Other inputs hold out a fraction (see ganvq.data.splits)."""
+    p = Path(name_or_path).expanduser()
+    if not p.exists():
+        return _canonical_name(str(name_or_path)) is not None
+    if p.is_dir():
+        return _idx_file(p, "test", "images") is not None
+    return p.suffix.lower() == ".npz" and "test" in npz_splits(p)
 
 
 def resolve_dataset(name_or_path: str | os.PathLike) -> Path:
@@ -119,10 +123,13 @@ def load_dataset(
     channels: int | None = None,
     on_bad: str = "skip",
     limit: int | None = None,
+    val_fraction: float | None = None,
 ) -> ImageDataset:
-    """Load a split of a named dataset, IDX folder or file, .npz, or image folder into memory."""
+    """Load one role ("train", "val", "test" or "all"; see ganvq.data.splits) of a named dataset, IDX folder
+    or file, .npz, image folder or image file into memory. `val_fraction` is the held-out fraction (None:
+    the default for the input); `limit` keeps the first N images of the role."""
     if split not in SPLITS:
-        raise GanvqError(f"split must be 'train' or 'test', got {split!r}")
+        raise GanvqError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     if channels not in (None, 1, 3):
         raise GanvqError(f"channels must be 1, 3 or None, got {channels!r}")
     if size is not None and size < 1:
@@ -131,36 +138,70 @@ def load_dataset(
         raise GanvqError(f"limit must be positive, got {limit}")
     path = resolve_dataset(name_or_path)
     name = dataset_name(name_or_path)
+    named = has_named_splits(path)
+    fraction = resolve_val_fraction(val_fraction, named)
+    if split == "all" and named:
+        parts = [load_dataset(path, s, size, channels, on_bad, None, 0.0) for s in ("train", "test")]
+        return _concat(parts, limit)
+    part, role = _part_and_role(path, split, named, fraction)
     class_names, skipped = None, ()
 
+    def keep(n: int, labels: np.ndarray | None) -> np.ndarray:
+        return select(role, n, fraction, labels, str(path))
+
     if path.is_dir() and _is_idx_folder(path):
-        images, labels = _read_idx_split(path, split)
+        images, labels = _read_idx_split(path, part)
         class_names = KNOWN_DATASETS.get(name) if labels is not None else None
     elif path.is_dir():
-        folder = read_image_folder(path, size or DEFAULT_FOLDER_SIZE, channels, on_bad, limit)
+        folder = read_image_folder(path, size or DEFAULT_FOLDER_SIZE, channels, on_bad, limit, keep)
         images, labels = folder.images, folder.labels
         class_names, skipped = folder.classes, tuple(folder.skipped)
     elif path.suffix.lower() == ".npz":
-        images, labels = read_npz(path, split)
+        images, labels = read_npz(path, part)
     elif path.suffix.lower() in IMAGE_EXTENSIONS:
         images, labels = read_image_file(path, size or DEFAULT_FOLDER_SIZE, channels), None
     else:
-        if split != "train":
-            raise GanvqError(f"{path}: a single IDX file has only one split; use split 'train'")
         images, labels = to_uint8_nchw(read_idx(path), str(path)), None
 
     y = None if labels is None else torch.from_numpy(labels)
-    # Counted before `limit`, so a quick run on a subset still builds a model for every class.
+    # Counted before selecting and `limit`, so a quick run on a subset still builds a model for every class.
     num_classes = len(class_names) if class_names else num_classes_of(y)
-    if limit is not None and limit < len(images):
-        # Copies, so the full array is freed rather than kept alive behind a view.
-        images = images[:limit].copy()
-        y = None if y is None else y[:limit].clone()
-    x = torch.from_numpy(images)
+    if not (path.is_dir() and not _is_idx_folder(path)):  # a folder picked its files while reading
+        picked = keep(len(images), labels)
+        if limit is not None:
+            picked = picked[:limit]
+        if len(picked) < len(images):
+            # Copies, so the full array is freed rather than kept alive behind a view.
+            images = images[picked]
+            y = None if y is None else y[torch.from_numpy(picked)].clone()
+    x = torch.from_numpy(np.ascontiguousarray(images))
     if size is not None:
         x = resize_center_crop(x, size)
     x = convert_channels(x, channels)
     return ImageDataset(x, y, name, str(path), num_classes, class_names, skipped)
+
+
+def _part_and_role(path: Path, split: str, named: bool, fraction: float) -> tuple[str, str]:
+    """Which stored part of an input to read for a split, and which of its images ("train", "held", "all")."""
+    if not named:
+        return "train", {"train": "train", "val": "held", "test": "held", "all": "all"}[split]
+    if split == "test":
+        return "test", "all"
+    if split == "val":
+        if path.suffix.lower() == ".npz" and "val" in npz_splits(path):
+            return "val", "all"
+        return ("train", "held") if fraction > 0 else ("test", "all")
+    return "train", "train"
+
+
+def _concat(parts: list[ImageDataset], limit: int | None) -> ImageDataset:
+    """Datasets of one input joined in order (labels only when every part has them), first `limit` kept."""
+    x = torch.cat([p.images for p in parts])[:limit]
+    labelled = all(p.labels is not None for p in parts)
+    y = torch.cat([p.labels for p in parts])[:limit] if labelled else None
+    first = parts[0]
+    return dataclasses.replace(first, images=x, labels=y, skipped=sum((p.skipped for p in parts), ()),
+                               num_classes=first.num_classes if labelled else None)
 
 
 def _read_idx_split(folder: Path, split: str) -> tuple[np.ndarray, np.ndarray | None]:
@@ -192,7 +233,7 @@ def _idx_file(folder: Path, split: str, kind: str) -> Path | None:
 
 def _is_idx_folder(folder: Path) -> bool:
     """Whether a folder holds the images of any MNIST-style split."""
-    return any(_idx_file(folder, split, "images") for split in SPLITS)
+    return any(_idx_file(folder, split, "images") for split in _IDX_PREFIX)
 
 
 def _canonical_name(text: str) -> str | None:

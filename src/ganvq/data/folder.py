@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,8 +32,12 @@ def read_image_folder(
     channels: int | None = None,
     on_bad: str = "skip",
     limit: int | None = None,
+    keep: Callable[[int, np.ndarray | None], np.ndarray] | None = None,
 ) -> FolderImages:
-    """Read every image under `path` (recursive, sorted), resized and center-cropped to size×size."""
+    """Read every image under `path` (recursive, sorted), resized and center-cropped to size×size.
+
+    `keep(n, labels)` picks, from the n files listed (and their class labels, or None), the positions
+    to read; `limit` then applies to those. Unreadable files do not move other files' positions."""
     root = Path(path)
     if on_bad not in ("skip", "fail"):
         raise GanvqError(f"on_bad must be 'skip' or 'fail', got {on_bad!r}")
@@ -51,6 +56,10 @@ def read_image_folder(
     # Class folders as in torchvision's ImageFolder, but only when no image sits at the top level.
     classes = sorted({r.parts[0] for r in rels}) if all(len(r.parts) > 1 for r in rels) else None
     class_index = {c: i for i, c in enumerate(classes or ())}
+    if keep is not None:
+        listed = np.array([class_index[r.parts[0]] for r in rels]) if classes is not None else None
+        picked = keep(len(files), listed)
+        files, rels = [files[i] for i in picked], [rels[i] for i in picked]
 
     arrays: list[np.ndarray] = []
     labels: list[int] = []

@@ -1,4 +1,11 @@
-"""Reader for image arrays saved with `numpy.savez` (Keras-style or single-split keys)."""
+"""Reader for image arrays saved with `numpy.savez`: Keras-style split keys or one unsplit array.
+
+Key spellings are matched without regard to case, in order of preference:
+- train (or the whole input when there is no test split): `x_train`/`y_train`, `train_images`/`train_labels`,
+  `images`/`labels`, `x`/`y`, `data`/`labels`, `arr_0`/`arr_1` (what `np.savez(f, images, labels)` writes);
+- test: `x_test`/`y_test`, `test_images`/`test_labels`;
+- validation: `x_val`/`y_val`, `x_valid`/`y_valid`, `val_images`/`val_labels`.
+"""
 
 from __future__ import annotations
 
@@ -11,18 +18,30 @@ import numpy as np
 from ganvq.data.arrays import to_labels, to_uint8_nchw
 from ganvq.errors import GanvqError
 
-# (image key, label key) per split, in order of preference.
+# (image key, label key) per split, in order of preference; matched in lower case.
 _SPLIT_KEYS = {
-    "train": (("x_train", "y_train"), ("images", "labels")),
-    "test": (("x_test", "y_test"),),
+    "train": (("x_train", "y_train"), ("train_images", "train_labels"), ("images", "labels"), ("x", "y"),
+              ("data", "labels"), ("arr_0", "arr_1")),
+    "test": (("x_test", "y_test"), ("test_images", "test_labels")),
+    "val": (("x_val", "y_val"), ("x_valid", "y_valid"), ("val_images", "val_labels")),
 }
+
+
+def npz_splits(path: str | Path) -> set[str]:
+    """The named splits an .npz holds ("train", "test", "val"), from its member names alone."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            keys = {n[:-4].lower() for n in z.namelist() if n.endswith(".npy")}
+    except (OSError, zipfile.BadZipFile):
+        return set()  # read_npz reports what is wrong with the file
+    return {split for split, pairs in _SPLIT_KEYS.items() if any(x in keys for x, _ in pairs)}
 
 
 def read_npz(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray | None]:
     """Read one split of an .npz as uint8 images (N, C, H, W) and int64 labels (N,) or None."""
     path = Path(path)
     if split not in _SPLIT_KEYS:
-        raise GanvqError(f"split must be 'train' or 'test', got {split!r}")
+        raise GanvqError(f"split must be one of {', '.join(_SPLIT_KEYS)}, got {split!r}")
     try:
         # We own the file handle: np.load leaks its own when the zip directory is unreadable.
         with open(path, "rb") as f:
@@ -46,14 +65,14 @@ def _read_split(f, path: Path, split: str) -> tuple[np.ndarray, np.ndarray | Non
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise GanvqError(f"{path}: not an .npz archive (a single .npy array?)")
     with npz:
-        keys = set(npz.files)
-        pair = next(((x, y) for x, y in _SPLIT_KEYS[split] if x in keys), None)
+        keys = {k.lower(): k for k in npz.files}  # lower case -> as stored
+        pair = next(((keys[x], keys.get(y)) for x, y in _SPLIT_KEYS[split] if x in keys), None)
         if pair is None:
-            raise GanvqError(_missing_split_message(path, split, keys))
+            raise GanvqError(_missing_split_message(path, split, set(npz.files)))
         x_key, y_key = pair
         try:
             images = npz[x_key]
-            labels = npz[y_key] if y_key in keys else None
+            labels = npz[y_key] if y_key is not None else None
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
             raise GanvqError(f"{path}: corrupt .npz member ({_one_line(e)})") from e
     return images, labels, x_key, y_key
@@ -62,9 +81,8 @@ def _read_split(f, path: Path, split: str) -> tuple[np.ndarray, np.ndarray | Non
 def _missing_split_message(path: Path, split: str, keys: set[str]) -> str:
     """Explain which keys a split needs, given those the file holds."""
     found = ", ".join(sorted(keys)) or "none"
-    if split == "test":
-        return f"{path}: no test split (needs key 'x_test'; file has: {found}); use split 'train'"
-    return f"{path}: no training images (needs key 'x_train' or 'images'; file has: {found})"
+    wanted = " or ".join(repr(x) for x, _ in _SPLIT_KEYS[split])
+    return f"{path}: no {split} images (needs one of the keys {wanted}; the file has: {found})"
 
 
 def _one_line(e: Exception) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ganvq.data.augment import check_policy, check_probability, check_translation
+from ganvq.data.splits import check_val_fraction
 from ganvq.errors import GanvqError
 from ganvq.losses.gan import LOSSES
 from ganvq.models.gan import GANConfig
@@ -55,6 +56,12 @@ class VQVAERunConfig:
     limit: int | None = None  # use only the first N training images
     channels: int | None = None  # 1 grayscale, 3 RGB, None: as the data is
     on_bad: str = "skip"  # unreadable files in an image folder: "skip" (and list them) or "fail"
+    # held out from training (see ganvq.data.splits); None: 10% of data without a named test split, else 0.
+    # Training stores the value it used, so evaluation finds the same held-out images.
+    val_fraction: float | None = None
+
+    def __post_init__(self) -> None:
+        check_val_fraction(self.val_fraction)
 
 
 @dataclass(frozen=True)
@@ -114,9 +121,13 @@ class GANRunConfig:
     limit: int | None = None  # use only the first N training images
     channels: int | None = None  # 1 grayscale, 3 RGB, None: as the data is
     on_bad: str = "skip"  # unreadable files in an image folder: "skip" (and list them) or "fail"
+    # held out from training (see ganvq.data.splits); None: 10% of data without a named test split, else 0.
+    # Training stores the value it used, so evaluation finds the same held-out images.
+    val_fraction: float | None = None
     class_names: tuple[str, ...] | None = None  # set from the data when training; names the labels of samples
 
     def __post_init__(self) -> None:
+        check_val_fraction(self.val_fraction)
         if self.gan.loss == "wgan-gp" and self.model.d_norm == "bn":
             # Batch norm couples the critic's outputs across the batch, so per-image gradient norms
             # (what the penalty constrains) lose their meaning (Gulrajani et al. 2017, sec. 4).
@@ -137,8 +148,12 @@ class PriorRunConfig:
     vqvae_model: VQVAEConfig = field(default_factory=VQVAEConfig)  # set from the VQ-VAE; rebuilds the copy stored in the checkpoint
     data: str = ""  # dataset whose training split is encoded; "": the VQ-VAE's training data
     limit: int | None = None  # use only the first N training images
+    val_fraction: float | None = None  # as a VQ-VAE's; None: the VQ-VAE's own when the data is its data
     class_conditional: bool = False  # one start token per class (needs labelled data)
     weight_decay: float = 0.01  # AdamW decoupled weight decay
+
+    def __post_init__(self) -> None:
+        check_val_fraction(self.val_fraction)
 
 
 RUN_CONFIGS = {"vqvae": VQVAERunConfig, "gan": GANRunConfig, "prior": PriorRunConfig}  # by a checkpoint's kind

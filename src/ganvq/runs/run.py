@@ -110,8 +110,11 @@ def _check_kind(ckpt: Path, kind: str, kinds: tuple[str, ...]) -> None:
 
 
 def _legacy(kind: str, config: dict) -> dict:
-    """A stored config as this version reads it: priors saved before `exact` existed are exact where their
-    size allows (any size used to train, for sampling)."""
+    """A stored config as this version reads it: runs saved before held-out splits trained on all of their
+    data (val_fraction 0); priors saved before `exact` existed are exact where their size allows (any size
+    used to train, for sampling)."""
+    if isinstance(config, dict) and "val_fraction" not in config:
+        config = {**config, "val_fraction": 0.0}
     model = config.get("model") if isinstance(config, dict) else None
     if kind != "prior" or not isinstance(model, dict) or "exact" in model:
         return config

@@ -12,7 +12,14 @@ import torch
 from torch import nn
 
 from ganvq.config import to_dict
-from ganvq.data import BatchStream, ImageDataset, describe_skipped, load_dataset
+from ganvq.data import (
+    BatchStream,
+    ImageDataset,
+    describe_skipped,
+    has_named_splits,
+    load_dataset,
+    resolve_val_fraction,
+)
 from ganvq.data.augment import diff_augment
 from ganvq.device import autocast, resolve_device
 from ganvq.errors import warn
@@ -37,10 +44,13 @@ MEMORY_FORMAT = torch.channels_last
 
 
 def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
-    """Training images (and labels); the model's channels and classes follow the data."""
+    """Training images (and labels), less the held-out ones; the model's channels and classes follow the data,
+    and the held-out fraction in force is stored in the config."""
     m = config.model
+    config = dataclasses.replace(config, val_fraction=resolve_val_fraction(config.val_fraction,
+                                                                           has_named_splits(config.data)))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
-                         on_bad=config.on_bad, limit=config.limit)
+                         on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
     if describe_skipped(train):
         warn(describe_skipped(train))
     conditional = config.gan.conditional and train.labels is not None and (train.num_classes or 0) > 1

@@ -14,9 +14,10 @@ from pathlib import Path
 import torch
 
 from ganvq.config import to_dict
-from ganvq.data import describe_skipped, load_dataset
+from ganvq.data import describe_skipped, has_named_splits, load_dataset, resolve_val_fraction
 from ganvq.device import autocast, resolve_device
 from ganvq.errors import GanvqError, warn
+from ganvq.images import bits_per_pixel
 from ganvq.models.vqvae import VQVAE
 from ganvq.prior import CodePrior, LocalPrior, build_prior
 from ganvq.runs import PriorRunConfig, Run, load_vqvae
@@ -57,9 +58,10 @@ class IndexStream:
 def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
     """Code maps (N, h, w) int64, labels (N,) or None and the class count of one split of the data."""
     m = vqvae.config
-    # the test split is only scored on its first eval_images maps, so only those are encoded
+    # the validation split is only scored on its first eval_images maps, so only those are encoded
     limit = config.limit if split == "train" else (config.train.eval_images or None)
-    data = load_dataset(config.data, split, size=m.image_size, channels=m.channels, limit=limit)
+    data = load_dataset(config.data, split, size=m.image_size, channels=m.channels, limit=limit,
+                        val_fraction=config.val_fraction)
     if split == "train" and describe_skipped(data):
         warn(describe_skipped(data))
     return vqvae.encode_images(data.images), data.labels, data.num_classes
@@ -73,9 +75,15 @@ class PriorTask:
     def __init__(self, config: PriorRunConfig, device: torch.device | None = None, vqvae: VQVAE | None = None):
         if vqvae is None:
             vqvae, vq_run = load_vqvae(config.vqvae)
-            config = dataclasses.replace(config, vqvae_model=vq_run.model, data=config.data or vq_run.data)
+            # on the VQ-VAE's own data the prior holds out what the VQ-VAE held out, so neither sees those images
+            same = not config.data or config.data == vq_run.data
+            fraction = vq_run.val_fraction if same and config.val_fraction is None else config.val_fraction
+            config = dataclasses.replace(config, vqvae_model=vq_run.model, data=config.data or vq_run.data,
+                                         val_fraction=fraction)
         if not config.data:
             raise GanvqError("no dataset for the prior: give --data")
+        config = dataclasses.replace(config, val_fraction=resolve_val_fraction(config.val_fraction,
+                                                                               has_named_splits(config.data)))
         self.vqvae = vqvae.cpu().eval()
         codes, labels, num_classes = encode_split(self.vqvae, config, "train")
         if config.class_conditional and labels is None:
@@ -88,10 +96,10 @@ class PriorTask:
         self.config = dataclasses.replace(config, model=model_cfg)
         self.codes, self.labels = codes, labels if config.class_conditional else None
         try:
-            test_codes, test_labels, _ = encode_split(self.vqvae, self.config, "test")
+            test_codes, test_labels, _ = encode_split(self.vqvae, self.config, "val")
             self.test = (test_codes, test_labels if config.class_conditional else None)
         except GanvqError:
-            self.test = None  # a folder or single file has no test split
+            self.test = None  # nothing held out (--val-fraction 0 on data without a test split)
         self.device = device or resolve_device(config.train.device)
         self.model = build_prior(model_cfg).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.95),
@@ -137,13 +145,15 @@ class PriorTask:
         if self.test is None or n == 0:
             return {}
         codes, labels = self.test
-        return evaluate_prior(self.model, codes[:n], None if labels is None else labels[:n],
-                              pixels=self.vqvae.config.image_size**2 * self.vqvae.config.channels)
+        size = self.vqvae.config.image_size
+        return evaluate_prior(self.model, codes[:n], None if labels is None else labels[:n], size, size)
 
 
 @torch.no_grad()
-def evaluate_prior(model: CodePrior | LocalPrior, codes: torch.Tensor, labels: torch.Tensor | None, pixels: int) -> dict[str, float]:
-    """Test cross-entropy of the prior: bits per code and bits per pixel (= bits per image / pixels)."""
+def evaluate_prior(model: CodePrior | LocalPrior, codes: torch.Tensor, labels: torch.Tensor | None, height: int,
+                   width: int, split: str = "val") -> dict[str, float]:
+    """Held-out cross-entropy of the prior: bits per code, per image, and per pixel (ganvq.images.bits_per_pixel:
+    per image pixel position, so an RGB image's figure is comparable with its compressed file's)."""
     was_training = model.training
     model.eval()
     device = model.pos.device
@@ -155,8 +165,8 @@ def evaluate_prior(model: CodePrior | LocalPrior, codes: torch.Tensor, labels: t
     model.train(was_training)
     bits_per_code = total / codes.numel() / math.log(2)
     per_image = bits_per_code * codes[0].numel()
-    return {"test/code_maps": len(codes), "test/bits_per_code": bits_per_code,
-            "test/bits_per_image": per_image, "test/bits_per_pixel": per_image / pixels}
+    return {f"{split}/code_maps": len(codes), f"{split}/bits_per_code": bits_per_code,
+            f"{split}/bits_per_image": per_image, f"{split}/bits_per_pixel": bits_per_pixel(per_image, height, width)}
 
 
 def train_prior(config: PriorRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:

@@ -8,7 +8,14 @@ from pathlib import Path
 import torch
 
 from ganvq.config import to_dict
-from ganvq.data import BatchStream, ImageDataset, describe_skipped, load_dataset
+from ganvq.data import (
+    BatchStream,
+    ImageDataset,
+    describe_skipped,
+    has_named_splits,
+    load_dataset,
+    resolve_val_fraction,
+)
 from ganvq.device import autocast, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.metrics.evaluate import evaluate_reconstruction
@@ -19,19 +26,23 @@ from ganvq.train import loop
 
 
 def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDataset | None, VQVAERunConfig]:
-    """Train (and, where the dataset has one, test) images; the model's channels follow the data."""
+    """Train and validation images (see ganvq.data.splits); the model's channels follow the data, and the
+    held-out fraction in force is stored in the config."""
     m = config.model
+    config = dataclasses.replace(config, val_fraction=resolve_val_fraction(config.val_fraction,
+                                                                           has_named_splits(config.data)))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
-                         on_bad=config.on_bad, limit=config.limit)
+                         on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
     if describe_skipped(train):
         warn(describe_skipped(train))
     if train.shape[0] != m.channels:
         config = dataclasses.replace(config, model=dataclasses.replace(m, channels=train.shape[0]))
     try:
-        test = load_dataset(config.data, "test", size=m.image_size, channels=train.shape[0])
+        val = load_dataset(config.data, "val", size=m.image_size, channels=train.shape[0],
+                           val_fraction=config.val_fraction)
     except GanvqError:
-        test = None  # a folder or single file has no test split
-    return train, test, config
+        val = None  # nothing held out (--val-fraction 0 on data without a test split)
+    return train, val, config
 
 
 class VQVAETask:
@@ -110,7 +121,7 @@ class VQVAETask:
         n = self.config.train.eval_images
         if self.test is None or n == 0:
             return {}
-        return evaluate_reconstruction(self.model, self.test.images[:n])
+        return evaluate_reconstruction(self.model, self.test.images[:n], split="val")
 
 
 def train_vqvae(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
