@@ -103,9 +103,10 @@ def _report(args) -> dict:
 
 
 def _add_scoring_options(p) -> None:
-    p.add_argument("--features", choices=["ganvq", "inception"], default="ganvq",
-                   help="feature extractor: ganvq's shipped Fashion-MNIST CNN, or the FID Inception-v3 "
-                        "(needs pip install 'ganvq[inception]')")
+    p.add_argument("--features", choices=["auto", "ganvq", "inception"], default="auto",
+                   help="feature extractor: auto (default) is ganvq's shipped Fashion-MNIST CNN for 28x28 grayscale "
+                        "images and the FID Inception-v3 for anything else; inception needs "
+                        "pip install 'ganvq[inception]' (make install does it)")
     p.add_argument("--bf16", action="store_true",
                    help="Inception in bfloat16: faster only on CPUs with native bf16, and its features deviate "
                         "about 3%% from fp32 (benchmarks/results/metrics.json), so FIDs are not paper-exact")
@@ -174,7 +175,9 @@ def add_commands(sub) -> None:
     p = ev.add_parser("vqvae", help="test PSNR, SSIM, codebook usage, bits per pixel")
     p.add_argument("--ckpt", required=True)
     p.add_argument("--data", help="dataset (default: the one it was trained on)")
-    p.add_argument("--split", default="test")
+    p.add_argument("--split", choices=["train", "val", "test", "all"],
+                   help="images to score (default: test, the held-out images of the training data; for other "
+                        "data its test split, or all of it when it has none)")
     p.add_argument("--limit", type=int)
     p.add_argument("--out", help="JSON file to write (default: eval-vqvae.json beside the checkpoint)")
     p.set_defaults(func=_eval_vqvae)
@@ -182,13 +185,16 @@ def add_commands(sub) -> None:
     p = ev.add_parser("gan", help="sample a GAN (or a prior) and score it: FID, KID, precision/recall, memorization")
     p.add_argument("--ckpt", required=True, help="GAN or prior checkpoint file or run folder")
     p.add_argument("--n", type=int, default=10_000, help="samples to generate and score")
-    p.add_argument("--real", help="real dataset (default: the one it was trained on); its test split is the reference")
+    p.add_argument("--real", help="real data to compare with (default: the held-out images of the data it was "
+                                  "trained on; other data: its test split, or all of it)")
     _add_scoring_options(p)
     p.add_argument("--out", help="JSON file to write (default: eval-gan.json in the run folder)")
     p.set_defaults(func=_eval_gan)
 
     p = ev.add_parser("folder", help="score a folder of generated images (from any tool) against real data")
-    p.add_argument("--real", default="fashion-mnist", help="real dataset (its test split is the reference)")
+    p.add_argument("--real", help="real data to compare with (its test split, or all of it when it has none); "
+                                  "default: the held-out images of the data named by the folder's source.json "
+                                  "(written by `ganvq sample --out-dir`)")
     p.add_argument("--fake", required=True, help="folder of generated images (PNG/JPEG/BMP)")
     _add_scoring_options(p)
     p.add_argument("--limit", type=int, help="first N images of the folder only")

@@ -1,13 +1,26 @@
-"""`ganvq eval`: score a trained model or a folder of samples and write the numbers as JSON."""
+"""`ganvq eval`: score a trained model or a folder of samples and write the numbers as JSON.
+
+Every score names its reference: by default the held-out images of the data the model was trained on
+(ganvq.data.splits), never another dataset unless the user names one, and then the output says so.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
+from ganvq.commands.export import SOURCE_FILE
 from ganvq.commands.sample import generate
-from ganvq.data import describe_skipped, load_dataset
+from ganvq.data import (
+    describe_skipped,
+    describe_split,
+    has_named_splits,
+    load_dataset,
+    resolve_dataset,
+    resolve_val_fraction,
+)
 from ganvq.errors import GanvqError, warn
 from ganvq.io import write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
@@ -15,17 +28,43 @@ from ganvq.metrics.score import score_samples
 from ganvq.runs import open_run
 
 
-def eval_vqvae(ckpt: str, data: str | None = None, split: str = "test", limit: int | None = None,
+def _same_data(a: str, b: str) -> bool:
+    """Whether two dataset names or paths mean the same data."""
+    try:
+        return resolve_dataset(a).resolve() == resolve_dataset(b).resolve()
+    except GanvqError:
+        return a == b
+
+
+def reference_split(data: str, trained: tuple[str, float | None] | None, split: str | None = None
+                    ) -> tuple[str, float | None, list[str]]:
+    """(split, held-out fraction, notes) to score against `data`: the held-out images of the training data, or
+    for other data its test split where it has one, else all of it (none of it was trained on)."""
+    if trained is not None and _same_data(data, trained[0]):
+        return split or "test", trained[1], []
+    notes = []
+    if trained is not None:
+        notes.append(f"the model was trained on {trained[0]}, not on {data}: this scores it against other data")
+    return split or ("test" if has_named_splits(data) else "all"), None, notes
+
+
+def eval_vqvae(ckpt: str, data: str | None = None, split: str | None = None, limit: int | None = None,
                out: str | None = None) -> dict:
-    """Test PSNR/SSIM (per image, pixels in [0, 1], then averaged), codes used, perplexity, raw bpp."""
+    """Held-out PSNR/SSIM (per image, pixels in [0, 1], then averaged), codes used, perplexity, raw bpp."""
     run = open_run(ckpt, "vqvae")
     model, config = run.vqvae(), run.config
-    dataset = load_dataset(data or config.data, split, size=config.model.image_size, channels=config.model.channels)
+    data = data or config.data
+    split, fraction, notes = reference_split(data, (config.data, config.val_fraction), split)
+    fraction = resolve_val_fraction(fraction, has_named_splits(data))
+    dataset = load_dataset(data, split, size=config.model.image_size, channels=config.model.channels,
+                           val_fraction=fraction)
     images = dataset.images[:limit] if limit else dataset.images
     result = {
         "checkpoint": str(ckpt),
-        "data": data or config.data,
+        "data": data,
         "split": split,
+        "split_note": describe_split(split, has_named_splits(data), fraction),
+        "notes": notes,
         "psnr_definition": "mean over images of 10*log10(1/MSE), pixels scaled to [0, 1]",
         "ssim_definition": "mean over images of SSIM (Gaussian window 11, sigma 1.5), pixels in [0, 1]",
         **evaluate_reconstruction(model, images, split=split),
@@ -35,40 +74,64 @@ def eval_vqvae(ckpt: str, data: str | None = None, split: str = "test", limit: i
     return {**result, "written": str(target)}
 
 
+def folder_source(folder: str) -> dict | None:
+    """The source.json `ganvq sample --out-dir` writes into a sample folder, if it is there and readable."""
+    path = Path(folder) / SOURCE_FILE
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and isinstance(record.get("data"), str) else None
+
+
 def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torch.Tensor:
     """A folder of generated images as uint8, at the real dataset's size and channel count."""
-    reference = load_dataset(real, "test", limit=1)
+    reference = load_dataset(real, "all", limit=1)
     c, h, _ = reference.shape
-    fake = load_dataset(folder, "train", size=h, channels=c, limit=limit)
+    fake = load_dataset(folder, "all", size=h, channels=c, limit=limit)
     note = describe_skipped(fake)
     if note:
         warn(note)
     return fake.images
 
 
-def eval_folder(real: str, fake: str, features: str = "ganvq", limit: int | None = None, seed: int = 0,
+def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int | None = None, seed: int = 0,
                 out: str | None = None, bf16: bool = False) -> dict:
-    """Score a folder of images from any generator against a real dataset's test split."""
+    """Score a folder of images from any generator against real data: `real`, else the training data named by
+    the folder's source.json (written by `ganvq sample --out-dir`)."""
+    source = folder_source(fake)
+    trained = (source["data"], source.get("val_fraction")) if source else None
+    if real is None:
+        if trained is None:
+            raise GanvqError(f"{fake}: give --real DATA, the images to compare with (the folder has no "
+                             f"{SOURCE_FILE} naming the data its model was trained on)")
+        real = trained[0]
+    split, fraction, notes = reference_split(real, trained)
     images = load_sample_folder(fake, real, limit)
     target = Path(out) if out else Path(fake).with_name(Path(fake).name + "-eval.json")
     pairs = target.with_suffix(".closest-pairs.png")
-    result = {"fake": str(fake), **score_samples(images, real, features=features, seed=seed, bf16=bf16,
-                                                  pairs_png=pairs)}
+    result = {"fake": str(fake), "source": source,
+              **score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
+                              val_fraction=fraction, trained_on=trained, notes=notes,
+                              audit=trained is not None or has_named_splits(real))}
     write_json(target, result)
     return {**result, "written": str(target)}
 
 
-def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str = "ganvq", seed: int = 0,
+def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str = "auto", seed: int = 0,
              out: str | None = None, bf16: bool = False) -> dict:
-    """Sample n images (seeded) from a generator checkpoint and score them against the real test split."""
+    """Sample n images (seeded) from a generator checkpoint and score them against the held-out images of its
+    training data (or `real`); the memorization audit always uses its training data."""
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
-    images, trained_on = generate(run, n, seed)
-    real = real or trained_on
+    images, trained = generate(run, n, seed)
+    real = real or (trained[0] if trained else None)
     if not real:
         raise GanvqError(f"{ckpt}: the checkpoint does not name its dataset; pass --real DATASET")
+    split, fraction, notes = reference_split(real, trained)
     target = Path(out) if out else run.folder / "eval-gan.json"
     pairs = target.with_suffix(".closest-pairs.png")
     result = {"checkpoint": str(ckpt), "sample_seed": seed,
-              **score_samples(images, real, features=features, seed=seed, bf16=bf16, pairs_png=pairs)}
+              **score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
+                              val_fraction=fraction, trained_on=trained, notes=notes)}
     write_json(target, result)
     return {**result, "written": str(target)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import secrets
 import shutil
@@ -15,6 +16,8 @@ import torch
 from ganvq.errors import GanvqError
 from ganvq.images import encode_png, save_grid
 from ganvq.io import atomic_write_text
+
+SOURCE_FILE = "source.json"  # in an exported sample folder: the run and the data it was trained on
 
 
 def condition_labels(num_classes: int | None, n: int, class_: int | None, what: str = "model") -> torch.Tensor | None:
@@ -47,8 +50,10 @@ def export_samples(
     out_dir: str | Path | None = None,
     grid_columns: int = 8,
     class_name: Callable[[int], str] | None = None,
+    source: dict | None = None,
 ) -> dict:
-    """Write samples as one grid PNG (`out`) or a folder of N PNGs plus labels.csv (`out_dir`).
+    """Write samples as one grid PNG (`out`) or a folder of N PNGs plus labels.csv (`out_dir`), and the
+    `source` record (the run, its training data) as source.json beside them.
 
     The folder appears whole or not at all: it is filled under a temporary name, then renamed.
     """
@@ -74,6 +79,8 @@ def export_samples(
             name_of = class_name or str
             writer.writerows([name, int(y), name_of(int(y))] for name, y in zip(names, labels))
             atomic_write_text(tmp / "labels.csv", buf.getvalue())
+        if source is not None:
+            atomic_write_text(tmp / SOURCE_FILE, json.dumps(source, indent=2) + "\n")
         os.sync()
         os.replace(tmp, final)  # replaces an empty folder too (POSIX rename)
     except OSError as e:

@@ -7,7 +7,7 @@ import json
 
 from ganvq.commands.sample import interpolation_grid, sample
 from ganvq.config import to_dict
-from ganvq.data import load_dataset
+from ganvq.data import describe_split, has_named_splits, load_dataset
 from ganvq.images import make_grid, side_by_side, to_float
 from ganvq.io import atomic_write_text
 from ganvq.metrics.evaluate import evaluate_reconstruction
@@ -39,14 +39,16 @@ def vqvae_report(ckpt: str, out: str, images: int = 2000, gan: str | None = None
     """Write one HTML page about a VQ-VAE run (and optionally a GAN run); returns its path and the metrics shown."""
     run = open_run(ckpt, "vqvae")
     model, config = run.vqvae(), run.config
-    test = load_dataset(config.data, "test", size=config.model.image_size, channels=config.model.channels)
+    test = load_dataset(config.data, "test", size=config.model.image_size, channels=config.model.channels,
+                        val_fraction=config.val_fraction)
+    split_note = describe_split("test", has_named_splits(config.data), config.val_fraction or 0.0)
     metrics = evaluate_reconstruction(model, test.images[:images])
     x = to_float(test.images[:32])
     recon = model.reconstruct(x)
     training = curves(read_metrics(run.folder), ("train/rec_loss", "train/psnr", "train/codes_used", "train/perplexity"))
     body = f"""<h1>VQ-VAE run <code>{html.escape(str(run.folder))}</code></h1>
 <p>Data <code>{html.escape(config.data)}</code>; latent grid {config.model.latent_size}&times;{config.model.latent_size},
-{model.codebook_size} codes ({html.escape(config.model.quantizer)}); scored on the first {metrics['test/images']} test images.
+{model.codebook_size} codes ({html.escape(config.model.quantizer)}); scored on the first {metrics['test/images']} test images ({html.escape(split_note)}).
 PSNR and SSIM are per image with pixels in [0, 1], then averaged.</p>
 <h2>Metrics</h2>{metrics_table(metrics)}
 <h2>Training</h2>{''.join(training) or '<p>no metrics log</p>'}

@@ -107,7 +107,7 @@ def write_samples(
     images, labels = _sample(G, config, n, seed, class_, truncation)
     nrow = config.model.num_classes if labels is not None and class_ is None else 8
     return export_samples(images, labels, out, out_dir, grid_columns=min(nrow, 16) or 8,
-                          class_name=lambda label: _class_name(config, label))
+                          class_name=lambda label: _class_name(config, label), source=source_record(run, seed))
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -205,15 +205,34 @@ def write_prior_samples(
 ) -> dict:
     """Write n prior samples as one grid PNG (`out`) or a new folder of PNGs (+ labels.csv) (`out_dir`)."""
     check_targets(out, out_dir)
-    images, _, labels = sample_prior(ckpt, n, seed, class_, temperature, top_k, device)
-    return export_samples(images, labels, out, out_dir, grid_columns=10 if labels is not None and class_ is None else 8)
+    run = ckpt if isinstance(ckpt, Run) else open_run(ckpt, "prior")
+    images, _, labels = sample_prior(run, n, seed, class_, temperature, top_k, device)
+    return export_samples(images, labels, out, out_dir, grid_columns=10 if labels is not None and class_ is None else 8,
+                          source=source_record(run, seed))
 
 
-def generate(ckpt: str | Path | Run, n: int, seed: int = 0) -> tuple[torch.Tensor, str | None]:
-    """n samples of a generator run (GAN, or prior + VQ-VAE decoder) read once, and the dataset it was trained on."""
+def trained_on(run: Run) -> tuple[str, float | None] | None:
+    """The data a run was trained on and its held-out fraction (None where an old prior run does not say)."""
+    data = run.config.data
+    if run.kind == "prior" and not data:  # priors saved before they recorded their VQ-VAE's data
+        return None
+    return data, run.config.val_fraction
+
+
+def source_record(run: Run, seed: int) -> dict:
+    """What an exported sample folder's source.json says: the run, its training data and held-out fraction,
+    so `ganvq eval folder` can score the folder against the right images without being told."""
+    data = trained_on(run)
+    return {"checkpoint": str(run.checkpoint), "kind": run.kind, "step": run.meta.get("step"), "seed": seed,
+            "data": data[0] if data else None, "val_fraction": data[1] if data else None}
+
+
+def generate(ckpt: str | Path | Run, n: int, seed: int = 0) -> tuple[torch.Tensor, tuple[str, float | None] | None]:
+    """n samples of a generator run (GAN, or prior + VQ-VAE decoder) read once, and the data it was trained on
+    with its held-out fraction."""
     run = ckpt if isinstance(ckpt, Run) else open_run(ckpt)
     if run.kind == "prior":
-        return sample_prior(run, n, seed)[0], run.config.data or None
+        return sample_prior(run, n, seed)[0], trained_on(run)
     if run.kind == "gan":
-        return sample(run, n, seed)[0], run.config.data
+        return sample(run, n, seed)[0], trained_on(run)
     raise GanvqError(f"{run.checkpoint}: a {run.kind} checkpoint does not generate images; use `ganvq eval {run.kind}`")

@@ -17,12 +17,19 @@ from pathlib import Path
 
 import torch
 
-from ganvq.data import dataset_name, load_dataset, resolve_dataset
+from ganvq.data import (
+    dataset_name,
+    describe_split,
+    has_named_splits,
+    load_dataset,
+    resolve_dataset,
+    resolve_val_fraction,
+)
 from ganvq.errors import GanvqError
 from ganvq.images import save_grid
 from ganvq.io import atomic_write_bytes
 from ganvq.metrics.audit import memorization_audit, nearest_neighbours
-from ganvq.metrics.features import get_extractor
+from ganvq.metrics.features import CNN_NAME, CNN_SIZE, get_extractor
 from ganvq.metrics.fid import feature_stats, fid_from_features, frechet_distance, kid
 from ganvq.metrics.prdc import knn_radii, prdc
 
@@ -75,26 +82,53 @@ class Reference:
     sigma: torch.Tensor
     radii: torch.Tensor  # k-NN radius of each real feature
     dataset_name: str
+    split_note: str = ""  # which images the split is (ganvq.data.describe_split)
+
+
+def choose_features(features: str, shape: tuple[int, int, int]) -> str:
+    """The extractor for "auto": ganvq's CNN for 28×28 grayscale images (what it was made for), else Inception."""
+    if features != "auto":
+        return features
+    return "ganvq" if tuple(shape) == (1, CNN_SIZE, CNN_SIZE) else "inception"
+
+
+def domain_note(extractor: str, real_name: str, shape: tuple[int, int, int]) -> str | None:
+    """A warning, for the output itself, when the extractor is used outside the data it was made for."""
+    if extractor != CNN_NAME:
+        return None
+    c, h, w = shape
+    if (c, h, w) != (1, CNN_SIZE, CNN_SIZE):
+        return (f"out of domain: {CNN_NAME} was trained on 28x28 grayscale Fashion-MNIST, and these {c}x{h}x{w} "
+                "images were converted to that; its scores do not measure colour or detail: use --features inception")
+    if real_name != "fashion-mnist":
+        return (f"{CNN_NAME} was trained on Fashion-MNIST, not {real_name}: compare these scores only with others "
+                "on the same reference and extractor, never with papers")
+    return None
 
 
 def reference(real: str, split: str, shape: tuple[int, int, int], features: str = "ganvq",
-              n: int | None = None, bf16: bool = False) -> Reference:
+              n: int | None = None, bf16: bool = False, val_fraction: float | None = None) -> Reference:
     """Cached features and statistics of (the first n images of) a real split, at the samples' shape."""
     c, h, w = shape
     if h != w:
         raise GanvqError(f"samples must be square to compare with a dataset, got {h}×{w}")
-    extractor = get_extractor(features, bf16)
+    extractor = get_extractor(choose_features(features, shape), bf16)
     path = resolve_dataset(real)
-    key = f"{path.name}-{_fingerprint(path)}-{split}-{c}x{h}-{n or 'all'}-{extractor.name}-v{CACHE_VERSION}"
+    named = has_named_splits(path)
+    fraction = resolve_val_fraction(val_fraction, named)
+    # a named test split keeps the key it always had; held-out roles name their fraction
+    tag = split if named and split == "test" else f"{split}-vf{fraction:g}"
+    key = f"{path.name}-{_fingerprint(path)}-{tag}-{c}x{h}-{n or 'all'}-{extractor.name}-v{CACHE_VERSION}"
 
     def compute() -> dict[str, torch.Tensor]:
-        data = load_dataset(real, split, size=h, channels=c, limit=n)
+        data = load_dataset(real, split, size=h, channels=c, limit=n, val_fraction=fraction)
         f, _ = extractor(data.images)
         mu, sigma = feature_stats(f)
         return {"features": f, "mu": mu, "sigma": sigma, "radii": knn_radii(f, NEAREST_K)}
 
     t = _cached(key, compute)
-    return Reference(str(real), split, t["features"], t["mu"], t["sigma"], t["radii"], dataset_name(real))
+    return Reference(str(real), split, t["features"], t["mu"], t["sigma"], t["radii"], dataset_name(real),
+                     describe_split(split, named, fraction))
 
 
 def _class_stats(labels: torch.Tensor, num_classes: int) -> dict:
@@ -115,7 +149,7 @@ def score_samples(
     fake: torch.Tensor,
     real: str = "fashion-mnist",
     ref_split: str = "test",
-    features: str = "ganvq",
+    features: str = "auto",
     seed: int = 0,
     n_ref: int | None = None,
     audit: bool = True,
@@ -123,17 +157,33 @@ def score_samples(
     kid_subset_size: int = 1000,
     bf16: bool = False,
     pairs_png: str | Path | None = None,
+    val_fraction: float | None = None,
+    trained_on: tuple[str, float | None] | None = None,
+    notes: list[str] | None = None,
 ) -> dict:
-    """All sample-quality metrics of uint8 (N, C, H, W) samples against a real dataset split."""
+    """All sample-quality metrics of uint8 (N, C, H, W) samples against a real dataset split.
+
+    `val_fraction` is the held-out fraction of `real` (ganvq.data.splits). The memorization audit compares
+    the samples with the training images of `trained_on` (data, held-out fraction), by default `real`'s;
+    it needs held-out images of that data as its yardstick and is skipped, with a note, without them."""
     if fake.dtype != torch.uint8 or fake.dim() != 4:
         raise GanvqError(f"samples must be uint8 (N, C, H, W), got {fake.dtype} {tuple(fake.shape)}")
     if len(fake) <= NEAREST_K:
         raise GanvqError(f"need more than {NEAREST_K} samples to score, got {len(fake)}")
+    shape = tuple(fake.shape[1:])
+    features = choose_features(features, shape)
+    notes = list(notes or [])
     timings = {}
     t0 = time.perf_counter()
-    ref = reference(real, ref_split, tuple(fake.shape[1:]), features, n_ref, bf16)
+    ref = reference(real, ref_split, shape, features, n_ref, bf16, val_fraction)
     timings["reference"] = time.perf_counter() - t0
     extractor = get_extractor(features, bf16)
+    note = domain_note(extractor.name, ref.dataset_name, shape)
+    if note:
+        notes.append(note)
+    if len(ref.features) < 1000:
+        notes.append(f"the reference holds only {len(ref.features)} images: FID and KID are biased and noisy at "
+                     "this size; compare only runs scored on the same reference")
 
     t0 = time.perf_counter()
     f, labels = extractor(fake)
@@ -142,7 +192,8 @@ def score_samples(
     mu, sigma = feature_stats(f)
     result = {
         "extractor": extractor.name,
-        "reference": {"data": ref.data, "split": ref_split, "images": len(ref.features)},
+        "reference": {"data": ref.data, "split": ref_split, "split_note": ref.split_note,
+                      "images": len(ref.features)},
         "samples": len(fake),
         "fid": frechet_distance(mu, sigma, ref.mu, ref.sigma),
     }
@@ -157,26 +208,37 @@ def score_samples(
         result.update(_class_stats(labels, 10))
     if audit:
         t0 = time.perf_counter()
-        result["memorization"] = _audit(fake, real, pairs_png)
+        data, fraction = trained_on or (real, val_fraction)
+        try:
+            result["memorization"] = _audit(fake, data, fraction, pairs_png)
+        except GanvqError as e:
+            notes.append(f"memorization audit skipped: {e}")
         timings["memorization"] = time.perf_counter() - t0
+    result["notes"] = notes
     result["seconds"] = {k: round(v, 2) for k, v in timings.items()}
     result["samples_per_second"] = round(len(fake) / max(timings["features"] + timings["fid_kid_prdc"], 1e-9), 1)
     return result
 
 
-def _audit(fake: torch.Tensor, real: str, pairs_png: str | Path | None, shown: int = 32) -> dict:
+def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png: str | Path | None,
+           shown: int = 32) -> dict:
     """The memorization audit against the train split; test-to-train distances come from the cache."""
     c, h, _ = fake.shape[1:]
-    train = load_dataset(real, "train", size=h, channels=c)
     path = resolve_dataset(real)
-    key = f"{path.name}-{_fingerprint(path)}-audit-{c}x{h}-v{CACHE_VERSION}"
+    named = has_named_splits(path)
+    fraction = resolve_val_fraction(val_fraction, named)
+    train = load_dataset(real, "train", size=h, channels=c, val_fraction=fraction)
+    tag = "" if named and fraction == 0 else f"-vf{fraction:g}"
+    key = f"{path.name}-{_fingerprint(path)}-audit{tag}-{c}x{h}-v{CACHE_VERSION}"
 
     def compute() -> dict[str, torch.Tensor]:
-        test = load_dataset(real, "test", size=h, channels=c)
+        test = load_dataset(real, "test", size=h, channels=c, val_fraction=fraction)
         return {"test_nn_distance": nearest_neighbours(test.images, train.images)[0]}
 
     test_nn = _cached(key, compute)["test_nn_distance"]
     summary, d, idx = memorization_audit(fake, train.images, test_nn)
+    summary["training_data"] = {"data": str(real), "split_note": describe_split("train", named, fraction),
+                                "images": len(train)}
     if pairs_png is not None:
         order = d.argsort()[:shown]
         pairs = torch.stack([fake[order], train.images[idx[order]]], 1).flatten(0, 1)  # sample, its nearest
@@ -185,9 +247,9 @@ def _audit(fake: torch.Tensor, real: str, pairs_png: str | Path | None, shown: i
     return summary
 
 
-def fid_between(a: torch.Tensor, b: torch.Tensor, features: str = "ganvq") -> float:
+def fid_between(a: torch.Tensor, b: torch.Tensor, features: str = "auto") -> float:
     """FID between two uint8 image sets on the named extractor (no cache): for sanity tables and tests."""
-    extractor = get_extractor(features)
+    extractor = get_extractor(choose_features(features, tuple(a.shape[1:])))
     return fid_from_features(extractor(a)[0], extractor(b)[0])
 
 
@@ -203,7 +265,9 @@ def format_scores(result: dict) -> str:
     if mem:
         rows += [("closer than 1% of test", mem["closer_than_test_q0.01_fraction"], ".4f"),
                  ("NN distance ratio", mem["median_ratio"], ".3f")]
-    lines = [f"{result['samples']} samples vs {result['reference']['data']} {result['reference']['split']} "
-             f"({result['reference']['images']} images), features {result['extractor']}"]
+    ref = result["reference"]
+    lines = [f"{result['samples']} samples vs {ref['data']} {ref['split']} ({ref.get('split_note') or ref['split']}, "
+             f"{ref['images']} images), features {result['extractor']}"]
     lines += [f"  {name:<24} {value:{fmt}}" for name, value, fmt in rows if value is not None]
+    lines += [f"  note: {note}" for note in result.get("notes", ())]
     return "\n".join(lines)
