@@ -67,3 +67,26 @@ def test_bad_codec_inputs_exit_2_with_one_line(tmp_path, tiny_prior_run, tiny_vq
         assert message in err and len(err.splitlines()) == 1, err
     assert main(["compress", str(tmp_path / "big.png"), "-o", str(tmp_path / "o6"), "--ckpt", str(tiny_vqvae_run)]) == 2
     assert "not a prior" in capsys.readouterr().err
+
+
+def test_compress_reports_quality_and_picks_a_rate_among_models(tmp_path, tiny_prior_run, tiny_local_prior_run,
+                                                                test_images, capsys):
+    from ganvq.codec import Codec
+    from ganvq.metrics.recon import mean_psnr_ssim
+
+    capsys.readouterr()
+    assert main(["compress", "fashion-mnist", "--limit", "8", "-o", str(tmp_path / "a.gvq"),
+                 "--ckpt", str(tiny_prior_run)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    codec = Codec.from_checkpoint(tiny_prior_run)
+    decoded = codec.decode_images(codec.encode_images(test_images[:8]))
+    psnr, ssim = mean_psnr_ssim(test_images[:8].double() / 255, decoded.double() / 255)
+    assert summary["psnr_db"] == round(psnr, 3) and summary["ssim"] == round(ssim, 4)
+    assert summary["bits_per_pixel"] == round(8 * summary["bytes"] / 8 / 784, 4)  # per pixel position
+
+    two = ["--ckpt", str(tiny_prior_run), "--ckpt", str(tiny_local_prior_run)]
+    assert main(["compress", "fashion-mnist", "--limit", "2", "-o", str(tmp_path / "b.gvq"), *two]) == 2
+    assert "choose one with --quality" in capsys.readouterr().err
+    assert main(["compress", "fashion-mnist", "--limit", "2", "-o", str(tmp_path / "c.gvq"), *two,
+                 "--quality", "high"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] in (str(tiny_prior_run), str(tiny_local_prior_run))

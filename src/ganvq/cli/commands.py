@@ -117,7 +117,7 @@ def _compress(args) -> dict:
     from ganvq.commands.codec_files import compress_paths
 
     return compress_paths(args.ckpt, args.inputs, args.out, batch=args.batch, device=args.device,
-                          split=args.split, limit=args.limit)
+                          split=args.split, limit=args.limit, quality=args.quality)
 
 
 def _decompress(args) -> dict:
@@ -130,7 +130,11 @@ def _add_codec_commands(sub) -> None:
     p = sub.add_parser("compress", help="images -> .gvq files (VQ-VAE codes, entropy-coded with the prior)")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or a dataset (name, IDX, .npz)")
     p.add_argument("-o", "--out", required=True, help="output folder (one .gvq per image), or FILE.gvq for one file holding all")
-    p.add_argument("--ckpt", required=True, help="prior checkpoint or run folder (it holds its VQ-VAE)")
+    p.add_argument("--ckpt", required=True, action="append",
+                   help="prior checkpoint or run folder (it holds its VQ-VAE); repeat it to offer several rates, "
+                        "and pick one with --quality")
+    p.add_argument("--quality", choices=["low", "medium", "high"],
+                   help="with several --ckpt: the smallest (low), middle (medium) or largest (high) code rate")
     p.add_argument("--batch", type=int, default=1000, help="images coded at a time (bounds memory)")
     p.add_argument("--split", default="test", help="split of a dataset input (default test)")
     p.add_argument("--limit", type=int, help="first N images only")

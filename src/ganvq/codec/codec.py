@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 from dataclasses import asdict
 from pathlib import Path
 
@@ -234,6 +235,12 @@ class Codec:
     def prior_shape(self) -> tuple[int, int]:
         return (self.prior.config.height, self.prior.config.width)
 
+    @property
+    def raw_bits_per_pixel(self) -> float:
+        """The code maps' size before entropy coding, h * w * log2(K) bits, per image pixel position."""
+        h, w = self.prior_shape
+        return h * w * math.log2(self.codebook_size) / (self.shape[1] * self.shape[2])
+
     # -- whole files ------------------------------------------------------------------------------
     def header(self, count: int) -> Header:
         """The header of a file of `count` images made with this model."""
@@ -252,10 +259,12 @@ class Codec:
         """The bytes of a .gvq file -> its uint8 images (N, C, H, W)."""
         return self.decompress_each([data])[0]
 
-    def compress_each(self, images) -> list[bytes]:
-        """One .gvq file per image (N, C, H, W), coded side by side: the fast path for folders."""
-        images = self.check_images(images)
-        payloads = self.encode_codes(self.encode_images(images), each=True)
+    def compress_each(self, images, indices: torch.Tensor | None = None) -> list[bytes]:
+        """One .gvq file per image (N, C, H, W), coded side by side: the fast path for folders. `indices`: the
+        images' code maps when the caller has them already."""
+        if indices is None:
+            indices = self.encode_images(self.check_images(images))
+        payloads = self.encode_codes(indices, each=True)
         header = self.header(1)
         return [pack(header, [p], self.hash) for p in payloads]
 

@@ -23,6 +23,7 @@ from ganvq.data import has_named_splits, load_dataset
 from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files, read_image_file
 from ganvq.errors import GanvqError
 from ganvq.images import bits_per_pixel, encode_png
+from ganvq.metrics.recon import psnr_per_image, ssim_per_image
 
 SUFFIX = ".gvq"
 
@@ -143,18 +144,40 @@ def _batches(items: Iterator, size: int) -> Iterator[list]:
         yield batch
 
 
-def compress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, device: str = "cpu",
-                   split: str = "test", limit: int | None = None) -> dict:
-    """Compress images (files, folders, datasets) to .gvq files under folder `out`, or all into one file `out`.gvq."""
+QUALITIES = ("low", "medium", "high")
+
+
+def choose_codec(ckpts: str | list[str], quality: str | None, device: str = "cpu") -> tuple[Codec, str]:
+    """The codec of one prior run (and the run), or of the one `quality` picks among several: "low" the smallest
+    code rate, "high" the largest, "medium" the one between (the middle of those sorted by rate)."""
+    ckpts = [ckpts] if isinstance(ckpts, str) else list(ckpts)
+    if quality is not None and quality not in QUALITIES:
+        raise GanvqError(f"--quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+    if len(ckpts) == 1:
+        return Codec.from_checkpoint(ckpts[0], device), ckpts[0]
+    if quality is None:
+        raise GanvqError(f"{len(ckpts)} models given: choose one with --quality {'|'.join(QUALITIES)}")
+    codecs = sorted(((Codec.from_checkpoint(c, device), c) for c in ckpts), key=lambda pair: pair[0].raw_bits_per_pixel)
+    shapes = {c.shape for c, _ in codecs}
+    if len(shapes) > 1:
+        raise GanvqError(f"the models code different image shapes {sorted(shapes)}; give models of one shape")
+    return codecs[{"low": 0, "medium": (len(codecs) - 1) // 2, "high": len(codecs) - 1}[quality]]
+
+
+def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: int = 1000, device: str = "cpu",
+                   split: str = "test", limit: int | None = None, quality: str | None = None) -> dict:
+    """Compress images (files, folders, datasets) to .gvq files under folder `out`, or all into one file `out`.gvq;
+    reports the rate (ganvq.images.bits_per_pixel) and the decoded images' PSNR and SSIM."""
     if batch < 1:
         raise GanvqError(f"--batch must be at least 1, got {batch}")
-    codec = Codec.from_checkpoint(ckpt, device)
+    codec, chosen = choose_codec(ckpt, quality, device)
     out_path = Path(out)
     one_file = out_path.suffix.lower() == SUFFIX
     if one_file:
         batch = -(-batch // CHUNK) * CHUNK  # whole chunks per batch: the file's streams stay CHUNK images each
     t0 = time.perf_counter()
     images = files = total = 0
+    psnr_sum = ssim_sum = 0.0
     payloads: list[bytes] = []
     sources = list(_image_sources(inputs, split, limit))  # names (and paths or in-memory images), not pixels
     if not one_file:
@@ -162,14 +185,18 @@ def compress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, de
         sources = [(targets.claim(name, SUFFIX, src if isinstance(src, Path) else name), src) for name, src in sources]
     for group in _batches(iter(sources), batch):
         x = torch.stack([src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape) for _, src in group])
+        indices = codec.encode_images(x)
+        decoded = codec.decode_images(indices)  # what decompress will give back
+        a, b = x.double() / 255, decoded.double() / 255
+        psnr_sum += float(psnr_per_image(a, b).sum())
+        ssim_sum += float(ssim_per_image(a, b).sum())
+        images += len(x)
         if one_file:
-            payloads += codec.encode_codes(codec.encode_images(x))
-            images += len(x)
+            payloads += codec.encode_codes(indices)
             continue
-        for (target, _), data in zip(group, codec.compress_each(x)):
+        for (target, _), data in zip(group, codec.compress_each(x, indices)):
             _write(target, data)
             total += len(data)
-        images += len(x)
         files += len(x)
     if images == 0:
         raise GanvqError("no images to compress")
@@ -180,6 +207,11 @@ def compress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, de
     seconds = time.perf_counter() - t0
     return {"images": images, "files": files, "bytes": total,
             "bits_per_pixel": round(bits_per_pixel(8 * total / images, *codec.shape[1:]), 4),
+            "bits_per_pixel_definition": "file bits per image pixel position, bits / (H*W), for any channel count",
+            "psnr_db": round(psnr_sum / images, 3), "ssim": round(ssim_sum / images, 4),
+            "quality_definition": "mean over images of PSNR and SSIM of the decompressed image, pixels in [0, 1]",
+            "model": str(chosen),
+            "raw_bits_per_pixel": round(codec.raw_bits_per_pixel, 4),
             "seconds": round(seconds, 3), "images_per_second": round(images / seconds, 1), "out": str(out_path)}
 
 
