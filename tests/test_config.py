@@ -124,3 +124,12 @@ def test_a_prior_over_more_codes_than_the_codec_codes_is_refused():
     with pytest.raises(GanvqError, match="at most 2048 codes"):
         PriorConfig(codebook_size=4096)
     assert PriorConfig(codebook_size=2048, dim=256).dim == 256
+
+
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    from ganvq.config import load_config_file
+
+    (tmp_path / "c.yaml").write_text("train:\n  lr: 2e-3\n  other: 1E5\n  name: e5\n")
+    (tmp_path / "c.json").write_text('{"train": {"lr": 2e-3}}')
+    assert load_config_file(tmp_path / "c.yaml")["train"] == {"lr": 0.002, "other": 100000.0, "name": "e5"}
+    assert load_config_file(tmp_path / "c.json")["train"]["lr"] == 0.002

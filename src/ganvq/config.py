@@ -82,6 +82,20 @@ def _type_name(kind: Any) -> str:
     return kind.__name__ if isinstance(kind, type) else str(kind).replace("typing.", "")
 
 
+def _loader():
+    """PyYAML's safe loader, reading 1e-3 and 2E5 as numbers as JSON and YAML 1.2 do (YAML 1.1 wants a dot)."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    number = re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)[eE][-+]?\d+$")
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", number, list("-+0123456789."))
+    return Loader
+
+
 def load_config_file(path: str | Path) -> dict:
     """Read a JSON or YAML config file into plain data, with a clear error when unreadable."""
     import yaml
@@ -94,7 +108,7 @@ def load_config_file(path: str | Path) -> dict:
     except UnicodeDecodeError:
         raise GanvqError(f"{p} is not a text file (UTF-8 JSON or YAML)") from None
     try:
-        data = yaml.safe_load(text)  # YAML is a superset of JSON
+        data = yaml.load(text, Loader=_loader())  # YAML is a superset of JSON
     except yaml.YAMLError as e:
         raise GanvqError(f"{p} is not valid YAML/JSON: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
