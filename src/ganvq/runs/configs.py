@@ -30,6 +30,7 @@ class TrainConfig:
     eval_images: int = 2000  # test images scored at each checkpoint (0: none)
     kmeans_every: int = 500  # update="kmeans" only: steps of model training between codebook fits
     kmeans_batches: int = 8  # update="kmeans" only: batches of encoder outputs per codebook fit
+    learn_steps: int = 0  # steps the recipe needs to learn anything (measured per preset); fewer: a warning at start
 
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
@@ -40,6 +41,8 @@ class TrainConfig:
             raise GanvqError("--minutes must be positive")
         if self.batch_size < 1:
             raise GanvqError("--batch-size must be at least 1")
+        if self.learn_steps < 0:
+            raise GanvqError("learn_steps must be non-negative")
         if self.log_every < 1 or self.ckpt_every < 1:
             raise GanvqError("--log-every and --ckpt-every must be at least 1")
         if self.precision not in ("auto", "bf16", "fp32"):

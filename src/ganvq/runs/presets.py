@@ -26,6 +26,15 @@ def _vq7(**kw) -> VQVAEConfig:
     return VQVAEConfig(downsamples=2, vq=VQConfig(**kw))
 
 
+def _rgb(image_size: int, hidden: int) -> VQVAEConfig:
+    return VQVAEConfig(image_size=image_size, channels=3, hidden=hidden, downsamples=2, vq=VQConfig(decay=0.9))
+
+
+# Steps the RGB recipes need before their output means anything, from the learning curves of
+# benchmarks/bench_own_data.py (results/own_data.json); fewer make `train` warn at start.
+RGB_LEARN_STEPS = {"vqvae": 300, "gan": 1000}
+
+
 # Named presets: the modern defaults, and the recipes they are compared with.
 VQVAE_PRESETS: dict[str, VQVAEConfig] = {
     # 7x7 latents, 512 codes: 49 * 9 bits = 0.5625 bits per pixel before entropy coding.
@@ -47,6 +56,22 @@ VQVAE_PRESETS: dict[str, VQVAEConfig] = {
     "cosine-7x7": _vq7(cosine=True, codebook_dim=16),
     # Finite Scalar Quantization, 8*8*8 = 512 codes (Mentzer et al. 2023).
     "fsq-7x7": VQVAEConfig(downsamples=2, quantizer="fsq", fsq=FSQConfig(levels=(8, 8, 8))),
+    # RGB photos on a 2-core CPU: half the width, 8x8 (32 px) or 16x16 (64 px) latents of 512 codes, and a
+    # faster EMA (0.9), so that in the few hundred steps a CPU affords dead codes are restarted within ~7 steps
+    # rather than ~70 (with 0.99, a 32 px run fell to 5 codes by step 38; benchmarks/bench_own_data.py).
+    "rgb-32": _rgb(32, hidden=64),
+    "rgb-64": _rgb(64, hidden=64),
+    # The same grids at the full width, for a GPU (or a long CPU run).
+    "rgb-32-large": _rgb(32, hidden=128),
+    "rgb-64-large": _rgb(64, hidden=128),
+}
+
+# Training options that come with a VQ-VAE preset (the others train with TrainConfig's defaults).
+VQVAE_TRAIN: dict[str, TrainConfig] = {
+    "rgb-32": TrainConfig(batch_size=64, lr=2e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
+    "rgb-64": TrainConfig(batch_size=32, lr=2e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
+    "rgb-32-large": TrainConfig(batch_size=128, lr=1e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
+    "rgb-64-large": TrainConfig(batch_size=128, lr=1e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
 }
 
 
@@ -78,6 +103,12 @@ def _sn_resnet(image_size: int) -> GANRunConfig:
     )
 
 
+def _rgb_gan(image_size: int, width: int) -> GANRunConfig:
+    return replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, image_size=image_size, channels=3,
+                                               g_width=width, d_width=width),
+                   train=replace(_FMNIST_BEST.train, learn_steps=RGB_LEARN_STEPS["gan"]))
+
+
 # GAN presets: whole run configs, since a recipe is its optimiser and loss as much as its model.
 GAN_PRESETS: dict[str, GANRunConfig] = {
     # pytorch/examples DCGAN: BN in G and D, N(0, 0.02) init, Adam 2e-4 with beta1 0.5, batch 128,
@@ -94,8 +125,12 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # bench_gan_da_variants.py, 2 seeds), and ADA's adaptive p stays near 0; add it with --diffaugment
     # for longer runs.
     "fmnist-few": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16)),
+    # fmnist-best's recipe for RGB photos on a 2-core CPU: DCGAN-shaped G and SN D, 64 channels at 32 px and
+    # 32 at 64 px (the same cost per step as 32 px at 64).
+    "rgb-32": _rgb_gan(32, width=64),
+    "rgb-64": _rgb_gan(64, width=32),
     # SN-ResNet (Miyato et al. 2018) for 32- and 64-pixel RGB folders: hinge, n_D = 2, EMA, DiffAugment.
-    # Half the paper's widths (128/256), so a CPU manages a few steps per second; widen with --config.
+    # Half the paper's widths (128/256): a GPU recipe (on a 2-core CPU, 64 px ran 6.7 s per step).
     "resnet-32": _sn_resnet(32),
     "resnet-64": _sn_resnet(64),
 }
@@ -112,7 +147,8 @@ def gan_preset(name: str) -> GANRunConfig:
 def _base(kind: str, name: str | None) -> dict:
     """The starting point of a run config: a preset (VQ-VAE model or whole GAN run), else the defaults."""
     if kind == "vqvae":
-        return to_dict(VQVAERunConfig(model=preset(name or "fmnist-7x7"), train=TrainConfig()))
+        name = name or "fmnist-7x7"
+        return to_dict(VQVAERunConfig(model=preset(name), train=VQVAE_TRAIN.get(name, TrainConfig())))
     if kind == "gan":
         return to_dict(gan_preset(name or "fmnist-best"))
     if kind == "prior":

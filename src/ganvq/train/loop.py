@@ -22,7 +22,7 @@ from torch import nn
 
 from ganvq.config import to_dict
 from ganvq.device import resolve_device, resolve_precision
-from ganvq.errors import GanvqError
+from ganvq.errors import GanvqError, warn
 from ganvq.io import append_jsonl, flatten_state, save_checkpoint, unflatten_state, write_json
 from ganvq.runs import CHECKPOINT, CONFIG, METRICS, Run, RunLock, TrainConfig, module_weights, open_run
 
@@ -224,6 +224,9 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
     else:
         _refuse_existing(out)
+        if cfg.steps is not None and cfg.minutes is None and cfg.steps < cfg.learn_steps:
+            warn(f"{cfg.steps} steps are fewer than the {cfg.learn_steps} this recipe needs to learn anything: "
+                 "expect poor results")
     out.mkdir(parents=True, exist_ok=True)
 
     budget = cfg.minutes * 60 if cfg.minutes else math.inf
@@ -245,6 +248,10 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
             total = step + max(int((budget - elapsed()) / per_step), 1)
             if cfg.steps:
                 total = min(total, cfg.steps)
+            if total < cfg.learn_steps:
+                warn(f"{cfg.minutes:g} minute(s) give about {total} steps on this machine ({per_step:.2f} s/step), "
+                     f"and this recipe needs about {cfg.learn_steps} to learn anything "
+                     f"(~{cfg.learn_steps * per_step / 60:.0f} minutes here): expect poor results; give more --minutes")
             if bar is not None:
                 bar.total = total
                 bar.refresh()
