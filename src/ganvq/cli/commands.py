@@ -117,7 +117,8 @@ def _compress(args) -> dict:
     from ganvq.commands.codec_files import compress_paths
 
     return compress_paths(args.ckpt, args.inputs, args.out, batch=args.batch, device=args.device,
-                          split=args.split, limit=args.limit, quality=args.quality)
+                          split=args.split, limit=args.limit, quality=args.quality,
+                          resize=args.resize)
 
 
 def _decompress(args) -> dict:
@@ -136,6 +137,9 @@ def _add_codec_commands(sub) -> None:
     p.add_argument("--quality", choices=["low", "medium", "high"],
                    help="with several --ckpt: the smallest (low), middle (medium) or largest (high) code rate")
     p.add_argument("--batch", type=int, default=1000, help="images coded at a time (bounds memory)")
+    p.add_argument("--resize", action="store_true",
+                   help="resize and centre-crop images of another size (and convert their colour) to the model's, "
+                        "as training does; without it such images are refused")
     p.add_argument("--split", default="test", help="split of a dataset input (default test)")
     p.add_argument("--limit", type=int, help="first N images only")
     p.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N")

@@ -44,8 +44,9 @@ def _write(path: Path, data: bytes) -> None:
         raise GanvqError(f"cannot write {path}: {e.strerror or e}") from None
 
 
-def _read_image(path: Path, shape: tuple[int, int, int]) -> torch.Tensor:
-    """One image file as uint8 (C, H, W); a GanvqError when its size or colour does not fit the model."""
+def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False) -> torch.Tensor:
+    """One image file as uint8 (C, H, W); a GanvqError when its size or colour does not fit the model, unless
+    `resize`: then it is resized and centre-cropped, and converted to the model's channels, as training does."""
     c, h, w = shape
     try:
         with Image.open(path) as img:
@@ -54,8 +55,11 @@ def _read_image(path: Path, shape: tuple[int, int, int]) -> torch.Tensor:
         raise GanvqError(f"{path}: no such file") from None
     except Exception as e:  # Pillow raises many unrelated types on bad bytes
         raise GanvqError(f"{path}: cannot read image ({type(e).__name__}: {e})") from None
+    if resize:
+        return torch.from_numpy(read_image_file(path, h, c)[0])
     if size != (w, h):
-        raise GanvqError(f"{path}: the image is {size[0]}x{size[1]}; this model codes {w}x{h} images (resize it first)")
+        raise GanvqError(f"{path}: the image is {size[0]}x{size[1]}; this model codes {w}x{h} images "
+                         "(resize it first, or give --resize)")
     if c == 1 and mode not in GRAY_MODES:
         raise GanvqError(f"{path}: a colour ({mode}) image; this model codes grayscale images")
     return torch.from_numpy(read_image_file(path, h, c)[0])
@@ -107,8 +111,10 @@ class _Targets:
         return path
 
 
-def _image_sources(inputs: list[str], split: str, limit: int | None) -> Iterator[tuple[str, object]]:
-    """(output name without suffix, Path of an image file or a uint8 (C, H, W) tensor) for every input image."""
+def _image_sources(inputs: list[str], split: str, limit: int | None, shape: tuple[int, int, int] | None = None
+                   ) -> Iterator[tuple[str, object]]:
+    """(output name without suffix, Path of an image file or a uint8 (C, H, W) tensor) for every input image;
+    `shape`: datasets are resized to it (C, H, W)."""
     several = len(inputs) > 1
     count = 0
     for item in inputs:
@@ -122,7 +128,8 @@ def _image_sources(inputs: list[str], split: str, limit: int | None) -> Iterator
             prefix = f"{_label(p)}/" if several else ""
             entries = ((prefix + f.relative_to(p).with_suffix("").as_posix(), f) for f in files)
         else:  # a dataset name, IDX folder or file, or .npz: its images are in memory anyway
-            data = load_dataset(item, split if has_named_splits(p) else "all")
+            size, channels = (shape[1], shape[0]) if shape else (None, None)
+            data = load_dataset(item, split if has_named_splits(p) else "all", size=size, channels=channels)
             prefix = f"{_label(p)}/" if several else ""
             width = max(5, len(str(len(data) - 1)))
             entries = ((f"{prefix}{i:0{width}d}", data.images[i]) for i in range(len(data)))
@@ -165,7 +172,8 @@ def choose_codec(ckpts: str | list[str], quality: str | None, device: str = "cpu
 
 
 def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: int = 1000, device: str = "cpu",
-                   split: str = "test", limit: int | None = None, quality: str | None = None) -> dict:
+                   split: str = "test", limit: int | None = None, quality: str | None = None,
+                   resize: bool = False) -> dict:
     """Compress images (files, folders, datasets) to .gvq files under folder `out`, or all into one file `out`.gvq;
     reports the rate (ganvq.images.bits_per_pixel) and the decoded images' PSNR and SSIM."""
     if batch < 1:
@@ -179,12 +187,14 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
     images = files = total = 0
     psnr_sum = ssim_sum = 0.0
     payloads: list[bytes] = []
-    sources = list(_image_sources(inputs, split, limit))  # names (and paths or in-memory images), not pixels
+    # names (and paths or in-memory images), not pixels
+    sources = list(_image_sources(inputs, split, limit, codec.shape if resize else None))
     if not one_file:
         targets = _Targets(out_path)
         sources = [(targets.claim(name, SUFFIX, src if isinstance(src, Path) else name), src) for name, src in sources]
     for group in _batches(iter(sources), batch):
-        x = torch.stack([src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape) for _, src in group])
+        x = torch.stack([src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape, resize)
+                         for _, src in group])
         indices = codec.encode_images(x)
         decoded = codec.decode_images(indices)  # what decompress will give back
         a, b = x.double() / 255, decoded.double() / 255
