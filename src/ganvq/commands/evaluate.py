@@ -17,9 +17,9 @@ from ganvq.data import (
     describe_skipped,
     describe_split,
     has_named_splits,
+    held_out_fraction,
     load_dataset,
     resolve_dataset,
-    resolve_val_fraction,
 )
 from ganvq.errors import GanvqError, warn
 from ganvq.io import write_json
@@ -55,7 +55,7 @@ def eval_vqvae(ckpt: str, data: str | None = None, split: str | None = None, lim
     model, config = run.vqvae(), run.config
     data = data or config.data
     split, fraction, notes = reference_split(data, (config.data, config.val_fraction), split)
-    fraction = resolve_val_fraction(fraction, has_named_splits(data))
+    fraction = held_out_fraction(data, fraction)
     dataset = load_dataset(data, split, size=config.model.image_size, channels=config.model.channels,
                            val_fraction=fraction)
     images = dataset.images[:limit] if limit else dataset.images

@@ -6,13 +6,14 @@ from ganvq.data.datasets import (
     dataset_name,
     describe_skipped,
     has_named_splits,
+    held_out_fraction,
     load_dataset,
     resolve_dataset,
 )
 from ganvq.data.folder import FolderImages, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.npz import read_npz
-from ganvq.data.splits import SPLITS, check_val_fraction, describe_split, resolve_val_fraction
+from ganvq.data.splits import SPLITS, check_val_fraction, describe_split
 
 __all__ = [
     "SPLITS",
@@ -24,6 +25,7 @@ __all__ = [
     "describe_split",
     "describe_skipped",
     "has_named_splits",
+    "held_out_fraction",
     "iterate_once",
     "load_dataset",
     "read_idx",
@@ -31,5 +33,4 @@ __all__ = [
     "read_image_folder",
     "read_npz",
     "resolve_dataset",
-    "resolve_val_fraction",
 ]

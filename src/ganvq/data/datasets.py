@@ -87,6 +87,12 @@ def has_named_splits(name_or_path: str | os.PathLike) -> bool:
     return p.suffix.lower() == ".npz" and "test" in npz_splits(p)
 
 
+def held_out_fraction(name_or_path: str | os.PathLike, fraction: float | None) -> float:
+    """The held-out fraction in force for an input: `fraction` as given, else 0 for inputs with a named test
+    split and 10% for the others (ganvq.data.splits)."""
+    return resolve_val_fraction(fraction, has_named_splits(name_or_path))
+
+
 def resolve_dataset(name_or_path: str | os.PathLike) -> Path:
     """Map an existing path to itself, or a known dataset name to the first folder that holds it."""
     if not str(name_or_path).strip():
@@ -139,7 +145,7 @@ def load_dataset(
     path = resolve_dataset(name_or_path)
     name = dataset_name(name_or_path)
     named = has_named_splits(path)
-    fraction = resolve_val_fraction(val_fraction, named)
+    fraction = held_out_fraction(path, val_fraction)
     if split == "all" and named:
         parts = [load_dataset(path, s, size, channels, on_bad, None, 0.0) for s in ("train", "test")]
         return _concat(parts, limit)

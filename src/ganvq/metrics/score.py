@@ -21,9 +21,9 @@ from ganvq.data import (
     dataset_name,
     describe_split,
     has_named_splits,
+    held_out_fraction,
     load_dataset,
     resolve_dataset,
-    resolve_val_fraction,
 )
 from ganvq.errors import GanvqError
 from ganvq.images import save_grid
@@ -115,7 +115,7 @@ def reference(real: str, split: str, shape: tuple[int, int, int], features: str 
     extractor = get_extractor(choose_features(features, shape), bf16)
     path = resolve_dataset(real)
     named = has_named_splits(path)
-    fraction = resolve_val_fraction(val_fraction, named)
+    fraction = held_out_fraction(path, val_fraction)
     # a named test split keeps the key it always had; held-out roles name their fraction
     tag = split if named and split == "test" else f"{split}-vf{fraction:g}"
     key = f"{path.name}-{_fingerprint(path)}-{tag}-{c}x{h}-{n or 'all'}-{extractor.name}-v{CACHE_VERSION}"
@@ -226,7 +226,7 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
     c, h, _ = fake.shape[1:]
     path = resolve_dataset(real)
     named = has_named_splits(path)
-    fraction = resolve_val_fraction(val_fraction, named)
+    fraction = held_out_fraction(path, val_fraction)
     train = load_dataset(real, "train", size=h, channels=c, val_fraction=fraction)
     tag = "" if named and fraction == 0 else f"-vf{fraction:g}"
     key = f"{path.name}-{_fingerprint(path)}-audit{tag}-{c}x{h}-v{CACHE_VERSION}"

@@ -16,9 +16,8 @@ from ganvq.data import (
     BatchStream,
     ImageDataset,
     describe_skipped,
-    has_named_splits,
+    held_out_fraction,
     load_dataset,
-    resolve_val_fraction,
 )
 from ganvq.data.augment import diff_augment
 from ganvq.device import autocast, resolve_device
@@ -47,8 +46,7 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     """Training images (and labels), less the held-out ones; the model's channels and classes follow the data,
     and the held-out fraction in force is stored in the config."""
     m = config.model
-    config = dataclasses.replace(config, val_fraction=resolve_val_fraction(config.val_fraction,
-                                                                           has_named_splits(config.data)))
+    config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
                          on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
     if describe_skipped(train):

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ganvq.config import to_dict
-from ganvq.data import describe_skipped, has_named_splits, load_dataset, resolve_val_fraction
+from ganvq.data import describe_skipped, held_out_fraction, load_dataset
 from ganvq.device import autocast, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.images import bits_per_pixel
@@ -82,8 +82,7 @@ class PriorTask:
                                          val_fraction=fraction)
         if not config.data:
             raise GanvqError("no dataset for the prior: give --data")
-        config = dataclasses.replace(config, val_fraction=resolve_val_fraction(config.val_fraction,
-                                                                               has_named_splits(config.data)))
+        config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
         self.vqvae = vqvae.cpu().eval()
         codes, labels, num_classes = encode_split(self.vqvae, config, "train")
         if config.class_conditional and labels is None:

@@ -12,9 +12,8 @@ from ganvq.data import (
     BatchStream,
     ImageDataset,
     describe_skipped,
-    has_named_splits,
+    held_out_fraction,
     load_dataset,
-    resolve_val_fraction,
 )
 from ganvq.device import autocast, resolve_device
 from ganvq.errors import GanvqError, warn
@@ -29,8 +28,7 @@ def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDatas
     """Train and validation images (see ganvq.data.splits); the model's channels follow the data, and the
     held-out fraction in force is stored in the config."""
     m = config.model
-    config = dataclasses.replace(config, val_fraction=resolve_val_fraction(config.val_fraction,
-                                                                           has_named_splits(config.data)))
+    config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
                          on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
     if describe_skipped(train):
