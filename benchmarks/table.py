@@ -272,9 +272,90 @@ def precision_table(path: Path = RESULTS / "precision.json") -> str:
     return "\n".join(lines)
 
 
+def presets_table(path: Path = RESULTS / "presets.json") -> str:
+    """Seconds per step and images per second of every preset on the machine that measured them."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    lines = [
+        f"Time per training step of each preset (`benchmarks/bench_presets.py` → `benchmarks/results/presets.json`; "
+        f"{data['statistic']}, {data['repeats']} × {data['timed_steps']} steps after {data['warmup_steps']}) on CPU "
+        f"{m['cpu']}, {data['threads'] or m['threads']} threads, precision auto (native bf16 "
+        f"{'yes' if m['native_bf16'] else 'no'}). A GAN step is one G update with its n_D D updates. "
+        "\"needs\": the steps a recipe needs to learn anything; `train` warns when a budget gives fewer:",
+        "",
+        "| model | preset | image | batch | s / step | images / s | steps / minute | needs (minutes here) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["presets"]:
+        needs = f"{r['learn_steps']} ({r['minutes_to_learn_steps']:g})" if r["learn_steps"] else "—"
+        lines.append(f"| {r['kind']} | `{r['preset']}` | {r['image_size']}×{r['image_size']}×{r['channels']} "
+                     f"| {r['batch_size']} | {r['seconds_per_step']:.3f} | {r['images_per_second']:,.0f} "
+                     f"| {r['steps_per_minute']:,.0f} | {needs} |")
+    return "\n".join(lines)
+
+
+def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
+    """Colour photo crops: ganvq's RGB VQ-VAE against a vector-quantize-pytorch peer, WebP/JPEG at ganvq's rates,
+    and ganvq's 32-pixel GAN against the textbook DCGAN."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    sets = ", ".join(f"{s} px: {d['train_images']:,} train / {d['test_images']:,} test crops"
+                     for s, d in sorted(data["dataset"].items(), key=lambda kv: int(kv[0])))
+    lines = [
+        f"Colour photos (`benchmarks/bench_own_data.py` → `benchmarks/results/own_data.json`): crops of the 10 photos "
+        f"bundled with scikit-image and scikit-learn, split by photo (chelsea and china held out; {sets}). Each "
+        f"model trained for the same minutes on {data.get('threads') or m['threads']} threads of CPU {m['cpu']}; "
+        "PSNR/SSIM per held-out crop, pixels in [0, 1]; colour error = mean (reconstruction − original) per R, G, B "
+        "in 0..255:",
+        "",
+        "| size | model | minutes | steps | s / step | latents | PSNR (dB) | SSIM | codes used | colour error R, G, B "
+        "| bar |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for size, r in sorted(data.get("vqvae", {}).items(), key=lambda kv: int(kv[0])):
+        grid = "×".join(str(v) for v in r["latent_grid"])
+        for name in ("ganvq", "peer"):
+            row = r[name]
+            label = f"ganvq `{row['preset']}`" if name == "ganvq" else row["library"]
+            err = ", ".join(f"{v:+.1f}" for v in row["colour_error"]["mean_error"])
+            bar = "—" if name == "peer" else (f"≥ peer + 0.5 dB ({r['bar']['margin_db']:+.2f}): "
+                                               + ("met" if r["bar"]["met"] else "**not met**"))
+            lines.append(f"| {size} | {label} | {r['minutes']:g} | {row['steps']} | {row['seconds_per_step']:.3f} "
+                         f"| {grid} × {r['codebook_size']} | {row['test_psnr_db']:.2f} | {row['test_ssim']:.3f} "
+                         f"| {row['codes_used']} / {r['codebook_size']} | {err} | {bar} |")
+    if data.get("codec"):
+        lines += ["", "The same held-out crops through WebP and JPEG (Pillow) at the quality closest to ganvq's rate "
+                  "(bits per pixel position, whole files):", "",
+                  "| size | ganvq rate | ganvq bpp | ganvq PSNR | codec | quality | bpp | PSNR (dB) | SSIM | note |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for size, r in sorted(data["codec"].items(), key=lambda kv: int(kv[0])):
+            points = {p["rate"]: p for p in r["ganvq"] if "bpp" in p}
+            for row in r["pillow"]:
+                p = points[row["target"]]
+                lines.append(f"| {size} | {row['target']} | {p['bpp']:.3f} | {p['psnr_db']:.2f} | {row['codec']} "
+                             f"| {row['quality']} | {row['bpp']:.3f} | {row['psnr_db']:.2f} | {row['ssim']:.3f} "
+                             f"| {row.get('note', '')} |")
+    if data.get("gan"):
+        g = data["gan"]
+        ref = g["ganvq"]["reference"]
+        lines += ["", f"GANs at 32 px, {g['minutes']:g} minutes each, {g['n']:,} samples scored on "
+                  f"`{g['ganvq']['extractor']}` features against the {ref['images']:,} held-out test crops:", "",
+                  "| model | preset | G steps | s / step | FID | KID | precision | recall | bar |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for name in ("ganvq", "textbook"):
+            row = g[name]
+            bar = "—" if name == "textbook" else (f"≤ 0.7 × textbook ({g['bar']['ratio']:.2f}×): "
+                                                   + ("met" if g["bar"]["met"] else "**not met**"))
+            lines.append(f"| {name} | `{row['preset']}` | {row['generator_steps']} | {row['seconds_per_step']:.3f} "
+                         f"| {row['fid']:.1f} | {row['kid_mean']:.4f} | {row['precision']:.3f} | {row['recall']:.3f} "
+                         f"| {bar} |")
+    return "\n".join(lines)
+
+
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
-          "codec.json": codec_table, "precision.json": precision_table}
+          "codec.json": codec_table, "precision.json": precision_table, "presets.json": presets_table,
+          "own_data.json": own_data_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]

@@ -102,3 +102,25 @@ def test_the_learning_rate_follows_warm_up_then_cosine(tmp_path, tiny_vqvae_conf
     logged = [r["lr"] for r in map(json.loads, (tmp_path / loop.METRICS).read_text().splitlines()) if "lr" in r]
     expected = [train.lr * loop.lr_factor(train, s, 8) for s in range(8)]
     assert logged == pytest.approx(expected, rel=1e-12) and logged[0] == train.lr / 2 and logged[-1] < logged[2]
+
+
+def test_a_minutes_budget_is_refitted_when_the_machine_speeds_up(tmp_path, tiny_vqvae_config, monkeypatch):
+    import dataclasses
+    import time
+
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05, log_every=10**6,
+                                ckpt_every=10**6, eval_images=0)
+    config = dataclasses.replace(tiny_vqvae_config, train=train)
+    with loop.seeded(train):
+        task = VQVAETask(config)
+
+        def slow_then_fast(step):  # another job holds the CPU for the first 25 steps, then ends
+            if step < 25:
+                time.sleep(0.05)
+            return {"train/loss": 1.0}
+
+        monkeypatch.setattr(task, "train_step", slow_then_fast)
+        result = loop.train(task, train, tmp_path, quiet=True)
+    first_fit = 0.05 * 60 / 0.05  # what the calibration alone would have settled on: ~60 steps
+    assert result["step"] > 3 * first_fit  # the step count followed the machine's new speed
+    assert result["train_seconds"] >= 0.9 * 0.05 * 60  # and the whole budget was used

@@ -232,26 +232,30 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
     budget = cfg.minutes * 60 if cfg.minutes else math.inf
     first_group = next(iter(task.optimizers().values())).param_groups[0]
     start_time = time.perf_counter() - elapsed_before
-    calib_from = None  # (step, time) when the timed calibration began
+    calib_from = None  # (step, time) when the timed calibration began, then of the last re-fit
+    fitted = False  # whether `total` came from the budget (and is re-fitted as the speed changes)
     window: list[dict] = []
 
     def elapsed() -> float:
         return time.perf_counter() - start_time
 
     def calibrate() -> None:
-        """With a --minutes budget and no step count yet: time CALIBRATION_STEPS steps, then fix the count."""
-        nonlocal calib_from, total
+        """With a --minutes budget and no step count yet: time CALIBRATION_STEPS steps, then fix the count; every
+        CALIBRATION_STEPS steps after, fit it again to their speed, so a machine that speeds up or slows down
+        (other work starting or ending) still trains for the whole budget and ends its schedule on time."""
+        nonlocal calib_from, total, fitted
         if total is None and cfg.minutes and calib_from is None and step >= 3:
             calib_from = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
-        if total is None and calib_from and step >= calib_from[0] + CALIBRATION_STEPS:
+        if (total is None or fitted) and calib_from and step >= calib_from[0] + CALIBRATION_STEPS:
             per_step = (elapsed() - calib_from[1]) / (step - calib_from[0])
-            total = step + max(int((budget - elapsed()) / per_step), 1)
+            new_total = step + max(int((budget - elapsed()) / per_step), 1)
             if cfg.steps:
-                total = min(total, cfg.steps)
-            if total < cfg.learn_steps:
-                warn(f"{cfg.minutes:g} minute(s) give about {total} steps on this machine ({per_step:.2f} s/step), "
+                new_total = min(new_total, cfg.steps)
+            if not fitted and new_total < cfg.learn_steps:
+                warn(f"{cfg.minutes:g} minute(s) give about {new_total} steps on this machine ({per_step:.2f} s/step), "
                      f"and this recipe needs about {cfg.learn_steps} to learn anything "
                      f"(~{cfg.learn_steps * per_step / 60:.0f} minutes here): expect poor results; give more --minutes")
+            total, fitted, calib_from = new_total, True, (step, elapsed())
             if bar is not None:
                 bar.total = total
                 bar.refresh()
