@@ -43,3 +43,10 @@ def test_short_budgets_are_warned_about(tmp_path, capsys, one_thread):
                  "--steps", "2", "--out", str(tmp_path / "run")]) == 0
     assert "fewer than the 300 this recipe needs" in capsys.readouterr().err
     assert (tmp_path / "run" / "checkpoint.safetensors").is_file()
+
+
+def test_a_budget_too_short_to_calibrate_is_warned_about_at_the_end(tmp_path, capsys, one_thread):
+    np.savez(tmp_path / "colour.npz", x=_colour_crops(64))
+    assert main(["--quiet", "train", "vqvae", "--data", str(tmp_path / "colour.npz"), "--preset", "rgb-32",
+                 "--minutes", "0.005", "--out", str(tmp_path / "run")]) == 0
+    assert "this recipe needs about 300 to learn anything" in capsys.readouterr().err

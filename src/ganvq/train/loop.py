@@ -333,6 +333,9 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         if bar is not None:  # before the final scoring prints anything
             bar.close()
             bar = None
+        if cfg.minutes and not fitted and step < cfg.learn_steps:  # the budget ended before calibration did
+            warn(f"{cfg.minutes:g} minute(s) gave {step} steps on this machine, and this recipe needs about "
+                 f"{cfg.learn_steps} to learn anything: expect poor results; give more --minutes")
         if window:
             log({"step": step, "elapsed_seconds": round(elapsed(), 2), **task.summarize(window)})
         train_seconds = elapsed()
