@@ -26,7 +26,8 @@ class TrainConfig:
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
     threads: int | None = None  # torch intra-op threads while training (restored after); None leaves torch's choice
     log_every: int = 50  # steps between metric lines
-    ckpt_every: int = 1000  # steps between periodic checkpoints (a final one is always written)
+    ckpt_every: int = 1000  # steps between periodic checkpoints, scored (a first and a final one are always written)
+    ckpt_minutes: float = 2.0  # minutes between unscored checkpoints as well, so a slow run keeps its work (0: off)
     eval_images: int = 2000  # test images scored at each checkpoint (0: none)
     kmeans_every: int = 500  # update="kmeans" only: steps of model training between codebook fits
     kmeans_batches: int = 8  # update="kmeans" only: batches of encoder outputs per codebook fit
@@ -45,6 +46,8 @@ class TrainConfig:
             raise GanvqError("learn_steps must be non-negative")
         if self.log_every < 1 or self.ckpt_every < 1:
             raise GanvqError("--log-every and --ckpt-every must be at least 1")
+        if not (isinstance(self.ckpt_minutes, (int, float)) and 0 <= self.ckpt_minutes < float("inf")):
+            raise GanvqError(f"--ckpt-minutes must be 0 (off) or a positive number of minutes, not {self.ckpt_minutes!r}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise GanvqError(f"unknown precision {self.precision!r}; choose auto, bf16 or fp32")
         if self.lr_schedule not in ("cosine", "constant"):
