@@ -3,6 +3,8 @@ Each parses its options and calls one function of the command layer (ganvq.comma
 
 from __future__ import annotations
 
+import argparse
+
 
 def _sample(args) -> dict:
     from ganvq.commands.sample import write_samples
@@ -97,9 +99,15 @@ def _build_extractor(args) -> dict:
 
 
 def _report(args) -> dict:
-    from ganvq.commands.report import vqvae_report
+    from ganvq.commands.report import report
+    from ganvq.errors import GanvqError, warn
 
-    return vqvae_report(args.ckpt, args.out, images=args.images, gan=args.gan)
+    if args.images is not None:
+        warn("report reads the run's eval JSON and scores nothing itself: --images is ignored")
+    runs = [*args.runs, *(args.ckpt or []), *([args.gan] if args.gan else [])]
+    if not runs:
+        raise GanvqError("report: name the run folder(s) to report on, e.g. `ganvq report runs/v7 --out report.html`")
+    return report(runs, args.out, seed=args.seed)
 
 
 def _add_scoring_options(p) -> None:
@@ -216,9 +224,12 @@ def add_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_build_extractor)
 
-    p = sub.add_parser("report", help="one HTML page: metrics, curves, reconstructions, codebook atlas (+ GAN samples)")
-    p.add_argument("--ckpt", required=True)
+    p = sub.add_parser("report", help="one self-contained HTML page about a run of any kind (VQ-VAE, GAN, prior), "
+                                      "or several runs side by side; scores are read from their eval JSON")
+    p.add_argument("runs", nargs="*", metavar="RUN", help="run folders or checkpoints (several: a comparison)")
     p.add_argument("--out", required=True, help="HTML file to write")
-    p.add_argument("--images", type=int, default=2000, help="test images to score")
-    p.add_argument("--gan", help="also show a GAN run: samples, interpolation, its eval-gan.json scores, curves")
+    p.add_argument("--seed", type=int, default=0, help="seed of the samples drawn for the page (default 0)")
+    p.add_argument("--ckpt", action="append", help=argparse.SUPPRESS)  # older spelling of RUN
+    p.add_argument("--gan", help=argparse.SUPPRESS)  # older spelling of a second RUN
+    p.add_argument("--images", type=int, help=argparse.SUPPRESS)  # no longer used: nothing is re-scored
     p.set_defaults(func=_report)

@@ -1,4 +1,4 @@
-"""The pieces of a self-contained HTML report: inline PNGs, SVG curves, a codebook atlas, the page."""
+"""The HTML of a self-contained report: inline images (PNG and SVG as `data:` URIs), tables, the page."""
 
 from __future__ import annotations
 
@@ -7,73 +7,128 @@ import html
 import io
 
 import numpy as np
-import torch
 from PIL import Image
 
-from ganvq.images import make_grid, to_uint8_image
+from ganvq.report.names import format_value, metric
+
+PAGE_WIDTH = 1100  # px of content; every image is shown at most this wide (and shrinks with the window)
 
 
-def png_data_uri(image: np.ndarray, upscale: int = 3) -> str:
-    """A uint8 (H, W, C) image as an inline `data:` PNG, enlarged (nearest neighbour)."""
-    if image.shape[-1] == 1:
+def png_data_uri(image: np.ndarray, upscale: int = 1) -> str:
+    """A uint8 (H, W, C) or (H, W) image as an inline `data:` PNG, enlarged (nearest neighbour)."""
+    if image.ndim == 3 and image.shape[-1] == 1:
         image = image[..., 0]
-    img = Image.fromarray(image).resize((image.shape[1] * upscale, image.shape[0] * upscale), Image.NEAREST)
+    img = Image.fromarray(np.ascontiguousarray(image))
+    if upscale != 1:
+        img = img.resize((img.width * upscale, img.height * upscale), Image.NEAREST)
     buf = io.BytesIO()
-    img.save(buf, format="PNG")
+    img.save(buf, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def svg_curve(steps: list[float], values: list[float], title: str, width: int = 420, height: int = 160) -> str:
-    """A line chart as inline SVG (no plotting dependency)."""
-    if len(values) < 2:
+def png_file_uri(data: bytes) -> str:
+    """PNG bytes (e.g. a file an `eval` wrote) as an inline `data:` URI."""
+    return "data:image/png;base64," + base64.b64encode(data).decode()
+
+
+def svg_data_uri(svg: str) -> str:
+    """An SVG document as an inline `data:` URI, so each chart is its own image (no id clashes on the page)."""
+    return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+
+
+def img(uri: str, alt: str, width: int | None = None, css: str = "") -> str:
+    """An <img> that never overflows the page: at most `width` px (its natural size by default) and 100%."""
+    size = f' width="{width}"' if width else ""
+    cls = f' class="{css}"' if css else ""
+    return f'<img src="{uri}" alt="{html.escape(alt)}"{size}{cls}>'
+
+
+def chart(svg: str, alt: str) -> str:
+    """A chart (SVG text) as an image on the page; nothing when there was nothing to draw."""
+    return f'<figure class="chart">{img(svg_data_uri(svg), alt)}</figure>' if svg else ""
+
+
+def scores_table(scores: dict, keys: list[str] | None = None, caption: str = "") -> str:
+    """A table of metrics in words with units; each value cell keeps the exact stored number in `data-value`."""
+    rows = []
+    for key in keys or list(scores):
+        if key not in scores or isinstance(scores[key], (dict, list)) or scores[key] is None:
+            continue
+        m = metric(key)
+        hint = f' title="{html.escape(m.meaning)}"' if m.meaning else ""
+        rows.append(f'<tr><th scope="row"{hint}>{html.escape(m.name)}</th>'
+                    f'<td data-key="{html.escape(key)}" data-value="{html.escape(repr(scores[key]))}">'
+                    f"{html.escape(format_value(key, scores[key]))}</td>"
+                    f'<td class="meaning">{html.escape(m.meaning)}</td></tr>')
+    if not rows:
         return ""
-    x0, x1, y0, y1 = min(steps), max(steps), min(values), max(values)
-    span_x, span_y = (x1 - x0) or 1, (y1 - y0) or 1
-    pts = " ".join(
-        f"{10 + (s - x0) / span_x * (width - 20):.1f},{height - 20 - (v - y0) / span_y * (height - 40):.1f}"
-        for s, v in zip(steps, values)
-    )
-    return (
-        f'<figure><svg width="{width}" height="{height}" style="border:1px solid #ddd">'
-        f'<polyline fill="none" stroke="#3367d6" stroke-width="1.5" points="{pts}"/>'
-        f'<text x="10" y="14" font-size="11">{html.escape(title)}: {values[-1]:.4g} '
-        f"(min {y0:.4g}, max {y1:.4g}) over steps {x0:.0f}-{x1:.0f}</text></svg></figure>"
-    )
+    cap = f"<caption>{caption}</caption>" if caption else ""
+    return f'<table class="scores">{cap}{"".join(rows)}</table>'
 
 
-def curves(records: list[dict], keys: tuple[str, ...]) -> list[str]:
-    """SVG curves of the given keys of a run's metric records, where logged."""
-    out = []
+def comparison_table(names: list[str], scores: list[dict], keys: list[str]) -> str:
+    """Runs side by side: one column per run, one row per metric present in any of them."""
+    keys = [k for k in keys if any(k in s for s in scores)]
+    if not keys:
+        return ""
+    head = "".join(f"<th>{html.escape(n)}</th>" for n in names)
+    rows = []
     for key in keys:
-        pts = [(r["step"], r[key]) for r in records if key in r and "step" in r]
-        if pts:
-            out.append(svg_curve([p[0] for p in pts], [p[1] for p in pts], key))
-    return out
+        cells = "".join(
+            f'<td data-key="{html.escape(key)}" data-value="{html.escape(repr(s[key]))}">'
+            f"{html.escape(format_value(key, s[key]))}</td>" if key in s else "<td>–</td>" for s in scores)
+        rows.append(f'<tr><th scope="row">{html.escape(metric(key).name)}</th>{cells}</tr>')
+    return f'<table class="scores compare"><tr><th></th>{head}</tr>{"".join(rows)}</table>'
 
 
-@torch.no_grad()
-def codebook_atlas(model) -> np.ndarray:
-    """Each code decoded as a constant code map: what every codebook entry draws on its own."""
-    h, w = model.config.code_shape  # with residual levels: code k at every level
-    k = model.codebook_size
-    maps = torch.arange(k).view(k, 1, 1).expand(k, h, w)
-    images = torch.cat([model.decode(maps[i:i + 256]) for i in range(0, k, 256)])
-    return make_grid(to_uint8_image(images), nrow=32)
+def facts_table(rows: list[tuple[str, str]]) -> str:
+    """A two-column table of plain facts (already formatted text)."""
+    return '<table class="facts">' + "".join(
+        f'<tr><th scope="row">{html.escape(k)}</th><td>{html.escape(v)}</td></tr>' for k, v in rows) + "</table>"
 
 
-def metrics_table(metrics: dict) -> str:
-    """An HTML table of metric names and values (floats to 4 significant digits)."""
-    return "<table>" + "".join(
-        f"<tr><td>{html.escape(k)}</td><td>{v:.4g}</td></tr>" if isinstance(v, float)
-        else f"<tr><td>{html.escape(k)}</td><td>{html.escape(str(v))}</td></tr>"
-        for k, v in metrics.items()
-    ) + "</table>"
+def details(summary: str, body: str) -> str:
+    """A collapsed block: the reader opens it when wanted."""
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
+
+
+def note(text: str, kind: str = "note") -> str:
+    """A boxed remark; `text` is HTML (escape user strings before)."""
+    return f'<p class="{kind}">{text}</p>'
+
+
+def code(text: str) -> str:
+    """Inline code, escaped."""
+    return f"<code>{html.escape(str(text))}</code>"
+
+
+CSS = f"""
+body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:{PAGE_WIDTH}px;margin:1.5em auto;
+padding:0 1em;color:#222;line-height:1.45}}
+h1{{font-size:1.6em;margin-bottom:.2em}} h2{{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}}
+img{{max-width:100%;height:auto;image-rendering:pixelated}} figure{{margin:.6em 0}}
+figure.chart{{display:inline-block;margin:.3em .6em .3em 0}} figure.chart img{{image-rendering:auto}}
+figcaption{{font-size:.85em;color:#555}} caption{{text-align:left;padding-bottom:.3em}}
+table{{border-collapse:collapse;margin:.6em 0}} td,th{{padding:3px 12px 3px 0;border-bottom:1px solid #eee;
+text-align:left;vertical-align:top}} table.scores td{{font-variant-numeric:tabular-nums;white-space:nowrap}}
+td.meaning{{color:#666;font-size:.85em;white-space:normal!important}}
+.gallery{{display:grid;gap:6px 4px;grid-template-columns:repeat(auto-fill,minmax(var(--cell),1fr))}}
+.gallery figure{{margin:0;text-align:center}} .gallery figcaption{{font-size:.72em;line-height:1.1;
+overflow:hidden;text-overflow:ellipsis;white-space:nowrap}}
+.rows th{{font-weight:normal;font-size:.85em;white-space:nowrap;padding-right:8px;vertical-align:middle}}
+.note{{background:#f6f8fa;border-left:4px solid #3367d6;padding:.5em .8em}}
+.warn{{background:#fff8e6;border-left:4px solid #e69a17;padding:.5em .8em}}
+code{{background:#f3f3f3;padding:0 3px;border-radius:3px}} details{{margin:1em 0}} summary{{cursor:pointer}}
+nav a{{margin-right:1em}}
+"""
 
 
 def page(title: str, body: str) -> str:
-    """A whole HTML page around `body`."""
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>ganvq: {html.escape(title)}</title>
-<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-td{{padding:2px 12px;border-bottom:1px solid #eee}} img{{image-rendering:pixelated}}</style></head><body>
+    """A whole self-contained HTML page around `body` (no scripts, no external files)."""
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>ganvq report: {html.escape(title)}</title><style>{CSS}</style></head><body>
 {body}
+<footer><p style="color:#888;font-size:.8em">Made by <code>ganvq report</code>. Every score on this page is read
+from the run's files (<code>metrics.jsonl</code>, <code>eval-*.json</code>), not measured again.</p></footer>
 </body></html>"""
