@@ -8,37 +8,56 @@ Every CLI command is a function here: `train_vqvae`, `reconstruct`, `encode`, `d
 file and overrides as the CLI does. The building blocks live in the subpackages.
 """
 
-from ganvq.codec import Codec
-from ganvq.commands.codec_files import compress_paths, decompress_paths
-from ganvq.commands.evaluate import eval_folder, eval_gan, eval_vqvae
-from ganvq.commands.reconstruct import decode, encode, reconstruct
-from ganvq.commands.report import vqvae_report
-from ganvq.commands.sample import interpolate, sample, sample_prior, write_prior_samples, write_samples
-from ganvq.errors import GanvqError
-from ganvq.metrics.score import score_samples
-from ganvq.models.gan import GANConfig
-from ganvq.models.vqvae import VQVAE, VQVAEConfig
-from ganvq.prior import CodePrior, LocalPrior, PriorConfig
-from ganvq.quantize.fsq import FSQ, FSQConfig
-from ganvq.quantize.vq import VectorQuantizer, VQConfig
-from ganvq.runs import (
-    GANOptions,
-    GANRunConfig,
-    PriorRunConfig,
-    Run,
-    TrainConfig,
-    VQVAERunConfig,
-    build_run_config,
-    gan_preset,
-    load_gan,
-    load_prior,
-    load_vqvae,
-    open_run,
-    preset,
-)
-from ganvq.train.gan import train_gan
-from ganvq.train.prior import train_prior
-from ganvq.train.vqvae import train_vqvae
+import importlib
+
+# Names are imported on first use, so `ganvq` (and the CLI, which must catch Ctrl-C from its first moment)
+# starts without loading torch.
+_SOURCES = {
+    "Codec": "ganvq.codec",
+    "compress_paths": "ganvq.commands.codec_files",
+    "decompress_paths": "ganvq.commands.codec_files",
+    "eval_folder": "ganvq.commands.evaluate",
+    "eval_gan": "ganvq.commands.evaluate",
+    "eval_vqvae": "ganvq.commands.evaluate",
+    "decode": "ganvq.commands.reconstruct",
+    "encode": "ganvq.commands.reconstruct",
+    "reconstruct": "ganvq.commands.reconstruct",
+    "vqvae_report": "ganvq.commands.report",
+    "interpolate": "ganvq.commands.sample",
+    "sample": "ganvq.commands.sample",
+    "sample_prior": "ganvq.commands.sample",
+    "write_prior_samples": "ganvq.commands.sample",
+    "write_samples": "ganvq.commands.sample",
+    "GanvqError": "ganvq.errors",
+    "score_samples": "ganvq.metrics.score",
+    "GANConfig": "ganvq.models.gan",
+    "VQVAE": "ganvq.models.vqvae",
+    "VQVAEConfig": "ganvq.models.vqvae",
+    "CodePrior": "ganvq.prior",
+    "LocalPrior": "ganvq.prior",
+    "PriorConfig": "ganvq.prior",
+    "FSQ": "ganvq.quantize.fsq",
+    "FSQConfig": "ganvq.quantize.fsq",
+    "VectorQuantizer": "ganvq.quantize.vq",
+    "VQConfig": "ganvq.quantize.vq",
+    "GANOptions": "ganvq.runs",
+    "GANRunConfig": "ganvq.runs",
+    "PriorRunConfig": "ganvq.runs",
+    "Run": "ganvq.runs",
+    "TrainConfig": "ganvq.runs",
+    "VQVAERunConfig": "ganvq.runs",
+    "build_run_config": "ganvq.runs",
+    "gan_preset": "ganvq.runs",
+    "load_gan": "ganvq.runs",
+    "load_prior": "ganvq.runs",
+    "load_vqvae": "ganvq.runs",
+    "open_run": "ganvq.runs",
+    "preset": "ganvq.runs",
+    "train_gan": "ganvq.train.gan",
+    "train_prior": "ganvq.train.prior",
+    "train_vqvae": "ganvq.train.vqvae",
+}
+
 
 __all__ = [
     "FSQ", "FSQConfig", "GanvqError", "TrainConfig", "VQConfig", "VQVAE", "VQVAEConfig", "VQVAERunConfig",
@@ -50,3 +69,15 @@ __all__ = [
     "sample_prior", "train_prior", "write_prior_samples",
     "Run", "build_run_config", "open_run",
 ]
+
+
+def __getattr__(name: str):
+    if name in _SOURCES:
+        value = getattr(importlib.import_module(_SOURCES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'ganvq' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

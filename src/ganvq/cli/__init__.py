@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 
 from ganvq.cli.commands import add_commands
@@ -13,7 +14,6 @@ from ganvq.errors import GanvqError
 __all__ = ["build_gan_config", "build_parser", "build_prior_config", "build_vqvae_config", "main"]
 
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +27,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM outside training (whose loop saves a checkpoint first): ends the command like Ctrl-C does."""
+
+    signum = signal.SIGTERM
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one ganvq command; returns the process exit code."""
+    """Run one ganvq command; returns the process exit code (128 + signal after SIGINT/SIGTERM, with one line)."""
+    try:
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread: signals stay as they are
+        previous = None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as e:  # Ctrl-C while starting (importing torch) or in a command that is not training
+        signum = getattr(e, "signum", signal.SIGINT)
+        print(f"ganvq: {'terminated' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     from ganvq.train.loop import TrainingInterrupted
@@ -37,15 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         result = args.func(args)
     except TrainingInterrupted as e:
         print(f"ganvq: {e}", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return e.exit_code
     except GanvqError as e:
         if args.debug:
             raise
         print(f"ganvq: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("ganvq: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
     if result is not None:
         print(json.dumps(result, indent=2))
     return 0

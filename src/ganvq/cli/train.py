@@ -32,16 +32,45 @@ def _add_image_options(p, sizes: str) -> None:
 
 
 def _add_logging_options(p) -> None:
-    p.add_argument("--log-every", type=int)
-    p.add_argument("--ckpt-every", type=int)
-    p.add_argument("--resume", action="store_true", help="continue the run in --out exactly where it stopped")
+    p.add_argument("--log-every", type=int, help="steps between metric lines in RUN/metrics.jsonl (default 50)")
+    p.add_argument("--ckpt-every", type=int, help="steps between scored checkpoints (default 1000)")
+    p.add_argument("--ckpt-minutes", type=float, metavar="M",
+                   help="also write a checkpoint every M minutes (default 2; 0: off)")
+    p.add_argument("--resume", nargs="?", const=True, metavar="RUN",
+                   help="continue the run in RUN (or --out) exactly where it stopped; with --steps N (the total "
+                        "to reach) or --minutes M (more minutes) it trains a finished run longer")
+
+
+# Options a resumed run does not take: it keeps the config stored in its checkpoint.
+_FIXED_ON_RESUME = ("config", "data", "batch_size", "lr", "seed", "precision", "device", "threads",
+                    "limit", "val_fraction", "log_every", "ckpt_every", "ckpt_minutes", "vqvae")
+
+
+def _run_target(args) -> tuple[str, bool]:
+    """The run folder and whether to resume it, from --out and --resume [RUN]."""
+    from pathlib import Path
+
+    from ganvq.errors import GanvqError, warn
+
+    run = args.resume if isinstance(args.resume, str) else None
+    if run is not None and args.out is not None and Path(run) != Path(args.out):
+        raise GanvqError(f"--resume {run} and --out {args.out} name different run folders; give one of them")
+    out = args.out or run
+    if out is None:
+        raise GanvqError("give the run folder: --out RUN for a new run, or --resume RUN to continue one")
+    if args.resume:
+        ignored = [f"--{name.replace('_', '-')}" for name in _FIXED_ON_RESUME if getattr(args, name, None) is not None]
+        if ignored:
+            warn(f"{', '.join(ignored)} ignored: a resumed run keeps its stored config (only --steps and --minutes "
+                 "change its length)")
+    return out, bool(args.resume)
 
 
 def _train_options(args) -> dict:
     """The training options given on the command line (None: not given)."""
     return {"steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size, "lr": args.lr,
             "seed": args.seed, "precision": args.precision, "device": args.device, "threads": args.threads,
-            "log_every": args.log_every, "ckpt_every": args.ckpt_every}
+            "log_every": args.log_every, "ckpt_every": args.ckpt_every, "ckpt_minutes": args.ckpt_minutes}
 
 
 def _data_options(args) -> dict:
@@ -54,7 +83,7 @@ def _add_train_vqvae(sub) -> None:
 
     p = sub.add_parser("vqvae", help="train a VQ-VAE", description="Train a VQ-VAE on a dataset.")
     p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
-    p.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, config.json")
+    p.add_argument("--out", help="run folder: checkpoint, metrics.jsonl, config.json (required unless --resume RUN)")
     p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS), help="model preset")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, data:) overriding the preset")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
@@ -83,8 +112,10 @@ def build_vqvae_config(args) -> VQVAERunConfig:
 def _train_vqvae(args) -> dict:
     from ganvq.train.vqvae import train_vqvae
 
-    return train_vqvae(None if args.resume else build_vqvae_config(args), args.out, resume=args.resume,
-                       quiet=args.quiet)
+    out, resume = _run_target(args)
+    if resume:
+        return train_vqvae(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes)
+    return train_vqvae(build_vqvae_config(args), out, quiet=args.quiet)
 
 
 def _add_train_gan(sub) -> None:
@@ -94,7 +125,8 @@ def _add_train_gan(sub) -> None:
 
     p = sub.add_parser("gan", help="train a GAN", description="Train a GAN (DCGAN or SN-ResNet) on a dataset.")
     p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
-    p.add_argument("--out", required=True, help="run folder: checkpoint, metrics.jsonl, config.json, samples/")
+    p.add_argument("--out", help="run folder: checkpoint, metrics.jsonl, config.json, samples/ "
+                                 "(required unless --resume RUN)")
     p.add_argument("--preset", default="fmnist-best", choices=sorted(GAN_PRESETS), help="run preset")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, gan:, data:) overriding the preset")
     p.add_argument("--steps", type=int, help="generator steps (default 5000 unless --minutes is given)")
@@ -145,7 +177,10 @@ def build_gan_config(args) -> GANRunConfig:
 def _train_gan(args) -> dict:
     from ganvq.train.gan import train_gan
 
-    return train_gan(None if args.resume else build_gan_config(args), args.out, resume=args.resume, quiet=args.quiet)
+    out, resume = _run_target(args)
+    if resume:
+        return train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes)
+    return train_gan(build_gan_config(args), out, quiet=args.quiet)
 
 
 def _add_train_prior(sub) -> None:
@@ -153,7 +188,8 @@ def _add_train_prior(sub) -> None:
                        description="Encode the training images with a trained VQ-VAE, then train an autoregressive "
                                    "prior over the code maps (for sampling and compression).")
     p.add_argument("--vqvae", help="trained VQ-VAE: checkpoint file or run folder (required unless --resume)")
-    p.add_argument("--out", required=True, help="run folder: checkpoint (with the VQ-VAE inside), metrics.jsonl, config.json")
+    p.add_argument("--out", help="run folder: checkpoint (with the VQ-VAE inside), metrics.jsonl, config.json "
+                                 "(required unless --resume RUN)")
     p.add_argument("--data", help="dataset to encode (default: the VQ-VAE's training data)")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, ...) overriding the defaults")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
@@ -188,8 +224,10 @@ def build_prior_config(args) -> PriorRunConfig:
 def _train_prior(args) -> dict:
     from ganvq.train.prior import train_prior
 
-    return train_prior(None if args.resume else build_prior_config(args), args.out, resume=args.resume,
-                       quiet=args.quiet)
+    out, resume = _run_target(args)
+    if resume:
+        return train_prior(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes)
+    return train_prior(build_prior_config(args), out, quiet=args.quiet)
 
 
 def add_train_commands(sub) -> None:

@@ -16,11 +16,12 @@ from ganvq.runs.run import (
     open_run,
     read_metrics,
     run_folder,
+    trim_metrics,
 )
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "GANOptions", "GANRunConfig", "GAN_PRESETS", "METRICS", "PriorRunConfig", "Run",
     "RunLock", "TrainConfig", "VQVAERunConfig", "VQVAE_PRESETS", "build_run_config",
     "gan_preset", "load_discriminator", "load_gan", "load_prior", "load_vqvae", "module_weights", "open_run",
-    "preset", "read_metrics", "run_folder",
+    "preset", "read_metrics", "run_folder", "trim_metrics",
 ]

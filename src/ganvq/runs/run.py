@@ -17,7 +17,7 @@ from torch import nn
 from ganvq.config import from_dict
 from ganvq.device import resolve_device
 from ganvq.errors import GanvqError
-from ganvq.io import load_checkpoint
+from ganvq.io import atomic_write_text, load_checkpoint
 from ganvq.models.gan import build_discriminator, build_generator
 from ganvq.models.vqvae import VQVAE
 from ganvq.prior import CodePrior, LocalPrior, PriorConfig, build_prior
@@ -153,6 +153,21 @@ def read_metrics(folder: str | Path) -> list[dict]:
         if isinstance(record, dict):
             records.append(record)
     return records
+
+
+def trim_metrics(folder: str | Path, step: int) -> None:
+    """Keep only the records of RUN/metrics.jsonl up to `step` (the checkpoint a run resumes from).
+
+    After a kill, the log may run past the last checkpoint and end in a torn line; the resumed run
+    logs those steps again, so they are dropped first (and the torn line with them).
+    """
+    log = Path(folder) / METRICS
+    if not log.is_file():
+        return
+    kept = [r for r in read_metrics(folder) if isinstance(r.get("step"), int) and r["step"] <= step]
+    text = "".join(json.dumps(r) + "\n" for r in kept)
+    if log.read_bytes() != text.encode("utf-8"):
+        atomic_write_text(log, text)
 
 
 def load_vqvae(path: str | Path | Run, device: str = "cpu") -> tuple[VQVAE, VQVAERunConfig]:

@@ -318,8 +318,13 @@ class GANTask:
         save_grid(path, images, nrow=self._grid_nrow, upscale=2)
 
 
-def train_gan(config: GANRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
-    """Train a GAN into run folder `out` (or continue the run there); returns the final summary."""
-    summary = loop.run("gan", config, out, lambda cfg, _: GANTask(cfg, out=out), resume=resume, quiet=quiet)
+def train_gan(config: GANRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
+              steps: int | None = None, minutes: float | None = None) -> dict:
+    """Train a GAN into run folder `out` (or continue the run there); returns the final summary.
+
+    With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length, which
+    also extends a finished run."""
+    summary = loop.run("gan", config, out, lambda cfg, _: GANTask(cfg, out=out), resume=resume, quiet=quiet,
+                       steps=steps, minutes=minutes)
     summary["samples"] = str(Path(out) / "samples" / "latest.png")
     return summary

@@ -8,9 +8,9 @@ state. The loop owns everything else, so GAN, VQ-VAE and prior runs behave the s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import signal
-import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -24,13 +24,28 @@ from ganvq.config import to_dict
 from ganvq.device import resolve_device, resolve_precision
 from ganvq.errors import GanvqError, warn
 from ganvq.io import append_jsonl, flatten_state, save_checkpoint, unflatten_state, write_json
-from ganvq.runs import CHECKPOINT, CONFIG, METRICS, Run, RunLock, TrainConfig, module_weights, open_run
+from ganvq.progress import Progress
+from ganvq.runs import (
+    CHECKPOINT,
+    CONFIG,
+    METRICS,
+    Run,
+    RunLock,
+    TrainConfig,
+    module_weights,
+    open_run,
+    trim_metrics,
+)
+from ganvq.train.stop import (
+    VERBS,
+    StopRequests,
+    StopScoring,
+    TrainingInterrupted,
+    interrupted,
+    resume_hint,
+)
 
 CALIBRATION_STEPS = 20  # steps timed before a --minutes budget is turned into a step count
-
-
-class TrainingInterrupted(GanvqError):
-    """Ctrl-C during training: a checkpoint was saved and the run can be resumed."""
 
 
 class TrainingDiverged(GanvqError):
@@ -93,44 +108,13 @@ def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     torch.set_rng_state(tensors["rng.torch"])
 
 
-class _StopNow(BaseException):
-    """A second Ctrl-C: stop at once, without saving a state that may be mid-step."""
+def _progress(total: int | None, start: int, quiet: bool, kind: str = "") -> Progress:
+    return Progress(total, f"train {kind}".strip(), initial=start, quiet=quiet)
 
 
-class _StopRequests:
-    """Turns Ctrl-C / SIGTERM into a request honoured between steps, so a checkpoint is never mid-step.
-
-    A second Ctrl-C raises _StopNow at once, for a user who will not wait.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: dict[int, object] = {}
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise _StopNow
-        self.requested = True
-
-    def __enter__(self) -> "_StopRequests":
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            try:
-                self._previous[sig] = signal.signal(sig, self._handle)
-            except ValueError:  # not the main thread: signals stay as they were
-                pass
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-
-def _progress(total: int | None, start: int, quiet: bool):
-    if quiet or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, smoothing=0.1)
+# Figures the progress display shows after the rate, from the latest metric records.
+SHOWN = ("train/loss", "train/psnr", "train/codes_used", "train/d_loss", "train/g_loss", "train/bits_per_code",
+         "train/aug_p", "val/psnr", "val/bits_per_code")
 
 
 def _tensorboard(out: Path):
@@ -183,58 +167,106 @@ def _refuse_existing(out: Path) -> None:
         raise GanvqError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
 
 
+def _extended(previous: Run, steps: int | None, minutes: float | None) -> Run:
+    """`previous` with a new length when one is given: `steps` is the total to reach, `minutes` more minutes of
+    training from now (the cosine schedule is fitted to the new end); a finished run needs one of them."""
+    meta, step = previous.meta, previous.meta["step"]
+    if steps is None and minutes is None:
+        if meta.get("finished"):
+            raise GanvqError(f"{previous.folder} already finished at step {step}; to train longer, resume it with "
+                             f"--steps N (the total to reach, above {step}) or --minutes M (more minutes)")
+        return previous
+    if steps is not None and steps <= step:
+        raise GanvqError(f"{previous.folder} is at step {step}; --steps is the total to reach, so give more than {step}")
+    if minutes is not None and not (isinstance(minutes, (int, float)) and 0 < minutes < math.inf):
+        raise GanvqError(f"--minutes must be a positive number of minutes, not {minutes!r}")
+    train_cfg = dataclasses.replace(
+        previous.config.train, steps=steps,
+        minutes=None if minutes is None else meta["elapsed_seconds"] / 60 + minutes)
+    config = dataclasses.replace(previous.config, train=train_cfg)
+    meta = dict(meta, total_steps=steps, finished=False)
+    return dataclasses.replace(previous, config=config, meta=meta)
+
+
 def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | None], Task], resume: bool = False,
-        quiet: bool = False) -> dict:
+        quiet: bool = False, steps: int | None = None, minutes: float | None = None) -> dict:
     """Lock run folder `out`, then train `make_task(config, None)` there, or resume the run it holds
     (`make_task(its config, the run)`); returns the final summary.
 
     A new run writes RUN/config.json (the config as trained: channels and classes follow the data); a
-    resumed one keeps the config stored in its checkpoint. A second process writing `out` is refused.
+    resumed one keeps the config stored in its checkpoint, with a new length when `steps` (the total to reach)
+    or `minutes` (more minutes) is given, which also extends a finished run. A second process writing `out`
+    is refused. From here on SIGINT/SIGTERM save a checkpoint and raise TrainingInterrupted (see train.stop).
     """
     out = Path(out)
-    with RunLock(out):
+    with StopRequests() as stop, RunLock(out):
         previous = None
         if resume:
             if not (out / CHECKPOINT).exists():
                 raise GanvqError(f"nothing to resume: {out / CHECKPOINT} not found")
-            previous = open_run(out, kind)
-            if previous.meta.get("finished"):
-                raise GanvqError(f"{out} already finished at step {previous.meta.get('step')}; "
-                                 "start a new run to train longer")
+            previous = _extended(open_run(out, kind), steps, minutes)
             config = previous.config
         else:
+            if steps is not None or minutes is not None:
+                raise GanvqError("steps and minutes change the length of a resumed run; a new run takes them "
+                                 "from its config")
             _refuse_existing(out)  # before the data is loaded and config.json written
         if config is None:
             raise GanvqError("give a config to train, or resume=True to continue the run in `out`")
         with seeded(config.train):
             task = make_task(config, previous)
-            if previous is None:
+            if previous is None or steps is not None or minutes is not None:
                 write_json(out / CONFIG, to_dict(task.config))
-            return train(task, task.config.train, out, previous, quiet)
+            return train(task, task.config.train, out, previous, quiet, stop)
 
 
-def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = None, quiet: bool = False) -> dict:
-    """Train `task` into run folder `out`, or continue the run `previous` read from there; returns the final summary."""
+def _fork_rng(task: Task):
+    """A fork of torch's RNG (CPU and the task's GPU) around scoring, so scoring never shifts a run's randomness."""
+    device = getattr(task, "device", torch.device("cpu"))
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    return torch.random.fork_rng(devices=devices)
+
+
+class _Interrupt(Exception):
+    """A stop request reached a point where the run's state is whole: save it and stop."""
+
+
+def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = None, quiet: bool = False,
+          stop: StopRequests | None = None) -> dict:
+    """Train `task` into run folder `out`, or continue the run `previous` read from there; returns the final summary.
+
+    A checkpoint is written at the start of a new run, every cfg.ckpt_every steps (scored), every
+    cfg.ckpt_minutes minutes, at the end, and when SIGINT/SIGTERM arrives (then TrainingInterrupted is raised).
+    RUN/metrics.jsonl is first trimmed to the steps the checkpoint holds, so a killed run's log never repeats steps.
+    """
+    if stop is None:
+        with StopRequests() as own:
+            return train(task, cfg, out, previous, quiet, own)
     out = Path(out)
     ckpt_path = out / CHECKPOINT
     step, elapsed_before, total = 0, 0.0, cfg.steps
+    window: list[dict] = []  # per-step metrics since the last metric line (kept in checkpoints)
+    pending = False  # a periodic scoring that a signal cut short, done first on resume
     if previous is not None:
         restore(task, previous.tensors, previous.meta)
         meta = previous.meta
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
+        window, pending = list(meta.get("window", [])), bool(meta.get("score_pending"))
     else:
         _refuse_existing(out)
         if cfg.steps is not None and cfg.minutes is None and cfg.steps < cfg.learn_steps:
             warn(f"{cfg.steps} steps are fewer than the {cfg.learn_steps} this recipe needs to learn anything: "
                  "expect poor results")
     out.mkdir(parents=True, exist_ok=True)
+    trim_metrics(out, step)
 
     budget = cfg.minutes * 60 if cfg.minutes else math.inf
     first_group = next(iter(task.optimizers().values())).param_groups[0]
     start_time = time.perf_counter() - elapsed_before
     calib_from = None  # (step, time) when the timed calibration began, then of the last re-fit
     fitted = False  # whether `total` came from the budget (and is re-fitted as the speed changes)
-    window: list[dict] = []
 
     def elapsed() -> float:
         return time.perf_counter() - start_time
@@ -257,10 +289,10 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
                      f"(~{cfg.learn_steps * per_step / 60:.0f} minutes here): expect poor results; give more --minutes")
             total, fitted, calib_from = new_total, True, (step, elapsed())
             if bar is not None:
-                bar.total = total
-                bar.refresh()
+                bar.set_total(total)
 
     saved_step = step if previous is not None else None  # step of the last checkpoint on disk, all of them finite
+    saved_at = time.perf_counter()
 
     def last_good() -> str:
         # Resuming would replay the same steps exactly, so the advice is a new run with other settings.
@@ -269,14 +301,33 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         return f"last good checkpoint: {ckpt_path} (step {saved_step}); start again with a lower learning rate"
 
     def save(finished: bool = False) -> None:
-        nonlocal saved_step
-        saved_step = step
-        tensors, meta = checkpoint_state(
-            task, {"step": step, "total_steps": total, "elapsed_seconds": elapsed(), "finished": finished}
-        )
+        nonlocal saved_step, saved_at
+        tensors, meta = checkpoint_state(task, {
+            "step": step, "total_steps": total, "elapsed_seconds": elapsed(), "finished": finished,
+            "window": window, "score_pending": pending})
         save_checkpoint(ckpt_path, tensors, meta)
+        saved_step, saved_at = step, time.perf_counter()
+
+    def score() -> dict | None:
+        """task.evaluate(), or None when a stop request came first or cut it short (scoring changes no state)."""
+        if stop.requested:
+            return None
+        modes = {name: m.training for name, m in task.modules().items()}
+        try:
+            stop.immediate = True
+            with _fork_rng(task):
+                result = task.evaluate()
+            stop.immediate = False
+            return result
+        except StopScoring:
+            for name, module in task.modules().items():
+                module.train(modes[name])
+            return None
+        finally:
+            stop.immediate = False
 
     bar = board = None
+    shown: dict[str, object] = {}
 
     def log(record: dict) -> None:
         append_jsonl(out / METRICS, record)
@@ -284,78 +335,103 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
             for key, value in record.items():
                 if "/" in key and isinstance(value, (int, float)):
                     board.add_scalar(key, value, record["step"])
+        if bar is not None and any(k in record for k in SHOWN):
+            shown.update({k.removeprefix("train/"): record[k] for k in SHOWN if k in record})
+            bar.set_postfix(shown)
+
+    def close_bar() -> None:
+        if bar is not None:
+            bar.close()  # idempotent; a closed display still prints notes
 
     def close_outputs() -> None:
-        nonlocal bar, board
-        if bar is not None:
-            bar.close()
-            bar = None
+        nonlocal board
+        close_bar()
         if board is not None:
             board.close()
             board = None
 
+    def unsaved(what: str) -> TrainingInterrupted:
+        signum = stop.signum or signal.SIGINT
+        verb = VERBS.get(signum, "interrupted")
+        if saved_step is None:
+            return TrainingInterrupted(f"{verb} {what}, without saving; no checkpoint was saved yet", signum)
+        return TrainingInterrupted(f"{verb} {what}, without saving; the checkpoint of step {saved_step} "
+                                   f"can be continued: {resume_hint(task.kind, out)}", signum)
+
     try:
-        bar = _progress(total, step, quiet)
+        bar = _progress(total, step, quiet, task.kind)
         board = _tensorboard(out)
+        if previous is None:
+            save()  # step 0: a run is never without a checkpoint to resume
+        if pending:
+            result = score()
+            if result is None:
+                raise _Interrupt
+            log({"step": step, **result})
+            pending = False
         calibrate()
         schedulers = _schedulers(task, cfg, step, lambda: total)
-        with _StopRequests() as stop:
-            while (total is None or step < total) and elapsed() < budget:
-                if stop.requested:
-                    raise KeyboardInterrupt
-                try:
-                    metrics = task.train_step(step)
-                except TrainingDiverged as e:
-                    raise GanvqError(f"training diverged at step {step + 1} ({e}); {last_good()}") from None
-                if not all(math.isfinite(v) for v in metrics.values()):
-                    raise GanvqError(f"training diverged at step {step + 1} (non-finite loss); {last_good()}")
-                step += 1
-                window.append(metrics)
-                if bar is not None:
-                    bar.update(1)
-                if step % cfg.log_every == 0:
-                    record = {"step": step, "elapsed_seconds": round(elapsed(), 2),
-                              "lr": first_group["lr"], **task.summarize(window)}
-                    window = []
-                    log(record)
-                    if bar is not None:
-                        bar.set_postfix({k.split("/")[-1]: f"{v:.4g}" for k, v in record.items()
-                                         if k in ("train/loss", "train/psnr", "train/codes_used",
-                                                  "train/d_loss", "train/g_loss")})
-                if step % cfg.ckpt_every == 0 and (total is None or step < total):
-                    log({"step": step, **task.evaluate()})
-                    save()
-                calibrate()
-                with warnings.catch_warnings():  # a GAN step rolled back before any optimizer step: expected
-                    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)` before")
-                    for scheduler in schedulers:
-                        scheduler.step()
-        if bar is not None:  # before the final scoring prints anything
-            bar.close()
-            bar = None
+        while (total is None or step < total) and elapsed() < budget:
+            if stop.requested:
+                raise _Interrupt
+            try:
+                metrics = task.train_step(step)
+            except TrainingDiverged as e:
+                raise GanvqError(f"training diverged at step {step + 1} ({e}); {last_good()}") from None
+            if not all(math.isfinite(v) for v in metrics.values()):
+                raise GanvqError(f"training diverged at step {step + 1} (non-finite loss); {last_good()}")
+            step += 1
+            window.append(metrics)
+            if bar is not None:
+                bar.update(1)
+            if step % cfg.log_every == 0:
+                record = {"step": step, "elapsed_seconds": round(elapsed(), 2),
+                          "lr": first_group["lr"], **task.summarize(window)}
+                window = []
+                log(record)
+            more = total is None or step < total
+            if step % cfg.ckpt_every == 0 and more:
+                result = score()
+                if result is None:
+                    pending = True
+                    raise _Interrupt
+                log({"step": step, **result})
+                save()
+            elif more and cfg.ckpt_minutes and time.perf_counter() - saved_at >= cfg.ckpt_minutes * 60:
+                save()
+            calibrate()
+            with warnings.catch_warnings():  # a GAN step rolled back before any optimizer step: expected
+                warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)` before")
+                for scheduler in schedulers:
+                    scheduler.step()
+        close_bar()  # before the final scoring prints anything
+        bar.note(f"step {step}: final scoring and checkpoint")
         if cfg.minutes and not fitted and step < cfg.learn_steps:  # the budget ended before calibration did
             warn(f"{cfg.minutes:g} minute(s) gave {step} steps on this machine, and this recipe needs about "
                  f"{cfg.learn_steps} to learn anything: expect poor results; give more --minutes")
         if window:
             log({"step": step, "elapsed_seconds": round(elapsed(), 2), **task.summarize(window)})
+            window = []
+        result = score()
+        if result is None:
+            raise _Interrupt
         train_seconds = elapsed()
         precision = resolve_precision(getattr(task, "device", torch.device("cpu")), cfg.precision)
-        final = {"step": step, "train_seconds": round(train_seconds, 2), "precision_used": precision,
-                 **task.evaluate()}
+        final = {"step": step, "train_seconds": round(train_seconds, 2), "precision_used": precision, **result}
         log(final)
         total = step
         save(finished=True)
-    except _StopNow:
-        raise TrainingInterrupted(
-            f"stopped at once by a second interrupt, without saving; the last checkpoint "
-            f"({ckpt_path if ckpt_path.exists() else 'none yet'}) can be resumed with --resume"
-        ) from None
-    except KeyboardInterrupt:
+        if stop.requested:
+            raise interrupted(stop.signum, task.kind, out, step, finished=True)
+    except _Interrupt:
         close_outputs()
-        save()
-        raise TrainingInterrupted(
-            f"interrupted at step {step}; checkpoint saved to {ckpt_path}; continue with --resume"
-        ) from None
+        try:
+            save()
+        except KeyboardInterrupt:  # a second signal while saving: the checkpoint before stands
+            raise unsaved(f"at step {step}") from None
+        raise interrupted(stop.signum, task.kind, out, step) from None
+    except KeyboardInterrupt:  # a second signal (StopNow), or one raised by the task's own code
+        raise unsaved(f"during step {step + 1}") from None
     finally:
         close_outputs()
     return {"run": str(out), "checkpoint": str(ckpt_path), **final}

@@ -168,11 +168,13 @@ def evaluate_prior(model: CodePrior | LocalPrior, codes: torch.Tensor, labels: t
             f"{split}/bits_per_image": per_image, f"{split}/bits_per_pixel": bits_per_pixel(per_image, height, width)}
 
 
-def train_prior(config: PriorRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
+def train_prior(config: PriorRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
+                steps: int | None = None, minutes: float | None = None) -> dict:
     """Train a prior over the code maps of `config.vqvae` into run folder `out` (or continue the run there).
 
-    A resumed run keeps its configuration and the VQ-VAE stored in its checkpoint."""
+    A resumed run keeps its configuration and the VQ-VAE stored in its checkpoint; `steps` (the total to
+    reach) or `minutes` (more minutes) give it a new length, which also extends a finished run."""
     def make_task(cfg: PriorRunConfig, previous: Run | None) -> PriorTask:
         return PriorTask(cfg, vqvae=None if previous is None else previous.vqvae())
 
-    return loop.run("prior", config, out, make_task, resume=resume, quiet=quiet)
+    return loop.run("prior", config, out, make_task, resume=resume, quiet=quiet, steps=steps, minutes=minutes)

@@ -122,6 +122,11 @@ class VQVAETask:
         return evaluate_reconstruction(self.model, self.test.images[:n], split="val")
 
 
-def train_vqvae(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False) -> dict:
-    """Train a VQ-VAE into run folder `out` (or continue the run there); returns the final metrics."""
-    return loop.run("vqvae", config, out, lambda cfg, _: VQVAETask(cfg), resume=resume, quiet=quiet)
+def train_vqvae(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
+                steps: int | None = None, minutes: float | None = None) -> dict:
+    """Train a VQ-VAE into run folder `out` (or continue the run there); returns the final metrics.
+
+    With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length, which
+    also extends a finished run."""
+    return loop.run("vqvae", config, out, lambda cfg, _: VQVAETask(cfg), resume=resume, quiet=quiet, steps=steps,
+                    minutes=minutes)

@@ -1,0 +1,89 @@
+"""Ctrl-C and SIGTERM while a run trains: requests the loop honours where its state is whole.
+
+The first SIGINT or SIGTERM only sets a flag; the loop checks it between steps and around scoring and
+saving, writes a checkpoint and raises TrainingInterrupted (exit 128 + signal: 130 or 143). Scoring changes
+no training state, so a request cuts it short at once. A second signal stops at once without saving.
+"""
+
+from __future__ import annotations
+
+import shlex
+import signal
+from pathlib import Path
+
+from ganvq.errors import GanvqError
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+VERBS = {signal.SIGINT: "interrupted", signal.SIGTERM: "terminated"}
+
+
+class TrainingInterrupted(GanvqError):
+    """A signal stopped training; `signum` gives the exit code (128 + signum) and the message says how to resume."""
+
+    def __init__(self, message: str, signum: int = signal.SIGINT):
+        super().__init__(message)
+        self.signum = int(signum)
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+class StopNow(BaseException):
+    """A second signal: stop at once, without saving a state that may be mid-step."""
+
+
+class StopScoring(BaseException):
+    """A signal during scoring: cut it short (scoring changes no training state)."""
+
+
+class StopRequests:
+    """Turns SIGINT/SIGTERM into a request (`requested`, `signum`) for the code running inside it.
+
+    While `immediate` is set (during scoring) the first signal raises StopScoring at once. Outside the main
+    thread signals cannot be caught, and stay as they were.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.immediate = False
+        self._previous: dict[int, object] = {}
+
+    @property
+    def requested(self) -> bool:
+        return self.signum is not None
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            raise StopNow
+        self.signum = signum
+        if self.immediate:
+            self.immediate = False  # one StopScoring at most, raised inside the guarded call
+            raise StopScoring
+
+    def __enter__(self) -> StopRequests:
+        for sig in SIGNALS:
+            try:
+                self._previous[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread
+                pass
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+
+def resume_hint(kind: str, out: Path, finished: bool = False) -> str:
+    """The command that continues (or, once finished, extends) the run in `out`."""
+    command = f"ganvq train {kind} --resume {shlex.quote(str(out))}"
+    return f"train longer with: {command} --steps N" if finished else f"resume with: {command}"
+
+
+def interrupted(signum: int | None, kind: str, out: Path, step: int, finished: bool = False) -> TrainingInterrupted:
+    """The one-line TrainingInterrupted for a run stopped (and saved) at `step`."""
+    signum = signum or signal.SIGINT
+    verb = VERBS.get(signum, "interrupted")
+    where = f"after the run finished at step {step}" if finished else f"at step {step}"
+    return TrainingInterrupted(f"{verb} {where}; checkpoint saved; {resume_hint(kind, out, finished)}", signum)

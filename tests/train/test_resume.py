@@ -1,0 +1,165 @@
+"""Runs that survive anything: a log that never repeats rolled-back steps, scoring cut short by a signal,
+finished runs trained longer, checkpoints by time, progress readable in a log file."""
+
+import dataclasses
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from ganvq.cli import main
+from ganvq.errors import GanvqError
+from ganvq.io import load_checkpoint
+from ganvq.runs import open_run, read_metrics, trim_metrics
+from ganvq.train import loop
+from ganvq.train.vqvae import VQVAETask, train_vqvae
+
+
+def _weights(run):
+    tensors, _ = load_checkpoint(run / loop.CHECKPOINT)
+    return loop.module_weights(tensors, "model")
+
+
+def _same_weights(a, b) -> bool:
+    wa, wb = _weights(a), _weights(b)
+    return wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def _log(run) -> list[dict]:
+    """The metric records without wall-clock figures, which differ between any two runs."""
+    return [{k: v for k, v in r.items() if "seconds" not in k} for r in read_metrics(run)]
+
+
+def test_after_a_crash_and_a_torn_line_the_resumed_log_equals_an_uninterrupted_one(
+        tmp_path, tiny_vqvae_config, crash_after_checkpoint):
+    config = dataclasses.replace(tiny_vqvae_config, train=dataclasses.replace(tiny_vqvae_config.train, log_every=1))
+    full = tmp_path / "full"
+    train_vqvae(config, full, quiet=True)
+
+    crashed = tmp_path / "crashed"  # checkpoint at step 3, lines logged for steps 4 and 5, then a power cut
+    crash_after_checkpoint(lambda: VQVAETask(config), config.train, crashed)
+    with open(crashed / loop.METRICS, "a") as f:
+        f.write('{"step": 6, "train/lo')  # a line torn by the kill
+    assert [r["step"] for r in read_metrics(crashed)][-2:] == [3, 4]  # the torn line is skipped when read
+
+    train_vqvae(config, crashed, resume=True, quiet=True)
+    assert _log(crashed) == _log(full)  # steps 4 and 5 once each, with the same values
+    assert _same_weights(full, crashed)
+
+
+def test_trim_metrics_keeps_the_steps_a_checkpoint_holds(tmp_path):
+    lines = [json.dumps({"step": s, "x": s}) for s in (1, 2, 2, 3)] + ['{"step": 4', "not json", '[1, 2]']
+    (tmp_path / loop.METRICS).write_text("\n".join(lines))
+    trim_metrics(tmp_path, 2)
+    assert [r["step"] for r in read_metrics(tmp_path)] == [1, 2, 2]
+    assert (tmp_path / loop.METRICS).read_text().endswith("\n")
+    trim_metrics(tmp_path / "none", 2)  # no log yet: nothing to do
+
+
+def test_a_signal_during_periodic_scoring_saves_and_the_resumed_run_scores_first(tmp_path, tiny_vqvae_config,
+                                                                                 monkeypatch):
+    full = tmp_path / "full"
+    train_vqvae(tiny_vqvae_config, full, quiet=True)
+
+    original = VQVAETask.evaluate
+
+    def interrupted_scoring(self):
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives at once; scoring is cut short
+        return original(self)
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(VQVAETask, "evaluate", interrupted_scoring)
+    with pytest.raises(loop.TrainingInterrupted, match="terminated at step 3; checkpoint saved") as info:
+        train_vqvae(tiny_vqvae_config, out, quiet=True)
+    assert info.value.exit_code == 143
+    _, meta = load_checkpoint(out / loop.CHECKPOINT)
+    assert meta["step"] == 3 and meta["score_pending"] and not meta["finished"]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # the guard put the handlers back
+
+    monkeypatch.setattr(VQVAETask, "evaluate", original)
+    train_vqvae(None, out, resume=True, quiet=True)
+    assert _log(out) == _log(full) and _same_weights(full, out)
+
+
+def test_a_finished_run_trains_longer_with_steps_or_minutes(tmp_path, tiny_vqvae_config, capsys):
+    out = tmp_path / "run"
+    train_vqvae(tiny_vqvae_config, out, quiet=True)
+    with pytest.raises(GanvqError, match=r"already finished at step 6; .*--steps N .*--minutes M"):
+        train_vqvae(None, out, resume=True, quiet=True)
+    with pytest.raises(GanvqError, match="give more than 6"):
+        train_vqvae(None, out, resume=True, quiet=True, steps=6)
+
+    result = train_vqvae(None, out, resume=True, quiet=True, steps=9)
+    run = open_run(out)
+    assert result["step"] == 9 and run.meta["finished"] and run.config.train.steps == 9
+    assert json.loads((out / loop.CONFIG).read_text())["train"]["steps"] == 9  # config.json says what was trained
+    assert [r["step"] for r in read_metrics(out) if "train/loss" in r] == [2, 4, 6, 8, 9]
+
+    capsys.readouterr()  # the CLI: --resume RUN, without --out; the options a resumed run keeps are named
+    assert main(["--quiet", "train", "vqvae", "--resume", str(out), "--minutes", "0.002", "--lr", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "--lr ignored" in err
+    run = open_run(out)
+    assert run.meta["finished"] and run.meta["step"] > 9 and run.config.train.steps is None
+    assert main(["train", "vqvae", "--resume", str(out), "--out", str(tmp_path / "other"), "--steps", "20"]) == 2
+    assert "different run folders" in capsys.readouterr().err
+    assert main(["train", "vqvae", "--steps", "20"]) == 2
+    assert "--resume RUN" in capsys.readouterr().err
+
+
+def test_checkpoints_are_also_written_by_time(tmp_path, tiny_vqvae_config, monkeypatch):
+    import time
+
+    saved = []
+    real_save = loop.save_checkpoint
+    monkeypatch.setattr(loop, "save_checkpoint", lambda path, t, meta: (saved.append(meta["step"]),
+                                                                          real_save(path, t, meta)))
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=8, ckpt_every=100, ckpt_minutes=0.1 / 60)
+    with loop.seeded(train):
+        task = VQVAETask(dataclasses.replace(tiny_vqvae_config, train=train))
+        original = task.train_step
+        monkeypatch.setattr(task, "train_step", lambda s: (time.sleep(0.06), original(s))[1])
+        loop.train(task, train, tmp_path, quiet=True)
+    assert saved[0] == 0 and saved[-1] == 8  # the first and the final checkpoint
+    assert 2 <= len(saved[1:-1]) <= 7 and all(0 < s < 8 for s in saved[1:-1])  # about every 0.1 s: ~every 2 steps
+    with pytest.raises(GanvqError, match="--ckpt-minutes"):
+        dataclasses.replace(train, ckpt_minutes=float("nan"))
+
+
+def test_progress_goes_to_a_log_file_as_plain_lines(tmp_path, tiny_vqvae_config, capsys, monkeypatch):
+    monkeypatch.setenv("GANVQ_PROGRESS_SECONDS", "0")  # a line per step, to see them in a 6-step run
+    train_vqvae(tiny_vqvae_config, tmp_path / "a")
+    lines = capsys.readouterr().err.splitlines()  # pytest's stderr is not a terminal, like `> log 2>&1`
+    assert lines[0] == "train vqvae: step 1/6 (17%)"
+    assert any(line.startswith("train vqvae: step 3/6 (50%)") and "step/s" in line and "ETA" in line
+               and "loss" in line and "codes_used" in line for line in lines)
+    assert any(line.startswith("train vqvae: step 6/6 (100%)") and "took" in line for line in lines)
+    assert lines[-1] == "train vqvae: step 6: final scoring and checkpoint"
+
+    train_vqvae(tiny_vqvae_config, tmp_path / "b", quiet=True)
+    assert capsys.readouterr().err == ""
+
+
+def test_progress_is_a_bar_on_a_terminal_and_nothing_when_quiet():
+    import io
+
+    from ganvq.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    term, log, quiet = Terminal(), io.StringIO(), io.StringIO()
+    bars = [Progress(10, "eval", "image", stream=s, quiet=s is quiet, interval=3600) for s in (term, log, quiet)]
+    for bar in bars:
+        for _ in range(10):
+            bar.update()
+        bar.set_postfix({"psnr": 21.123456})
+        bar.close()
+    assert bars[0].mode == "bar" and "10/10" in term.getvalue() and "psnr=21.12" in term.getvalue()
+    assert log.getvalue().splitlines() == ["eval: image 1/10 (10%)",
+                                          log.getvalue().splitlines()[1]]  # the start, then the end
+    assert log.getvalue().splitlines()[1].startswith("eval: image 10/10 (100%)  ")
+    assert "took" in log.getvalue() and "psnr 21.12" in log.getvalue() and quiet.getvalue() == ""
