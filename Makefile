@@ -7,7 +7,7 @@ DEMO ?= demo
 # as root apt-get runs directly; otherwise through sudo where it exists
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install data demo test bench lint clean
+.PHONY: install data browser demo test bench lint clean
 
 install: $(VENV)/.installed
 
@@ -35,14 +35,22 @@ demo: install data
 	rm -rf $(DEMO)
 	$(BIN)/ganvq train vqvae --data fashion-mnist --preset fmnist-7x7 --minutes 3 --out $(DEMO)/vqvae
 	$(BIN)/ganvq reconstruct --ckpt $(DEMO)/vqvae --input fashion-mnist --limit 64 --out $(DEMO)/reconstructions
-	$(BIN)/ganvq eval vqvae --ckpt $(DEMO)/vqvae --out $(DEMO)/eval.json
+	$(BIN)/ganvq eval vqvae --ckpt $(DEMO)/vqvae
 	$(BIN)/ganvq train gan --data fashion-mnist --preset fmnist-best --minutes 3 --out $(DEMO)/gan
 	$(BIN)/ganvq sample --ckpt $(DEMO)/gan --n 100 --out $(DEMO)/samples.png
 	$(BIN)/ganvq eval gan --ckpt $(DEMO)/gan --n 5000
-	$(BIN)/ganvq report --ckpt $(DEMO)/vqvae --gan $(DEMO)/gan --out $(DEMO)/index.html
+	$(BIN)/ganvq report $(DEMO)/vqvae $(DEMO)/gan --out $(DEMO)/index.html
 	@echo "Open $(DEMO)/index.html"
 
-test: install data
+# Debian's chromium, for the report's browser test (the test installs it too, and fails without it).
+browser:
+	@if command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then \
+	  echo "chromium: found"; \
+	else \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+test: install data browser
 	$(BIN)/python -m pytest
 
 # About 3.5 hours on 2 cores: each benchmark trains at its stated wall-clock budgets (the GAN one

@@ -1,4 +1,4 @@
-"""Print the README's results tables as Markdown, from benchmarks/results/*.json only."""
+"""Print the results tables of docs/results.md as Markdown, from benchmarks/results/*.json only."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ the codebook atlas) are drawn fresh from the checkpoint, seeded.
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,7 @@ def _scored_images(ev: Evidence):
     n = min(int(n), USAGE_IMAGES) if isinstance(n, (int, float)) else 2000
     dataset = load_dataset(data, split, size=config.model.image_size, channels=config.model.channels,
                            limit=n, val_fraction=fraction)
-    where = f"{len(dataset):,} images of {data} ({describe_split(split, has_named_splits(data), fraction)})"
+    where = f"{len(dataset):,} images of {_short_path(data)} ({describe_split(split, has_named_splits(data), fraction)})"
     return dataset, where
 
 
@@ -118,7 +119,7 @@ def vqvae_section(ev: Evidence, h: int) -> str:
         split = s.get("split", "test")
         where = s.get("split_note") or split
         parts.append(scores_table(s, _vqvae_keys(split), f"From {code(ev.scores_path.name)} "
-                                  f"({code('ganvq eval vqvae')}): {html.escape(str(s.get('data')))}, "
+                                  f"({code('ganvq eval vqvae')}): {html.escape(_short_path(str(s.get('data'))))}, "
                                   f"{html.escape(where)}."))
         parts.append(_notes(ev, [n for n in s.get("notes", []) if isinstance(n, str)]))
     else:
@@ -172,7 +173,7 @@ def _sample_quality(ev: Evidence, h: int) -> str:
         return _missing_scores(ev, "sample-quality")
     ref = s.get("reference") if isinstance(s.get("reference"), dict) else {}
     caption = (f"From {code(ev.scores_path.name)} ({code('ganvq eval gan')}): {s.get('samples')} samples against "
-               f"{html.escape(str(ref.get('data')))} ({html.escape(str(ref.get('split_note') or ref.get('split')))}, "
+               f"{html.escape(_short_path(str(ref.get('data'))))} ({html.escape(str(ref.get('split_note') or ref.get('split')))}, "
                f"{ref.get('images')} images), features {html.escape(str(s.get('extractor')))}.")
     parts = [scores_table(s, GAN_SCORES, caption), _notes(ev, [n for n in s.get("notes", []) if isinstance(n, str)])]
     mem = s.get("memorization")
@@ -269,7 +270,15 @@ def _summary(run) -> list[tuple[str, str]]:
         model = (f"{m.arch} prior over {m.height}×{m.width} maps of {m.codebook_size} codes, {m.layers} layers × "
                  f"{m.dim}, VQ-VAE {c.vqvae}")
         data = c.data or "the VQ-VAE's training data"
-    return [("Kind", KIND_TITLES[run.kind]), ("Data", str(data)), ("Model", model), *run_facts(run)]
+    return [("Kind", KIND_TITLES[run.kind]), ("Data", _short_path(str(data))), ("Model", model), *run_facts(run)]
+
+
+def _short_path(path: str) -> str:
+    """A path relative to the working folder when it lies below it (pages are read on other machines)."""
+    if not os.path.isabs(path):
+        return path
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
 
 
 SECTIONS = {"vqvae": vqvae_section, "gan": gan_section, "prior": prior_section}

@@ -12,7 +12,7 @@ from ganvq.config import to_dict
 from ganvq.report.charts import Series, line_chart
 from ganvq.report.html import chart, code, details, facts_table
 from ganvq.report.names import metric
-from ganvq.runs import CHECKPOINT, Run, read_metrics
+from ganvq.runs import Run, read_metrics
 
 EVAL_FILES = {"vqvae": "eval-vqvae.json", "gan": "eval-gan.json", "prior": "eval-gan.json"}
 EVAL_COMMANDS = {"vqvae": "ganvq eval vqvae --ckpt {run}", "gan": "ganvq eval gan --ckpt {run}",
@@ -69,10 +69,6 @@ def gather(run: Run) -> Evidence:
         if scores is not None and not isinstance(scores, dict):
             notes.append(f"{path} does not hold a JSON object; run the eval again")
             scores = None
-        ckpt = run.folder / CHECKPOINT
-        if scores is not None and ckpt.is_file() and path.stat().st_mtime < ckpt.stat().st_mtime:
-            notes.append(f"{path.name} is older than the checkpoint (trained further since): its scores are of "
-                         "an earlier state; run the eval again to update them")
     return Evidence(run, read_metrics(run.folder), scores, path, notes)
 
 

@@ -105,11 +105,11 @@ def code(text: str) -> str:
 CSS = f"""
 body{{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:{PAGE_WIDTH}px;margin:1.5em auto;
 padding:0 1em;color:#222;line-height:1.45}}
-h1{{font-size:1.6em;margin-bottom:.2em}} h2{{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.8em}}
+h1{{font-size:1.6em;margin-bottom:.2em}} h2{{border-bottom:1px solid #ddd;padding-bottom:.2em;margin:1.2em 0 .5em}}
 img{{max-width:100%;height:auto;image-rendering:pixelated}} figure{{margin:.6em 0}}
 figure.chart{{display:inline-block;margin:.3em .6em .3em 0}} figure.chart img{{image-rendering:auto}}
 figcaption{{font-size:.85em;color:#555}} caption{{text-align:left;padding-bottom:.3em}}
-table{{border-collapse:collapse;margin:.6em 0}} td,th{{padding:3px 12px 3px 0;border-bottom:1px solid #eee;
+table{{border-collapse:collapse;margin:.6em 0}} td,th{{padding:2px 12px 2px 0;border-bottom:1px solid #eee;
 text-align:left;vertical-align:top}} table.scores td{{font-variant-numeric:tabular-nums;white-space:nowrap}}
 td.meaning{{color:#666;font-size:.85em;white-space:normal!important}}
 .gallery{{display:grid;gap:6px 4px;grid-template-columns:repeat(auto-fill,minmax(var(--cell),1fr))}}
