@@ -7,18 +7,36 @@ import torch
 from ganvq.errors import GanvqError
 
 
+_DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def check_device_name(name: str) -> torch.device | None:
+    """The torch device a --device value names (None for "auto"), or a GanvqError when it names none we run on."""
+    if name == "auto":
+        return None
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise GanvqError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
+    if device.type not in _DEVICE_TYPES:
+        raise GanvqError(f"unsupported device {name!r}; use auto, cpu or cuda[:N]")
+    return device
+
+
 def resolve_device(name: str | torch.device) -> torch.device:
     """--device auto: CUDA when present, else CPU; an explicit device is checked to exist."""
     if isinstance(name, torch.device):
         return name
-    if name == "auto":
+    device = check_device_name(name)
+    if device is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise GanvqError(f"unknown device {name!r}; use auto, cpu or cuda[:N]") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise GanvqError("--device cuda was asked for, but no CUDA device is available")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise GanvqError("--device cuda was asked for, but no CUDA device is available")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise GanvqError(f"--device {name}: there are only {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise GanvqError("--device mps was asked for, but Apple's MPS backend is not available here")
     return device
 
 

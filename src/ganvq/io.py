@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -16,6 +17,10 @@ from safetensors.torch import save as _st_save
 from ganvq.errors import GanvqError
 
 META_KEY = "ganvq"  # safetensors metadata key holding the JSON-serialised checkpoint meta
+# Metadata key holding {tensor name: SHA-256 of its dtype, shape and bytes}, checked on load: a flipped
+# byte in a weight or a tensor removed or replaced is an error, not quietly different images.
+# Checkpoints written before it existed load without the check.
+DIGEST_KEY = "ganvq.sha256"
 # Tags of the JSON skeleton; a str-keyed dict that uses one of them is stored in "__dict__" form.
 _TENSOR, _TUPLE, _DICT = "__tensor__", "__tuple__", "__dict__"
 _TAGS = {_TENSOR, _TUPLE, _DICT}
@@ -120,8 +125,37 @@ def save_checkpoint(path: str | Path, tensors: dict[str, torch.Tensor], meta: di
         meta_json = json.dumps(meta)
     except (TypeError, ValueError) as e:
         raise TypeError(f"checkpoint meta for {path} is not JSON-serialisable: {e}") from e
-    data = _st_save(_prepare_tensors(tensors), metadata={META_KEY: meta_json})
+    tensors = _prepare_tensors(tensors)
+    digests = json.dumps({name: tensor_digest(t) for name, t in sorted(tensors.items())})
+    data = _st_save(tensors, metadata={META_KEY: meta_json, DIGEST_KEY: digests})
     atomic_write_bytes(path, data)
+
+
+def tensor_digest(t: torch.Tensor) -> str:
+    """SHA-256 (hex) of a CPU tensor's dtype, shape and bytes: what checkpoints record per tensor."""
+    h = hashlib.sha256(f"{t.dtype}:{tuple(t.shape)}\0".encode())
+    if t.numel():
+        h.update(t.contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _check_digests(path: Path, tensors: dict[str, torch.Tensor], raw: str) -> None:
+    """A GanvqError naming the first tensor that differs from the digests recorded when the file was saved."""
+    try:
+        digests = json.loads(raw)
+    except json.JSONDecodeError:
+        digests = None
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        raise GanvqError(f"{path} is not a valid ganvq checkpoint: its '{DIGEST_KEY}' metadata is damaged")
+    for name, digest in digests.items():
+        if name not in tensors:
+            raise GanvqError(f"{path} is damaged or was altered: tensor {name} is missing")
+        if tensor_digest(tensors[name]) != digest:
+            raise GanvqError(f"{path} is damaged or was altered: tensor {name} does not match the checksum "
+                             "recorded when it was saved")
+    added = sorted(set(tensors) - set(digests))
+    if added:
+        raise GanvqError(f"{path} was altered: tensor {added[0]} was not in it when it was saved")
 
 
 def _read_header(data: bytes) -> dict:
@@ -141,6 +175,8 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a checkpoint written by save_checkpoint; returns (tensors, meta)."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a device (/dev/zero) or FIFO would be read without end
+            raise GanvqError(f"{path} is not a regular file, so not a checkpoint")
         data = path.read_bytes()
     except FileNotFoundError as e:
         raise GanvqError(f"checkpoint not found: {path}") from e
@@ -161,6 +197,8 @@ def load_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
         raise GanvqError(f"{path} is not a valid ganvq checkpoint: bad '{META_KEY}' metadata ({e})") from e
     if not isinstance(meta, dict):
         raise GanvqError(f"{path} is not a valid ganvq checkpoint: '{META_KEY}' metadata is not an object")
+    if DIGEST_KEY in metadata:
+        _check_digests(path, tensors, metadata[DIGEST_KEY])
     return tensors, meta
 
 

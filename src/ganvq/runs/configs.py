@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ganvq.data.augment import check_policy, check_probability, check_translation
 from ganvq.data.splits import check_val_fraction
+from ganvq.device import check_device_name
 from ganvq.errors import GanvqError
 from ganvq.losses.gan import LOSSES
 from ganvq.models.gan import GANConfig
@@ -38,8 +40,18 @@ class TrainConfig:
             raise GanvqError("give a training length: --steps N or --minutes M")
         if self.steps is not None and self.steps < 1:
             raise GanvqError("--steps must be at least 1")
-        if self.minutes is not None and self.minutes <= 0:
-            raise GanvqError("--minutes must be positive")
+        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
+            raise GanvqError(f"--minutes must be a positive number, got {self.minutes}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise GanvqError(f"--lr must be a positive number, got {self.lr}")
+        if self.threads is not None and self.threads < 1:
+            raise GanvqError(f"--threads must be at least 1, got {self.threads}")
+        if not 0 <= self.seed < 2**63:
+            raise GanvqError(f"--seed must lie in [0, 2^63), got {self.seed}")
+        if min(self.warmup_steps, self.eval_images) < 0 or min(self.kmeans_every, self.kmeans_batches) < 1:
+            raise GanvqError("warmup_steps and eval_images must be non-negative, kmeans_every and kmeans_batches "
+                             "at least 1")
+        check_device_name(self.device)
         if self.batch_size < 1:
             raise GanvqError("--batch-size must be at least 1")
         if self.learn_steps < 0:
@@ -100,6 +112,15 @@ class GANOptions:
             raise GanvqError(f"unknown GAN loss {self.loss!r}; choose from {', '.join(LOSSES)}")
         if self.n_d < 1:
             raise GanvqError("--n-d must be at least 1")
+        if self.lr_d is not None and not (math.isfinite(self.lr_d) and self.lr_d > 0):
+            raise GanvqError(f"--lr-d must be a positive number, got {self.lr_d}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise GanvqError(f"Adam betas must lie in [0, 1), got {self.beta1}, {self.beta2}")
+        for name in ("gp_weight", "r1_gamma", "diverge_loss"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise GanvqError(f"{name} must be a non-negative number, got {getattr(self, name)}")
+        if self.sample_every < 0 or self.max_rollbacks < 0:
+            raise GanvqError("--sample-every and max_rollbacks must be non-negative")
         if not 0 <= self.ema_decay < 1:
             raise GanvqError(f"--ema-decay must lie in [0, 1), got {self.ema_decay}")
         if self.on_diverge not in ("stop", "rollback"):

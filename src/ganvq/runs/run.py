@@ -23,6 +23,7 @@ from ganvq.models.vqvae import VQVAE
 from ganvq.prior import CodePrior, LocalPrior, PriorConfig, build_prior
 from ganvq.prior.config import exact_form_problem
 from ganvq.runs.configs import RUN_CONFIGS, GANRunConfig, PriorRunConfig, VQVAERunConfig
+from ganvq.runs.schema import check_run
 
 CHECKPOINT = "checkpoint.safetensors"  # weights, optimizer and RNG state, config and counters
 METRICS = "metrics.jsonl"  # one JSON line per logged step
@@ -136,6 +137,7 @@ def open_run(path: str | Path, *kinds: str) -> Run:
         config = from_dict(RUN_CONFIGS[kind], _legacy(kind, meta["config"]))
     except GanvqError as e:
         raise GanvqError(f"{ckpt}: {e}") from None
+    check_run(ckpt, kind, config, meta, tensors)
     return Run(run_folder(path), ckpt, kind, config, meta, tensors)
 
 
