@@ -7,6 +7,7 @@ from ganvq.codec.format import (
     MIN_FILE,
     GvqFormatError,
     Header,
+    min_payload,
     pack,
     read_varint,
     unpack,
@@ -24,11 +25,22 @@ def test_varints_round_trip(n):
 
 @given(st.integers(1, 3 * CHUNK), st.sampled_from([1, 3]), st.integers(1, 300), st.integers(1, 300))
 def test_headers_round_trip(count, channels, height, width):
-    payloads = [bytes([i % 256]) * (i % 5) for i in range(-(-count // CHUNK))]
+    sizes = [min(CHUNK, count - i * CHUNK) for i in range(-(-count // CHUNK))]
+    payloads = [bytes([i % 256]) * (min_payload(n) + i % 5) for i, n in enumerate(sizes)]
     data = pack(Header(height, width, channels, count, HASH[:2]), payloads, HASH)
     header, parts = unpack(data, HASH)
     assert (header.height, header.width, header.channels, header.count) == (height, width, channels, count)
     assert parts == payloads
+
+
+@pytest.mark.parametrize("count, payload", [(20_000, 80), (1 << 24, 0), (CHUNK, CHUNK // 8 - 1), (2, 0)])
+def test_a_small_file_cannot_claim_many_images(count, payload):
+    # decoding work is bounded by the file's size: at least one payload bit per image
+    chunks = -(-count // CHUNK)
+    payloads = [b""] * (chunks - 1) + [b"\x01" * payload]
+    data = pack(Header(28, 28, 1, count, HASH[:2]), payloads, HASH)
+    with pytest.raises(GvqFormatError, match="corrupted"):
+        unpack(data, HASH)
 
 
 def test_one_small_image_costs_nine_bytes_of_header():

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ganvq.codec import entropy
-from ganvq.codec.format import CHUNK, GvqFormatError, Header, pack, unpack
+from ganvq.codec.format import CHUNK, GvqFormatError, Header, min_payload, pack, unpack
 from ganvq.device import resolve_device
 from ganvq.errors import GanvqError
 from ganvq.images import to_float, to_uint8_image
@@ -151,7 +151,7 @@ class Codec:
                 segments = [] if y is None else [(y[j : j + size].numpy(), self._label_freqs(len(s)))]
                 order = self._stream_order(len(s))  # step-major, see the module docstring
                 segments.append((s.reshape(-1)[order], f.reshape(-1, f.shape[-1])[order]))
-                payloads.append(entropy.encode(segments))
+                payloads.append(entropy.encode(segments, min_bytes=min_payload(len(s))))
         return payloads
 
     @functools.lru_cache(maxsize=8)

@@ -21,6 +21,10 @@ except ImportError:  # pragma: no cover - a dependency; the message says how to 
     constriction = None
 
 FREQ_SCALE = float(2**24)
+# A stream's bytes hold at least its information content (the ideal code length, -sum log2 p) less this
+# many bits: the encoder pads shorter ones with zero bytes, so a decoder may refuse streams that decode to
+# more information than 8 * bytes + SLACK_BITS (see StreamDecoder.bits), which bounds decoding work.
+SLACK_BITS = 64
 _PAD = b"\x00" * 12  # zero words past the end: a trimmed stream reads them, never past them
 
 
@@ -51,8 +55,10 @@ def _decodes_to(data: bytes, segments: list[tuple[np.ndarray, np.ndarray]]) -> b
         return False
 
 
-def encode(segments: list[Segment]) -> bytes:
-    """Range-code segments of symbols, each with its frequency rows, as one stream; the shortest bytes that decode back."""
+def encode(segments: list[Segment], min_bytes: int = 0) -> bytes:
+    """Range-code segments of symbols, each with its frequency rows, as one stream: the shortest bytes that decode
+    back, padded with zero bytes (which decode the same) to `min_bytes` and to the information content less
+    SLACK_BITS."""
     family = _family()
     encoder = constriction.stream.queue.RangeEncoder()
     coded, ideal = [], 0.0
@@ -64,7 +70,9 @@ def encode(segments: list[Segment]) -> bytes:
             ideal -= np.log2(probs[np.arange(len(symbols)), symbols]).sum()
         coded.append((symbols, probs))
     data = encoder.get_compressed().astype(">u4").tobytes()
-    return _shortest(data, coded, guess=int(np.ceil(ideal / 8)))
+    best = _shortest(data, coded, guess=int(np.ceil(ideal / 8)))
+    floor = max(min_bytes, int(np.ceil((ideal - SLACK_BITS) / 8)))
+    return best + b"\0" * max(floor - len(best), 0)
 
 
 def _fits(data: bytes, length: int, segments: list) -> bytes | None:
@@ -107,6 +115,8 @@ class StreamDecoder:
 
     def __init__(self, data: bytes):
         self._family = _family()
+        self.budget = 8 * len(data) + SLACK_BITS + 1  # the most information its symbols may carry (+1: rounding)
+        self.bits = 0.0  # information decoded so far, -sum log2 p
         try:
             self._decoder = constriction.stream.queue.RangeDecoder(_words(data))
         except Exception as e:  # constriction's errors are not a documented type
@@ -115,6 +125,12 @@ class StreamDecoder:
     def decode(self, probs: np.ndarray) -> np.ndarray:
         """The next len(probs) symbols (int32), decoded with rows probs (n, K) = frequencies / 2^24 (see `probabilities`)."""
         try:
-            return self._decoder.decode(self._family, probs)
+            symbols = self._decoder.decode(self._family, probs)
         except Exception as e:
             raise GanvqError(f"the file is corrupted (the coded stream ends early or is invalid: {e})") from None
+        if len(symbols):
+            self.bits -= float(np.log2(probs[np.arange(len(symbols)), symbols]).sum())
+            if self.bits > self.budget:
+                raise GanvqError("the file is corrupted (a coded stream decodes to more information than its "
+                                 "bytes hold)")
+        return symbols

@@ -16,6 +16,11 @@ one grayscale 28x28 image carries 9 bytes of overhead (2 magic, 1 version/flags,
     .       ...   payload: one range-coded stream per chunk of up to CHUNK images (see codec/entropy.py)
     end-2   2     check: the low 16 bits of CRC-32(full 32-byte model SHA-256 || all bytes before it)
 
+Decoding work is bounded by the file's size: a chunk of n images holds at least ceil(n / IMAGES_PER_BYTE)
+payload bytes (at least one bit per image; the encoder pads with zero bytes, which decode the same, in the
+rare streams that would be shorter), and a stream must not decode to more information than its bytes hold
+(see codec.py), so a small file cannot claim, or make the decoder produce, many images.
+
 Keying the check with the full model hash means a file decoded with the wrong model fails the
 check even when the 2-byte fingerprints collide, so it can never turn silently into a wrong image;
 the fingerprint itself only lets the error say which of the two went wrong.
@@ -39,6 +44,7 @@ CHECK_BYTES = 2
 MIN_FILE = len(MAGIC) + 1 + FINGERPRINT_BYTES + 1 + 1 + CHECK_BYTES  # 9: header + check, empty payload
 MAX_SIDE = 1 << 16  # a larger image size in a header can only be damage
 MAX_IMAGES = 1 << 24
+IMAGES_PER_BYTE = 8  # a chunk of n images has at least ceil(n / 8) payload bytes: one bit per image
 
 
 class GvqFormatError(GanvqError):
@@ -82,6 +88,11 @@ def read_varint(data: bytes, pos: int, end: int, what: str) -> tuple[int, int]:
         shift += 7
         if shift > 63:
             raise GvqFormatError(f"the file is corrupted (an overlong {what})")
+
+
+def min_payload(images: int) -> int:
+    """The fewest payload bytes a stream of `images` images may have (one bit per image)."""
+    return -(-images // IMAGES_PER_BYTE)
 
 
 def check_value(model_hash: bytes, body: bytes) -> bytes:
@@ -145,8 +156,8 @@ def unpack(data: bytes, model_hash: bytes) -> tuple[Header, list[bytes]]:
     if flags & FLAG_SEVERAL:
         count, pos = read_varint(data, pos, end, "image count")
         count += 2
-        if count > MAX_IMAGES:
-            raise GvqFormatError(f"the file is corrupted (it claims {count} images)")
+        if count > MAX_IMAGES or count > IMAGES_PER_BYTE * len(data):
+            raise GvqFormatError(f"the file is corrupted (it claims {count} images in {len(data)} bytes)")
         for _ in range(-(-count // CHUNK) - 1):
             n, pos = read_varint(data, pos, end, "chunk lengths")
             lengths.append(n)
@@ -157,5 +168,9 @@ def unpack(data: bytes, model_hash: bytes) -> tuple[Header, list[bytes]]:
         payloads.append(data[pos : pos + n])
         pos += n
     payloads.append(data[pos:end])
+    for i, payload in enumerate(payloads):
+        if len(payload) < min_payload(min(CHUNK, count - i * CHUNK)):
+            raise GvqFormatError(f"the file is corrupted (chunk {i} holds {len(payload)} bytes for "
+                                 f"{min(CHUNK, count - i * CHUNK)} images)")
     channels = 3 if flags & FLAG_RGB else 1
     return Header(height, width, channels, count, fingerprint), payloads

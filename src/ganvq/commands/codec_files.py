@@ -8,6 +8,7 @@ share one (a file is never silently overwritten by another input's image).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import time
@@ -15,12 +16,12 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import torch
-from PIL import Image
 
 from ganvq.codec import Codec
 from ganvq.codec.format import CHUNK, pack
 from ganvq.data import has_named_splits, load_dataset
 from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files, read_image_file
+from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
 from ganvq.images import bits_per_pixel, encode_png
 from ganvq.metrics.recon import psnr_per_image, ssim_per_image
@@ -40,7 +41,8 @@ def _write(path: Path, data: bytes) -> None:
         tmp.write_bytes(data)
         os.replace(tmp, path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses the clean-up too
+            tmp.unlink(missing_ok=True)
         raise GanvqError(f"cannot write {path}: {e.strerror or e}") from None
 
 
@@ -49,10 +51,12 @@ def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False) -
     `resize`: then it is resized and centre-cropped, and converted to the model's channels, as training does."""
     c, h, w = shape
     try:
-        with Image.open(path) as img:
+        with open_image(path) as img:
             size, mode = img.size, img.mode
     except FileNotFoundError:
         raise GanvqError(f"{path}: no such file") from None
+    except GanvqError:
+        raise
     except Exception as e:  # Pillow raises many unrelated types on bad bytes
         raise GanvqError(f"{path}: cannot read image ({type(e).__name__}: {e})") from None
     if resize:

@@ -9,7 +9,8 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ganvq.errors import GanvqError
+from ganvq.data.limits import open_image
+from ganvq.errors import GanvqError, warn
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp"})
 # Single-channel modes; everything else (RGB, RGBA, P, CMYK, ...) counts as colour.
@@ -49,7 +50,11 @@ def read_image_folder(
         raise GanvqError(f"limit must be positive, got {limit}")
     if not root.is_dir():
         raise GanvqError(f"{root}: not a folder")
-    files = list_image_files(root)
+    hidden: list[Path] = []
+    files = list_image_files(root, hidden)
+    if hidden:
+        warn(f"{root}: skipped {len(hidden)} image file(s) whose name or folder starts with '.' (hidden), e.g. "
+             f"{hidden[0].relative_to(root).as_posix()}; rename them to use them")
     if not files:
         raise GanvqError(f"{root}: no PNG/JPEG/BMP images found (searched subfolders too)")
     rels = [f.relative_to(root) for f in files]
@@ -108,22 +113,26 @@ def read_image_file(path: str | Path, size: int, channels: int | None = None) ->
     return np.array(a[None])  # a writable copy (Pillow arrays are read-only), like every other reader
 
 
-def list_image_files(root: Path) -> list[Path]:
-    """Image files under root by case-insensitive extension, sorted; hidden files and folders skipped."""
+def list_image_files(root: Path, hidden: list[Path] | None = None) -> list[Path]:
+    """Image files under root by case-insensitive extension, sorted; hidden files and folders skipped (and
+    their image files appended to `hidden` when given)."""
     found = []
     for p in root.rglob("*"):
         rel = p.relative_to(root)
+        if not (p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()):
+            continue
         # Hidden entries are editor/OS litter (e.g. macOS "._x.png"), never training data.
         if any(part.startswith(".") for part in rel.parts):
+            if hidden is not None:
+                hidden.append(p)
             continue
-        if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
-            found.append(p)
+        found.append(p)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
 def _load_square(file: Path, size: int, channels: int | None) -> np.ndarray:
     """Decode one image to uint8 (size, size) if grayscale or (size, size, 3) if colour."""
-    with Image.open(file) as img:
+    with open_image(file, file.name) as img:
         img.draft(None, (size, size))  # JPEG: decode at a reduced scale still >= size (much faster)
         img = ImageOps.exif_transpose(img)
         gray = img.mode in GRAY_MODES if channels is None else channels == 1
@@ -155,5 +164,7 @@ def _reason(e: Exception) -> str:
     """A short one-line reason for a file that failed to decode."""
     if isinstance(e, UnidentifiedImageError):
         return "not a recognised image"
+    if isinstance(e, GanvqError):
+        return str(e)
     text = " ".join(str(e).split()) or "no details"
     return f"{type(e).__name__}: {text}"

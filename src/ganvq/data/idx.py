@@ -1,13 +1,19 @@
-"""Reader for the IDX format used by MNIST and Fashion-MNIST (raw or gzip-compressed)."""
+"""Reader for the IDX format used by MNIST and Fashion-MNIST (raw or gzip-compressed).
+
+The header is read first and the data only as far as it declares, so neither a header claiming
+billions of values nor a gzip bomb is ever allocated or decompressed whole (see data/limits.py).
+"""
 
 from __future__ import annotations
 
 import gzip
 import zlib
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
+from ganvq.data.limits import check_values
 from ganvq.errors import GanvqError
 
 # IDX type code -> big-endian element dtype (http://yann.lecun.com/exdb/mnist/, "THE IDX FILE FORMAT").
@@ -25,57 +31,71 @@ _GZIP_MAGIC = b"\x1f\x8b"
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (`.gz` or raw) into a native-endian numpy array of its declared shape."""
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise GanvqError(f"{path}: not an IDX file: {len(data)} bytes is shorter than the 4-byte header")
-    if data[0] != 0 or data[1] != 0:
+    if path.exists() and not path.is_file():  # a folder, or /dev/zero or a FIFO: no end to read to
+        raise GanvqError(f"{path}: cannot read it as an IDX file: not a regular file")
+    try:
+        with open(path, "rb") as raw:
+            gzipped = raw.read(2) == _GZIP_MAGIC
+            raw.seek(0)
+            if not gzipped and path.suffix.lower() == ".gz":
+                raise GanvqError(f"{path}: not a gzip file (named .gz but lacks the gzip header)")
+            if not gzipped:
+                return _read_stream(raw, path)
+            with gzip.GzipFile(fileobj=raw) as f:
+                return _read_stream(f, path)
+    except EOFError as e:
+        raise GanvqError(f"{path}: truncated gzip file ({e}); download it again") from e
+    except gzip.BadGzipFile as e:
+        raise GanvqError(f"{path}: corrupt gzip file ({e}); download it again") from e
+    except zlib.error as e:
+        raise GanvqError(f"{path}: corrupt gzip file ({e}); download it again") from e
+    except OSError as e:
+        raise GanvqError(f"{path}: cannot read file ({e.strerror or e})") from e
+
+
+def _read_exactly(f: BinaryIO, n: int) -> bytes:
+    """Up to n bytes (fewer only at the end of the stream); gzip streams return short reads."""
+    parts, left = [], n
+    while left > 0:
+        chunk = f.read(min(left, 1 << 24))
+        if not chunk:
+            break
+        parts.append(chunk)
+        left -= len(chunk)
+    return b"".join(parts)
+
+
+def _read_stream(f: BinaryIO, path: Path) -> np.ndarray:
+    head = _read_exactly(f, 4)
+    if len(head) < 4:
+        raise GanvqError(f"{path}: not an IDX file: {len(head)} bytes is shorter than the 4-byte header")
+    if head[0] != 0 or head[1] != 0:
         raise GanvqError(
-            f"{path}: not an IDX file: bad magic number 0x{data[:4].hex()} (must start with two zero bytes)"
+            f"{path}: not an IDX file: bad magic number 0x{head.hex()} (must start with two zero bytes)"
         )
-    type_code, ndim = data[2], data[3]
+    type_code, ndim = head[2], head[3]
     if type_code not in IDX_DTYPES:
         known = ", ".join(f"0x{c:02X}" for c in IDX_DTYPES)
         raise GanvqError(f"{path}: unknown IDX type code 0x{type_code:02X} (known: {known})")
     if ndim == 0:
         raise GanvqError(f"{path}: IDX header declares 0 dimensions")
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
+    dims = _read_exactly(f, 4 * ndim)
+    if len(dims) < 4 * ndim:
         raise GanvqError(
-            f"{path}: truncated IDX header: {ndim} dimensions need {header_len} bytes, file has {len(data)}"
+            f"{path}: truncated IDX header: {ndim} dimensions need {4 + 4 * ndim} bytes, file has {4 + len(dims)}"
         )
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
     dtype = IDX_DTYPES[type_code]
-    # Python ints: a corrupt header can declare a product that overflows int64.
-    expected = dtype.itemsize
-    for d in shape:
-        expected *= d
-    found = len(data) - header_len
-    if found < expected:
+    expected = check_values(shape, str(path)) * dtype.itemsize  # before anything is allocated
+    data = _read_exactly(f, expected)
+    if len(data) < expected:
         raise GanvqError(
-            f"{path}: truncated IDX data: shape {shape} needs {expected} bytes, found {found}"
+            f"{path}: truncated IDX data: shape {shape} needs {expected} bytes, found {len(data)}"
         )
-    if found > expected:
-        raise GanvqError(
-            f"{path}: {found - expected} unexpected bytes after the IDX data of shape {shape}"
-        )
-    flat = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize, offset=header_len)
+    extra = len(f.read(1 << 16))  # counted up to a point: a bomb's tail is never decompressed
+    if extra:
+        count = f"{extra}" if extra < 1 << 16 else f"over {extra}"
+        raise GanvqError(f"{path}: {count} unexpected bytes after the IDX data of shape {shape}")
+    flat = np.frombuffer(data, dtype=dtype, count=expected // dtype.itemsize)
     # astype copies into a writable native-endian array (frombuffer over bytes is read-only).
     return flat.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
-
-
-def _read_bytes(path: Path) -> bytes:
-    """Return the file's bytes, decompressed when it starts with the gzip magic (whatever its name)."""
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise GanvqError(f"{path}: cannot read file ({e.strerror or e})") from e
-    if not raw.startswith(_GZIP_MAGIC):
-        if path.suffix.lower() == ".gz":
-            raise GanvqError(f"{path}: not a gzip file (named .gz but lacks the gzip header)")
-        return raw
-    try:
-        return gzip.decompress(raw)
-    except EOFError as e:
-        raise GanvqError(f"{path}: truncated gzip file ({e}); download it again") from e
-    except (OSError, zlib.error) as e:
-        raise GanvqError(f"{path}: corrupt gzip file ({e}); download it again") from e

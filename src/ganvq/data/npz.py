@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ganvq.data.arrays import to_labels, to_uint8_nchw
+from ganvq.data.limits import check_npy
 from ganvq.errors import GanvqError
 
 # (image key, label key) per split, in order of preference; matched in lower case.
@@ -60,7 +61,7 @@ def _read_split(f, path: Path, split: str) -> tuple[np.ndarray, np.ndarray | Non
     try:
         # allow_pickle=False: an .npz from elsewhere must not be able to run code.
         npz = np.load(f, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError) as e:
         raise GanvqError(f"{path}: cannot read .npz ({_one_line(e)})") from e
     if not isinstance(npz, np.lib.npyio.NpzFile):
         raise GanvqError(f"{path}: not an .npz archive (a single .npy array?)")
@@ -70,12 +71,27 @@ def _read_split(f, path: Path, split: str) -> tuple[np.ndarray, np.ndarray | Non
         if pair is None:
             raise GanvqError(_missing_split_message(path, split, set(npz.files)))
         x_key, y_key = pair
+        for key in (x_key, y_key):
+            if key is not None:
+                _check_member(npz.zip, key, path)
         try:
             images = npz[x_key]
             labels = npz[y_key] if y_key is not None else None
-        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError) as e:
             raise GanvqError(f"{path}: corrupt .npz member ({_one_line(e)})") from e
     return images, labels, x_key, y_key
+
+
+def _check_member(z: zipfile.ZipFile, key: str, path: Path) -> None:
+    """Read member `key`'s .npy header before numpy allocates what it declares (data/limits.py)."""
+    names = set(z.namelist())
+    name = f"{key}.npy" if f"{key}.npy" in names else key
+    info = z.getinfo(name)
+    try:
+        with z.open(info) as member:
+            check_npy(member, info.file_size, f"{path}[{key}]")
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        raise GanvqError(f"{path}: corrupt .npz member {key!r} ({_one_line(e)})") from e
 
 
 def _missing_split_message(path: Path, split: str, keys: set[str]) -> str:
