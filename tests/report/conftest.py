@@ -19,7 +19,7 @@ def _install() -> str:
     for cmd in (["apt-get", "install", "-y", "-qq", "chromium"], ["apt-get", "update", "-qq"],
                 ["apt-get", "install", "-y", "-qq", "chromium"]):
         try:
-            done = subprocess.run(prefix + cmd, capture_output=True, text=True, env=env, timeout=900)
+            done = subprocess.run(prefix + cmd, check=False, capture_output=True, text=True, env=env, timeout=900)
         except (OSError, subprocess.TimeoutExpired) as e:
             log.append(f"{' '.join(cmd)}: {e}")
             break

@@ -155,7 +155,7 @@ addEventListener('load', () => {
     probed.write_text(html.replace("<head>", "<head>" + probe, 1))
     done = subprocess.run([chromium, "--headless", "--disable-gpu", "--no-sandbox", "--window-size=1280,800",
                            "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000", "--dump-dom",
-                           probed.as_uri()], capture_output=True, text=True, timeout=120)
+                           probed.as_uri()], check=False, capture_output=True, text=True, timeout=120)
     found = re.search(r"data-check=\"([^\"]*)\"", done.stdout)
     assert found, f"the page never finished loading in Chromium:\n{done.stderr[-2000:]}"
     check = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
@@ -177,7 +177,7 @@ def test_report_renders_in_a_real_browser(chromium, tiny_vqvae_run, tiny_gan_run
     shot = tmp_path / "first-screen.png"
     subprocess.run([chromium, "--headless", "--disable-gpu", "--no-sandbox", "--hide-scrollbars",
                     "--window-size=1280,800", f"--screenshot={shot}", out.as_uri()],
-                   capture_output=True, timeout=120, cwd=tmp_path)
+                   check=False, capture_output=True, timeout=120, cwd=tmp_path)
     with Image.open(shot) as im:
         assert im.size == (1280, 800)
         assert np.asarray(im.convert("L")).std() > 10  # something was drawn, not a blank page

@@ -327,7 +327,11 @@ def report(runs: list[str], out: str, seed: int = 0) -> dict:
     """Write one HTML page about one run or several (any kinds) to `out`; returns its path and each run's scores."""
     if not runs:
         raise GanvqError("name at least one run folder (or checkpoint) to report on")
-    evidence = [gather(open_run(r)) for r in runs]
+    opened = [open_run(r) for r in runs]
+    for run in opened:
+        if run.kind not in SECTIONS:  # a new kind of run needs its section here before it can be reported
+            raise GanvqError(f"{run.checkpoint}: report does not cover {run.kind} runs yet")
+    evidence = [gather(run) for run in opened]
     if len(evidence) == 1:
         ev = evidence[0]
         body = run_section(ev, 1, "run-1")

@@ -95,8 +95,8 @@ def line_chart(series: list[Series], title: str, y_label: str, x_label: str = "t
     def py(y: float) -> float:
         return top + ph - (tf(y) - y0) / ((y1 - y0) or 1) * ph
 
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" {FONT} font-size="11">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" {FONT} font-size="11">'),
              f'<rect width="{width}" height="{height}" fill="#fff"/>',
              f'<text x="{left}" y="16" font-size="13" font-weight="bold">{html.escape(title)}</text>']
     for t in xt:
@@ -150,8 +150,8 @@ def bar_chart(counts: list[int], title: str, y_label: str, x_label: str, width: 
     yt = nice_ticks(0, max(max(counts), 1))
     y1 = yt[-1] or 1
     bw = pw / len(counts)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-             f'viewBox="0 0 {width} {height}" {FONT} font-size="11">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+              f'viewBox="0 0 {width} {height}" {FONT} font-size="11">'),
              f'<rect width="{width}" height="{height}" fill="#fff"/>',
              f'<text x="{left}" y="16" font-size="13" font-weight="bold">{html.escape(title)}</text>']
     for t in yt:
