@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ganvq.errors import GanvqError
 from ganvq.io import atomic_write_bytes
 
 _PIL_MODES = {1: "L", 3: "RGB", 4: "RGBA"}
@@ -123,9 +124,38 @@ def encode_png(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+# file suffix -> Pillow format; a name without a suffix is written as PNG
+IMAGE_FORMATS = {"": "PNG", ".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".webp": "WEBP"}
+
+
+def check_image_suffix(path: str | Path) -> None:
+    """A GanvqError, before any work, when `path` names an image format save_image does not write."""
+    suffix = Path(path).suffix
+    if suffix.lower() not in IMAGE_FORMATS:
+        raise GanvqError(f"{path}: cannot write a {suffix} image; use .png, .jpg, .bmp or .webp")
+
+
+def encode_image(image: np.ndarray, suffix: str = ".png") -> bytes:
+    """The bytes of a uint8 (H, W, C) or (H, W) image in the format its file suffix names (see IMAGE_FORMATS);
+    JPEG at quality 95, WebP lossless."""
+    fmt = IMAGE_FORMATS.get(suffix.lower())
+    if fmt is None:
+        raise GanvqError(f"cannot write a {suffix} image; use .png, .jpg, .bmp or .webp")
+    if fmt == "PNG":
+        return encode_png(image)
+    png = Image.open(_bytes_io.BytesIO(encode_png(image)))  # the same mode checks and conversions as PNG
+    buf = _bytes_io.BytesIO()
+    if fmt == "JPEG":
+        png.convert("L" if png.mode == "L" else "RGB").save(buf, format="JPEG", quality=95)
+    else:
+        png.save(buf, format=fmt, **({"lossless": True} if fmt == "WEBP" else {}))
+    return buf.getvalue()
+
+
 def save_image(path: str | Path, image: np.ndarray, upscale: int = 1) -> None:
-    """Atomically write a uint8 (H, W, C) image as PNG, optionally enlarged (nearest neighbour)."""
-    atomic_write_bytes(path, encode_png(upscale_nearest(np.asarray(image), upscale)))
+    """Atomically write a uint8 (H, W, C) image in the format its suffix names (PNG by default), optionally
+    enlarged (nearest neighbour)."""
+    atomic_write_bytes(path, encode_image(upscale_nearest(np.asarray(image), upscale), Path(path).suffix))
 
 
 def save_grid(

@@ -8,6 +8,7 @@ import signal
 import sys
 
 from ganvq.cli.commands import add_commands
+from ganvq.cli.options import Parser, harden
 from ganvq.cli.train import add_train_commands, build_gan_config, build_prior_config, build_vqvae_config
 from ganvq.errors import GanvqError
 
@@ -17,14 +18,17 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganvq", description="Image generation and reconstruction with GANs and VQ-VAEs.")
+    parser = Parser(prog="ganvq", description="Image generation and reconstruction with GANs and VQ-VAEs.",
+                    epilog="Inputs are read within size limits: GANVQ_MAX_PIXELS (pixel values of one array, default "
+                           "2^31) and GANVQ_MAX_IMAGE_PIXELS (pixels of one image file, default 89,478,485); set "
+                           "either environment variable higher to read larger inputs.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add_train_commands(sub)
     add_commands(sub)
-    return parser
+    return harden(parser)
 
 
 class _Terminated(KeyboardInterrupt):

@@ -6,9 +6,18 @@ from __future__ import annotations
 import argparse
 
 
+GRID_MAX = 10_000  # images in one grid file (a 100 x 100 grid); more go to --out-dir
+
+
 def _sample(args) -> dict:
     from ganvq.commands.sample import write_samples
+    from ganvq.errors import GanvqError
+    from ganvq.images import check_image_suffix
 
+    if args.out is not None:
+        check_image_suffix(args.out)
+        if args.n > GRID_MAX:
+            raise GanvqError(f"--n {args.n:,} is too many for one grid (at most {GRID_MAX:,}); use --out-dir")
     return write_samples(args.ckpt, n=args.n, seed=args.seed, out=args.out, out_dir=args.out_dir,
                          class_=args.class_, truncation=args.truncation, device=args.device,
                          temperature=args.temperature, top_k=args.top_k)
@@ -16,7 +25,13 @@ def _sample(args) -> dict:
 
 def _interpolate(args) -> dict:
     from ganvq.commands.sample import interpolate
+    from ganvq.errors import GanvqError
+    from ganvq.images import check_image_suffix
 
+    check_image_suffix(args.out)
+    if args.rows * args.steps > GRID_MAX:
+        raise GanvqError(f"--rows x --steps = {args.rows * args.steps:,} images is too many for one grid "
+                         f"(at most {GRID_MAX:,})")
     return interpolate(args.ckpt, args.out, rows=args.rows, steps=args.steps, seed=args.seed,
                        class_=args.class_, truncation=args.truncation, device=args.device)
 

@@ -23,7 +23,7 @@ from ganvq.data import has_named_splits, load_dataset
 from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files, read_image_file
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
-from ganvq.images import bits_per_pixel, encode_png
+from ganvq.images import IMAGE_FORMATS, bits_per_pixel, encode_image
 from ganvq.metrics.recon import psnr_per_image, ssim_per_image
 
 SUFFIX = ".gvq"
@@ -258,12 +258,13 @@ def _parse(codec: Codec, path: Path):
 
 
 def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, device: str = "cpu") -> dict:
-    """Decompress .gvq files (or folders of them) to PNGs under folder `out` (or to `out`.png for one image)."""
+    """Decompress .gvq files (or folders of them) to PNGs under folder `out` (or to one image file `out`: .png,
+    .jpg, .bmp or .webp)."""
     if batch < 1:
         raise GanvqError(f"--batch must be at least 1, got {batch}")
     codec = Codec.from_checkpoint(ckpt, device)
     out_path = Path(out)
-    one_png = out_path.suffix.lower() == ".png"
+    one_png = out_path.suffix.lower() in IMAGE_FORMATS and out_path.suffix != ""
     t0 = time.perf_counter()
     images = files = 0
     targets = _Targets(out_path)
@@ -272,7 +273,7 @@ def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, 
         count = _parse(codec, path)[0].count
         if one_png:
             if plan or count != 1:
-                raise GanvqError(f"-o {out_path} names one PNG, but the input holds several images; give a folder")
+                raise GanvqError(f"-o {out_path} names one image, but the input holds several; give a folder")
             outputs = [out_path]
         elif count == 1:
             outputs = [targets.claim(name, ".png", path)]
@@ -284,7 +285,7 @@ def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, 
         blobs = [_parse(codec, path)[1] for path, _ in group]
         for (_, outputs), x in zip(group, codec.decompress_each(blobs)):
             for target, img in zip(outputs, x.permute(0, 2, 3, 1).numpy()):
-                _write(target, encode_png(img))
+                _write(target, encode_image(img, target.suffix))
             images += len(x)
         files += len(group)
     seconds = time.perf_counter() - t0

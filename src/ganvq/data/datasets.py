@@ -13,6 +13,7 @@ import torch
 from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_crop, to_labels, to_uint8_nchw
 from ganvq.data.folder import IMAGE_EXTENSIONS, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
+from ganvq.data.limits import check_values
 from ganvq.data.npz import npz_splits, read_npz
 from ganvq.data.splits import SPLITS, resolve_val_fraction, select
 from ganvq.errors import GanvqError
@@ -182,6 +183,7 @@ def load_dataset(
             y = None if y is None else y[torch.from_numpy(picked)].clone()
     x = torch.from_numpy(np.ascontiguousarray(images))
     if size is not None:
+        check_values((len(x), x.shape[1], size, size), f"{path} resized to {size}x{size}")
         x = resize_center_crop(x, size)
     x = convert_channels(x, channels)
     return ImageDataset(x, y, name, str(path), num_classes, class_names, skipped)

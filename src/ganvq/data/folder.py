@@ -9,7 +9,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ganvq.data.limits import open_image
+from ganvq.data.limits import check_values, open_image
 from ganvq.errors import GanvqError, warn
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp"})
@@ -57,6 +57,7 @@ def read_image_folder(
              f"{hidden[0].relative_to(root).as_posix()}; rename them to use them")
     if not files:
         raise GanvqError(f"{root}: no PNG/JPEG/BMP images found (searched subfolders too)")
+    check_values((min(len(files), limit or len(files)), channels or 3, size, size), f"{root} at --image-size {size}")
     rels = [f.relative_to(root) for f in files]
     # Class folders as in torchvision's ImageFolder, but only when no image sits at the top level.
     classes = sorted({r.parts[0] for r in rels}) if all(len(r.parts) > 1 for r in rels) else None
