@@ -229,6 +229,16 @@ def _fork_rng(task: Task):
     return torch.random.fork_rng(devices=devices)
 
 
+def _saved_window(meta: dict) -> list[dict]:
+    """The per-step metrics a checkpoint holds since its last metric line ([] in checkpoints from before them)."""
+    window = meta.get("window", [])
+    if not (isinstance(window, list) and all(
+            isinstance(m, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in m.values())
+            for m in window)):
+        raise GanvqError("checkpoint field 'window' must be a list of objects of numbers; the file is damaged")
+    return [dict(m) for m in window]
+
+
 class _Interrupt(Exception):
     """A stop request reached a point where the run's state is whole: save it and stop."""
 
@@ -253,7 +263,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         restore(task, previous.tensors, previous.meta)
         meta = previous.meta
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
-        window, pending = list(meta.get("window", [])), bool(meta.get("score_pending"))
+        window, pending = _saved_window(meta), meta.get("score_pending") is True
     else:
         _refuse_existing(out)
         if cfg.steps is not None and cfg.minutes is None and cfg.steps < cfg.learn_steps:
