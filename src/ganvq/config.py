@@ -111,6 +111,8 @@ def load_config_file(path: str | Path) -> dict:
         data = yaml.load(text, Loader=_loader())  # YAML is a superset of JSON
     except yaml.YAMLError as e:
         raise GanvqError(f"{p} is not valid YAML/JSON: {str(e).splitlines()[0]}") from None
+    except RecursionError:
+        raise GanvqError(f"{p} nests too deeply to be a config file") from None
     if not isinstance(data, dict):
         raise GanvqError(f"{p} must hold a mapping of options")
     return data
