@@ -200,6 +200,8 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
     """
     out = Path(out)
     with StopRequests() as stop, RunLock(out):
+        for stray in out.glob(".*.tmp"):  # a kill -9 in the middle of a write leaves its temporary file
+            stray.unlink(missing_ok=True)
         previous = None
         if resume:
             if not (out / CHECKPOINT).exists():
