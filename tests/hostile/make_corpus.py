@@ -68,6 +68,17 @@ def idx_bytes(arr: np.ndarray, type_code: int = 0x08) -> bytes:
     return bytes([0, 0, type_code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape) + arr.astype(">u1").tobytes()
 
 
+def gzip_bomb(head: bytes, megabytes: int) -> bytes:
+    """gzip of `head` followed by `megabytes` MB of zeros, compressed a block at a time (never held whole)."""
+    buf = io.BytesIO()
+    block = bytes(1 << 20)
+    with gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as f:
+        f.write(head)
+        for _ in range(megabytes):
+            f.write(block)
+    return buf.getvalue()
+
+
 def _idx_files(rng: random.Random, count: int, bomb_mb: int) -> dict[str, bytes]:
     images = np.random.default_rng(rng.randrange(2**32)).integers(0, 256, (16, 28, 28), dtype=np.uint8)
     good = idx_bytes(images)
@@ -84,7 +95,7 @@ def _idx_files(rng: random.Random, count: int, bomb_mb: int) -> dict[str, bytes]
         "gzip-truncated.gz": gzip.compress(good)[:-9],
         "gzip-corrupt.gz": flip(gzip.compress(good), rng, 8),
         # a valid 2-image header, then far more zeros than it declares: must be refused without decompressing them
-        "gzip-bomb.gz": gzip.compress(idx_bytes(images[:2]) + bytes(bomb_mb << 20), 9),
+        "gzip-bomb.gz": gzip_bomb(idx_bytes(images[:2]), bomb_mb),
     }
     for i in range(count):
         files[f"damaged-{i}"] = damage(good, rng)
