@@ -91,7 +91,9 @@ def test_a_finished_run_trains_longer_with_steps_or_minutes(tmp_path, tiny_vqvae
     with pytest.raises(GanvqError, match="give more than 6"):
         train_vqvae(None, out, resume=True, quiet=True, steps=6)
 
+    (out / ".checkpoint.safetensors.1a2b3c4d.tmp").write_bytes(b"half a checkpoint")  # left by a kill -9
     result = train_vqvae(None, out, resume=True, quiet=True, steps=9)
+    assert not list(out.glob(".*.tmp"))
     run = open_run(out)
     assert result["step"] == 9 and run.meta["finished"] and run.config.train.steps == 9
     assert json.loads((out / loop.CONFIG).read_text())["train"]["steps"] == 9  # config.json says what was trained
