@@ -73,6 +73,12 @@ def _main(argv: list[str] | None) -> int:
             raise
         print(f"ganvq: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except MemoryError:  # the last resort: sizes are checked before allocation wherever ganvq knows them
+        if args.debug:
+            raise
+        print("ganvq: error: out of memory: an input or a config size is too large for this machine",
+              file=sys.stderr)
+        return EXIT_USAGE
     if result is not None:
         print(json.dumps(result, indent=2))
     return 0

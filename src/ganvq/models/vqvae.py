@@ -27,6 +27,12 @@ class VQVAEConfig:
     fsq: FSQConfig = field(default_factory=FSQConfig)
 
     def __post_init__(self) -> None:
+        for name, lo, hi in (("image_size", 1, 4096), ("hidden", 1, 1 << 16), ("res_blocks", 0, 256),
+                             ("downsamples", 0, 12)):
+            if not lo <= getattr(self, name) <= hi:  # a damaged config must not allocate without end
+                raise GanvqError(f"model.{name} must lie in [{lo}, {hi}], got {getattr(self, name)}")
+        if self.channels not in (1, 3):
+            raise GanvqError(f"model.channels must be 1 or 3, got {self.channels}")
         if self.image_size % (2**self.downsamples):
             raise GanvqError(
                 f"image size {self.image_size} is not divisible by 2**downsamples = {2**self.downsamples}"
