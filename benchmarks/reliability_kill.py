@@ -217,10 +217,15 @@ def _signal_trials(workdir: Path, ref: dict, signals: int, rng: random.Random) -
         messages = [line for line in text.splitlines()
                     if line.startswith("ganvq: ") and not line.startswith("ganvq: warning")]
         saved = _checkpoint(run)
+        # 128 + signal from ganvq, or death by the signal itself when it came while the finished process was
+        # exiting (the shell shows 128 + signal either way). A run stopped before its end must say how to resume.
+        if saved["finished"]:
+            one_line = len(messages) <= 1
+        else:
+            one_line = len(messages) == 1 and "--resume" in messages[0]
         trial = {"signal": signal.Signals(sig).name, "target": "final" if at_end else "random", "phase": phase,
-                 "delivered": running, "rc": rc, "exit_ok": rc == EXPECTED_EXIT[sig] or not running,
-                 "one_line": len(messages) == 1 and "--resume" in messages[0] if running else True,
-                 "message": messages[-1] if messages else None, **saved}
+                 "delivered": running, "rc": rc, "exit_ok": rc in (EXPECTED_EXIT[sig], -sig) or not running,
+                 "one_line": one_line or not running, "message": messages[-1] if messages else None, **saved}
         if saved["loadable"]:  # and it resumes to the uninterrupted run's end
             resume_log = workdir / f"signal-{i}-resume.log"
             logs.append(resume_log)

@@ -85,9 +85,13 @@ def test_a_signal_during_periodic_scoring_saves_and_the_resumed_run_scores_first
 
 def test_a_finished_run_trains_longer_with_steps_or_minutes(tmp_path, tiny_vqvae_config, capsys):
     out = tmp_path / "run"
-    train_vqvae(tiny_vqvae_config, out, quiet=True)
-    with pytest.raises(GanvqError, match=r"already finished at step 6; .*--steps N .*--minutes M"):
-        train_vqvae(None, out, resume=True, quiet=True)
+    first = train_vqvae(tiny_vqvae_config, out, quiet=True)
+    capsys.readouterr()
+    before = (out / loop.CHECKPOINT).read_bytes()
+    # resuming it as it is (a job queue rerunning a command killed after its final save) changes nothing
+    assert train_vqvae(None, out, resume=True, quiet=True) == first
+    assert (out / loop.CHECKPOINT).read_bytes() == before
+    assert "already finished at step 6: nothing to train; to train longer" in capsys.readouterr().err
     with pytest.raises(GanvqError, match="give more than 6"):
         train_vqvae(None, out, resume=True, quiet=True, steps=6)
 

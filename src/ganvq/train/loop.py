@@ -34,6 +34,7 @@ from ganvq.runs import (
     TrainConfig,
     module_weights,
     open_run,
+    read_metrics,
     trim_metrics,
 )
 from ganvq.train.stop import (
@@ -172,9 +173,6 @@ def _extended(previous: Run, steps: int | None, minutes: float | None) -> Run:
     training from now (the cosine schedule is fitted to the new end); a finished run needs one of them."""
     meta, step = previous.meta, previous.meta["step"]
     if steps is None and minutes is None:
-        if meta.get("finished"):
-            raise GanvqError(f"{previous.folder} already finished at step {step}; to train longer, resume it with "
-                             f"--steps N (the total to reach, above {step}) or --minutes M (more minutes)")
         return previous
     if steps is not None and steps <= step:
         raise GanvqError(f"{previous.folder} is at step {step}; --steps is the total to reach, so give more than {step}")
@@ -207,6 +205,12 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
             if not (out / CHECKPOINT).exists():
                 raise GanvqError(f"nothing to resume: {out / CHECKPOINT} not found")
             previous = _extended(open_run(out, kind), steps, minutes)
+            if previous.meta.get("finished"):  # e.g. killed after its final save: resuming has nothing to do
+                step = previous.meta["step"]
+                warn(f"{out} already finished at step {step}: nothing to train; to train longer, resume it with "
+                     f"--steps N (the total to reach, above {step}) or --minutes M (more minutes)")
+                final = next((r for r in reversed(read_metrics(out)) if "train_seconds" in r), {"step": step})
+                return {"run": str(out), "checkpoint": str(out / CHECKPOINT), **final}
             config = previous.config
         else:
             if steps is not None or minutes is not None:
