@@ -351,11 +351,35 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
                          f"| {bar} |")
     return "\n".join(lines)
 
+def inception_table(path: Path = RESULTS / "inception.json") -> str:
+    """Images per second and FID error against fp32 of each way to run the FID Inception-v3 on a CPU."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    lines = [
+        f"FID Inception-v3 on CPU {m['cpu']} ({m['threads']} threads, native bf16 "
+        f"{'yes' if m['native_bf16'] else 'no'}, AMX {'yes' if m['amx'] else 'no'}; "
+        "`benchmarks/bench_inception.py` → `benchmarks/results/inception.json`): images/s is the median of "
+        f"{len(data['results'][0]['images_per_second_each_repeat'])} timings of 28×28 images resized to 299×299 "
+        "(resize included); FID error is the largest relative difference from fp32's FID over four pairs "
+        "(Fashion-MNIST test 1,000 vs 1,000 and vs a blurred, noisy copy; 250 vs 250 RGB photo tiles and vs a "
+        f"degraded copy). {data['machine'].get('note', '')}. ganvq uses `folded + oneDNN fusion, fp32, "
+        "channels-last, batch 50` by default and the bf16-weights row with `--bf16`:",
+        "",
+        "| way to run the network | images / s | best | × as loaded | largest FID error | bar ≥ 15 img/s, ≤ 0.5% |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["results"]:
+        met = r["images_per_second"] >= 15 and r["max_fid_relative_error"] <= 0.005
+        lines.append(f"| {r['option']} | {r['images_per_second']:.1f} | {r['images_per_second_best']:.1f} "
+                     f"| {r['speedup_vs_reference']:.2f} | {100 * r['max_fid_relative_error']:.3f}% "
+                     f"| {'met' if met else 'not met'} |")
+    return "\n".join(lines)
+
 
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table, "precision.json": precision_table, "presets.json": presets_table,
-          "own_data.json": own_data_table}
+          "own_data.json": own_data_table, "inception.json": inception_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]

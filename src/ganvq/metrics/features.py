@@ -13,9 +13,10 @@ repeated to 3 channels, inputs in [-1, 0.9921875]) so FIDs can be set beside pap
 package's Python module imports cv2, so only its weight file is loaded, never its code. At load the
 network is frozen and each batch norm is folded into its convolution, and on CPU it runs under
 oneDNN Graph fusion (conv + bias + ReLU in one kernel); features equal the unmodified network's to
-float rounding. `bf16=True` also stores the folded weights in bfloat16 (`inception-v3-fid-tf-bf16`,
-a name of its own so cached statistics never mix): about twice as fast on CPUs with native bf16, with
-FIDs within 0.5% of fp32 (benchmarks/bench_inception.py, benchmarks/results/inception.json).
+float rounding, 1.7× as fast as the network as loaded. `bf16=True` also stores the folded weights in
+bfloat16 (`inception-v3-fid-tf-bf16`, a name of its own so cached statistics never mix): about twice as
+fast again on CPUs with native bf16, but FIDs move by about 1% (benchmarks/bench_inception.py,
+benchmarks/results/inception.json), so fp32 is the default.
 """
 
 from __future__ import annotations
