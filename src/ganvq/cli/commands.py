@@ -131,8 +131,8 @@ def _add_scoring_options(p) -> None:
                         "images and the FID Inception-v3 for anything else; inception needs "
                         "pip install 'ganvq[inception]' (make install does it)")
     p.add_argument("--bf16", action="store_true",
-                   help="Inception in bfloat16: faster only on CPUs with native bf16, and its features deviate "
-                        "about 3%% from fp32 (benchmarks/results/metrics.json), so FIDs are not paper-exact")
+                   help="Inception in bfloat16: about twice as fast on CPUs with native bf16, but FIDs move by about "
+                        "1%% from fp32's (benchmarks/results/inception.json), so they are not paper-exact")
     p.add_argument("--seed", type=int, default=0, help="seed of KID's random subsets")
 
 
