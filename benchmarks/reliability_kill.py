@@ -199,17 +199,22 @@ def _signal_trials(workdir: Path, ref: dict, signals: int, rng: random.Random) -
         run, log = workdir / f"signal-{i}", workdir / f"signal-{i}.log"
         logs.append(log)
         at_end = i >= signals - final_phase
-        proc = _launch(workdir, run, False, log)
-        while proc.poll() is None and not (run / "checkpoint.safetensors").exists():
-            time.sleep(0.005)  # the run has begun once its step-0 checkpoint exists
-        if at_end:
-            while proc.poll() is None and "final scoring" not in log.read_text(errors="replace"):
-                time.sleep(0.005)
-            time.sleep(rng.uniform(0, 0.05))
-        else:
-            time.sleep(rng.uniform(0, STEPS * ref["step_seconds"]))
-        phase = _phase(log)
-        running = proc.poll() is None
+        for attempt in range(3):  # a moment drawn after the run had ended (a faster machine): draw again
+            shutil.rmtree(run, ignore_errors=True)
+            proc = _launch(workdir, run, False, log)
+            while proc.poll() is None and not (run / "checkpoint.safetensors").exists():
+                time.sleep(0.005)  # the run has begun once its step-0 checkpoint exists
+            if at_end:
+                while proc.poll() is None and "final scoring" not in log.read_text(errors="replace"):
+                    time.sleep(0.005)
+                time.sleep(rng.uniform(0, 0.05))
+            else:
+                time.sleep(rng.uniform(0, STEPS * ref["step_seconds"]) * (0.5 ** attempt))
+            phase = _phase(log)
+            running = proc.poll() is None
+            if running:
+                break
+            _wait(proc)
         if running:
             proc.send_signal(sig)
         rc = _wait(proc)
