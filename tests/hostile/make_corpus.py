@@ -147,9 +147,21 @@ def _npz_files(rng: random.Random, count: int) -> dict[str, bytes]:
         "bad-header": _zip({"x.npy": b"\x93NUMPY\x01\x00\x10\x00{'descr': zzz}    \n"}),
         "huge-header-len": _zip({"x.npy": b"\x93NUMPY\x02\x00" + struct.pack("<I", 2**31) + bytes(16)}),
     }
+    files["unknown-compression"] = _compression_method(good, 99)
     for i in range(count):
         files[f"damaged-{i}"] = damage(good, rng)
     return {f"{k}.npz": v for k, v in files.items()}
+
+
+def _compression_method(zip_bytes: bytes, method: int) -> bytes:
+    """A zip whose members claim compression `method` (in local and central headers)."""
+    b = bytearray(zip_bytes)
+    for magic, offset in ((b"PK\x03\x04", 8), (b"PK\x01\x02", 10)):
+        i = b.find(magic)
+        while i != -1:
+            b[i + offset] = method
+            i = b.find(magic, i + 4)
+    return bytes(b)
 
 
 # -- images --------------------------------------------------------------------------------------------------

@@ -90,7 +90,8 @@ def _check_member(z: zipfile.ZipFile, key: str, path: Path) -> None:
     try:
         with z.open(info) as member:
             check_npy(member, info.file_size, f"{path}[{key}]")
-    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, ValueError) as e:
+        # NotImplementedError: an unknown compression method; RuntimeError: an encrypted member
         raise GanvqError(f"{path}: corrupt .npz member {key!r} ({_one_line(e)})") from e
 
 
