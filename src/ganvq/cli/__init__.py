@@ -8,6 +8,7 @@ import signal
 import sys
 
 from ganvq.cli.commands import add_commands
+from ganvq.cli.db import add_db_commands
 from ganvq.cli.options import Parser, harden
 from ganvq.cli.train import add_train_commands, build_gan_config, build_prior_config, build_vqvae_config
 from ganvq.errors import GanvqError
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_commands(sub)
     add_commands(sub)
+    add_db_commands(sub)
     return harden(parser)
 
 

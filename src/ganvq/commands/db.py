@@ -1,0 +1,145 @@
+"""`ganvq db ...` over paths: create an archive, add files/folders/datasets, get, search, export, check, info."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganvq.commands.codec_files import _read_image, _write
+from ganvq.data import dataset_name, has_named_splits, load_dataset
+from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files
+from ganvq.db import ImageDB, check, info
+from ganvq.errors import GanvqError
+from ganvq.images import encode_image
+from ganvq.progress import Progress
+
+EXPORT_BATCH = 1000
+
+
+def create_db(path: str, ckpt: str, embedding: str = "auto", dim: int = 32) -> dict:
+    """A new, empty archive for the images the prior checkpoint `ckpt` (with its VQ-VAE) codes."""
+    if Path(path).suffix != ".gvqdb":
+        raise GanvqError(f"{path}: an image database's name ends in .gvqdb")
+    with ImageDB.create(path, ckpt, embedding=embedding, dim=dim) as db:
+        return info(db)
+
+
+def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize: bool
+             ) -> Iterator[tuple[torch.Tensor, np.ndarray, list[str], list[str] | None]]:
+    """(uint8 images (n, C, H, W), labels (n,) with -1 for none, names, class names) per input."""
+    c, h, _ = shape
+    for item in inputs:
+        p = Path(item)
+        if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
+            yield _read_image(p, shape, resize)[None], np.array([-1]), [p.name], None
+            continue
+        folder = p.is_dir() and not any(p.glob("*-idx3-ubyte*"))
+        part = split if has_named_splits(p) else "all"
+        data = load_dataset(item, part, size=h, channels=c)
+        labels = np.full(len(data), -1) if data.labels is None else data.labels.numpy()
+        names = None
+        if folder:
+            skipped = {s for s, _ in data.skipped}
+            files = [f.relative_to(p).as_posix() for f in list_image_files(p)]
+            files = [f for f in files if f not in skipped]
+            names = [f"{p.name}/{f}" for f in files] if len(files) == len(data) else None
+        if names is None:
+            names = [f"{dataset_name(item)}/{part}/{i:05d}" for i in range(len(data))]
+        yield data.images, labels, names, list(data.class_names) if data.class_names else None
+
+
+def add_to_db(path: str, inputs: list[str], split: str = "all", limit: int | None = None, batch: int = 1000,
+              resize: bool = False, ckpt: str | None = None, quiet: bool = False) -> dict:
+    """Add images (files, folders, datasets) to an archive, committing `batch` at a time; labels and source
+    names are kept."""
+    t0 = time.perf_counter()
+    added = 0
+    with ImageDB(path, ckpt, writable=True) as db:
+        first = len(db)
+        for images, labels, names, classes in _sources(inputs, split, db.codec.shape, resize):
+            if limit is not None:
+                keep = max(0, limit - added)
+                images, labels, names = images[:keep], labels[:keep], names[:keep]
+            if not len(images):
+                continue
+            bar = Progress(len(images), "db add", unit="image", quiet=quiet)
+            db.add(images, labels, names, classes, batch=batch, progress=bar.update)
+            bar.close()
+            added += len(images)
+        if added == 0:
+            raise GanvqError("no images to add")
+        seconds = time.perf_counter() - t0
+        return {"added": added, "ids": [first, first + added - 1], "entries": len(db), "seconds": round(seconds, 3),
+                "images_per_second": round(added / seconds, 1), "bytes": db.slot.end}
+
+
+def get_from_db(path: str, ids: list[int], out: str, ckpt: str | None = None) -> dict:
+    """Entries decoded to PNGs OUT/ID.png."""
+    out_dir = Path(out)
+    with ImageDB(path, ckpt) as db:
+        images = db.get(ids)
+        for i, img in zip(ids, images.permute(0, 2, 3, 1).numpy()):
+            _write(out_dir / f"{i}.png", encode_image(img, ".png"))
+        return {"written": len(ids), "out": str(out_dir)}
+
+
+def search_db(path: str, query: str, k: int = 10, ckpt: str | None = None, method: str = "auto") -> dict:
+    """The k entries nearest to QUERY: an entry ID or an image file."""
+    with ImageDB(path, ckpt) as db:
+        t0 = time.perf_counter()
+        if query.strip().isdigit():
+            ids, dist = db.search(ids=[int(query)], k=k, method=method)
+        else:
+            image = _read_image(Path(query), db.shape, resize=True)
+            ids, dist = db.search(image[None], k=k, method=method)
+        ms = 1000 * (time.perf_counter() - t0)
+        hits = [{"id": int(i), "distance": round(float(np.sqrt(d)), 4), "name": db.name(int(i)),
+                 "label": int(db.labels[i]), "class": db.class_name(int(i))} for i, d in zip(ids[0], dist[0])]
+        return {"query": query, "k": k, "milliseconds": round(ms, 2), "results": hits}
+
+
+def info_db(path: str) -> dict:
+    with ImageDB(path) as db:
+        return info(db)
+
+
+def check_db(path: str) -> dict:
+    """Every checksum verified; a GanvqError naming the damaged entries by ID when there are any."""
+    with ImageDB(path) as db:
+        report = check(db)
+    if not report["ok"]:
+        ids = report["damaged_ids"]
+        shown = ", ".join(map(str, ids[:10])) + (", ..." if report["damaged"] > 10 else "")
+        first = report["reasons"][str(ids[0])]
+        raise GanvqError(f"{path}: {report['damaged']} damaged entr{'y' if report['damaged'] == 1 else 'ies'} "
+                         f"(IDs {shown}; entry {ids[0]}: {first}); the others are readable")
+    return report
+
+
+def export_db(path: str, out: str, fmt: str = "png", ckpt: str | None = None, quiet: bool = False) -> dict:
+    """Every entry to OUT/ID.png (decoded) or OUT/ID.gvq (the stored bytes in a .gvq file), with index.csv."""
+    if fmt not in ("png", "gvq"):
+        raise GanvqError(f"--format must be png or gvq, got {fmt!r}")
+    out_dir = Path(out)
+    rows = io.StringIO()
+    table = csv.writer(rows)
+    table.writerow(["id", "file", "name", "label", "class"])
+    with ImageDB(path, ckpt) as db:
+        bar = Progress(len(db), "db export", unit="image", quiet=quiet)
+        for a in range(0, len(db), EXPORT_BATCH):
+            ids = list(range(a, min(a + EXPORT_BATCH, len(db))))
+            blobs = db.gvq(ids) if fmt == "gvq" else [
+                encode_image(x, ".png") for x in db.get(ids).permute(0, 2, 3, 1).numpy()]
+            for i, blob in zip(ids, blobs):
+                _write(out_dir / f"{i}.{fmt}", blob)
+                table.writerow([i, f"{i}.{fmt}", db.name(i), int(db.labels[i]), db.class_name(i) or ""])
+            bar.update(len(ids))
+        bar.close()
+        _write(out_dir / "index.csv", rows.getvalue().encode())
+        return {"exported": len(db), "format": fmt, "out": str(out_dir)}

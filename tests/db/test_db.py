@@ -1,0 +1,166 @@
+"""The image database: round trips, random access, search, damage, the lock and crash safety."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from ganvq.db import DbFormatError, ImageDB, check, info
+from ganvq.errors import GanvqError
+
+
+def _open(path, codec):
+    return ImageDB(path, codec=codec)
+
+
+def test_add_then_get_round_trips_codes_exactly_and_pixels_as_the_vqvae_decodes(make_db, codec, images):
+    x, y = images
+    with _open(make_db(), codec) as db:
+        assert len(db) == 40 and len(db._segments) == 3
+        assert torch.equal(db.codes(range(40)), codec.encode_images(x))
+        assert torch.equal(db.get(range(40)), codec.decode_images(codec.encode_images(x)))
+        one = db.get([7])
+        assert (one.int() - codec.decode_images(codec.encode_images(x[7:8])).int()).abs().max() <= 1
+        assert db.labels.tolist() == y.tolist() and db.name(12) == "test/012"
+
+
+def test_stored_entries_are_the_payloads_of_one_image_gvq_files(make_db, codec, images):
+    x, _ = images
+    with _open(make_db(), codec) as db:
+        assert db.gvq(range(40)) == codec.compress_each(x)
+
+
+def test_get_reads_only_the_entrys_own_bytes(make_db, codec, monkeypatch):
+    path = make_db()
+    with _open(path, codec) as db:
+        reads = []
+        real = os.pread
+
+        def spy(fd, n, offset):
+            reads.append((offset, n))
+            return real(fd, n, offset)
+
+        monkeypatch.setattr(os, "pread", spy)
+        db.codes([21])
+        assert reads == [(int(db.offsets[21]), int(db.lengths[21]))]
+
+
+def test_a_damaged_entry_is_reported_by_id_and_the_others_stay_readable(make_db, codec):
+    path = make_db()
+    with _open(path, codec) as db:
+        offset = int(db.offsets[5])
+        before = db.codes([4, 6])
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with _open(path, codec) as db:
+        with pytest.raises(GanvqError, match="entry 5 .*damaged"):
+            db.get([5])
+        assert torch.equal(db.codes([4, 6]), before)
+        report = check(db)
+        assert not report["ok"] and 5 in report["damaged_ids"]
+        assert set(report["damaged_ids"]) <= set(range(16))  # within its own segment only
+
+
+def test_a_damaged_index_segment_loses_only_its_own_entries(make_db, codec):
+    path = make_db()
+    with _open(path, codec) as db:
+        seg = db._segments[1]
+        at = seg.offset + 60  # inside its body
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x01
+    path.write_bytes(bytes(data))
+    with _open(path, codec) as db:
+        with pytest.raises(GanvqError, match="entry 20 .*index segment of entries 16-31 is damaged"):
+            db.codes([20])
+        assert len(db.codes([0, 35])) == 2
+        assert check(db)["damaged_ids"] == list(range(16, 32))
+
+
+def test_search_returns_the_query_itself_first(make_db, codec, images):
+    x, _ = images
+    with _open(make_db(), codec) as db:
+        ids, dist = db.search(ids=list(range(40)), k=5)
+        assert ids[:, 0].tolist() == list(range(40)) and (dist[:, 0] < 1e-3).all()
+        ids, _ = db.search(x[[3, 9]], k=3)
+        assert ids[:, 0].tolist() == [3, 9]
+        exact, _ = db.search(ids=[3], k=40, method="exact")
+        assert sorted(exact[0].tolist()) == list(range(40))
+
+
+def test_hnsw_search_agrees_with_exact_search_on_a_small_archive(make_db, codec):
+    pytest.importorskip("faiss")
+    with _open(make_db(), codec) as db:
+        exact, _ = db.search(ids=list(range(40)), k=5, method="exact")
+        approx, _ = db.search(ids=list(range(40)), k=5, method="hnsw")
+        assert np.mean([len(set(a) & set(b)) / 5 for a, b in zip(exact, approx)]) >= 0.95
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: d[:-7], "truncated"),
+    (lambda d: d[:50], "truncated"),
+    (lambda d: b"", "not a ganvq image database"),
+    (lambda d: b"PK" + d[2:], "not a ganvq image database"),
+    (lambda d: d[:100] + bytes([d[100] ^ 1]) + d[101:], "header is damaged"),
+    (lambda d: d[:12] + b"\x09" + d[13:], "preamble is damaged"),
+    (lambda d: d[:32] + bytes(64) + d[96:], "both commit slots"),
+])
+def test_a_truncated_or_tampered_archive_is_refused_with_one_line_naming_the_fault(make_db, codec, damage, message,
+                                                                                    capsys):
+    from ganvq.cli import main
+
+    path = make_db()
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(DbFormatError, match=message):
+        _open(path, codec)
+    assert main(["db", "info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_the_lock_refuses_a_second_writer_and_readers_still_read(make_db, codec, images):
+    path = make_db()
+    with ImageDB(path, writable=True, codec=codec):
+        with pytest.raises(GanvqError, match="being written by another ganvq process"):
+            ImageDB(path, writable=True, codec=codec)
+        with _open(path, codec) as reader:
+            assert len(reader.codes([0])) == 1
+    with ImageDB(path, writable=True, codec=codec) as db:  # released on close
+        db.add(images[0][:2])
+        assert len(db) == 42
+
+
+def test_an_add_cut_at_any_write_leaves_every_committed_entry_readable(make_db, codec, images, monkeypatch):
+    """A power cut in the middle of each write of an add (data, segment, commit slot): earlier entries stay."""
+    x, _ = images
+    for cut in range(4):
+        path = make_db(f"cut{cut}.gvqdb", n=16, batch=16)
+        real, calls = os.pwrite, []
+
+        def torn(fd, data, offset, cut=cut):
+            calls.append(1)
+            if len(calls) > cut:
+                real(fd, data[: len(data) // 2], offset)  # half of it reaches the disk, then the power goes
+                raise KeyboardInterrupt
+            return real(fd, data, offset)
+
+        with ImageDB(path, writable=True, codec=codec) as db:
+            monkeypatch.setattr(os, "pwrite", torn)
+            with pytest.raises(KeyboardInterrupt):
+                db.add(x[16:40], batch=8)
+            monkeypatch.setattr(os, "pwrite", real)
+        with _open(path, codec) as db:
+            committed = 16 + 8 * (cut // 2)
+            assert len(db) == committed and check(db)["ok"]
+            assert torch.equal(db.codes(range(committed)), codec.encode_images(x[:committed]))
+        with ImageDB(path, writable=True, codec=codec) as db:  # the next add cuts off what the last one left
+            db.add(x[committed:40])
+            assert len(db) == 40 and check(db)["ok"] and check(db)["uncommitted_bytes"] == 0
+
+
+def test_info_counts_payloads_embeddings_and_overhead_apart(make_db, codec):
+    with _open(make_db(), codec) as db:
+        report = info(db)
+    assert report["entries"] == 40 and report["embedding_bytes"] == 40 * 32 + db.embed_model_bytes
+    assert report["bytes"] == report["payload_bytes"] + report["embedding_bytes"] + report["overhead_bytes"]
