@@ -194,6 +194,7 @@ def summarize(records: list[dict]) -> dict:
         "failures": len(failures),
         "by_kind": {k: {**dict(v), "slowest_seconds": round(slowest[k], 2)} for k, v in sorted(by_kind.items())},
         "failed_cases": failures[:50],
+        "slowest_cases": sorted(records, key=lambda r: -r["seconds"])[:5],
     }
 
 
@@ -220,6 +221,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--memory-gb", type=float, default=4, help="address space a case may add (fork) or use")
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--signals", type=int, default=10)
+    p.add_argument("--kill-results", metavar="JSON",
+                   help="take kill_and_signals from this earlier reliability.json instead of running the trials "
+                        "again (e.g. after fixing what the hostile inputs found)")
     p.add_argument("--workdir", help="keep the corpus and runs here (default: a temporary folder)")
     p.add_argument("--out", default=str(RESULTS / "reliability.json"))
     args = p.parse_args(argv)
@@ -246,7 +250,12 @@ def main(argv: list[str] | None = None) -> dict:
             same = [r["outcome"] == records[cases.index(c)]["outcome"] for r, c in zip(checked, sample)]
             result["subprocess_check"] = {"cases": len(checked), "same_outcome": sum(same),
                                           "tracebacks": sum(r["outcome"] == "traceback" for r in checked)}
-        result["kill_and_signals"] = kill_and_signals(work, args.kills, args.signals, args.seed)
+        if args.kill_results:
+            earlier = json.loads(Path(args.kill_results).read_text())
+            result["kill_and_signals"] = {**earlier["kill_and_signals"], "from": "an earlier run: "
+                                          + earlier.get("commit", args.kill_results)}
+        else:
+            result["kill_and_signals"] = kill_and_signals(work, args.kills, args.signals, args.seed)
     result["settings"] = {"count": args.count, "gvq": args.gvq, "seed": args.seed, "bomb_mb": args.bomb_mb,
                           "runner": args.runner, "timeout_s": args.timeout, "memory_gb": args.memory_gb,
                           "kills": args.kills, "signals": args.signals}
@@ -257,6 +266,8 @@ def main(argv: list[str] | None = None) -> dict:
     except Exception:  # the machine description is a nicety
         pass
     result["seconds"] = round(time.perf_counter() - t0, 1)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    result["commit"] = commit.stdout.strip() or None
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({k: result[k] for k in ("inputs_tried", "tracebacks", "failures", "by_kind")}, indent=2))
