@@ -17,7 +17,13 @@ _EPOCH_SEED_STRIDE = 1_000_003  # prime, so (seed, epoch) pairs do not collide f
 
 
 class BatchStream:
-    """Endless shuffled batches; epoch e visits torch.randperm(n) seeded with seed * 1_000_003 + e."""
+    """Endless shuffled batches; epoch e visits torch.randperm(n) seeded with seed * 1_000_003 + e.
+
+    With `world` processes (torchrun), `batch_size` stays the global batch: every process walks the same
+    permutation and takes its consecutive slice of each global batch (rank r: the r-th of `world` equal parts),
+    so the processes together read each epoch once, and the state (epoch, position in the permutation) is the
+    same on all of them and independent of their number: a run resumes on any number of processes.
+    """
 
     def __init__(
         self,
@@ -26,6 +32,8 @@ class BatchStream:
         batch_size: int,
         seed: int,
         drop_last: bool = True,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
         if len(images) == 0:
             raise GanvqError("cannot draw batches from an empty dataset")
@@ -35,6 +43,10 @@ class BatchStream:
             raise GanvqError(f"{len(labels)} labels for {len(images)} images")
         self.images, self.labels = images, labels
         self.batch_size = min(batch_size, len(images))  # a tiny dataset still yields full batches
+        if self.batch_size % world:
+            raise GanvqError(f"batch size {self.batch_size} does not split evenly over {world} processes; give a "
+                             f"--batch-size divisible by {world} (it is the global batch, shared by the processes)")
+        self.rank, self.world = rank, world
         self.seed, self.drop_last = seed, drop_last
         self.epoch, self.position = 0, 0  # next batch starts at perm(epoch)[position]
         self._perm: tuple[int, torch.Tensor] | None = None  # (epoch, permutation) cache
@@ -53,10 +65,13 @@ class BatchStream:
         return n // b if self.drop_last else -(-n // b)
 
     def next_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The next (x, y): x float32 (B, C, H, W) in [-1, 1], y (B,) or None."""
+        """The next (x, y): x float32 (B, C, H, W) in [-1, 1], y (B,) or None; B is this process's share."""
         idx = self._permutation()[self.position : self.position + self.batch_size]
         self.position += len(idx)
         self._roll_over()
+        if self.world > 1:
+            share = len(idx) // self.world  # drop_last=False: a short last batch loses its remainder here
+            idx = idx[self.rank * share : (self.rank + 1) * share]
         x = to_float(self.images[idx])
         y = None if self.labels is None else self.labels[idx]
         return x, y

@@ -12,6 +12,11 @@ Options against codebook collapse: k-means initialisation from the first batch o
 outputs, restart of dead codes from encoder outputs, l2-normalised (cosine) codes and a
 lower-dimensional codebook with projections (Yu et al. 2022, "Vector-quantized image modeling
 with improved VQGAN").
+
+Under torchrun every process holds its slice of the global batch and the codebook stays identical on
+all of them: cluster sizes and sums are summed over the processes before each update, and k-means
+initialisation and dead-code restarts see the gathered global batch, then rank 0's result is broadcast.
+In a single process the collectives are no-ops.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ganvq.device import all_gather_cat, all_reduce_sum_, broadcast_, world_size
 from ganvq.errors import GanvqError
 from ganvq.quantize.base import QuantizerOutput, straight_through
 from ganvq.quantize.kmeans import kmeans, squared_distances
@@ -126,9 +132,14 @@ class VectorQuantizer(nn.Module):
     def _update(self, flat: torch.Tensor, indices: torch.Tensor) -> None:
         cfg = self.config
         counts = torch.bincount(indices, minlength=cfg.codebook_size).float()
+        sums = torch.zeros_like(self.embed_sum).index_add_(0, indices, flat) if cfg.update == "ema" else None
+        if world_size() > 1:  # the global batch's statistics, in one collective: (K, 1 + cdim)
+            both = counts.unsqueeze(1) if sums is None else torch.cat([counts.unsqueeze(1), sums], 1)
+            all_reduce_sum_(both)
+            counts = both[:, 0].contiguous()
+            sums = None if sums is None else both[:, 1:].contiguous()
         self.usage.mul_(cfg.decay).add_(counts, alpha=1 - cfg.decay)
         if cfg.update == "ema":
-            sums = torch.zeros_like(self.embed_sum).index_add_(0, indices, flat)
             self.cluster_size.mul_(cfg.decay).add_(counts, alpha=1 - cfg.decay)
             self.embed_sum.mul_(cfg.decay).add_(sums, alpha=1 - cfg.decay)
             n = self.cluster_size.sum()
@@ -142,8 +153,10 @@ class VectorQuantizer(nn.Module):
         dead = (self.usage < self.config.dead_threshold).nonzero().squeeze(1)
         if len(dead) == 0:
             return
-        # Random encoder outputs from this batch: a restarted code starts where data is.
-        picks = flat[torch.randint(flat.shape[0], (len(dead),), device=flat.device)]
+        # Random encoder outputs from this (global) batch: a restarted code starts where data is. `dead` is the
+        # same on every process (usage follows the summed counts), so all of them enter the collectives.
+        flat = all_gather_cat(flat)
+        picks = broadcast_(flat[torch.randint(flat.shape[0], (len(dead),), device=flat.device)])
         self.codebook.data[dead] = picks
         self.embed_sum[dead] = picks
         self.cluster_size[dead] = 1.0
@@ -154,11 +167,13 @@ class VectorQuantizer(nn.Module):
         """Phase 1 of the article's recipe: Lloyd k-means on encoder outputs flat (N, codebook_dim).
 
         Starts from the current codes once initialised. Returns E[min_v ||x - v||^2] after fitting.
+        Under torchrun it fits the vectors of every process and all of them take rank 0's result.
         """
-        flat = self._normalize(flat.float())
+        flat = self._normalize(all_gather_cat(flat.float()))
         init = self.codes() if bool(self.initialized) else None
         centres, counts = kmeans(flat, self.codebook_size, iters, init=init)
-        centres = self._normalize(centres)
+        centres = self._normalize(broadcast_(centres))
+        counts = broadcast_(counts.to(centres.device))
         self.codebook.data.copy_(centres)
         self.cluster_size.copy_(counts.clamp_min(1.0))
         self.embed_sum.copy_(centres * self.cluster_size.unsqueeze(1))

@@ -1,5 +1,10 @@
 """Training a GAN: the Task the shared loop runs (n_D discriminator steps per generator step, TTUR,
-EMA of G, conditional training, DiffAugment with a fixed or adaptive p, penalties, divergence guard)."""
+EMA of G, conditional training, DiffAugment with a fixed or adaptive p, penalties, divergence guard).
+
+Under torchrun both networks train under DistributedDataParallel; batch norm (the DCGAN generator's, and D's
+with d_norm "bn") normalises over the global batch (models.sync_norm), so every preset trains as it does in
+one process; latents, labels and DiffAugment draws are made for the global batch and sliced; ADA's p follows
+the fraction of positive D logits over all processes, and the divergence guard the loss averaged over them."""
 
 from __future__ import annotations
 
@@ -30,8 +35,9 @@ from ganvq.losses.gan import (
     r1_penalty,
 )
 from ganvq.models.gan import build_discriminator, build_generator
+from ganvq.models.sync_norm import globalize_batch_norm
 from ganvq.runs import GANRunConfig
-from ganvq.train import loop
+from ganvq.train import distributed, loop
 
 SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
 ADA_INTERVAL = 4  # adaptive DiffAugment: D steps between adjustments of p (ADA's ada_interval)
@@ -103,13 +109,19 @@ class GANTask:
         g = config.gan
         self.G = build_generator(config.model).to(self.device, memory_format=MEMORY_FORMAT)
         self.D = build_discriminator(config.model).to(self.device, memory_format=MEMORY_FORMAT)
+        procs = distributed.current()
+        if procs.enabled:  # batch norm over the global batch, as in one process
+            globalize_batch_norm(self.G)
+            globalize_batch_norm(self.D)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.G_ddp, self.D_ddp = distributed.wrap(self.G), distributed.wrap(self.D)  # G and D in one process
         betas = (g.beta1, g.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.train.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=g.lr_d or config.train.lr, betas=betas)
         labels = train.labels if config.model.conditional else None
-        self.batches = BatchStream(train.images, labels, config.train.batch_size, config.train.seed)
-        self.sample_dir = Path(out) / "samples" if out is not None else None
+        self.batches = BatchStream(train.images, labels, config.train.batch_size, config.train.seed,
+                                   rank=procs.rank, world=procs.world)
+        self.sample_dir = Path(out) / "samples" if out is not None and procs.main else None
         self.rollbacks = 0
         self._snapshot: dict | None = None
         # DiffAugment's p: fixed, or adapted (ADA) from the signs of D's real logits, summed over real images.
@@ -187,22 +199,28 @@ class GANTask:
     # --- the two players -------------------------------------------------------------------------
 
     def _latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """z ~ N(0, I) (n, z_dim) and, for a conditional model, labels drawn uniformly."""
+        """z ~ N(0, I) and, for a conditional model, labels drawn uniformly, for a global batch of n: this
+        process's slice of them (n, z_dim) under torchrun, all of them in one process."""
         z = torch.randn(n, self.config.model.z_dim, device=self.device)
         k = self.config.model.num_classes
-        return z, (torch.randint(k, (n,), device=self.device) if k else None)
+        y = torch.randint(k, (n,), device=self.device) if k else None
+        return distributed.shard(z), (None if y is None else distributed.shard(y))
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        """DiffAugment of x; under torchrun drawn for the global batch, so each image gets its one-process draw."""
         g = self.config.gan
         if not g.diffaugment:
             return x
-        return diff_augment(x, g.diffaugment, self.aug_p, g.diffaugment_shift, g.diffaugment_fill)
+        x_all = distributed.unshard(x)  # zeros around this process's slice: a few elementwise passes, small next to D
+        return distributed.shard(diff_augment(x_all, g.diffaugment, self.aug_p, g.diffaugment_shift,
+                                              g.diffaugment_fill))
 
     def _adapt_p(self, logits_real: torch.Tensor) -> None:
         """Adaptive DiffAugment: gather sign(D(real)); every ADA_INTERVAL D steps move p toward the target."""
         ada = self._ada
-        ada["signs"] += logits_real.detach().float().sign().sum().item()
-        ada["images"] += len(logits_real)
+        signs, images = distributed.agree([logits_real.detach().float().sign().sum().item(), len(logits_real)])
+        ada["signs"] += signs  # over the global batch: every process moves p alike
+        ada["images"] += int(images)
         ada["steps"] += 1
         if ada["steps"] == ADA_INTERVAL:
             target = self.config.gan.diffaugment_target
@@ -212,10 +230,10 @@ class GANTask:
     def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
         """D's logits on (augmented) real and fake images: one batch unless D's batch norm would mix them."""
         if self.D.uses_batch_stats:
-            return self.D(self._augment(x), y), self.D(self._augment(fake), y_fake)
+            return self.D_ddp(self._augment(x), y), self.D_ddp(self._augment(fake), y_fake)
         both = torch.cat([self._augment(x), self._augment(fake)])
         labels = None if y is None else torch.cat([y, y_fake])
-        return self.D(both, labels).split([len(x), len(fake)])
+        return self.D_ddp(both, labels).split([len(x), len(fake)])
 
     def _d_step(self) -> dict[str, float] | None:
         """One discriminator update; None (and no update) when its loss is not finite or explodes."""
@@ -223,7 +241,7 @@ class GANTask:
         x, y = self.batches.next_batch()
         x = x.to(self.device, memory_format=MEMORY_FORMAT)
         y = None if y is None else y.to(self.device)
-        z, y_fake = self._latents(len(x))
+        z, y_fake = self._latents(len(x) * distributed.current().world)
         with torch.no_grad(), autocast(self.device, cfg.train.precision):
             fake = self.G(z, y_fake)
         fake = fake.float()
@@ -260,7 +278,7 @@ class GANTask:
         self.D.requires_grad_(False)  # no weight gradients for D: a third less work in its backward
         try:
             with autocast(self.device, cfg.train.precision):
-                logits_fake = self.D(self._augment(self.G(z, y_fake)), y_fake)
+                logits_fake = self.D(self._augment(self.G_ddp(z, y_fake)), y_fake)
             loss = generator_loss(g.loss, logits_fake)
             if not self._sane(loss):
                 return None
@@ -272,7 +290,10 @@ class GANTask:
         return loss.item()
 
     def _sane(self, loss: torch.Tensor) -> bool:
-        value = loss.item()
+        """Whether the loss (averaged over the processes under torchrun, so all of them decide alike) is finite
+        and within bounds."""
+        (value,) = distributed.agree([loss.item()])
+        value /= distributed.current().world
         return math.isfinite(value) and abs(value) <= self.config.gan.diverge_loss
 
     # --- divergence: stop, or roll back with lower learning rates ----------------------------------

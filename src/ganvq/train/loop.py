@@ -3,6 +3,11 @@
 A model kind supplies a `Task`: its modules and optimizers, one `train_step`, and any extra
 state. The loop owns everything else, so GAN, VQ-VAE and prior runs behave the same way:
 `run` locks the run folder, starts or resumes the run there, and trains the task it is given.
+
+Under torchrun (train.distributed) every process runs this loop in step: rank 0 alone locks the folder,
+logs, scores and writes checkpoints; the decisions that end or interrupt a run (a stop request, the
+--minutes budget, the step count fitted to it, a diverged loss, scoring cut short) are agreed through one
+small collective per step, so no process is ever left waiting on the others.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from ganvq.runs import (
     read_metrics,
     trim_metrics,
 )
+from ganvq.train import distributed
 from ganvq.train.stop import (
     VERBS,
     StopRequests,
@@ -87,6 +93,9 @@ def checkpoint_state(task: Task, meta: dict) -> tuple[dict[str, torch.Tensor], d
     tensors.update(opt_t)
     tensors.update(extra_t)
     tensors["rng.torch"] = torch.get_rng_state()
+    device = getattr(task, "device", torch.device("cpu"))
+    if device.type == "cuda":  # GAN latents, DiffAugment and code restarts draw on the GPU
+        tensors["rng.cuda"] = torch.cuda.get_rng_state(device)
     meta = dict(meta, kind=task.kind, config=task.config_dict(), optimizers=opt_skel, extra=extra_skel)
     return tensors, meta
 
@@ -107,6 +116,9 @@ def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
             group["initial_lr"] = lr
     task.load_extra_state(unflatten_state(meta["extra"], tensors))
     torch.set_rng_state(tensors["rng.torch"])
+    device = getattr(task, "device", torch.device("cpu"))
+    if device.type == "cuda" and "rng.cuda" in tensors:  # a run saved on CPU resumes on CUDA with a fresh stream
+        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
 
 
 def _progress(total: int | None, start: int, quiet: bool, kind: str = "") -> Progress:
@@ -197,8 +209,10 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
     is refused. From here on SIGINT/SIGTERM save a checkpoint and raise TrainingInterrupted (see train.stop).
     """
     out = Path(out)
-    with StopRequests() as stop, RunLock(out):
-        for stray in out.glob(".*.tmp"):  # a kill -9 in the middle of a write leaves its temporary file
+    procs = distributed.launched()  # under torchrun rank 0 alone locks and writes the folder
+    lock = RunLock(out) if procs.main else contextlib.nullcontext()
+    with StopRequests(escalate=not procs.enabled) as stop, lock:
+        for stray in out.glob(".*.tmp") if procs.main else ():  # a kill -9 mid-write leaves its temporary file
             stray.unlink(missing_ok=True)
         previous = None
         if resume:
@@ -216,12 +230,13 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
             if steps is not None or minutes is not None:
                 raise GanvqError("steps and minutes change the length of a resumed run; a new run takes them "
                                  "from its config")
-            _refuse_existing(out)  # before the data is loaded and config.json written
+            if procs.main:
+                _refuse_existing(out)  # before the data is loaded and config.json written
         if config is None:
             raise GanvqError("give a config to train, or resume=True to continue the run in `out`")
-        with seeded(config.train):
+        with distributed.session(config.train.device), seeded(config.train):
             task = make_task(config, previous)
-            if previous is None or steps is not None or minutes is not None:
+            if procs.main and (previous is None or steps is not None or minutes is not None):
                 write_json(out / CONFIG, to_dict(task.config))
             return train(task, task.config.train, out, previous, quiet, stop)
 
@@ -262,6 +277,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
             return train(task, cfg, out, previous, quiet, own)
     out = Path(out)
     ckpt_path = out / CHECKPOINT
+    procs = distributed.current()
+    main = procs.main
     step, elapsed_before, total = 0, 0.0, cfg.steps
     window: list[dict] = []  # per-step metrics since the last metric line (kept in checkpoints)
     pending = False  # a periodic scoring that a signal cut short, done first on resume
@@ -270,19 +287,22 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         meta = previous.meta
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
         window, pending = _saved_window(meta), meta.get("score_pending") is True
-    else:
+    elif main:
         _refuse_existing(out)
         if cfg.steps is not None and cfg.minutes is None and cfg.steps < cfg.learn_steps:
             warn(f"{cfg.steps} steps are fewer than the {cfg.learn_steps} this recipe needs to learn anything: "
                  "expect poor results")
-    out.mkdir(parents=True, exist_ok=True)
-    trim_metrics(out, step)
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+        trim_metrics(out, step)
 
     budget = cfg.minutes * 60 if cfg.minutes else math.inf
     first_group = next(iter(task.optimizers().values())).param_groups[0]
     start_time = time.perf_counter() - elapsed_before
     calib_from = None  # (step, time) when the timed calibration began, then of the last re-fit
     fitted = False  # whether `total` came from the budget (and is re-fitted as the speed changes)
+    proposed = None  # several processes: the step count rank 0 fitted, adopted by all at the next agreement
+    agreed_stop = agreed_over = False  # several processes: the last agreement's stop request and budget end
 
     def elapsed() -> float:
         return time.perf_counter() - start_time
@@ -291,7 +311,9 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         """With a --minutes budget and no step count yet: time CALIBRATION_STEPS steps, then fix the count; every
         CALIBRATION_STEPS steps after, fit it again to their speed, so a machine that speeds up or slows down
         (other work starting or ending) still trains for the whole budget and ends its schedule on time."""
-        nonlocal calib_from, total, fitted
+        nonlocal calib_from, total, fitted, proposed
+        if not main:
+            return  # timing is rank 0's; the others take its step count when they agree
         if total is None and cfg.minutes and calib_from is None and step >= 3:
             calib_from = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
         if (total is None or fitted) and calib_from and step >= calib_from[0] + CALIBRATION_STEPS:
@@ -303,9 +325,33 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
                 warn(f"{cfg.minutes:g} minute(s) give about {new_total} steps on this machine ({per_step:.2f} s/step), "
                      f"and this recipe needs about {cfg.learn_steps} to learn anything "
                      f"(~{cfg.learn_steps * per_step / 60:.0f} minutes here): expect poor results; give more --minutes")
-            total, fitted, calib_from = new_total, True, (step, elapsed())
+            fitted, calib_from = True, (step, elapsed())
+            if procs.enabled:
+                proposed = new_total
+            else:
+                total = new_total
             if bar is not None:
-                bar.set_total(total)
+                bar.set_total(new_total)
+
+    def agree(metrics: dict[str, float]) -> dict[str, float]:
+        """Several processes: one collective that sums stop requests, averages `metrics` over the processes
+        (each holds the mean over its slice of the batch) and hands everyone rank 0's budget end and step
+        count. One process: `metrics` as they are, and nothing else happens."""
+        nonlocal total, agreed_stop, agreed_over
+        if not procs.enabled:
+            return metrics
+        count = proposed if proposed is not None else total
+        own = [float(main and elapsed() >= budget), (-1.0 if count is None else float(count)) if main else 0.0]
+        values = distributed.agree([float(stop.requested), *own, *metrics.values()])
+        agreed_stop, agreed_over = values[0] > 0, values[1] > 0
+        total = None if values[2] < 0 else int(values[2])
+        return {k: v / procs.world for k, v in zip(metrics, values[3:])}
+
+    def out_of_time() -> bool:
+        return agreed_over if procs.enabled else elapsed() >= budget
+
+    def stop_asked() -> bool:
+        return agreed_stop if procs.enabled else stop.requested
 
     saved_step = step if previous is not None else None  # step of the last checkpoint on disk, all of them finite
     saved_at = time.perf_counter()
@@ -318,10 +364,11 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
 
     def save(finished: bool = False) -> None:
         nonlocal saved_step, saved_at
-        tensors, meta = checkpoint_state(task, {
-            "step": step, "total_steps": total, "elapsed_seconds": elapsed(), "finished": finished,
-            "window": window, "score_pending": pending})
-        save_checkpoint(ckpt_path, tensors, meta)
+        if main:  # every process holds the same state; rank 0 writes it
+            tensors, meta = checkpoint_state(task, {
+                "step": step, "total_steps": total, "elapsed_seconds": elapsed(), "finished": finished,
+                "window": window, "score_pending": pending})
+            save_checkpoint(ckpt_path, tensors, meta)
         saved_step, saved_at = step, time.perf_counter()
 
     def score() -> dict | None:
@@ -342,10 +389,20 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         finally:
             stop.immediate = False
 
+    def score_agreed() -> dict | None:
+        """score() on rank 0 (the others score nothing); None on every process when rank 0's was cut short."""
+        if not procs.enabled:
+            return score()
+        result = score() if main else {}
+        (cut,) = distributed.agree([float(main and result is None)])
+        return None if cut > 0 else result
+
     bar = board = None
     shown: dict[str, object] = {}
 
     def log(record: dict) -> None:
+        if not main:
+            return
         append_jsonl(out / METRICS, record)
         if board is not None:
             for key, value in record.items():
@@ -375,25 +432,27 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
                                    f"can be continued: {resume_hint(task.kind, out)}", signum)
 
     try:
-        bar = _progress(total, step, quiet, task.kind)
-        board = _tensorboard(out)
+        bar = _progress(total, step, quiet or not main, task.kind)
+        board = _tensorboard(out) if main else None
         if previous is None:
             save()  # step 0: a run is never without a checkpoint to resume
         if pending:
-            result = score()
+            result = score_agreed()
             if result is None:
                 raise _Interrupt
             log({"step": step, **result})
             pending = False
         calibrate()
+        agree({})
         schedulers = _schedulers(task, cfg, step, lambda: total)
-        while (total is None or step < total) and elapsed() < budget:
-            if stop.requested:
+        while (total is None or step < total) and not out_of_time():
+            if stop_asked():
                 raise _Interrupt
             try:
                 metrics = task.train_step(step)
             except TrainingDiverged as e:
                 raise GanvqError(f"training diverged at step {step + 1} ({e}); {last_good()}") from None
+            metrics = agree(metrics)
             if not all(math.isfinite(v) for v in metrics.values()):
                 raise GanvqError(f"training diverged at step {step + 1} (non-finite loss); {last_good()}")
             step += 1
@@ -407,7 +466,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
                 log(record)
             more = total is None or step < total
             if step % cfg.ckpt_every == 0 and more:
-                result = score()
+                result = score_agreed()
                 if result is None:
                     pending = True
                     raise _Interrupt
@@ -422,13 +481,13 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
                     scheduler.step()
         close_bar()  # before the final scoring prints anything
         bar.note(f"step {step}: final scoring and checkpoint")
-        if cfg.minutes and not fitted and step < cfg.learn_steps:  # the budget ended before calibration did
+        if main and cfg.minutes and not fitted and step < cfg.learn_steps:  # the budget ended before calibration did
             warn(f"{cfg.minutes:g} minute(s) gave {step} steps on this machine, and this recipe needs about "
                  f"{cfg.learn_steps} to learn anything: expect poor results; give more --minutes")
         if window:
             log({"step": step, "elapsed_seconds": round(elapsed(), 2), **task.summarize(window)})
             window = []
-        result = score()
+        result = score_agreed()
         if result is None:
             raise _Interrupt
         train_seconds = elapsed()

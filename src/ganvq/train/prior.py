@@ -21,7 +21,7 @@ from ganvq.images import bits_per_pixel
 from ganvq.models.vqvae import VQVAE
 from ganvq.prior import CodePrior, LocalPrior, build_prior
 from ganvq.runs import PriorRunConfig, Run, load_vqvae
-from ganvq.train import loop
+from ganvq.train import distributed, loop
 
 _EPOCH_SEED_STRIDE = 1_000_003  # as data.BatchStream: epoch e of seed s shuffles with s * 1_000_003 + e
 EVAL_BATCH = 500
@@ -67,6 +67,17 @@ def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str) -> tuple[torc
     return vqvae.encode_images(data.images), data.labels, data.num_classes
 
 
+class _NLL(torch.nn.Module):
+    """The prior's loss as a forward pass, so DistributedDataParallel (which hooks forward) can wrap it."""
+
+    def __init__(self, prior: torch.nn.Module):
+        super().__init__()
+        self.prior = prior
+
+    def forward(self, codes: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.prior.nll(codes, labels)
+
+
 class PriorTask:
     """One prior training run: frozen VQ-VAE, code maps in memory, the prior and its optimizer."""
 
@@ -104,6 +115,11 @@ class PriorTask:
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.95),
                                            weight_decay=config.weight_decay)
         self.stream = IndexStream(len(codes), config.train.batch_size, config.train.seed)
+        procs = distributed.current()
+        if self.stream.batch_size % procs.world:
+            raise GanvqError(f"batch size {self.stream.batch_size} does not split evenly over {procs.world} processes; "
+                             f"give a --batch-size divisible by {procs.world} (it is the global batch)")
+        self.ddp = distributed.wrap(_NLL(self.model)) if procs.enabled else None
 
     def modules(self):
         return {"model": self.model, "vqvae": self.vqvae}
@@ -124,12 +140,12 @@ class PriorTask:
         self.stream.load_state_dict(state["stream"])
 
     def train_step(self, step: int) -> dict[str, float]:
-        idx = self.stream.next_batch()
+        idx = distributed.shard(self.stream.next_batch())  # this process's slice of the global batch
         codes = self.codes[idx].to(self.device)
         labels = None if self.labels is None else self.labels[idx].to(self.device)
         self.model.train()
         with autocast(self.device, self.config.train.precision):
-            loss = self.model.nll(codes, labels)
+            loss = self.model.nll(codes, labels) if self.ddp is None else self.ddp(codes, labels)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)

@@ -3,6 +3,10 @@
 The first SIGINT or SIGTERM only sets a flag; the loop checks it between steps and around scoring and
 saving, writes a checkpoint and raises TrainingInterrupted (exit 128 + signal: 130 or 143). Scoring changes
 no training state, so a request cuts it short at once. A second signal stops at once without saving.
+
+Under torchrun (`escalate=False`) a repeated signal is not "stop now": the launcher relays each signal it
+gets to every worker, so one Ctrl-C reaches a worker twice (from the terminal and from torchrun); the
+processes agree on the request at the next step, and torchrun's own SIGKILL after 30 seconds is the hard stop.
 """
 
 from __future__ import annotations
@@ -44,7 +48,8 @@ class StopRequests:
     thread signals cannot be caught, and stay as they were.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, escalate: bool = True) -> None:
+        self.escalate = escalate
         self.signum: int | None = None
         self.immediate = False
         self._previous: dict[int, object] = {}
@@ -55,7 +60,9 @@ class StopRequests:
 
     def _handle(self, signum, frame) -> None:
         if self.signum is not None:
-            raise StopNow
+            if self.escalate:
+                raise StopNow
+            return
         self.signum = signum
         if self.immediate:
             self.immediate = False  # one StopScoring at most, raised inside the guarded call

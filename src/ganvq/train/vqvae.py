@@ -15,13 +15,13 @@ from ganvq.data import (
     held_out_fraction,
     load_dataset,
 )
-from ganvq.device import autocast, resolve_device
+from ganvq.device import all_reduce_sum_, autocast, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.recon import psnr_per_image, to_unit
 from ganvq.models.vqvae import VQVAE
 from ganvq.runs import VQVAERunConfig
-from ganvq.train import loop
+from ganvq.train import distributed, loop
 
 
 def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDataset | None, VQVAERunConfig]:
@@ -55,7 +55,10 @@ class VQVAETask:
         # channels_last lets oneDNN pick faster convolution kernels (~15% per step on this CPU).
         self.model = VQVAE(config.model).to(self.device, memory_format=torch.channels_last)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
-        self.batches = BatchStream(train.images, None, config.train.batch_size, config.train.seed)
+        procs = distributed.current()  # under torchrun: this process's slice of every global batch
+        self.batches = BatchStream(train.images, None, config.train.batch_size, config.train.seed,
+                                   rank=procs.rank, world=procs.world)
+        self.ddp = distributed.wrap(self.model)  # the model itself in a single process
         self.test = test
         self._counts = torch.zeros(self.model.codebook_size, dtype=torch.int64)
 
@@ -94,11 +97,12 @@ class VQVAETask:
             self._fit_codebook()
         x = self._next_images()
         with autocast(self.device, cfg.train.precision):
-            out = self.model(x)
+            out = self.ddp(x)
         self.optimizer.zero_grad(set_to_none=True)
         out.loss.backward()
         self.optimizer.step()
-        self._counts += torch.bincount(out.indices.reshape(-1).cpu(), minlength=self.model.codebook_size)
+        hits = torch.bincount(out.indices.reshape(-1), minlength=self.model.codebook_size)
+        self._counts += all_reduce_sum_(hits).cpu()  # over the global batch under torchrun
         with torch.no_grad():
             psnr = psnr_per_image(to_unit(x), to_unit(out.x_hat.float())).mean()
         return {"train/loss": out.loss.item(), "train/rec_loss": out.rec_loss.item(),
