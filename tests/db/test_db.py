@@ -164,3 +164,49 @@ def test_info_counts_payloads_embeddings_and_overhead_apart(make_db, codec):
         report = info(db)
     assert report["entries"] == 40 and report["embedding_bytes"] == 40 * 32 + db.embed_model_bytes
     assert report["bytes"] == report["payload_bytes"] + report["embedding_bytes"] + report["overhead_bytes"]
+
+
+def test_db_add_killed_at_random_moments_keeps_every_committed_entry(make_db, codec, tiny_local_prior_run):
+    """`ganvq db add` in a child process, SIGKILLed twice at random moments: what was committed stays, check passes."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    path = make_db(n=8, batch=8)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "ganvq", "--quiet", "db", "add", str(path), "fashion-mnist", "--split", "test",
+           "--limit", "200", "--batch", "10", "--ckpt", str(tiny_local_prior_run)]
+    rng = np.random.default_rng(0)
+    for _ in range(2):
+        with _open(path, codec) as db:
+            before, codes = len(db), db.codes(range(len(db)))
+        child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(float(rng.uniform(1.0, 6.0)))
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        with _open(path, codec) as db:
+            assert len(db) >= before and torch.equal(db.codes(range(before)), codes)
+            assert check(db)["ok"]
+
+
+def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, capsys):
+    from ganvq.cli import main
+
+    lib = tmp_path / "lib.gvqdb"
+    assert main(["--quiet", "db", "create", str(lib), "--ckpt", str(tiny_local_prior_run)]) == 0
+    assert main(["--quiet", "db", "add", str(lib), "fashion-mnist", "--split", "test", "--limit", "12"]) == 0
+    assert main(["db", "get", str(lib), "0", "11", "-o", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "11.png"]
+    capsys.readouterr()
+    assert main(["db", "search", str(lib), "--query", "4", "-k", "3"]) == 0
+    assert '"id": 4' in capsys.readouterr().out.split('"results"')[1].split("}")[0]
+    assert main(["db", "export", str(lib), "-o", str(tmp_path / "gvq"), "--format", "gvq"]) == 0
+    assert len(list((tmp_path / "gvq").glob("*.gvq"))) == 12
+    for argv, message in ((["db", "get", str(lib), "12", "-o", str(tmp_path)], "no entry 12"),
+                          (["db", "create", str(lib), "--ckpt", str(tiny_local_prior_run)], "exists already"),
+                          (["db", "info", str(tmp_path / "none.gvqdb")], "no such image database")):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1

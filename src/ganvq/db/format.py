@@ -14,7 +14,7 @@ commit readable:
                            exactly the payload of a one-image .gvq file (codec/format.py)
                     head   SEGMENT_HEAD bytes: magic b"GSEG", first ID, count, data offset and length,
                            previous segment's offset (0: none), body length, CRC-32 of the head
-                    body   zlib(lengths u16 and labels i16), one check byte per entry, the embeddings
+                    body   zlib(lengths u16 and labels i16, as byte planes), one check byte per entry, the embeddings
                            (count x dim uint8), metadata JSON (names, class names), the embedding
                            model (first segment only), CRC-32 of the data, then CRC-32 of the body
 
@@ -171,9 +171,19 @@ def _part(data: bytes) -> bytes:
     return struct.pack("<I", len(data)) + data
 
 
+def _planes(values: np.ndarray) -> bytes:
+    """2-byte integers as their low bytes, then their high bytes: the high bytes (nearly all equal) compress
+    to almost nothing, the low bytes to their entropy."""
+    return values.view(np.uint8).reshape(-1, 2).T.tobytes()
+
+
+def _unplanes(data: bytes, dtype: str) -> np.ndarray:
+    return np.frombuffer(data, np.uint8).reshape(2, -1).T.copy().view(dtype).reshape(-1)
+
+
 def pack_segment(head: Head, body: Body) -> bytes:
     """Head and body of a segment (its data is written before it)."""
-    table = zlib.compress(body.lengths.astype("<u2").tobytes() + body.labels.astype("<i2").tobytes(), 6)
+    table = zlib.compress(_planes(body.lengths.astype("<u2")) + _planes(body.labels.astype("<i2")), 9)
     raw = b"".join([_part(table), body.checks.tobytes(), np.ascontiguousarray(body.embeddings).tobytes(),
                     _part(zlib.compress(json.dumps(body.meta).encode(), 9)), _part(body.embed_model),
                     struct.pack("<I", body.data_crc)])
@@ -229,7 +239,7 @@ def read_body(raw: bytes, head: Head, dim: int) -> Body:
             raise ValueError("meta")
     except (ValueError, struct.error, zlib.error, UnicodeDecodeError):
         raise DbFormatError("its index body is malformed") from None
-    return Body(lengths=np.frombuffer(table[: 2 * n], "<u2").astype(np.int64),
-                labels=np.frombuffer(table[2 * n :], "<i2").astype(np.int64),
+    return Body(lengths=_unplanes(table[: 2 * n], "<u2").astype(np.int64),
+                labels=_unplanes(table[2 * n :], "<i2").astype(np.int64),
                 checks=np.frombuffer(checks, np.uint8), embeddings=np.frombuffer(embeddings, np.uint8).reshape(n, dim),
                 meta=meta, embed_model=model, data_crc=data_crc)
