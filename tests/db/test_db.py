@@ -14,6 +14,13 @@ def _open(path, codec):
     return ImageDB(path, codec=codec)
 
 
+def _flip(path, offset: int, mask: int) -> None:
+    """Damage one byte of a file in place."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= mask
+    path.write_bytes(bytes(data))
+
+
 def test_add_then_get_round_trips_codes_exactly_and_pixels_as_the_vqvae_decodes(make_db, codec, images):
     x, y = images
     with _open(make_db(), codec) as db:
@@ -51,9 +58,7 @@ def test_a_damaged_entry_is_reported_by_id_and_the_others_stay_readable(make_db,
     with _open(path, codec) as db:
         offset = int(db.offsets[5])
         before = db.codes([4, 6])
-    data = bytearray(path.read_bytes())
-    data[offset] ^= 0xFF
-    path.write_bytes(bytes(data))
+    _flip(path, offset, 0xFF)
     with _open(path, codec) as db:
         with pytest.raises(GanvqError, match="entry 5 .*damaged"):
             db.get([5])
@@ -68,9 +73,7 @@ def test_a_damaged_index_segment_loses_only_its_own_entries(make_db, codec):
     with _open(path, codec) as db:
         seg = db._segments[1]
         at = seg.offset + 60  # inside its body
-    data = bytearray(path.read_bytes())
-    data[at] ^= 0x01
-    path.write_bytes(bytes(data))
+    _flip(path, at, 0x01)
     with _open(path, codec) as db:
         with pytest.raises(GanvqError, match="entry 20 .*index segment of entries 16-31 is damaged"):
             db.codes([20])
@@ -138,7 +141,7 @@ def test_an_add_cut_at_any_write_leaves_every_committed_entry_readable(make_db, 
         path = make_db(f"cut{cut}.gvqdb", n=16, batch=16)
         real, calls = os.pwrite, []
 
-        def torn(fd, data, offset, cut=cut):
+        def torn(fd, data, offset, cut=cut, real=real, calls=calls):
             calls.append(1)
             if len(calls) > cut:
                 real(fd, data[: len(data) // 2], offset)  # half of it reaches the disk, then the power goes

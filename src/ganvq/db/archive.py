@@ -160,7 +160,7 @@ class ImageDB:
 
     @classmethod
     def create(cls, path: str | Path, ckpt: str | Path, embedding: str = "auto", dim: int = DEFAULT_DIM,
-               codec: Codec | None = None) -> "ImageDB":
+               codec: Codec | None = None) -> ImageDB:
         """A new, empty archive for the images a prior checkpoint (with its VQ-VAE) codes; opened for writing."""
         path = Path(path)
         if not 1 <= dim <= 1024:
@@ -188,7 +188,7 @@ class ImageDB:
             os.close(self._fd)  # releases the lock
             self._fd = None
 
-    def __enter__(self) -> "ImageDB":
+    def __enter__(self) -> ImageDB:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -61,6 +61,6 @@ def info(db: ImageDB) -> dict:
         "overhead_percent": round(100 * (size - payload - embed) / max(payload, 1), 2),
         "bytes_per_image": round(size / n, 2), "payload_bytes_per_image": round(payload / n, 2),
         "bits_per_pixel": round(8 * (size - embed) / n / (h * w), 4),
-        "labelled": int(len(labels)), "classes": int(len(np.unique(labels))),
+        "labelled": len(labels), "classes": len(np.unique(labels)),
         "segments": len(db._segments), "uncommitted_bytes": db.size - db.slot.end,
     }

@@ -61,7 +61,7 @@ class Projection:
         return self.basis.shape[1]
 
     @classmethod
-    def fit(cls, features: np.ndarray, dim: int) -> "Projection":
+    def fit(cls, features: np.ndarray, dim: int) -> Projection:
         """Principal axes and per-axis ranges of `features` (N, F) (Pearson 1901)."""
         x = features.astype(np.float64)
         mean = x.mean(0)
@@ -94,7 +94,7 @@ class Projection:
         return struct.pack("<II", f, d) + b"".join(np.ascontiguousarray(p, "<f4").tobytes() for p in parts)
 
     @classmethod
-    def from_bytes(cls, data: bytes, dim: int) -> "Projection":
+    def from_bytes(cls, data: bytes, dim: int) -> Projection:
         """The projection stored in an archive; a GanvqError when its size does not fit `dim`."""
         if len(data) < 8:
             raise GanvqError("the embedding model is truncated")
