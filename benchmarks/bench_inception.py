@@ -50,6 +50,7 @@ RESULTS = Path(__file__).parent / "results"
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
 TILE = 32
 REFERENCE = "as loaded, fp32, channels-last, batch 50"
+MIXED = "folded + oneDNN fusion, fp32 stem + bf16 weights after, channels-last, batch 50"  # ganvq's --bf16
 
 
 @dataclass
@@ -76,13 +77,16 @@ def as_loaded(channels_last: bool) -> FeatureExtractor:
 
 
 def folded(bf16: bool = False, channels_last: bool = True, fuse: bool = False, batch: int = 50,
-           for_inference: bool = False) -> FeatureExtractor:
-    """ganvq's load_inception (frozen, batch norms folded) with the given dtype, layout, fusion and batch."""
-    net = load_inception(bf16)
+           for_inference: bool = False, stem_fp32: bool = False) -> FeatureExtractor:
+    """ganvq's load_inception (frozen, batch norms folded) with the given dtype, layout, fusion and batch; bf16
+    is the whole network in bfloat16 unless `stem_fp32` (ganvq's `--bf16`: float32 stem, bfloat16 after it)."""
+    net = load_inception(bf16, stem_fp32=stem_fp32)
     if for_inference:
         net = torch.jit.optimize_for_inference(net)
+    whole_bf16 = bf16 and not stem_fp32
     return FeatureExtractor(INCEPTION_BF16_NAME if bf16 else INCEPTION_NAME, net, batch,
-                            dtype=torch.bfloat16 if bf16 else torch.float32, channels_last=channels_last, fuse=fuse)
+                            dtype=torch.bfloat16 if whole_bf16 else torch.float32, channels_last=channels_last,
+                            fuse=fuse)
 
 
 def options() -> list[Option]:
@@ -114,6 +118,9 @@ def options() -> list[Option]:
                lambda: folded(True, fuse=True), "bf16 folded"),
         Option("folded + oneDNN fusion, bf16 weights, channels-last, batch 100",
                lambda: folded(True, fuse=True, batch=100), "bf16 folded"),
+        Option(MIXED, lambda: folded(True, fuse=True, stem_fp32=True), "fp32 stem, bf16 after"),
+        Option("folded + oneDNN fusion, fp32 stem + bf16 weights after, NCHW, batch 50",
+               lambda: folded(True, channels_last=False, fuse=True, stem_fp32=True), "fp32 stem, bf16 after"),
     ]
 
 
@@ -124,6 +131,7 @@ FID_OPTIONS = (
     "as loaded, bf16 autocast, channels-last, batch 50",
     "folded + oneDNN fusion, bf16 autocast, channels-last, batch 50",
     "folded + oneDNN fusion, bf16 weights, channels-last, batch 50",
+    MIXED,
 )
 
 
@@ -211,6 +219,9 @@ def main() -> None:
     parser.add_argument("--fid-n", type=int, default=1000, help="Fashion-MNIST images per FID set")
     parser.add_argument("--rgb-n", type=int, default=250, help="RGB photo tiles per FID set")
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--only", nargs="*", default=None, metavar="TEXT",
+                        help="time only the options whose name contains one of these (the fp32 reference always)")
+    parser.add_argument("--note", default="", help="what else ran on the machine, recorded with the results")
     parser.add_argument("--out", default=str(RESULTS / "inception.json"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -227,7 +238,11 @@ def main() -> None:
         "fashion-mnist": {"a": test[:n], "b": test[n:2 * n], "degraded": degrade(test[n:2 * n], 1)},
         "rgb photo tiles 32x32": {"a": tiles[:m], "b": tiles[m:2 * m], "degraded": degrade(tiles[m:2 * m], 2)},
     }
-    opts = options()
+    opts = [o for o in options() if o.name == REFERENCE or args.only is None or any(t in o.name for t in args.only)]
+    fid_options = [name for name in FID_OPTIONS if any(o.name == name for o in opts)]
+    for o in opts:  # an arithmetic whose usual FID option was not selected: measured with its first option here
+        if not any(p.numerics == o.numerics for p in opts if p.name in fid_options):
+            fid_options.append(o.name)
     built, load_s, warm_s = {}, {}, {}
     for o in opts:
         t0 = time.perf_counter()
@@ -251,7 +266,7 @@ def main() -> None:
                   flush=True)
     ref_probe = runs[REFERENCE][0]["features"]
     accuracy = {}
-    for name in FID_OPTIONS:
+    for name in fid_options:
         o = next(o for o in opts if o.name == name)
         t0 = time.perf_counter()
         accuracy[name] = fids(o, built[name], sets)
@@ -259,7 +274,7 @@ def main() -> None:
               + json.dumps({d: {k: round(v, 4) for k, v in a.items() if k.startswith("fid")}
                             for d, a in accuracy[name].items()}), flush=True)
     ref = accuracy[REFERENCE]
-    groups = {o.numerics: o.name for o in opts if o.name in FID_OPTIONS}
+    groups = {o.numerics: o.name for o in opts if o.name in fid_options}
     rows = []
     for o in opts:
         walls = [t["wall"] for t in runs[o.name]]
@@ -303,7 +318,7 @@ def main() -> None:
                    "timed images"),
         "machine": {**describe(), **cpu_flags(), "load_average_start": [round(v, 2) for v in start_load],
                     "load_average_end": [round(v, 2) for v in os.getloadavg()],
-                    "note": "shared machine: another session was running tests; see load_1min_at_each_repeat"},
+                    "note": args.note},
         "reference": REFERENCE,
         "feature_max_abs_value": feature_scale,
         "torch_compile": try_compile(),

