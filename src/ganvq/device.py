@@ -65,8 +65,19 @@ def resolve_precision(device: torch.device, precision: str) -> str:
 
 
 def autocast(device: torch.device, precision: str):
-    """bf16 autocast when `precision` resolves to bf16 (about 1.8x faster with AMX), else a no-op."""
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=resolve_precision(device, precision) == "bf16")
+    """bf16 autocast when `precision` resolves to bf16 (about 1.8x faster with AMX), fp16 autocast for "fp16" (CUDA
+    only, with a gradient scaler: see grad_scaler), else a no-op."""
+    resolved = resolve_precision(device, precision)
+    dtype = torch.float16 if resolved == "fp16" else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype, enabled=resolved in ("bf16", "fp16"))
+
+
+def grad_scaler(device: torch.device, precision: str) -> torch.amp.GradScaler:
+    """The gradient scaler fp16 training needs (Micikevicius et al. 2018, loss scaling); disabled, and so a plain
+    `optimizer.step()`, for every other precision. fp16 runs on CUDA only: a CPU computes bf16 instead."""
+    if precision == "fp16" and device.type != "cuda":
+        raise GanvqError(f"--precision fp16 needs a CUDA device, not {device.type}; use bf16 or fp32 there")
+    return torch.amp.GradScaler(device.type, enabled=precision == "fp16")
 
 
 # --- several processes (torchrun): the collectives the layers below the training loop need ---------------

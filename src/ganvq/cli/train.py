@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 def _add_run_options(p) -> None:
     """Options every training command shares: seed, precision, device, threads, data subset."""
     p.add_argument("--seed", type=int)
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"],
-                   help="auto (default): bf16 autocast where the CPU/GPU runs bf16 natively, else fp32")
+    p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"],
+                   help="auto (default): bf16 autocast where the CPU/GPU runs bf16 natively, else fp32; fp16: "
+                        "CUDA only, with a gradient scaler")
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--limit", type=int, help="train on the first N images only")
@@ -66,6 +67,13 @@ def _run_target(args) -> tuple[str, bool]:
     return out, bool(args.resume)
 
 
+def _printed(summary: dict) -> dict | None:
+    """The summary the command prints: under torchrun rank 0's alone (the other processes print nothing)."""
+    from ganvq.train.distributed import launched
+
+    return summary if launched().main else None
+
+
 def _train_options(args) -> dict:
     """The training options given on the command line (None: not given)."""
     return {"steps": args.steps, "minutes": args.minutes, "batch_size": args.batch_size, "lr": args.lr,
@@ -114,8 +122,8 @@ def _train_vqvae(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return train_vqvae(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes)
-    return train_vqvae(build_vqvae_config(args), out, quiet=args.quiet)
+        return _printed(train_vqvae(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    return _printed(train_vqvae(build_vqvae_config(args), out, quiet=args.quiet))
 
 
 def _add_train_gan(sub) -> None:
@@ -179,8 +187,8 @@ def _train_gan(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes)
-    return train_gan(build_gan_config(args), out, quiet=args.quiet)
+        return _printed(train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    return _printed(train_gan(build_gan_config(args), out, quiet=args.quiet))
 
 
 def _add_train_prior(sub) -> None:
@@ -226,8 +234,8 @@ def _train_prior(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return train_prior(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes)
-    return train_prior(build_prior_config(args), out, quiet=args.quiet)
+        return _printed(train_prior(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    return _printed(train_prior(build_prior_config(args), out, quiet=args.quiet))
 
 
 def add_train_commands(sub) -> None:

@@ -24,7 +24,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # "cosine" (to 0 at the last step) | "constant"
     warmup_steps: int = 0
     seed: int = 0
-    precision: str = "auto"  # "auto": bf16 where the hardware runs it natively, else fp32 | "bf16" | "fp32"
+    precision: str = "auto"  # "auto": bf16 where the hardware runs it natively, else fp32 | "bf16" | "fp32" | "fp16" (CUDA, with a gradient scaler)
     device: str = "auto"  # "auto" picks CUDA when present, else CPU
     threads: int | None = None  # torch intra-op threads while training (restored after); None leaves torch's choice
     log_every: int = 50  # steps between metric lines
@@ -60,8 +60,8 @@ class TrainConfig:
             raise GanvqError("--log-every and --ckpt-every must be at least 1")
         if not (isinstance(self.ckpt_minutes, (int, float)) and 0 <= self.ckpt_minutes < float("inf")):
             raise GanvqError(f"--ckpt-minutes must be 0 (off) or a positive number of minutes, not {self.ckpt_minutes!r}")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise GanvqError(f"unknown precision {self.precision!r}; choose auto, bf16 or fp32")
+        if self.precision not in ("auto", "bf16", "fp32", "fp16"):
+            raise GanvqError(f"unknown precision {self.precision!r}; choose auto, bf16, fp16 (CUDA) or fp32")
         if self.lr_schedule not in ("cosine", "constant"):
             raise GanvqError(f"unknown lr schedule {self.lr_schedule!r}; choose cosine or constant")
 

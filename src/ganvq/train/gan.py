@@ -25,7 +25,7 @@ from ganvq.data import (
     load_dataset,
 )
 from ganvq.data.augment import diff_augment
-from ganvq.device import autocast, resolve_device
+from ganvq.device import autocast, grad_scaler, resolve_device
 from ganvq.errors import warn
 from ganvq.images import save_grid
 from ganvq.losses.gan import (
@@ -115,6 +115,8 @@ class GANTask:
             globalize_batch_norm(self.D)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.G_ddp, self.D_ddp = distributed.wrap(self.G), distributed.wrap(self.D)  # G and D in one process
+        # fp16 only (else a plain step): one scaler per player, as each steps its own optimizer
+        self.scalers = {name: grad_scaler(self.device, config.train.precision) for name in ("G", "D")}
         betas = (g.beta1, g.beta2)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.train.lr, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=g.lr_d or config.train.lr, betas=betas)
@@ -151,8 +153,11 @@ class GANTask:
         return 0.5**self.rollbacks
 
     def extra_state(self) -> dict:
-        return {"batches": self.batches.state_dict(), "rollbacks": self.rollbacks, "aug_p": self.aug_p,
-                "ada": dict(self._ada)}
+        state = {"batches": self.batches.state_dict(), "rollbacks": self.rollbacks, "aug_p": self.aug_p,
+                 "ada": dict(self._ada)}
+        if self.scalers["G"].is_enabled():
+            state["scalers"] = {name: s.state_dict() for name, s in self.scalers.items()}
+        return state
 
     def load_extra_state(self, state: dict) -> None:
         self.batches.load_state_dict(state["batches"])
@@ -160,6 +165,9 @@ class GANTask:
         # Checkpoints from before adaptive p keep the fixed p they were trained with.
         self.aug_p = state.get("aug_p", self.aug_p)
         self._ada = dict(state.get("ada", self._ada))
+        if "scalers" in state and self.scalers["G"].is_enabled():
+            for name, scaler in self.scalers.items():
+                scaler.load_state_dict(state["scalers"][name])
 
     def train_step(self, step: int) -> dict[str, float]:
         """n_D discriminator updates, then one generator update and the EMA update."""
@@ -264,8 +272,10 @@ class GANTask:
         if not self._sane(loss):
             return None
         self.opt_d.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt_d.step()
+        scaler = self.scalers["D"]
+        scaler.scale(loss).backward()
+        scaler.step(self.opt_d)
+        scaler.update()
         if g.diffaugment_target:
             self._adapt_p(logits_real)
             metrics["train/aug_p"] = self.aug_p
@@ -283,10 +293,11 @@ class GANTask:
             if not self._sane(loss):
                 return None
             self.opt_g.zero_grad(set_to_none=True)
-            loss.backward()
+            self.scalers["G"].scale(loss).backward()
         finally:
             self.D.requires_grad_(True)
-        self.opt_g.step()
+        self.scalers["G"].step(self.opt_g)
+        self.scalers["G"].update()
         return loss.item()
 
     def _sane(self, loss: torch.Tensor) -> bool:

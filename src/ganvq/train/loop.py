@@ -118,7 +118,10 @@ def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     torch.set_rng_state(tensors["rng.torch"])
     device = getattr(task, "device", torch.device("cpu"))
     if device.type == "cuda" and "rng.cuda" in tensors:  # a run saved on CPU resumes on CUDA with a fresh stream
-        torch.cuda.set_rng_state(tensors["rng.cuda"], device)
+        state = tensors["rng.cuda"]
+        if state.dtype != torch.uint8 or state.ndim != 1:
+            raise GanvqError(f"checkpoint tensor rng.cuda must be a uint8 vector, got {state.dtype} {list(state.shape)}")
+        torch.cuda.set_rng_state(state, device)
 
 
 def _progress(total: int | None, start: int, quiet: bool, kind: str = "") -> Progress:

@@ -15,7 +15,7 @@ import torch
 
 from ganvq.config import to_dict
 from ganvq.data import describe_skipped, held_out_fraction, load_dataset
-from ganvq.device import autocast, resolve_device
+from ganvq.device import autocast, grad_scaler, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.images import bits_per_pixel
 from ganvq.models.vqvae import VQVAE
@@ -120,6 +120,7 @@ class PriorTask:
             raise GanvqError(f"batch size {self.stream.batch_size} does not split evenly over {procs.world} processes; "
                              f"give a --batch-size divisible by {procs.world} (it is the global batch)")
         self.ddp = distributed.wrap(_NLL(self.model)) if procs.enabled else None
+        self.scaler = grad_scaler(self.device, config.train.precision)  # fp16 only; else a plain step
 
     def modules(self):
         return {"model": self.model, "vqvae": self.vqvae}
@@ -134,10 +135,15 @@ class PriorTask:
         return 1.0
 
     def extra_state(self) -> dict:
-        return {"stream": self.stream.state_dict()}
+        state = {"stream": self.stream.state_dict()}
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
+        return state
 
     def load_extra_state(self, state: dict) -> None:
         self.stream.load_state_dict(state["stream"])
+        if "scaler" in state and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
 
     def train_step(self, step: int) -> dict[str, float]:
         idx = distributed.shard(self.stream.next_batch())  # this process's slice of the global batch
@@ -147,9 +153,11 @@ class PriorTask:
         with autocast(self.device, self.config.train.precision):
             loss = self.model.nll(codes, labels) if self.ddp is None else self.ddp(codes, labels)
         self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        self.scaler.scale(loss).backward()
+        self.scaler.unscale_(self.optimizer)  # clip the true gradients
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), 1.0)
-        self.optimizer.step()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         return {"train/loss": loss.item(), "train/bits_per_code": loss.item() / math.log(2)}
 
     def summarize(self, window: list[dict]) -> dict[str, float]:

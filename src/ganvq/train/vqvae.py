@@ -15,7 +15,7 @@ from ganvq.data import (
     held_out_fraction,
     load_dataset,
 )
-from ganvq.device import all_reduce_sum_, autocast, resolve_device
+from ganvq.device import all_reduce_sum_, autocast, grad_scaler, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.recon import psnr_per_image, to_unit
@@ -59,6 +59,7 @@ class VQVAETask:
         self.batches = BatchStream(train.images, None, config.train.batch_size, config.train.seed,
                                    rank=procs.rank, world=procs.world)
         self.ddp = distributed.wrap(self.model)  # the model itself in a single process
+        self.scaler = grad_scaler(self.device, config.train.precision)  # fp16 only; else a plain step
         self.test = test
         self._counts = torch.zeros(self.model.codebook_size, dtype=torch.int64)
 
@@ -75,11 +76,16 @@ class VQVAETask:
         return 1.0
 
     def extra_state(self) -> dict:
-        return {"batches": self.batches.state_dict(), "counts": self._counts}
+        state = {"batches": self.batches.state_dict(), "counts": self._counts}
+        if self.scaler.is_enabled():
+            state["scaler"] = self.scaler.state_dict()
+        return state
 
     def load_extra_state(self, state: dict) -> None:
         self.batches.load_state_dict(state["batches"])
         self._counts = state["counts"]
+        if "scaler" in state and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
 
     def _next_images(self) -> torch.Tensor:
         return self.batches.next_batch()[0].to(self.device, memory_format=torch.channels_last)
@@ -99,8 +105,9 @@ class VQVAETask:
         with autocast(self.device, cfg.train.precision):
             out = self.ddp(x)
         self.optimizer.zero_grad(set_to_none=True)
-        out.loss.backward()
-        self.optimizer.step()
+        self.scaler.scale(out.loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
         hits = torch.bincount(out.indices.reshape(-1), minlength=self.model.codebook_size)
         self._counts += all_reduce_sum_(hits).cpu()  # over the global batch under torchrun
         with torch.no_grad():
