@@ -9,7 +9,9 @@ import sys
 
 from ganvq.cli.commands import add_commands
 from ganvq.cli.db import add_db_commands
-from ganvq.cli.options import Parser, harden
+from ganvq.cli.examples import add_examples
+from ganvq.cli.options import harden
+from ganvq.cli.parser import Parser, add_global_options
 from ganvq.cli.train import add_train_commands, build_gan_config, build_prior_config, build_vqvae_config
 from ganvq.errors import GanvqError
 
@@ -19,17 +21,21 @@ EXIT_USAGE = 2
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `ganvq` parser: every command, with global options, examples and checked numbers."""
     parser = Parser(prog="ganvq", description="Image generation and reconstruction with GANs and VQ-VAEs.",
-                    epilog="Inputs are read within size limits: GANVQ_MAX_PIXELS (pixel values of one array, default "
-                           "2^31) and GANVQ_MAX_IMAGE_PIXELS (pixels of one image file, default 89,478,485); set "
-                           "either environment variable higher to read larger inputs.")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+                    epilog="environment:\n"
+                           "  GANVQ_MAX_PIXELS        pixel values of one array read (default 2^31)\n"
+                           "  GANVQ_MAX_IMAGE_PIXELS  pixels of one image file read (default 89,478,485)\n"
+                           "  GANVQ_PROGRESS_SECONDS  seconds between progress lines when output is not a "
+                           "terminal (default 15)\n"
+                           "Set a limit higher to read larger inputs.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     add_train_commands(sub)
     add_commands(sub)
     add_db_commands(sub)
+    add_global_options(parser)
+    add_examples(parser)
     return harden(parser)
 
 

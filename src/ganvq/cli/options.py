@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
-from typing import NoReturn
 
 INT_MINIMUM = {"--class": 0, "--seed": 0, "--sample-every": 0}  # others: at least 1
 INT_MAXIMUM = {  # others: DEFAULT_INT_MAXIMUM
@@ -22,14 +20,6 @@ INT_MAXIMUM = {  # others: DEFAULT_INT_MAXIMUM
 }
 DEFAULT_INT_MAXIMUM = 10**9
 POSITIVE = {"--lr", "--lr-d", "--minutes", "--ckpt-minutes", "--truncation", "--temperature"}  # floats > 0
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with its errors on one line: `ganvq CMD: error: ...; see ganvq CMD --help`."""
-
-    def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
-        self.exit(2)
 
 
 def _int_type(name: str, lo: int, hi: int):

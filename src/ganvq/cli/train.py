@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 def _add_run_options(p) -> None:
     """Options every training command shares: seed, precision, device, threads, data subset."""
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="seed of every random draw of the run (default: the preset's, 0)")
     p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"],
                    help="auto (default): bf16 autocast where the CPU/GPU runs bf16 natively, else fp32; fp16: "
                         "CUDA only, with a gradient scaler")
@@ -91,16 +91,16 @@ def _add_train_vqvae(sub) -> None:
 
     p = sub.add_parser("vqvae", help="train a VQ-VAE", description="Train a VQ-VAE on a dataset.")
     p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
-    p.add_argument("--out", help="run folder: checkpoint, metrics.jsonl, config.json (required unless --resume RUN)")
+    p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json (required unless --resume RUN)")
     p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS), help="model preset")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, data:) overriding the preset")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
+    p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
+    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
     _add_run_options(p)
     _add_image_options(p, "default 28")
-    p.add_argument("--codebook-size", type=int)
+    p.add_argument("--codebook-size", type=int, help="codes in the codebook, K (default: the preset's)")
     p.add_argument("--update", choices=["ema", "loss", "kmeans"], help="codebook update rule")
     p.add_argument("--levels", type=int, help="residual quantization levels (codes per position; default 1)")
     _add_logging_options(p)
@@ -133,16 +133,16 @@ def _add_train_gan(sub) -> None:
 
     p = sub.add_parser("gan", help="train a GAN", description="Train a GAN (DCGAN or SN-ResNet) on a dataset.")
     p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
-    p.add_argument("--out", help="run folder: checkpoint, metrics.jsonl, config.json, samples/ "
+    p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json, samples/ "
                                  "(required unless --resume RUN)")
     p.add_argument("--preset", default="fmnist-best", choices=sorted(GAN_PRESETS), help="run preset")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, gan:, data:) overriding the preset")
     p.add_argument("--steps", type=int, help="generator steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float, help="generator learning rate")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
+    p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
+    p.add_argument("--lr", type=float, help="generator learning rate (default: the preset's)")
     p.add_argument("--lr-d", type=float, help="discriminator learning rate (TTUR; default: --lr)")
-    p.add_argument("--loss", choices=LOSSES)
+    p.add_argument("--loss", choices=LOSSES, help="GAN loss (default: the preset's)")
     p.add_argument("--arch", choices=["dcgan", "resnet"], help="DCGAN or SN-ResNet generator and discriminator")
     p.add_argument("--d-norm", choices=["bn", "sn", "none"], help="discriminator normalisation (bn: the article)")
     p.add_argument("--n-d", type=int, help="discriminator steps per generator step")
@@ -196,12 +196,12 @@ def _add_train_prior(sub) -> None:
                        description="Encode the training images with a trained VQ-VAE, then train an autoregressive "
                                    "prior over the code maps (for sampling and compression).")
     p.add_argument("--vqvae", help="trained VQ-VAE: checkpoint file or run folder (required unless --resume)")
-    p.add_argument("--out", help="run folder: checkpoint (with the VQ-VAE inside), metrics.jsonl, config.json "
+    p.add_argument("-o", "--out", help="run folder: checkpoint (with the VQ-VAE inside), metrics.jsonl, config.json "
                                  "(required unless --resume RUN)")
     p.add_argument("--data", help="dataset to encode (default: the VQ-VAE's training data)")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, ...) overriding the defaults")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
     p.add_argument("--arch", choices=["transformer", "local"],
                    help="transformer (default): fewest bits; local: a small MLP over each code's causal "
                         "neighbours, ~25x fewer multiply-adds per code, for a fast codec")
@@ -209,10 +209,10 @@ def _add_train_prior(sub) -> None:
     p.add_argument("--layers", type=int, help="transformer blocks, or local hidden layers (default 4; local 2)")
     p.add_argument("--neighbors", type=int, help="local only: neighbours each code is predicted from (default 8)")
     p.add_argument("--heads", type=int, help="attention heads (default 4)")
-    p.add_argument("--dropout", type=float)
+    p.add_argument("--dropout", type=float, help="dropout probability in the transformer (default 0.1)")
     p.add_argument("--class-conditional", action="store_true", help="one start token per class (labelled data)")
-    p.add_argument("--batch-size", type=int)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--batch-size", type=int, help="code maps per step (default 128)")
+    p.add_argument("--lr", type=float, help="learning rate (default 1e-3)")
     _add_run_options(p)
     _add_logging_options(p)
     p.set_defaults(func=_train_prior)

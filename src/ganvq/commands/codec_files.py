@@ -25,6 +25,7 @@ from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
 from ganvq.images import IMAGE_FORMATS, bits_per_pixel, encode_image
 from ganvq.metrics.recon import psnr_per_image, ssim_per_image
+from ganvq.progress import progress
 
 SUFFIX = ".gvq"
 
@@ -177,7 +178,7 @@ def choose_codec(ckpts: str | list[str], quality: str | None, device: str = "cpu
 
 def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: int = 1000, device: str = "cpu",
                    split: str = "test", limit: int | None = None, quality: str | None = None,
-                   resize: bool = False) -> dict:
+                   resize: bool = False, quiet: bool = False) -> dict:
     """Compress images (files, folders, datasets) to .gvq files under folder `out`, or all into one file `out`.gvq;
     reports the rate (ganvq.images.bits_per_pixel) and the decoded images' PSNR and SSIM."""
     if batch < 1:
@@ -196,22 +197,25 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
     if not one_file:
         targets = _Targets(out_path)
         sources = [(targets.claim(name, SUFFIX, src if isinstance(src, Path) else name), src) for name, src in sources]
-    for group in _batches(iter(sources), batch):
-        x = torch.stack([src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape, resize)
-                         for _, src in group])
-        indices = codec.encode_images(x)
-        decoded = codec.decode_images(indices)  # what decompress will give back
-        a, b = x.double() / 255, decoded.double() / 255
-        psnr_sum += float(psnr_per_image(a, b).sum())
-        ssim_sum += float(ssim_per_image(a, b).sum())
-        images += len(x)
-        if one_file:
-            payloads += codec.encode_codes(indices)
-            continue
-        for (target, _), data in zip(group, codec.compress_each(x, indices)):
-            _write(target, data)
-            total += len(data)
-        files += len(x)
+    with progress(len(sources), "compress", unit="image", quiet=quiet) as bar:
+        for group in _batches(iter(sources), batch):
+            x = torch.stack([src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape, resize)
+                             for _, src in group])
+            indices = codec.encode_images(x)
+            decoded = codec.decode_images(indices)  # what decompress will give back
+            a, b = x.double() / 255, decoded.double() / 255
+            psnr_sum += float(psnr_per_image(a, b).sum())
+            ssim_sum += float(ssim_per_image(a, b).sum())
+            images += len(x)
+            if one_file:
+                payloads += codec.encode_codes(indices)
+            else:
+                for (target, _), data in zip(group, codec.compress_each(x, indices)):
+                    _write(target, data)
+                    total += len(data)
+                files += len(x)
+            bar.set_postfix({"psnr_db": psnr_sum / images})
+            bar.update(len(x))
     if images == 0:
         raise GanvqError("no images to compress")
     if one_file:
@@ -257,7 +261,8 @@ def _parse(codec: Codec, path: Path):
         raise GanvqError(f"{path}: {e}") from None
 
 
-def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, device: str = "cpu") -> dict:
+def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, device: str = "cpu",
+                     quiet: bool = False) -> dict:
     """Decompress .gvq files (or folders of them) to PNGs under folder `out` (or to one image file `out`: .png,
     .jpg, .bmp or .webp)."""
     if batch < 1:
@@ -281,13 +286,15 @@ def decompress_paths(ckpt: str, inputs: list[str], out: str, batch: int = 1000, 
             width = max(5, len(str(count - 1)))
             outputs = [targets.claim(f"{name}/{i:0{width}d}", ".png", path) for i in range(count)]
         plan.append((path, outputs))
-    for group in _batches(iter(plan), batch):
-        blobs = [_parse(codec, path)[1] for path, _ in group]
-        for (_, outputs), x in zip(group, codec.decompress_each(blobs)):
-            for target, img in zip(outputs, x.permute(0, 2, 3, 1).numpy()):
-                _write(target, encode_image(img, target.suffix))
-            images += len(x)
-        files += len(group)
+    with progress(sum(len(outputs) for _, outputs in plan), "decompress", unit="image", quiet=quiet) as bar:
+        for group in _batches(iter(plan), batch):
+            blobs = [_parse(codec, path)[1] for path, _ in group]
+            for (_, outputs), x in zip(group, codec.decompress_each(blobs)):
+                for target, img in zip(outputs, x.permute(0, 2, 3, 1).numpy()):
+                    _write(target, encode_image(img, target.suffix))
+                images += len(x)
+                bar.update(len(x))
+            files += len(group)
     seconds = time.perf_counter() - t0
     return {"files": files, "images": images, "seconds": round(seconds, 3),
             "images_per_second": round(images / max(seconds, 1e-9), 1), "out": str(out_path)}

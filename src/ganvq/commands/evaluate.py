@@ -25,6 +25,7 @@ from ganvq.errors import GanvqError, warn
 from ganvq.io import write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.score import score_samples
+from ganvq.progress import Progress, progress
 from ganvq.runs import open_run
 
 
@@ -48,11 +49,30 @@ def reference_split(data: str, trained: tuple[str, float | None] | None, split: 
     return split or ("test" if has_named_splits(data) else "all"), None, notes
 
 
+def _stages(bar: Progress):
+    """A score_samples `stage` callback: each stage begun is one line (above a bar) and counts one unit."""
+    begun = []
+
+    def stage(name: str) -> None:
+        if begun:
+            bar.update(1)
+        begun.append(name)
+        bar.set_postfix({"stage": name})
+        bar.note(name)
+
+    return stage
+
+
+def _scoring(n: int, audit: bool, desc: str, quiet: bool) -> Progress:
+    """The progress of score_samples' stages: reference, sample features, FID/KID/PRDC, memorization audit."""
+    return progress(4 if audit else 3, f"{desc}: scoring {n:,} images", unit="stage", quiet=quiet)
+
+
 def eval_vqvae(ckpt: str, data: str | None = None, split: str | None = None, limit: int | None = None,
-               out: str | None = None) -> dict:
+               out: str | None = None, device: str = "cpu", quiet: bool = False) -> dict:
     """Held-out PSNR/SSIM (per image, pixels in [0, 1], then averaged), codes used, perplexity, raw bpp."""
     run = open_run(ckpt, "vqvae")
-    model, config = run.vqvae(), run.config
+    model, config = run.vqvae(device), run.config
     data = data or config.data
     split, fraction, notes = reference_split(data, (config.data, config.val_fraction), split)
     fraction = held_out_fraction(data, fraction)
@@ -67,8 +87,9 @@ def eval_vqvae(ckpt: str, data: str | None = None, split: str | None = None, lim
         "notes": notes,
         "psnr_definition": "mean over images of 10*log10(1/MSE), pixels scaled to [0, 1]",
         "ssim_definition": "mean over images of SSIM (Gaussian window 11, sigma 1.5), pixels in [0, 1]",
-        **evaluate_reconstruction(model, images, split=split),
     }
+    with progress(len(images), "eval vqvae", unit="image", quiet=quiet) as bar:
+        result.update(evaluate_reconstruction(model, images, split=split, progress=bar.update))
     target = Path(out) if out else run.folder / "eval-vqvae.json"
     write_json(target, result)
     return {**result, "written": str(target)}
@@ -96,7 +117,7 @@ def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torc
 
 
 def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int | None = None, seed: int = 0,
-                out: str | None = None, bf16: bool = False) -> dict:
+                out: str | None = None, bf16: bool = False, quiet: bool = False) -> dict:
     """Score a folder of images from any generator against real data: `real`, else the training data named by
     the folder's source.json (written by `ganvq sample --out-dir`)."""
     source = folder_source(fake)
@@ -110,28 +131,33 @@ def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int 
     images = load_sample_folder(fake, real, limit)
     target = Path(out) if out else Path(fake).with_name(Path(fake).name + "-eval.json")
     pairs = target.with_suffix(".closest-pairs.png")
-    result = {"fake": str(fake), "source": source,
-              **score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
-                              val_fraction=fraction, trained_on=trained, notes=notes,
-                              audit=trained is not None or has_named_splits(real))}
+    audit = trained is not None or has_named_splits(real)
+    with _scoring(len(images), audit, "eval folder", quiet) as bar:
+        scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
+                               val_fraction=fraction, trained_on=trained, notes=notes, audit=audit,
+                               stage=_stages(bar))
+        bar.update(bar.total - bar.n)
+    result = {"fake": str(fake), "source": source, **scores}
     write_json(target, result)
     return {**result, "written": str(target)}
 
 
 def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str = "auto", seed: int = 0,
-             out: str | None = None, bf16: bool = False) -> dict:
+             out: str | None = None, bf16: bool = False, quiet: bool = False) -> dict:
     """Sample n images (seeded) from a generator checkpoint and score them against the held-out images of its
     training data (or `real`); the memorization audit always uses its training data."""
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
-    images, trained = generate(run, n, seed)
+    images, trained = generate(run, n, seed, quiet=quiet)
     real = real or (trained[0] if trained else None)
     if not real:
         raise GanvqError(f"{ckpt}: the checkpoint does not name its dataset; pass --real DATASET")
     split, fraction, notes = reference_split(real, trained)
     target = Path(out) if out else run.folder / "eval-gan.json"
     pairs = target.with_suffix(".closest-pairs.png")
-    result = {"checkpoint": str(ckpt), "sample_seed": seed,
-              **score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
-                              val_fraction=fraction, trained_on=trained, notes=notes)}
+    with _scoring(len(images), True, "eval gan", quiet) as bar:
+        scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
+                               val_fraction=fraction, trained_on=trained, notes=notes, stage=_stages(bar))
+        bar.update(bar.total - bar.n)
+    result = {"checkpoint": str(ckpt), "sample_seed": seed, **scores}
     write_json(target, result)
     return {**result, "written": str(target)}

@@ -16,6 +16,7 @@ import torch
 from ganvq.errors import GanvqError
 from ganvq.images import encode_png, save_grid
 from ganvq.io import atomic_write_text
+from ganvq.progress import progress
 
 SOURCE_FILE = "source.json"  # in an exported sample folder: the run and the data it was trained on
 
@@ -51,6 +52,7 @@ def export_samples(
     grid_columns: int = 8,
     class_name: Callable[[int], str] | None = None,
     source: dict | None = None,
+    quiet: bool = True,
 ) -> dict:
     """Write samples as one grid PNG (`out`) or a folder of N PNGs plus labels.csv (`out_dir`), and the
     `source` record (the run, its training data) as source.json beside them.
@@ -68,10 +70,12 @@ def export_samples(
         tmp.mkdir(parents=True)
         width = max(5, len(str(n - 1)))
         names = [f"{i:0{width}d}.png" for i in range(n)]
-        for name, img in zip(names, images.permute(0, 2, 3, 1).numpy()):
-            # Plain writes: the folder, not each file, is what appears atomically; one sync below
-            # makes them durable at a fraction of the cost of an fsync per file (5x faster for 10,000).
-            (tmp / name).write_bytes(encode_png(img))
+        with progress(n, "sample: writing", unit="image", quiet=quiet) as bar:
+            for name, img in zip(names, images.permute(0, 2, 3, 1).numpy()):
+                # Plain writes: the folder, not each file, is what appears atomically; one sync below
+                # makes them durable at a fraction of the cost of an fsync per file (5x faster for 10,000).
+                (tmp / name).write_bytes(encode_png(img))
+                bar.update(1)
         if labels is not None:
             buf = io.StringIO()
             writer = csv.writer(buf, lineterminator="\n")  # quotes class names that hold commas

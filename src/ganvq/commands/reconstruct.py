@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from ganvq.data import ImageDataset, describe_skipped, has_named_splits, load_dataset
+from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files
 from ganvq.data.limits import check_npy
 from ganvq.errors import GanvqError, warn
 from ganvq.images import save_grid, save_image, side_by_side, to_float, to_uint8_image
 from ganvq.io import atomic_write_bytes
+from ganvq.progress import Progress, progress
 from ganvq.runs import load_vqvae
+
+BATCH = 500  # images encoded or decoded at a time: bounds memory, and paces the progress display
 
 
 def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
@@ -26,28 +31,74 @@ def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
     return data
 
 
-def _write_pngs(out: Path, images: torch.Tensor, names: list[str]) -> None:
-    for name, img in zip(names, to_uint8_image(images)):
-        save_image(out / f"{name}.png", img)
+def input_names(path: str, data: ImageDataset) -> list[str]:
+    """Output names (no suffix) for the images read from `path`: an image file keeps its name and a folder its
+    files' paths inside it (`shirt.png` -> `shirt`, `tops/a.jpg` -> `tops/a`); a dataset's images are numbered."""
+    p, n = Path(path), len(data)
+    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and n == 1:
+        return [p.stem]
+    if p.is_dir() and not any(p.glob("*-idx3-ubyte*")):
+        skipped = {rel for rel, _ in data.skipped}
+        rels = [f.relative_to(p) for f in list_image_files(p)]
+        rels = [r for r in rels if r.as_posix() not in skipped][:n]
+        if len(rels) == n:  # the files read, in the order read_image_folder reads them
+            stems = [r.with_suffix("").as_posix() for r in rels]
+            twice = {s for s, k in Counter(stems).items() if k > 1}  # a.png and a.jpg: a_png and a_jpg
+            return [s if s not in twice else f"{s}_{r.suffix[1:].lower()}" for s, r in zip(stems, rels)]
+    width = max(5, len(str(n - 1)))
+    return [f"{i:0{width}d}" for i in range(n)]
 
 
-def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_size: int = 64) -> dict:
-    """Write one reconstruction PNG per input image and grid.png (originals above reconstructions)."""
-    model, _ = load_vqvae(ckpt)
-    images = load_inputs(input, model, limit).images
-    x_hat = model.decode_codes(model.encode_images(images))
+def _grid_name(names: list[str]) -> str:
+    """grid.png, unless an input image is itself called grid."""
+    return "grid.png" if "grid" not in names else "ganvq-grid.png"
+
+
+def _encode(model, images: torch.Tensor, bar: Progress) -> torch.Tensor:
+    """Code maps (N, h, w) of uint8 images (N, C, H, W), BATCH at a time, counted on `bar`."""
+    out = []
+    for i in range(0, len(images), BATCH):
+        out.append(model.encode_images(images[i : i + BATCH]))
+        bar.update(len(out[-1]))
+    return torch.cat(out)
+
+
+def _decode_and_write(model, indices: torch.Tensor, out: Path, names: list[str], bar: Progress) -> torch.Tensor:
+    """Decode code maps BATCH at a time, writing OUT/NAME.png for each; returns the first 64 decoded images."""
+    first = []
+    for i in range(0, len(indices), BATCH):
+        x_hat = model.decode_codes(indices[i : i + BATCH])  # (b, C, H, W) in [-1, 1]
+        for name, img in zip(names[i : i + BATCH], to_uint8_image(x_hat)):
+            save_image(out / f"{name}.png", img)
+        if sum(len(x) for x in first) < 64:
+            first.append(x_hat[:64])
+        bar.update(len(x_hat))
+    return torch.cat(first)[:64]
+
+
+def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_size: int = 64,
+                device: str = "auto", quiet: bool = False) -> dict:
+    """Write one reconstruction PNG per input image, named as the input (numbered for a dataset), and grid.png
+    (originals above reconstructions)."""
+    model, _ = load_vqvae(ckpt, device)
+    data = load_inputs(input, model, limit)
+    images, names = data.images, input_names(input, data)
     out_dir = Path(out)
-    _write_pngs(out_dir, x_hat, [f"{i:05d}" for i in range(len(images))])
+    with progress(2 * len(images), "reconstruct", unit="image", quiet=quiet) as bar:  # encoded, then decoded
+        x_hat = _decode_and_write(model, _encode(model, images, bar), out_dir, names, bar)
+    grid = out_dir / _grid_name(names)
     originals = to_float(images[:grid_size])
-    save_image(out_dir / "grid.png", side_by_side(originals, x_hat[:grid_size]), upscale=2)
-    return {"images": len(images), "out": str(out_dir), "grid": str(out_dir / "grid.png")}
+    save_image(grid, side_by_side(originals, x_hat[:grid_size]), upscale=2)
+    return {"images": len(images), "out": str(out_dir), "grid": str(grid)}
 
 
-def encode(ckpt: str, input: str, out: str, limit: int | None = None) -> dict:
+def encode(ckpt: str, input: str, out: str, limit: int | None = None, device: str = "auto",
+           quiet: bool = False) -> dict:
     """Write the code maps of the input images to a .npy file (N, h, w) int64."""
-    model, _ = load_vqvae(ckpt)
+    model, _ = load_vqvae(ckpt, device)
     images = load_inputs(input, model, limit).images
-    indices = model.encode_images(images).numpy()
+    with progress(len(images), "encode", unit="image", quiet=quiet) as bar:
+        indices = _encode(model, images, bar).numpy()
     import io as _io
 
     buf = _io.BytesIO()
@@ -77,16 +128,28 @@ def read_codes(codes: str) -> np.ndarray:
     return array
 
 
-def decode(ckpt: str, codes: str, out: str) -> dict:
+def _check_codes(model, indices: torch.Tensor) -> None:
+    h, w = model.config.code_shape
+    if indices.ndim != 3 or tuple(indices.shape[1:]) != (h, w):
+        raise GanvqError(f"code maps must have shape (N, {h}, {w}) for this model, got {tuple(indices.shape)}")
+    if int(indices.min()) < 0 or int(indices.max()) >= model.codebook_size:
+        raise GanvqError(f"code indices must lie in [0, {model.codebook_size - 1}] for this model")
+
+
+def decode(ckpt: str, codes: str, out: str, device: str = "auto", quiet: bool = False) -> dict:
     """Decode a .npy of code maps (N, h, w) into one PNG per map plus grid.png."""
-    model, _ = load_vqvae(ckpt)
+    model, _ = load_vqvae(ckpt, device)
     array = read_codes(codes)
     if array.ndim == 2:
         array = array[None]
     if array.size == 0:
         raise GanvqError(f"{codes} holds no code maps (shape {array.shape})")
-    x_hat = model.decode_codes(torch.from_numpy(array.astype(np.int64)))
+    indices = torch.from_numpy(array.astype(np.int64))
+    _check_codes(model, indices)  # all of them, before any file is written
     out_dir = Path(out)
-    _write_pngs(out_dir, x_hat, [f"{i:05d}" for i in range(len(x_hat))])
-    save_grid(out_dir / "grid.png", x_hat[:64], upscale=2)
-    return {"images": len(x_hat), "out": str(out_dir)}
+    width = max(5, len(str(len(indices) - 1)))
+    names = [f"{i:0{width}d}" for i in range(len(indices))]
+    with progress(len(indices), "decode", unit="image", quiet=quiet) as bar:
+        first = _decode_and_write(model, indices, out_dir, names, bar)
+    save_grid(out_dir / "grid.png", first, upscale=2)
+    return {"images": len(indices), "out": str(out_dir)}

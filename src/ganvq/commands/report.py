@@ -20,6 +20,7 @@ from ganvq.data import describe_split, has_named_splits, held_out_fraction, load
 from ganvq.errors import GanvqError, warn
 from ganvq.images import to_float, to_uint8_image
 from ganvq.io import atomic_write_text
+from ganvq.progress import progress
 from ganvq.report.charts import bar_chart
 from ganvq.report.evidence import (
     KIND_TITLES,
@@ -323,7 +324,7 @@ def comparison(evidence: list[Evidence]) -> str:
     return "".join(parts)
 
 
-def report(runs: list[str], out: str, seed: int = 0) -> dict:
+def report(runs: list[str], out: str, seed: int = 0, quiet: bool = False) -> dict:
     """Write one HTML page about one run or several (any kinds) to `out`; returns its path and each run's scores."""
     if not runs:
         raise GanvqError("name at least one run folder (or checkpoint) to report on")
@@ -331,15 +332,21 @@ def report(runs: list[str], out: str, seed: int = 0) -> dict:
     for run in opened:
         if run.kind not in SECTIONS:  # a new kind of run needs its section here before it can be reported
             raise GanvqError(f"{run.checkpoint}: report does not cover {run.kind} runs yet")
-    evidence = [gather(run) for run in opened]
+    evidence, sections = [], []
+    level = 1 if len(opened) == 1 else 2
+    with progress(len(opened), "report", unit="run", quiet=quiet) as bar:
+        for i, run in enumerate(opened):  # each run's evidence and section: reading, sampling, drawing
+            bar.set_postfix({"run": run.folder.name})
+            evidence.append(gather(run))
+            sections.append(run_section(evidence[-1], level, f"run-{i + 1}"))
+            bar.update(1)
     if len(evidence) == 1:
         ev = evidence[0]
-        body = run_section(ev, 1, "run-1")
+        body = sections[0]
         title = f"{KIND_TITLES[ev.run.kind]} run {ev.name}"
     else:
         nav = "".join(f'<a href="#run-{i + 1}">{html.escape(e.name)}</a>' for i, e in enumerate(evidence))
-        body = (f"<h1>{len(evidence)} runs compared</h1><nav>{nav}</nav>{comparison(evidence)}"
-                + "".join(run_section(e, 2, f"run-{i + 1}") for i, e in enumerate(evidence)))
+        body = f"<h1>{len(evidence)} runs compared</h1><nav>{nav}</nav>{comparison(evidence)}" + "".join(sections)
         title = ", ".join(e.name for e in evidence)
     atomic_write_text(out, page(title, body))
     return {"report": str(out),

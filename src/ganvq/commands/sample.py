@@ -12,6 +12,7 @@ import torch
 from ganvq.commands.export import check_targets, condition_labels, export_samples
 from ganvq.errors import GanvqError
 from ganvq.images import make_grid, save_image, to_uint8_image
+from ganvq.progress import progress
 from ganvq.runs import Run, load_gan, load_prior, open_run
 
 BATCH = 500  # images generated per forward pass (GAN), code maps sampled side by side (prior)
@@ -39,14 +40,16 @@ def _labels_for(config, n: int, class_: int | None) -> torch.Tensor | None:
 
 
 @torch.no_grad()
-def _generate(G, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+def _generate(G, z: torch.Tensor, y: torch.Tensor | None, quiet: bool = True) -> torch.Tensor:
     """uint8 (N, C, H, W) images of G for latents z (N, z_dim) and labels y (N,) or None, in batches."""
     device = next(G.parameters()).device
     out = []
-    for i in range(0, len(z), BATCH):
-        yi = None if y is None else y[i : i + BATCH].to(device)
-        x = G(z[i : i + BATCH].to(device), yi)  # (b, C, H, W) in [-1, 1]
-        out.append(torch.from_numpy(to_uint8_image(x)).permute(0, 3, 1, 2))
+    with progress(len(z), "sample gan", unit="image", quiet=quiet) as bar:
+        for i in range(0, len(z), BATCH):
+            yi = None if y is None else y[i : i + BATCH].to(device)
+            x = G(z[i : i + BATCH].to(device), yi)  # (b, C, H, W) in [-1, 1]
+            out.append(torch.from_numpy(to_uint8_image(x)).permute(0, 3, 1, 2))
+            bar.update(len(x))
     return torch.cat(out)
 
 
@@ -57,10 +60,11 @@ def sample(
     class_: int | None = None,
     truncation: float | None = None,
     device: str = "auto",
+    quiet: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """n samples of the checkpoint's EMA generator: uint8 images (n, C, H, W) and int64 labels (n,) or None."""
     G, config = load_gan(ckpt, device)
-    return _sample(G, config, n, seed, class_, truncation)
+    return _sample(G, config, n, seed, class_, truncation, quiet)
 
 
 def _check_n(n: int) -> None:
@@ -68,12 +72,12 @@ def _check_n(n: int) -> None:
         raise GanvqError(f"--n must be at least 1, got {n}")
 
 
-def _sample(G, config, n: int, seed: int, class_: int | None, truncation: float | None):
+def _sample(G, config, n: int, seed: int, class_: int | None, truncation: float | None, quiet: bool = True):
     _check_n(n)
     gen = torch.Generator().manual_seed(seed)
     z = latents(n, config.model.z_dim, gen, truncation)
     y = _labels_for(config, n, class_)
-    return _generate(G, z, y), y
+    return _generate(G, z, y, quiet), y
 
 
 def _class_name(config, label: int) -> str:
@@ -92,6 +96,7 @@ def write_samples(
     device: str = "auto",
     temperature: float = 1.0,
     top_k: int | None = None,
+    quiet: bool = False,
 ) -> dict:
     """Write n samples of a GAN or prior run as one grid PNG (`out`) or as a folder of n PNGs plus
     labels.csv (`out_dir`). `truncation` applies to GAN latents, `temperature` and `top_k` to a prior's codes."""
@@ -100,14 +105,15 @@ def write_samples(
     if run.kind == "prior":
         if truncation is not None:
             raise GanvqError("--truncation applies to a GAN's latents; a prior samples with --temperature and --top-k")
-        return write_prior_samples(run, n, seed, out, out_dir, class_, temperature, top_k, device)
+        return write_prior_samples(run, n, seed, out, out_dir, class_, temperature, top_k, device, quiet)
     if temperature != 1.0 or top_k is not None:
         raise GanvqError("--temperature and --top-k apply to a prior's codes; a GAN samples with --truncation")
     G, config = load_gan(run, device)
-    images, labels = _sample(G, config, n, seed, class_, truncation)
+    images, labels = _sample(G, config, n, seed, class_, truncation, quiet)
     nrow = config.model.num_classes if labels is not None and class_ is None else 8
     return export_samples(images, labels, out, out_dir, grid_columns=min(nrow, 16) or 8,
-                          class_name=lambda label: _class_name(config, label), source=source_record(run, seed))
+                          class_name=lambda label: _class_name(config, label), source=source_record(run, seed),
+                          quiet=quiet)
 
 
 def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -172,6 +178,7 @@ def sample_prior(
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
+    quiet: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
     """n samples: uint8 images (n, C, H, W), their code maps (n, h, w) and labels (n,) or None.
 
@@ -183,12 +190,14 @@ def sample_prior(
     labels = condition_labels(prior.config.num_classes, n, class_, "prior")
     gen = torch.Generator().manual_seed(seed)
     codes, images = [], []
-    for i in range(0, n, BATCH):
-        y = None if labels is None else labels[i : i + BATCH]
-        c = prior.sample(min(BATCH, n - i), y, temperature=temperature, top_k=top_k, generator=gen)
-        codes.append(c)
-        x = vqvae.decode(c.to(next(vqvae.parameters()).device))
-        images.append(torch.from_numpy(to_uint8_image(x)).permute(0, 3, 1, 2))
+    with progress(n, "sample prior", unit="image", quiet=quiet) as bar:
+        for i in range(0, n, BATCH):
+            y = None if labels is None else labels[i : i + BATCH]
+            c = prior.sample(min(BATCH, n - i), y, temperature=temperature, top_k=top_k, generator=gen)
+            codes.append(c)
+            x = vqvae.decode(c.to(next(vqvae.parameters()).device))
+            images.append(torch.from_numpy(to_uint8_image(x)).permute(0, 3, 1, 2))
+            bar.update(len(c))
     return torch.cat(images), torch.cat(codes), labels
 
 
@@ -202,13 +211,14 @@ def write_prior_samples(
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
+    quiet: bool = False,
 ) -> dict:
     """Write n prior samples as one grid PNG (`out`) or a new folder of PNGs (+ labels.csv) (`out_dir`)."""
     check_targets(out, out_dir)
     run = ckpt if isinstance(ckpt, Run) else open_run(ckpt, "prior")
-    images, _, labels = sample_prior(run, n, seed, class_, temperature, top_k, device)
+    images, _, labels = sample_prior(run, n, seed, class_, temperature, top_k, device, quiet)
     return export_samples(images, labels, out, out_dir, grid_columns=10 if labels is not None and class_ is None else 8,
-                          source=source_record(run, seed))
+                          source=source_record(run, seed), quiet=quiet)
 
 
 def trained_on(run: Run) -> tuple[str, float | None] | None:
@@ -227,12 +237,13 @@ def source_record(run: Run, seed: int) -> dict:
             "data": data[0] if data else None, "val_fraction": data[1] if data else None}
 
 
-def generate(ckpt: str | Path | Run, n: int, seed: int = 0) -> tuple[torch.Tensor, tuple[str, float | None] | None]:
+def generate(ckpt: str | Path | Run, n: int, seed: int = 0, quiet: bool = True
+             ) -> tuple[torch.Tensor, tuple[str, float | None] | None]:
     """n samples of a generator run (GAN, or prior + VQ-VAE decoder) read once, and the data it was trained on
     with its held-out fraction."""
     run = ckpt if isinstance(ckpt, Run) else open_run(ckpt)
     if run.kind == "prior":
-        return sample_prior(run, n, seed)[0], trained_on(run)
+        return sample_prior(run, n, seed, quiet=quiet)[0], trained_on(run)
     if run.kind == "gan":
-        return sample(run, n, seed)[0], trained_on(run)
+        return sample(run, n, seed, quiet=quiet)[0], trained_on(run)
     raise GanvqError(f"{run.checkpoint}: a {run.kind} checkpoint does not generate images; use `ganvq eval {run.kind}`")

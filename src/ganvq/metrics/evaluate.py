@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -12,11 +13,12 @@ from ganvq.quantize.base import usage_stats
 
 
 @torch.no_grad()
-def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 500, split: str = "test") -> dict:
+def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 500, split: str = "test",
+                            progress: Callable[[int], None] | None = None) -> dict:
     """Mean per-image PSNR/SSIM (pixels in [0, 1]), codes used, perplexity, raw bits per pixel.
 
     images: uint8 (N, C, H, W). Raw bits per pixel = h * w * log2(K) / (H * W), the size of
-    the code map before entropy coding.
+    the code map before entropy coding. `progress(k)` is told of every k images scored.
     """
     was_training = model.training
     model.eval()
@@ -29,6 +31,8 @@ def evaluate_reconstruction(model, images: torch.Tensor, batch_size: int = 500, 
         psnr.append(psnr_per_image(to_unit(x), to_unit(x_hat)))
         ssim.append(ssim_per_image(to_unit(x), to_unit(x_hat)))
         codes.append(indices.cpu())
+        if progress is not None:
+            progress(len(x))
     model.train(was_training)
     indices = torch.cat(codes)
     k = model.codebook_size

@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,12 +161,15 @@ def score_samples(
     val_fraction: float | None = None,
     trained_on: tuple[str, float | None] | None = None,
     notes: list[str] | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> dict:
     """All sample-quality metrics of uint8 (N, C, H, W) samples against a real dataset split.
 
     `val_fraction` is the held-out fraction of `real` (ganvq.data.splits). The memorization audit compares
     the samples with the training images of `trained_on` (data, held-out fraction), by default `real`'s;
-    it needs held-out images of that data as its yardstick and is skipped, with a note, without them."""
+    it needs held-out images of that data as its yardstick and is skipped, with a note, without them.
+    `stage(name)` is told as each stage of the work begins (for a progress display)."""
+    stage = stage or (lambda name: None)
     if fake.dtype != torch.uint8 or fake.dim() != 4:
         raise GanvqError(f"samples must be uint8 (N, C, H, W), got {fake.dtype} {tuple(fake.shape)}")
     if len(fake) <= NEAREST_K:
@@ -175,6 +179,7 @@ def score_samples(
     notes = list(notes or [])
     timings = {}
     t0 = time.perf_counter()
+    stage("reference features")
     ref = reference(real, ref_split, shape, features, n_ref, bf16, val_fraction)
     timings["reference"] = time.perf_counter() - t0
     extractor = get_extractor(features, bf16)
@@ -186,9 +191,11 @@ def score_samples(
                      "this size; compare only runs scored on the same reference")
 
     t0 = time.perf_counter()
+    stage(f"features of {len(fake):,} samples")
     f, labels = extractor(fake)
     timings["features"] = time.perf_counter() - t0
     t0 = time.perf_counter()
+    stage("FID, KID, precision/recall")
     mu, sigma = feature_stats(f)
     result = {
         "extractor": extractor.name,
@@ -208,6 +215,7 @@ def score_samples(
         result.update(_class_stats(labels, 10))
     if audit:
         t0 = time.perf_counter()
+        stage("memorization audit")
         data, fraction = trained_on or (real, val_fraction)
         try:
             result["memorization"] = _audit(fake, data, fraction, pairs_png)
