@@ -134,3 +134,16 @@ def test_a_batch_that_does_not_split_over_the_processes_is_one_line():
     images = torch.zeros(40, 1, 1, 1, dtype=torch.uint8)
     with pytest.raises(GanvqError, match="does not split evenly over 3 processes"):
         BatchStream(images, None, 8, seed=0, rank=0, world=3)
+
+
+def test_two_processes_train_the_prior_one_process_trains(tmp_path, tiny_prior_config, one_thread):
+    """Without dropout (whose masks are drawn per process) the prior's weights match too."""
+    from ganvq.train.prior import train_prior
+
+    model = dataclasses.replace(tiny_prior_config.model, dropout=0.0)
+    train = dataclasses.replace(tiny_prior_config.train, steps=4)
+    config = dataclasses.replace(tiny_prior_config, model=model, train=train)
+    train_prior(config, tmp_path / "one", quiet=True)
+    ranks.spawn(workers.train_prior, 2, config, tmp_path / "two")
+    _close(tmp_path / "one", tmp_path / "two", ("model",))
+    _same_log(tmp_path / "one", tmp_path / "two")
