@@ -6,7 +6,7 @@ from PIL import Image
 from ganvq.cli import main
 
 
-def test_cli_trains_a_gan_then_samples_exports_and_interpolates(tmp_path, capsys):
+def test_cli_trains_a_gan_then_samples_exports_and_interpolates(tmp_path, capsys, monkeypatch):
     tiny = tmp_path / "tiny.json"
     tiny.write_text(json.dumps({"model": {"z_dim": 16, "g_width": 8, "d_width": 8}}))
     run = tmp_path / "run"
@@ -20,8 +20,12 @@ def test_cli_trains_a_gan_then_samples_exports_and_interpolates(tmp_path, capsys
 
     assert main(["sample", "--ckpt", str(run), "--n", "16", "--out", str(tmp_path / "grid.png")]) == 0
     assert Image.open(tmp_path / "grid.png").size[0] > 28
+    monkeypatch.setenv("GANVQ_PROGRESS_SECONDS", "0")
+    capsys.readouterr()
     assert main(["sample", "--ckpt", str(run), "--n", "7", "--class", "8", "--out-dir", str(tmp_path / "lib")]) == 0
     assert len(list((tmp_path / "lib").glob("*.png"))) == 7
+    err = capsys.readouterr().err  # a log (not a terminal): plain progress lines
+    assert "sample gan: image 7/7 (100%)" in err and "sample: writing: image 7/7 (100%)" in err
     with open(tmp_path / "lib" / "labels.csv", newline="") as f:
         assert {r["class_name"] for r in csv.DictReader(f)} == {"Bag"}
     assert main(["interpolate", "--ckpt", str(run), "--rows", "2", "--steps", "4",
@@ -29,6 +33,13 @@ def test_cli_trains_a_gan_then_samples_exports_and_interpolates(tmp_path, capsys
     assert (tmp_path / "walk.png").exists()
 
     capsys.readouterr()
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "-o", str(tmp_path / "e.json")]) == 0
+    err = capsys.readouterr().err  # each scoring stage is one line
+    for stage in ("reference features", "features of 40 samples", "FID, KID, precision/recall",
+                  "memorization audit"):
+        assert f"eval gan: scoring 40 images: {stage}" in err, err
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "-o", str(tmp_path / "e.json"), "--quiet"]) == 0
+    assert "scoring" not in capsys.readouterr().err
     assert main(["sample", "--ckpt", str(run), "--class", "12", "--out", str(tmp_path / "g2.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ganvq: error:") and "--class" in err and "\n" not in err

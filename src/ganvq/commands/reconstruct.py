@@ -84,8 +84,10 @@ def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_
     data = load_inputs(input, model, limit)
     images, names = data.images, input_names(input, data)
     out_dir = Path(out)
-    with progress(2 * len(images), "reconstruct", unit="image", quiet=quiet) as bar:  # encoded, then decoded
-        x_hat = _decode_and_write(model, _encode(model, images, bar), out_dir, names, bar)
+    with progress(len(images), "reconstruct: encoding", unit="image", quiet=quiet) as bar:
+        indices = _encode(model, images, bar)
+    with progress(len(images), "reconstruct: decoding", unit="image", quiet=quiet) as bar:
+        x_hat = _decode_and_write(model, indices, out_dir, names, bar)
     grid = out_dir / _grid_name(names)
     originals = to_float(images[:grid_size])
     save_image(grid, side_by_side(originals, x_hat[:grid_size]), upscale=2)
