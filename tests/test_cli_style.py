@@ -2,7 +2,12 @@
 an example, one flag style across commands, input names kept, progress lines in a log and none with --quiet."""
 
 import argparse
+import contextlib
+import io
+import re
+import shlex
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -182,3 +187,20 @@ def test_compress_and_decompress_report_progress(tmp_path, tiny_prior_run, capsy
     assert capsys.readouterr().err == ""
     assert main(["decompress", str(tmp_path / "g"), "-o", str(tmp_path / "png2"), "--ckpt", run]) == 0
     assert "decompress: image 20/20 (100%)" in capsys.readouterr().err
+
+
+def test_every_command_in_the_guide_and_readme_parses():
+    root = Path(__file__).resolve().parents[1]
+    parser = build_parser()
+    lines = [line.split(" #")[0].strip()
+             for doc in ("docs/guide.md", "README.md")
+             for block in re.findall(r"```sh\n(.*?)```", (root / doc).read_text(encoding="utf-8"), re.DOTALL)
+             for line in block.splitlines()]
+    commands = [line for line in lines if line.startswith("ganvq ") and line != "ganvq --version"]
+    assert len(commands) > 20
+    for command in commands:
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                parser.parse_args(shlex.split(command)[1:])
+            except SystemExit:
+                pytest.fail(f"{command}: {err.getvalue().strip()}")

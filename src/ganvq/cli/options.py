@@ -19,7 +19,7 @@ INT_MAXIMUM = {  # others: DEFAULT_INT_MAXIMUM
     "--levels": 64, "--epochs": 10_000,
 }
 DEFAULT_INT_MAXIMUM = 10**9
-POSITIVE = {"--lr", "--lr-d", "--minutes", "--ckpt-minutes", "--truncation", "--temperature"}  # floats > 0
+POSITIVE = {"--lr", "--lr-d", "--minutes", "--truncation", "--temperature"}  # floats > 0 (--ckpt-minutes 0: off)
 
 
 def _int_type(name: str, lo: int, hi: int):

@@ -36,7 +36,7 @@ def _add_logging_options(p) -> None:
     p.add_argument("--log-every", type=int, help="steps between metric lines in RUN/metrics.jsonl (default 50)")
     p.add_argument("--ckpt-every", type=int, help="steps between scored checkpoints (default 1000)")
     p.add_argument("--ckpt-minutes", type=float, metavar="M",
-                   help="also write a checkpoint every M minutes (default 2)")
+                   help="also write a checkpoint every M minutes, so a slow run never loses more (default 2; 0: off)")
     p.add_argument("--resume", nargs="?", const=True, metavar="RUN",
                    help="continue the run in RUN (or --out) exactly where it stopped; with --steps N (the total "
                         "to reach) or --minutes M (more minutes) it trains a finished run longer")
