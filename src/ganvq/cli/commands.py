@@ -197,7 +197,7 @@ def _add_codec_commands(sub) -> None:
                         "and pick one with --quality")
     p.add_argument("--quality", choices=["low", "medium", "high"],
                    help="with several --ckpt: the smallest (low), middle (medium) or largest (high) code rate")
-    p.add_argument("--batch", type=int, default=1000, help="images coded at a time (bounds memory)")
+    p.add_argument("--batch", type=int, default=1000, help="images coded at a time, which bounds memory")
     p.add_argument("--resize", action="store_true",
                    help="resize and centre-crop images of another size (and convert their colour) to the model's, "
                         "as training does; without it such images are refused")
@@ -210,7 +210,7 @@ def _add_codec_commands(sub) -> None:
     _add_inputs(p, ".gvq files or folders of them", metavar="FILE")
     p.add_argument("-o", "--out", required=True, help="output folder (mirrors the inputs), or FILE.png for one image")
     p.add_argument("--ckpt", required=True, help="the prior checkpoint the files were compressed with")
-    p.add_argument("--batch", type=int, default=1000, help="files decoded at a time (bounds memory)")
+    p.add_argument("--batch", type=int, default=1000, help="files decoded at a time, which bounds memory")
     _add_device(p)
     p.set_defaults(func=_decompress)
 
