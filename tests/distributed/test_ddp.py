@@ -147,3 +147,15 @@ def test_two_processes_train_the_prior_one_process_trains(tmp_path, tiny_prior_c
     ranks.spawn(workers.train_prior, 2, config, tmp_path / "two")
     _close(tmp_path / "one", tmp_path / "two", ("model",))
     _same_log(tmp_path / "one", tmp_path / "two")
+
+
+def test_two_processes_train_a_batch_norm_discriminator_with_r1_as_one_process(tmp_path, tiny_gan_config, one_thread):
+    """D with batch norm (real and fake scored in separate passes, each normalised over the global batch) and the
+    R1 penalty, whose double backward runs inside DDP."""
+    model = dataclasses.replace(tiny_gan_config.model, d_norm="bn")
+    gan = dataclasses.replace(tiny_gan_config.gan, loss="non-saturating", r1_gamma=1.0, sample_every=0)
+    train = dataclasses.replace(tiny_gan_config.train, steps=3)
+    config = dataclasses.replace(tiny_gan_config, model=model, gan=gan, train=train)
+    train_gan(config, tmp_path / "one", quiet=True)
+    ranks.spawn(workers.train_gan, 2, config, tmp_path / "two")
+    _close(tmp_path / "one", tmp_path / "two", ("G", "D", "G_ema"))
