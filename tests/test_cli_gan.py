@@ -37,7 +37,8 @@ def test_cli_trains_a_gan_then_samples_exports_and_interpolates(tmp_path, capsys
     err = capsys.readouterr().err  # each scoring stage is one line
     for stage in ("reference features", "features of 40 samples", "FID, KID, precision/recall",
                   "memorization audit"):
-        assert f"eval gan: scoring 40 images: {stage}" in err, err
+        assert f"eval gan: scoring: {stage}" in err, err
+    assert "eval gan: scoring: image 40/40 (100%)" in err  # the samples' features, counted
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "-o", str(tmp_path / "e.json"), "--quiet"]) == 0
     assert "scoring" not in capsys.readouterr().err
     assert main(["sample", "--ckpt", str(run), "--class", "12", "--out", str(tmp_path / "g2.png")]) == 2

@@ -49,23 +49,20 @@ def reference_split(data: str, trained: tuple[str, float | None] | None, split: 
     return split or ("test" if has_named_splits(data) else "all"), None, notes
 
 
-def _stages(bar: Progress):
-    """A score_samples `stage` callback: each stage begun is one line (above a bar) and counts one unit."""
-    begun = []
+def _stage(bar: Progress):
+    """A score_samples `stage` callback: each stage is one line as it begins (above the bar on a terminal)."""
 
     def stage(name: str) -> None:
-        if begun:
-            bar.update(1)
-        begun.append(name)
         bar.set_postfix({"stage": name})
         bar.note(name)
 
     return stage
 
 
-def _scoring(n: int, audit: bool, desc: str, quiet: bool) -> Progress:
-    """The progress of score_samples' stages: reference, sample features, FID/KID/PRDC, memorization audit."""
-    return progress(4 if audit else 3, f"{desc}: scoring {n:,} images", unit="stage", quiet=quiet)
+def _scoring(n: int, desc: str, quiet: bool) -> Progress:
+    """The progress of scoring n samples: a line per stage (reference, features, FID/KID/PRDC, memorization
+    audit) and the samples' feature extraction, the long part, counted image by image."""
+    return progress(n, f"{desc}: scoring", unit="image", quiet=quiet)
 
 
 def eval_vqvae(ckpt: str, data: str | None = None, split: str | None = None, limit: int | None = None,
@@ -132,11 +129,10 @@ def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int 
     target = Path(out) if out else Path(fake).with_name(Path(fake).name + "-eval.json")
     pairs = target.with_suffix(".closest-pairs.png")
     audit = trained is not None or has_named_splits(real)
-    with _scoring(len(images), audit, "eval folder", quiet) as bar:
+    with _scoring(len(images), "eval folder", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
                                val_fraction=fraction, trained_on=trained, notes=notes, audit=audit,
-                               stage=_stages(bar))
-        bar.update(bar.total - bar.n)
+                               stage=_stage(bar), advance=bar.update)
     result = {"fake": str(fake), "source": source, **scores}
     write_json(target, result)
     return {**result, "written": str(target)}
@@ -154,10 +150,10 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     split, fraction, notes = reference_split(real, trained)
     target = Path(out) if out else run.folder / "eval-gan.json"
     pairs = target.with_suffix(".closest-pairs.png")
-    with _scoring(len(images), True, "eval gan", quiet) as bar:
+    with _scoring(len(images), "eval gan", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
-                               val_fraction=fraction, trained_on=trained, notes=notes, stage=_stages(bar))
-        bar.update(bar.total - bar.n)
+                               val_fraction=fraction, trained_on=trained, notes=notes, stage=_stage(bar),
+                               advance=bar.update)
     result = {"checkpoint": str(ckpt), "sample_seed": seed, **scores}
     write_json(target, result)
     return {**result, "written": str(target)}

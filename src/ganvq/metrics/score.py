@@ -162,13 +162,15 @@ def score_samples(
     trained_on: tuple[str, float | None] | None = None,
     notes: list[str] | None = None,
     stage: Callable[[str], None] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> dict:
     """All sample-quality metrics of uint8 (N, C, H, W) samples against a real dataset split.
 
     `val_fraction` is the held-out fraction of `real` (ganvq.data.splits). The memorization audit compares
     the samples with the training images of `trained_on` (data, held-out fraction), by default `real`'s;
     it needs held-out images of that data as its yardstick and is skipped, with a note, without them.
-    `stage(name)` is told as each stage of the work begins (for a progress display)."""
+    For a progress display, `stage(name)` is told as each stage of the work begins and `advance(k)` of every
+    k samples whose features are done."""
     stage = stage or (lambda name: None)
     if fake.dtype != torch.uint8 or fake.dim() != 4:
         raise GanvqError(f"samples must be uint8 (N, C, H, W), got {fake.dtype} {tuple(fake.shape)}")
@@ -192,7 +194,7 @@ def score_samples(
 
     t0 = time.perf_counter()
     stage(f"features of {len(fake):,} samples")
-    f, labels = extractor(fake)
+    f, labels = _features(extractor, fake, advance)
     timings["features"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     stage("FID, KID, precision/recall")
@@ -226,6 +228,20 @@ def score_samples(
     result["seconds"] = {k: round(v, 2) for k, v in timings.items()}
     result["samples_per_second"] = round(len(fake) / max(timings["features"] + timings["fid_kid_prdc"], 1e-9), 1)
     return result
+
+
+def _features(extractor, images: torch.Tensor, advance: Callable[[int], None] | None):
+    """extractor(images), one of its batches at a time when `advance` is to be told of each (the same numbers:
+    the extractor splits into these batches itself)."""
+    if advance is None:
+        return extractor(images)
+    feats, labels = [], []
+    for batch in images.split(extractor.batch_size):
+        f, y = extractor(batch)
+        feats.append(f)
+        labels.append(y)
+        advance(len(batch))
+    return torch.cat(feats), None if labels[0] is None else torch.cat(labels)
 
 
 def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png: str | Path | None,
