@@ -108,3 +108,24 @@ def test_cuda_generator_state_is_saved_and_restored(tmp_path, tiny_gan_config):
     a, _ = load_checkpoint(tmp_path / "full" / CHECKPOINT)
     b, _ = load_checkpoint(tmp_path / "half" / CHECKPOINT)
     assert all(torch.allclose(a[k], b[k], atol=1e-5) for k in a if k.startswith("G."))
+
+
+def test_torchrun_with_a_numbered_gpu_is_one_line(monkeypatch):
+    from ganvq.train import distributed
+
+    with pytest.raises(GanvqError, match="each process takes cuda:LOCAL_RANK"):
+        distributed._device("cuda:1", 0)
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(GanvqError, match="WORLD_SIZE='two' is not an integer"):
+        distributed.launched()
+    monkeypatch.setenv("WORLD_SIZE", "1")
+    assert distributed.launched() is distributed.SINGLE  # a single process: nothing changes
+
+
+def test_bench_scale_reads_images_per_second_between_the_first_and_last_metric_lines(tmp_path, benchmark_module):
+    bench = benchmark_module("bench_scale")
+    (tmp_path / "config.json").write_text(json.dumps({"train": {"batch_size": 8}, "gan": {"n_d": 2}}))
+    lines = [{"step": 2, "elapsed_seconds": 1.0}, {"step": 12, "elapsed_seconds": 3.0},
+             {"step": 12, "train_seconds": 9.0, "precision_used": "fp32"}]
+    (tmp_path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    assert bench.images_per_second(tmp_path) == (10 * 16 / 2.0, 12)

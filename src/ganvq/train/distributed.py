@@ -121,7 +121,9 @@ def session(device_name: str) -> Iterator[Processes]:
     device = _device(device_name, procs.local_rank)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-        dist.init_process_group("nccl", timeout=TIMEOUT, device_id=device)
+        # device_id (torch >= 2.3) binds the group to this GPU at once; older versions find it on first use
+        bind = {"device_id": device} if "device_id" in inspect.signature(dist.init_process_group).parameters else {}
+        dist.init_process_group("nccl", timeout=TIMEOUT, **bind)
     else:
         dist.init_process_group("gloo", timeout=TIMEOUT)
     procs = Processes(procs.rank, procs.world, procs.local_rank, device)
