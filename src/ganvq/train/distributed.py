@@ -15,6 +15,7 @@ import contextlib
 import datetime
 import inspect
 import os
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -145,6 +146,9 @@ def wrap(module: nn.Module) -> nn.Module:
     from torch.nn.parallel import DistributedDataParallel
 
     ids = [procs.device.index] if procs.device.type == "cuda" else None
+    # A channels_last convolution over 1-channel images has ambiguous strides, so DDP copies its (small) gradient
+    # and says so at every start: expected here, and not worth a line.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     # rank 0's weights and buffers are copied to all at the start, none during training
     newer = "forward_sync_buffers" in inspect.signature(DistributedDataParallel.__init__).parameters
     sync = {"forward_sync_buffers": False} if newer else {"broadcast_buffers": False}
