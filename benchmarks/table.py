@@ -377,9 +377,69 @@ def inception_table(path: Path = RESULTS / "inception.json") -> str:
     return "\n".join(lines)
 
 
+def db_table(path: Path = RESULTS / "db.json") -> str:
+    """The image database on all of Fashion-MNIST: sizes against PNG, WebP and .gvq files; fetch, search, crash safety."""
+    data = json.loads(path.read_text())
+    s, f, q, c, b = data["sizes"], data["fetch"], data["search"], data["crash"], data["bars"]
+    m, model = data["machine"], data["model"]
+
+    def ok(key: str) -> str:
+        return "met" if b[key] else "**not met**"
+
+    webp = s["webp_bytes_per_image_at_equal_psnr"]
+    lines = [
+        f"Image database on {data['dataset']} (`benchmarks/bench_db.py` → `benchmarks/results/{path.name}`), "
+        f"model {model['preset']} (VQ-VAE {model['vqvae']['step']:,} steps, prior {model['prior']['step']:,} steps), "
+        f"CPU {m['cpu']}, {m['threads']} thread; {m['note']} (1-minute load {m['load_1min_at_start_and_end'][0]} "
+        f"at the start, {m['load_1min_at_start_and_end'][1]} at the end). Decoded images: "
+        f"{s['psnr_db']:.2f} dB PSNR, SSIM {s['ssim']:.3f} ({s['psnr_images']:,} random images).",
+        "",
+        "| storage | bytes / image |",
+        "| --- | --- |",
+        f"| PNG folder (file contents) | {s['png_folder_bytes_per_image']:.1f} |",
+        f"| WebP at equal PSNR (file contents) | {'—' if webp is None else f'{webp:.1f}'} |",
+        f"| one `.gvq` file per image | {s['gvq_files_bytes_per_image']:.1f} |",
+        f"| `.gvqdb` archive without its search index | {s['archive_without_index_bytes_per_image']:.1f} |",
+        f"| of which payloads (range-coded code maps) | {s['payload_bytes_per_image']:.1f} |",
+        f"| of which everything else: offsets, checks, labels, names, headers | {s['overhead_bytes_per_image']:.2f} "
+        f"({s['overhead_percent_of_payloads']:.2f}% of the payloads; bar ≤ 5%: {ok('overhead_within_5_percent')}) |",
+        f"| search index (8-bit PCA embeddings and their PCA) | {s['index_bytes_per_image']:.1f} "
+        f"({s['index_to_payload_ratio']:.2f}× the payloads; not larger than the images: "
+        f"{ok('index_not_larger_than_images')}) |",
+        "",
+        "| operation | measured | bar |",
+        "| --- | --- | --- |",
+        f"| fetch one random image, decoded ({f['single']['ids']:,} IDs) | median {f['single']['median_ms']:.1f} ms, "
+        f"p99 {f['single']['p99_ms']:.1f} ms (code map alone: median {f['single_codes_only']['median_ms']:.1f} ms) "
+        f"| ≤ 5 ms: median {ok('fetch_median_within_5_ms')}, p99 {ok('fetch_p99_within_5_ms')} |",
+        f"| fetch a batch of {f['batch_ids']:,} random images | {f['batch_images_per_second']:,.0f} images/s "
+        f"(the codec on the same entries: {f['codec_decode_images_per_second_same_ids']:,.0f}) "
+        f"| ≥ the codec's: {ok('batch_at_least_codec_rate')} |",
+        f"| search k = {q['k']} over {q['entries']:,} images, exact (the default up to 250,000) "
+        f"| median {q['exact']['median_ms']:.2f} ms, p99 {q['exact']['p99_ms']:.2f} ms "
+        f"| median ≤ 10 ms: {ok('search_median_within_10_ms')} |",
+        f"| search, HNSW (faiss, M {q['hnsw']['params']['M']}, efSearch {q['hnsw']['params']['efSearch']}) "
+        f"| median {q['hnsw']['median_ms']:.2f} ms, recall@10 {q['hnsw']['recall_at_10_vs_exact']:.3f} against exact "
+        f"| recall ≥ 0.95: {ok('hnsw_recall_at_least_0_95')} |",
+        f"| class precision@10 (the query left out) | {q['class_precision_at_10']:.3f} "
+        f"(float features: {q['float_class_precision_at_10']:.3f}) | reported |",
+        f"| recall@10 the 8-bit {data['sizes']['index_bytes_per_image']:.0f}-byte embeddings keep against the float "
+        f"features | {q['embedding_recall_at_10_vs_float_features']:.3f} | reported |",
+        f"| build (`db add`, features included) | {data['build']['images_per_second']:,.0f} images/s | reported |",
+        f"| `db add` of {c['images_per_add']:,} images (a commit every {c['commit_every']}) killed (SIGKILL) at "
+        f"{c['kills']} random moments after its first write | earlier entries intact: "
+        f"{'all' if c['all_intact'] else 'NOT all'}, `db check` passes: {'all' if c['all_checks_pass'] else 'NOT all'}"
+        f" ({c['kills_mid_commit']} kills left an unfinished commit behind) | {ok('crash_safe')} |",
+        "",
+        f"Overall: {'met' if data['meets_bar'] else '**not met**'}.",
+    ]
+    return "\n".join(lines)
+
+
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
-          "codec.json": codec_table, "precision.json": precision_table, "presets.json": presets_table,
+          "codec.json": codec_table,
+          "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
           "own_data.json": own_data_table, "inception.json": inception_table,
           "inception-mixed.json": inception_table}
 
