@@ -122,6 +122,18 @@ def test_a_truncated_or_tampered_archive_is_refused_with_one_line_naming_the_fau
     assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
 
 
+def test_a_commit_claiming_more_entries_than_bytes_is_refused_before_allocating(make_db, codec):
+    from ganvq.db import format as fmt
+
+    path = make_db()
+    data = path.read_bytes()
+    slot, _ = fmt.read_slots(data)
+    forged = fmt.pack_slot(fmt.Slot(slot.generation + 1, slot.end, slot.last_segment, 2**32 - 1))
+    path.write_bytes(data[:32] + forged + data[32 + len(forged):])
+    with pytest.raises(DbFormatError, match="claims 4,294,967,295 entries"):
+        _open(path, codec)
+
+
 def test_the_lock_refuses_a_second_writer_and_readers_still_read(make_db, codec, images):
     path = make_db()
     with ImageDB(path, writable=True, codec=codec):

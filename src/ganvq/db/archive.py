@@ -102,6 +102,11 @@ class ImageDB:
             self.kind = str(header["embedding"]["kind"])
         except (KeyError, TypeError, ValueError):
             raise fmt.DbFormatError("the archive's header lacks a field or has a wrong one") from None
+        if not 1 <= self.dim <= 1024:
+            raise fmt.DbFormatError(f"the archive's header is damaged (embedding dimension {self.dim})")
+        if self.slot.entries > self.slot.end:  # every entry takes at least its check byte: bound before allocating
+            raise fmt.DbFormatError(f"the archive is damaged (its commit claims {self.slot.entries:,} entries in "
+                                    f"{self.slot.end:,} bytes)")
         self.size = size
         self._codec = codec
         self._ckpt = Path(ckpt) if ckpt else Path(header.get("checkpoint", ""))
