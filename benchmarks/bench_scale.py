@@ -1,7 +1,7 @@
 """Training speed on one process against several (torchrun + DistributedDataParallel) on this machine.
 
 Each model trains through the real command line for about a minute, twice at the same global batch size:
-1 process x 2 threads (`ganvq train ... --threads 2`) and 2 processes x 1 thread (`torchrun --nproc-per-node 2
+1 process x 2 threads (`ganvq train ... --threads 2`), 1 process x 1 thread, and 2 processes x 1 thread (`torchrun --nproc-per-node 2
 -m ganvq train ... --threads 1`, gloo). Images per second are read from the run's metrics.jsonl between its
 first and last metric lines, so start-up, data loading and the final scoring are left out. The same runs on
 one or more GPUs are recorded only when a GPU is present; otherwise their rows say "not run" (never passed).
@@ -73,15 +73,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=1.0, help="training budget of each run")
     parser.add_argument("--models", default="vqvae,gan")
+    parser.add_argument("--note", default="", help="what else ran on the machine, recorded with the results")
     parser.add_argument("--out", default=str(RESULTS / "scale.json"))
     args = parser.parse_args()
     rows = []
     for kind in args.models.split(","):
-        for processes, threads in ((1, 2), (2, 1)):
+        by = {}
+        for processes, threads in ((1, 2), (2, 1), (1, 1)):
             rows.append(measure(kind, args.minutes, processes, threads))
+            by[processes, threads] = rows[-1]
             print(json.dumps(rows[-1]), flush=True)
-        one, two = rows[-2]["images_per_second"], rows[-1]["images_per_second"]
-        rows[-1]["speedup_over_1x2"] = round(two / one, 2)
+        two = by[2, 1]["images_per_second"]
+        by[2, 1]["speedup_over_1x2"] = round(two / by[1, 2]["images_per_second"], 2)
+        by[2, 1]["speedup_over_1x1"] = round(two / by[1, 1]["images_per_second"], 2)
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     for kind in args.models.split(","):
         for processes in (1, 2):
@@ -94,10 +98,10 @@ def main() -> None:
     machine["cpus"] = os.cpu_count()
     machine["gpus"] = [torch.cuda.get_device_name(i) for i in range(gpus)]
     write_json(Path(args.out), {
-        "what": "images/s of global training throughput, same global batch size, 1 process x 2 threads vs "
-                "2 processes x 1 thread (torchrun, DDP over gloo), read between the first and last metric lines "
+        "what": "images/s of global training throughput, same global batch size, 1 process x 2 threads and "
+                "1 x 1 vs 2 processes x 1 thread (torchrun, DDP over gloo), read between the first and last metric lines "
                 "of a ~1-minute run through the CLI; GPU rows when a GPU is present",
-        "machine": machine, "minutes_per_run": args.minutes, "runs": rows})
+        "machine": machine, "note": args.note, "minutes_per_run": args.minutes, "runs": rows})
     print(f"wrote {args.out}")
 
 

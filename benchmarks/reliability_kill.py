@@ -54,7 +54,9 @@ def _launch(workdir: Path, run: Path, resume: bool, log: Path) -> subprocess.Pop
     else:
         args = ["train", "vqvae", "--out", str(run), "--config", str(workdir / "model.json"), *ARGS]
     with open(log, "w") as f:
-        return subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=f, env=_env())
+        # SIGINT as a terminal gives it: a job started in the background of a script inherits it ignored
+        return subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=f, env=_env(),
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _phase(log: Path) -> str:
