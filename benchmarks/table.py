@@ -435,13 +435,42 @@ def db_table(path: Path = RESULTS / "db.json") -> str:
     ]
     return "\n".join(lines)
 
+def reliability_table(path: Path = RESULTS / "reliability.json") -> str:
+    """Hostile inputs through the CLI, and kills and signals during a training run (bench_reliability.py)."""
+    data = json.loads(path.read_text())
+    lines = [
+        f"Reliability (`benchmarks/bench_reliability.py` → `benchmarks/results/{path.name}`, CPU "
+        f"{data['machine']['cpu']}): {data['inputs_tried']:,} hostile inputs through the command line, "
+        f"{data['tracebacks']} tracebacks, {data['failures']} failures (a refusal is one `ganvq: error:` line and "
+        "exit 2):",
+        "",
+        "| input kind | tried | refused | accepted | slowest (s) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for kind, r in sorted(data["by_kind"].items()):
+        lines.append(f"| {kind} | {r['tried']} | {r.get('refused', 0)} | {r.get('accepted', 0)} "
+                     f"| {r['slowest_seconds']:.2f} |")
+    k = data.get("kill_and_signals")
+    if k:
+        kill, sig = k["kill9"], k["signals"]
+        lines += ["", f"A small VQ-VAE run killed with `kill -9` at {kill['trials']} random moments, each followed by "
+                  f"`--resume`: {kill['continued']}/{kill['trials']} continued, and "
+                  f"{kill['chains_identical_to_uninterrupted']}/{kill['chains']} finished chains equal an "
+                  f"uninterrupted run bit for bit. SIGINT/SIGTERM at {sig['trials']} moments "
+                  f"({sig['in_final_phase']} during the final scoring and saving): {sig['loadable']}/{sig['delivered']} "
+                  f"left a loadable checkpoint, {sig['one_line']}/{sig['delivered']} printed one line with the right "
+                  f"exit code, {sig['resumed_identical']}/{sig['delivered']} resumed to the uninterrupted result. "
+                  f"Ctrl-C while starting: exit {k['early_ctrl_c']['rc']}, "
+                  f"{len(k['early_ctrl_c']['lines'])} line."]
+    return "\n".join(lines)
+
 
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table,
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
           "own_data.json": own_data_table, "inception.json": inception_table,
-          "inception-mixed.json": inception_table}
+          "inception-mixed.json": inception_table, "reliability.json": reliability_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
