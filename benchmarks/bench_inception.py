@@ -221,6 +221,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--only", nargs="*", default=None, metavar="TEXT",
                         help="time only the options whose name contains one of these (the fp32 reference always)")
+    parser.add_argument("--fid-from", default=None, metavar="JSON",
+                        help="time only, and take each option's FIDs from this earlier result of the same options")
     parser.add_argument("--note", default="", help="what else ran on the machine, recorded with the results")
     parser.add_argument("--out", default=str(RESULTS / "inception.json"))
     args = parser.parse_args()
@@ -266,6 +268,13 @@ def main() -> None:
                   flush=True)
     ref_probe = runs[REFERENCE][0]["features"]
     accuracy = {}
+    earlier = {}
+    if args.fid_from:  # arithmetic is deterministic: an earlier run's FIDs of the same options stand for these
+        earlier = {r["option"]: r for r in json.loads(Path(args.fid_from).read_text())["results"]}
+        missing = [o.name for o in opts if o.name not in earlier]
+        if missing:
+            raise SystemExit(f"{args.fid_from} has no FIDs for: {', '.join(missing)}")
+        fid_options = []
     for name in fid_options:
         o = next(o for o in opts if o.name == name)
         t0 = time.perf_counter()
@@ -273,7 +282,7 @@ def main() -> None:
         print(f"FIDs of {name} ({time.perf_counter() - t0:.0f}s): "
               + json.dumps({d: {k: round(v, 4) for k, v in a.items() if k.startswith("fid")}
                             for d, a in accuracy[name].items()}), flush=True)
-    ref = accuracy[REFERENCE]
+    ref = accuracy.get(REFERENCE)
     groups = {o.numerics: o.name for o in opts if o.name in fid_options}
     rows = []
     for o in opts:
@@ -289,10 +298,16 @@ def main() -> None:
             "speedup_vs_reference_best": None,
             "max_abs_feature_diff_vs_fp32": float((runs[o.name][0]["features"] - ref_probe).abs().max()),
             "numerics": o.numerics,
-            "fid_measured_with": groups[o.numerics],
+            "fid_measured_with": groups.get(o.numerics),
             "load_seconds": round(load_s[o.name], 2),
             "warmup_seconds_3_batches": round(warm_s[o.name], 2),
         }
+        if earlier:
+            row["fid_measured_with"] = f"{earlier[o.name]['fid_measured_with']} (in {Path(args.fid_from).name})"
+            row["fid"] = earlier[o.name]["fid"]
+            row["max_fid_relative_error"] = earlier[o.name]["max_fid_relative_error"]
+            rows.append(row)
+            continue
         errors = fid_errors(accuracy[groups[o.numerics]], ref)
         row["fid"] = errors
         row["max_fid_relative_error"] = max(abs(e["relative_error_vs_fp32"]) for e in errors.values())

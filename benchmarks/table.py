@@ -470,7 +470,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "codec.json": codec_table,
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
           "own_data.json": own_data_table, "inception.json": inception_table,
-          "inception-mixed.json": inception_table, "reliability.json": reliability_table}
+          "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
+          "reliability.json": reliability_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]

@@ -168,8 +168,9 @@ def _add_scoring_options(p) -> None:
                         "images and the FID Inception-v3 for anything else; inception needs "
                         "pip install 'ganvq[inception]' (make install does it)")
     p.add_argument("--bf16", action="store_true",
-                   help="Inception in bfloat16: about twice as fast on CPUs with native bf16, but FIDs move by about "
-                        "1%% from fp32's (benchmarks/results/inception.json), so they are not paper-exact")
+                   help="Inception with its stem in float32 and the rest in bfloat16: about 1.6x the fp32 default "
+                        "on CPUs with native bf16 (emulated and slow on others), FIDs within 0.5%% of fp32's "
+                        "(benchmarks/results/inception-speed.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of KID's random subsets")
 
 
