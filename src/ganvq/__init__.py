@@ -1,7 +1,8 @@
 """ganvq: image generation and reconstruction with GANs and VQ-VAEs.
 
 Every CLI command is a function here: `train_vqvae`, `reconstruct`, `encode`, `decode`,
-`eval_vqvae`, `eval_gan`, `eval_folder` (`score_samples` for tensors), `vqvae_report`, `train_gan`,
+`eval_vqvae`, `eval_gan`, `eval_folder` (`score_samples` for tensors), `report` (any runs; `vqvae_report`
+for one VQ-VAE), `ImageDB` (an image database on codes), `train_gan`,
 `write_samples` (sample a GAN or a prior), `interpolate`, `train_prior`, `compress_paths` /
 `decompress_paths` (`Codec.compress` / `Codec.decompress` for bytes). A trained run is read with
 `open_run` (or `load_vqvae`, `load_gan`, `load_prior`); `build_run_config` layers a preset, a config
@@ -22,7 +23,9 @@ _SOURCES = {
     "decode": "ganvq.commands.reconstruct",
     "encode": "ganvq.commands.reconstruct",
     "reconstruct": "ganvq.commands.reconstruct",
+    "report": "ganvq.commands.report",
     "vqvae_report": "ganvq.commands.report",
+    "ImageDB": "ganvq.db",
     "interpolate": "ganvq.commands.sample",
     "sample": "ganvq.commands.sample",
     "sample_prior": "ganvq.commands.sample",
@@ -67,7 +70,7 @@ __all__ = [
     "write_samples", "eval_gan", "eval_folder", "score_samples",
     "Codec", "CodePrior", "LocalPrior", "PriorConfig", "PriorRunConfig", "compress_paths", "decompress_paths", "load_prior",
     "sample_prior", "train_prior", "write_prior_samples",
-    "Run", "build_run_config", "open_run",
+    "Run", "build_run_config", "open_run", "report", "ImageDB",
 ]
 
 
