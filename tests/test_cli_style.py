@@ -82,8 +82,6 @@ def _commands():
 def test_every_option_has_help_and_every_command_an_example():
     for path, parser in _commands():
         assert "example:\n  ganvq " in parser.format_help(), path
-        if path[:1] == ("db",):  # the db commands' options are documented with the db module
-            continue
         for action in parser._actions:
             if not isinstance(action, argparse._SubParsersAction):
                 assert action.help, (path, action.option_strings or action.dest)

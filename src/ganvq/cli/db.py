@@ -68,7 +68,7 @@ def add_db_commands(sub) -> None:
 
     def command(name: str, help: str, func, ckpt: bool = True):
         p = db.add_parser(name, help=help)
-        p.add_argument("archive", metavar="LIB.gvqdb")
+        p.add_argument("archive", metavar="LIB.gvqdb", help="the archive file")
         if ckpt:
             p.add_argument("--ckpt", help="the prior checkpoint (default: the one the archive was created with)")
         p.set_defaults(func=func)
@@ -89,7 +89,7 @@ def add_db_commands(sub) -> None:
     p.add_argument("--resize", action="store_true", help="resize image files of another size to the model's")
 
     p = command("get", "entries decoded to PNGs (OUT/ID.png)", _get)
-    p.add_argument("ids", nargs="+", type=_entry_id, metavar="ID")
+    p.add_argument("ids", nargs="+", type=_entry_id, metavar="ID", help="entry IDs (as add, search and info print them)")
     p.add_argument("-o", "--out", required=True, help="output folder")
 
     p = command("search", "the entries most similar to an image file or an entry", _search)
@@ -103,4 +103,5 @@ def add_db_commands(sub) -> None:
 
     p = command("export", "every entry to PNGs or to one-image .gvq files, with index.csv", _export)
     p.add_argument("-o", "--out", required=True, help="output folder")
-    p.add_argument("--format", choices=["png", "gvq"], default="png")
+    p.add_argument("--format", choices=["png", "gvq"], default="png",
+                   help="png: decoded images; gvq: one-image .gvq files, decoded by ganvq decompress")
