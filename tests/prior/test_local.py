@@ -10,8 +10,8 @@ from ganvq.prior.local import NEIGHBORS, neighbor_index, waves
 
 def _local(num_classes: int = 0, trained: bool = True, arch: str = "local", **kw) -> torch.nn.Module:
     torch.manual_seed(0)
-    cfg = PriorConfig(arch=arch, codebook_size=16, height=5, width=6, dim=24, layers=2, heads=2,
-                      num_classes=num_classes, **kw)
+    cfg = PriorConfig(arch=arch, codebook_size=16, height=5, width=6, dim=24, heads=2,
+                      num_classes=num_classes, **{"layers": 2, **kw})
     model = build_prior(cfg)
     if trained:  # a few steps on random maps: weights away from their init and act_max learned
         opt = torch.optim.Adam(model.parameters(), 1e-2)
@@ -116,3 +116,43 @@ def test_bad_local_configs_are_refused():
         PriorConfig(arch="pixelcnn")
     with pytest.raises(GanvqError, match="512 wide"):
         PriorConfig(arch="local", dim=640)
+
+
+def test_numpy_frequencies_equal_torch_frequencies_bit_for_bit():
+    from ganvq.prior.exact import frequencies, frequencies_np
+
+    g = torch.Generator().manual_seed(0)
+    for k in (2, 16, 64, 512):
+        for scale in (3.0, 300.0, 3e4, 8e6):  # gaps inside and beyond the exp table
+            logits = (torch.randn(33, k, generator=g) * scale).round().clamp(-(2.0**23), 2.0**23)
+            logits[:5, 1] = logits[:5, 0]  # ties for the maximum
+            assert torch.equal(torch.from_numpy(frequencies_np(logits.numpy())).long(), frequencies(logits).long())
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("layers,num_classes", [(1, 0), (2, 3), (3, 0)])
+def test_one_map_decoding_sees_the_full_pass_probabilities(compiled, layers, num_classes, monkeypatch):
+    """decode_one (numba kernel, or numpy) hands the coder exactly the frequencies of the teacher-forced pass."""
+    from ganvq.prior import local_kernel
+    from ganvq.prior.exact import frequencies
+
+    if compiled:
+        assert local_kernel.available(), "numba and scipy are installed by the dev and db extras"
+    else:
+        monkeypatch.setattr(local_kernel, "available", lambda: False)
+    model = _local(num_classes=num_classes, layers=layers)
+    exact = ExactLocalPrior(model)
+    codes = torch.randint(0, 16, (3, 5, 6))
+    for i in range(3):
+        label = i % max(num_classes, 1)
+        want = frequencies(exact.logits(codes[i : i + 1], torch.tensor([label]) if num_classes else None))[0].double()
+        seen = []
+
+        def decode(probs, i=i):
+            positions = exact.waves[len(seen)]
+            seen.append(torch.from_numpy(probs) * 2**24)
+            return codes[i].view(-1)[positions].numpy()
+
+        got = exact.decode_one(decode, label)
+        assert torch.equal(torch.from_numpy(got), codes[i].view(-1))
+        assert torch.equal(torch.cat(seen), want[torch.cat(exact.waves)])

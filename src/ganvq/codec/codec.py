@@ -30,7 +30,7 @@ from ganvq.device import resolve_device
 from ganvq.errors import GanvqError
 from ganvq.images import to_float, to_uint8_image
 from ganvq.models.vqvae import VQVAE
-from ganvq.prior import CodePrior, LocalPrior, exact_prior
+from ganvq.prior import CodePrior, ExactLocalPrior, LocalPrior, exact_prior
 from ganvq.prior.config import exact_form_problem
 from ganvq.prior.exact import FREQ_BITS, frequencies
 from ganvq.runs import Run, load_prior
@@ -170,6 +170,10 @@ class Codec:
         if self.num_classes:
             labels = torch.from_numpy(np.concatenate(
                 [d.decode(entropy.probabilities(self._label_freqs(c))) for d, c in zip(decoders, counts)]))
+        h, w = self.prior.config.height, self.prior.config.width
+        if n == 1 and isinstance(self.exact, ExactLocalPrior):  # one image of a local prior: one call per wave
+            label = 0 if labels is None else int(labels[0])
+            return torch.from_numpy(self.exact.decode_one(decoders[0].decode, label)).view(1, h, w)
         state = self.exact.start(n, labels)
         codes = np.empty((n, self.seq_len), dtype=np.int64)
         for wave in self.exact.waves:
@@ -183,7 +187,6 @@ class Codec:
                     step[a:b] = d.decode(probs[a:b].reshape(-1, probs.shape[-1])).reshape(b - a, len(wave))
             codes[:, wave] = step
             self.exact.advance(state, torch.from_numpy(step))
-        h, w = self.prior.config.height, self.prior.config.width
         return torch.from_numpy(codes).view(n, h, w)
 
     def check_codes(self, indices: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ import functools
 import math
 from decimal import ROUND_HALF_EVEN, Context, Decimal
 
+import numpy as np
 import torch
 
 from ganvq.device import cpu_supports
@@ -261,3 +262,35 @@ def frequencies(logits: torch.Tensor) -> torch.Tensor:
     f = torch.floor(w.float().mul_(scale)).int().add_(1)
     top = logits.argmax(-1, keepdim=True)  # the first maximum: deterministic
     return f.scatter_add_(-1, top, total - f.sum(-1, keepdim=True, dtype=torch.int32))
+
+
+def frequencies_np(logits: np.ndarray) -> np.ndarray:
+    """`frequencies` in numpy for the few rows of one decoding step: float32 integer logits (P, K) -> float64 (P, K).
+
+    The same integers (held exactly in float64): the same sums, and the same correctly rounded float32
+    steps in the same order (torch computes `c / s` as `reciprocal(s) * c`), checked against
+    `frequencies` in the tests. On arrays this small numpy's per-call overhead is a fraction of torch's.
+    """
+    k = logits.shape[-1]
+    if k > MAX_CODES:
+        raise ValueError(f"exact frequencies support up to {MAX_CODES} codes")
+    gap = np.maximum.reduce(logits, axis=-1, keepdims=True) - logits
+    np.minimum(gap, _GAP_MAX, out=gap)
+    w = exp_table_float32().take(gap.astype(np.intp))  # integers <= 2^20, exact in float32
+    scale = np.add.reduce(w, axis=-1, keepdims=True, dtype=np.float64).astype(np.float32)
+    np.divide(_ONE, scale, out=scale)
+    scale *= np.float32(2**FREQ_BITS - k)
+    w *= scale
+    f = np.floor(w, out=w).astype(np.float64).reshape(-1)
+    f += 1.0
+    top = logits.argmax(-1) + np.arange(0, len(f), k)
+    f[top] += 2**FREQ_BITS - np.add.reduce(f.reshape(-1, k), axis=-1)
+    return f.reshape(-1, k)
+
+
+_GAP_MAX, _ONE = np.float32(EXP_TABLE_SIZE - 1), np.float32(1.0)
+
+
+@functools.lru_cache(maxsize=1)
+def exp_table_float32() -> np.ndarray:
+    return np.array(_exp_ints(), dtype=np.float32)
