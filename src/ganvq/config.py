@@ -38,6 +38,13 @@ def _tuples(value: Any) -> Any:
 _DACITE = dacite.Config(strict=True, type_hooks={float: _as_float})
 
 
+def _dataclass_of(hint: Any) -> type | None:
+    """The config dataclass an option holds: its type, or the one of an optional section (`X | None`)."""
+    if dataclasses.is_dataclass(hint):
+        return hint
+    return next((a for a in typing.get_args(hint) if dataclasses.is_dataclass(a)), None)
+
+
 def _unknown_options(cls: type, data: dict, prefix: str = "") -> list[tuple[str, type]]:
     """(dotted name, the dataclass that lacks it) of every key in `data` that names no option."""
     hints = typing.get_type_hints(cls)
@@ -45,8 +52,8 @@ def _unknown_options(cls: type, data: dict, prefix: str = "") -> list[tuple[str,
     for key, value in data.items():
         if key not in hints:
             found.append((prefix + str(key), cls))
-        elif dataclasses.is_dataclass(hints[key]) and isinstance(value, dict):
-            found += _unknown_options(hints[key], value, f"{prefix}{key}.")
+        elif isinstance(value, dict) and (section := _dataclass_of(hints[key])) is not None:
+            found += _unknown_options(section, value, f"{prefix}{key}.")
     return found
 
 

@@ -10,6 +10,7 @@ EXAMPLES = {
     (): "ganvq train vqvae --out runs/v1 --minutes 10",
     ("train",): "ganvq train vqvae --out runs/v1 --minutes 10",
     ("train", "vqvae"): "ganvq train vqvae --out runs/v1 --minutes 10",
+    ("train", "vqgan"): "ganvq train vqgan --out runs/vg1 --preset fmnist-7x7 --minutes 10",
     ("train", "gan"): "ganvq train gan --out runs/g1 --preset fmnist-best --minutes 30",
     ("train", "prior"): "ganvq train prior --vqvae runs/v1 --out runs/p1 --minutes 10",
     ("sample",): "ganvq sample --ckpt runs/g1 -o samples.png --n 64",

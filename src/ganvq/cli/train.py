@@ -1,4 +1,4 @@
-"""`ganvq train vqvae|gan|prior`: options parsed into overrides, which `build_run_config` lays over a
+"""`ganvq train vqvae|vqgan|gan|prior`: options parsed into overrides, which `build_run_config` lays over a
 preset and a config file; the training functions do the rest."""
 
 from __future__ import annotations
@@ -118,12 +118,69 @@ def build_vqvae_config(args) -> VQVAERunConfig:
 
 
 def _train_vqvae(args) -> dict:
+    from ganvq.train.vqgan import train_vqgan
     from ganvq.train.vqvae import train_vqvae
 
     out, resume = _run_target(args)
-    if resume:
-        return _printed(train_vqvae(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    if resume:  # train_vqgan continues plain VQ-VAE and VQGAN runs alike
+        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
     return _printed(train_vqvae(build_vqvae_config(args), out, quiet=args.quiet))
+
+
+def _add_train_vqgan(sub) -> None:
+    from ganvq.runs import VQVAE_PRESETS
+    from ganvq.runs.vqgan import PERCEPTUAL, VQGAN_LOSSES
+
+    p = sub.add_parser("vqgan", help="train a VQGAN: a VQ-VAE with a patch discriminator and a perceptual loss",
+                       description="Train a VQGAN (Esser et al. 2021): a VQ-VAE whose decoder also learns against a "
+                                   "patch discriminator, with a perceptual loss and the adaptive GAN weight. The run "
+                                   "is a VQ-VAE run: eval, reconstruct, train prior, sample and the codec take it.")
+    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
+    p.add_argument("-o", "--out", help="run folder (required unless --resume RUN)")
+    p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS),
+                   help="VQ-VAE preset; fmnist-7x7 and fmnist-14x14 come with measured VQGAN weights")
+    p.add_argument("--config", help="JSON/YAML file with options (model:, train:, vqgan:, data:) overriding the preset")
+    p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
+    p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
+    p.add_argument("--lr", type=float, help="the VQ-VAE's learning rate (default: the preset's)")
+    _add_run_options(p)
+    _add_image_options(p, "default 28")
+    p.add_argument("--codebook-size", type=int, help="codes in the codebook, K (default: the preset's)")
+    p.add_argument("--gan-loss", choices=VQGAN_LOSSES, help="the discriminator's loss (default hinge)")
+    p.add_argument("--disc-weight", type=float, help="weight of the GAN term, times the adaptive weight (default: "
+                                                     "the preset's)")
+    p.add_argument("--disc-start", type=int, help="steps before the discriminator starts (default: the preset's)")
+    p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
+                   help="balance the GAN term by |grad L_rec| / |grad L_GAN| at the decoder's last layer (default on)")
+    p.add_argument("--perceptual", choices=PERCEPTUAL,
+                   help="cnn: the shipped Fashion-MNIST CNN's features (1-channel 28 px); features: the "
+                        "discriminator's (feature matching, for RGB); auto (default): cnn where it applies")
+    p.add_argument("--perceptual-weight", type=float, help="weight of the perceptual term (default: the preset's)")
+    p.add_argument("--lr-d", type=float, help="the discriminator's learning rate (default: --lr)")
+    _add_logging_options(p)
+    p.set_defaults(func=_train_vqgan)
+
+
+def build_vqgan_config(args) -> VQVAERunConfig:
+    """The VQGAN run config from a preset, an optional config file, then command-line options."""
+    from ganvq.runs import build_run_config
+
+    vqgan = {"loss": args.gan_loss, "disc_weight": args.disc_weight, "disc_start": args.disc_start,
+             "adaptive": args.adaptive, "perceptual": args.perceptual, "perceptual_weight": args.perceptual_weight,
+             "lr_d": args.lr_d}
+    model = {"image_size": args.image_size, "vq": {"codebook_size": args.codebook_size}}
+    return build_run_config("vqgan", args.preset, args.config, {"model": model, "train": _train_options(args),
+                                                                "vqgan": vqgan, **_data_options(args)})
+
+
+def _train_vqgan(args) -> dict:
+    from ganvq.train.vqgan import train_vqgan
+
+    out, resume = _run_target(args)
+    if resume:
+        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    return _printed(train_vqgan(build_vqgan_config(args), out, quiet=args.quiet))
 
 
 def _add_train_gan(sub) -> None:
@@ -242,5 +299,6 @@ def add_train_commands(sub) -> None:
     """`ganvq train MODEL` for every model kind."""
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="model", required=True, metavar="MODEL")
     _add_train_vqvae(train)
+    _add_train_vqgan(train)
     _add_train_gan(train)
     _add_train_prior(train)

@@ -186,6 +186,32 @@ class DCGANDiscriminator(nn.Module):
         return logits
 
 
+class PatchDiscriminator(DCGANDiscriminator):
+    """DCGAN's strided convolutions ending in a 3x3 conv: one logit per patch (B, h, w), as pix2pix's PatchGAN
+    (Isola et al. 2017) and VQGAN's discriminator (Esser et al. 2021); unconditional."""
+
+    def __init__(self, cfg: GANConfig):
+        if cfg.num_classes:
+            raise GanvqError("the patch discriminator is unconditional: num_classes must be 0")
+        super().__init__(cfg)
+        _, k = base_and_stages(cfg.image_size)
+        self.last = _sn(nn.Conv2d(cfg.d_width * 2 ** (k - 1), 1, 3, 1, 1), cfg.d_norm == "sn")
+        if cfg.dcgan_init:
+            _dcgan_init(self.last)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """The activations after each strided block, (B, C_i, H / 2**(i+1), W / 2**(i+1)): for feature matching."""
+        feats, h = [], x
+        for conv, norm in zip(self.convs, self.norms):
+            h = F.leaky_relu(norm(conv(h)), 0.2)
+            feats.append(h)
+        return feats
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(y, 0, "discriminator")
+        return self.last(self.features(x)[-1])[:, 0]  # (B, h, w) patch logits
+
+
 # --- SN-ResNet -----------------------------------------------------------------------------------
 
 

@@ -2,7 +2,7 @@
 
 from ganvq.runs.configs import GANOptions, GANRunConfig, PriorRunConfig, TrainConfig, VQVAERunConfig
 from ganvq.runs.lock import RunLock
-from ganvq.runs.presets import GAN_PRESETS, VQVAE_PRESETS, build_run_config, gan_preset, preset
+from ganvq.runs.presets import GAN_PRESETS, VQGAN_PRESETS, VQVAE_PRESETS, build_run_config, gan_preset, preset
 from ganvq.runs.run import (
     CHECKPOINT,
     CONFIG,
@@ -18,10 +18,11 @@ from ganvq.runs.run import (
     run_folder,
     trim_metrics,
 )
+from ganvq.runs.vqgan import VQGANOptions
 
 __all__ = [
     "CHECKPOINT", "CONFIG", "GANOptions", "GANRunConfig", "GAN_PRESETS", "METRICS", "PriorRunConfig", "Run",
-    "RunLock", "TrainConfig", "VQVAERunConfig", "VQVAE_PRESETS", "build_run_config",
+    "RunLock", "TrainConfig", "VQGANOptions", "VQGAN_PRESETS", "VQVAERunConfig", "VQVAE_PRESETS", "build_run_config",
     "gan_preset", "load_discriminator", "load_gan", "load_prior", "load_vqvae", "module_weights", "open_run",
     "preset", "read_metrics", "run_folder", "trim_metrics",
 ]

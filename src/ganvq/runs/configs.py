@@ -13,6 +13,7 @@ from ganvq.losses.gan import LOSSES
 from ganvq.models.gan import GANConfig
 from ganvq.models.vqvae import VQVAEConfig
 from ganvq.prior.config import PriorConfig
+from ganvq.runs.vqgan import VQGANOptions
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class VQVAERunConfig:
     # held out from training (see ganvq.data.splits); None: 10% of data without a named test split, else 0.
     # Training stores the value it used, so evaluation finds the same held-out images.
     val_fraction: float | None = None
+    vqgan: VQGANOptions | None = None  # a VQGAN: a patch discriminator and a perceptual loss; None: a plain VQ-VAE
 
     def __post_init__(self) -> None:
         check_val_fraction(self.val_fraction)

@@ -20,6 +20,7 @@ from ganvq.runs.configs import (
     VQVAERunConfig,
     gan_train,
 )
+from ganvq.runs.vqgan import VQGANOptions
 
 
 def _vq7(**kw) -> VQVAEConfig:
@@ -72,6 +73,14 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
     "rgb-64": TrainConfig(batch_size=32, lr=2e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
     "rgb-32-large": TrainConfig(batch_size=128, lr=1e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
     "rgb-64-large": TrainConfig(batch_size=128, lr=1e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
+}
+
+
+# VQGAN options per VQ-VAE preset (`train vqgan --preset NAME` takes that preset's model and training, and these);
+# measured on Fashion-MNIST by benchmarks/bench_vqgan.py (results/vqgan.json). Other presets get VQGANOptions().
+VQGAN_PRESETS: dict[str, VQGANOptions] = {
+    "fmnist-7x7": VQGANOptions(disc_start=150, d_width=32, perceptual_weight=0.1),
+    "fmnist-14x14": VQGANOptions(disc_start=150, d_width=32, perceptual_weight=0.1),
 }
 
 
@@ -149,6 +158,9 @@ def _base(kind: str, name: str | None) -> dict:
     if kind == "vqvae":
         name = name or "fmnist-7x7"
         return to_dict(VQVAERunConfig(model=preset(name), train=VQVAE_TRAIN.get(name, TrainConfig())))
+    if kind == "vqgan":  # a VQ-VAE run with a vqgan section
+        name = name or "fmnist-7x7"
+        return {**_base("vqvae", name), "vqgan": to_dict(VQGAN_PRESETS.get(name, VQGANOptions()))}
     if kind == "gan":
         return to_dict(gan_preset(name or "fmnist-best"))
     if kind == "prior":
@@ -168,7 +180,7 @@ def _length(layer: dict) -> dict:
 
 def build_run_config(kind: str, preset: str | None = None, config_file: str | None = None,
                      overrides: dict | None = None):
-    """The run config of `kind` ("vqvae", "gan", "prior"): a preset (or the defaults), then a JSON/YAML
+    """The run config of `kind` ("vqvae", "vqgan": a VQ-VAE run with a vqgan section, "gan", "prior"): a preset (or the defaults), then a JSON/YAML
     config file, then `overrides` (a nested mapping, e.g. {"train": {"steps": 100}}; None values are
     options not given), each laid over the one before."""
     layers = [load_config_file(config_file)] if config_file else []
@@ -181,7 +193,7 @@ def build_run_config(kind: str, preset: str | None = None, config_file: str | No
         sized = {key for m in models for key in m}
         if arch == "local":
             layers.insert(0, {"model": {k: v for k, v in LOCAL_DEFAULTS.items() if k not in sized}})
-    config = layered(RUN_CONFIGS[kind], _base(kind, preset), *layers)
+    config = layered(RUN_CONFIGS["vqvae" if kind == "vqgan" else kind], _base(kind, preset), *layers)
     if kind == "prior" and not config.vqvae:
         raise GanvqError("give the VQ-VAE whose codes the prior models: --vqvae RUN")
     return config

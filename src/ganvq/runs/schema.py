@@ -52,6 +52,11 @@ def _module_builders(kind: str, config) -> dict[str, Callable[[], nn.Module]]:
     from ganvq.models.vqvae import VQVAE
     from ganvq.prior import build_prior
 
+    if kind == "vqvae" and config.vqgan is not None:  # a VQGAN: its discriminator is saved beside the model
+        from ganvq.models.gan import PatchDiscriminator
+
+        return {"model": lambda: VQVAE(config.model),
+                "disc": lambda: PatchDiscriminator(config.vqgan.discriminator_config(config.model))}
     if kind == "vqvae":
         return {"model": lambda: VQVAE(config.model)}
     if kind == "gan":
@@ -238,7 +243,9 @@ def check_run(ckpt: str | Path, kind: str, config, meta: dict, tensors: dict[str
     try:
         check_meta(meta, tensors)
         modules = _check_weights(kind, config, tensors, optional={"G_ema"} if kind == "gan" else set())
-        _check_optimizers(meta["optimizers"], _OPTIMIZERS[kind], modules, tensors)
+        gan = kind == "vqvae" and config.vqgan is not None
+        _check_optimizers(meta["optimizers"], {**_OPTIMIZERS[kind], "disc": "disc"} if gan else _OPTIMIZERS[kind],
+                          modules, tensors)
         _check_extra(kind, meta["extra"], tensors)
     except GanvqError as e:
         raise GanvqError(f"{ckpt} is not a valid ganvq checkpoint: {e}") from None

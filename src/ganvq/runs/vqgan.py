@@ -1,0 +1,69 @@
+"""What a VQGAN run adds to a VQ-VAE run's config (Esser et al. 2021): a patch discriminator and a perceptual loss."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ganvq.errors import GanvqError
+from ganvq.models.gan import GANConfig
+from ganvq.models.vqvae import VQVAEConfig
+
+VQGAN_LOSSES = ("hinge", "non-saturating")
+PERCEPTUAL = ("auto", "cnn", "features", "none")
+
+
+@dataclass(frozen=True)
+class VQGANOptions:
+    """The discriminator, its loss and the weights of a VQGAN run (a VQ-VAE run's `vqgan` section)."""
+
+    loss: str = "hinge"  # the discriminator's loss: "hinge" or "non-saturating"
+    disc_weight: float = 0.1  # the GAN term's weight, times the adaptive weight when `adaptive`
+    disc_start: int = 500  # steps before the discriminator trains and its term reaches the decoder
+    adaptive: bool = True  # lambda = |grad L_rec| / (|grad L_GAN| + delta) at the decoder's last layer (eq. 7)
+    delta: float = 1e-4  # keeps the adaptive weight finite
+    max_adaptive: float = 1e4  # the adaptive weight is clipped to this
+    # "cnn": distances between the shipped Fashion-MNIST CNN's features (1-channel 28 px only); "features": the
+    # discriminator's own features (feature matching; no network is downloaded); "auto": cnn where it applies
+    perceptual: str = "auto"
+    perceptual_weight: float = 1.0  # weight of the perceptual term beside the pixel MSE
+    # images of each batch the perceptual term compares (the first ones; 0: all): the CNN costs about as much per
+    # image as the VQ-VAE itself, so a subset keeps more steps per minute
+    perceptual_images: int = 32
+    lr_d: float | None = None  # the discriminator's learning rate; None: the VQ-VAE's
+    beta1: float = 0.5  # the discriminator's Adam betas (taming-transformers: 0.5, 0.9)
+    beta2: float = 0.9
+    d_width: int = 64  # discriminator channels at full resolution, doubling per stride-2 stage
+    d_norm: str = "sn"  # "sn" (spectral norm) or "none"; real and fake images share its batches
+
+    def __post_init__(self) -> None:
+        if self.loss not in VQGAN_LOSSES:
+            raise GanvqError(f"unknown VQGAN loss {self.loss!r}; choose from {', '.join(VQGAN_LOSSES)}")
+        if self.perceptual not in PERCEPTUAL:
+            raise GanvqError(f"unknown perceptual loss {self.perceptual!r}; choose from {', '.join(PERCEPTUAL)}")
+        for name in ("disc_weight", "perceptual_weight", "delta", "max_adaptive"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise GanvqError(f"vqgan.{name} must be a non-negative number, got {getattr(self, name)}")
+        if self.disc_start < 0 or self.perceptual_images < 0 or not 1 <= self.d_width <= 4096:
+            raise GanvqError("--disc-start and vqgan.perceptual_images must be non-negative, vqgan.d_width in [1, 4096]")
+        if self.lr_d is not None and not (math.isfinite(self.lr_d) and self.lr_d > 0):
+            raise GanvqError(f"--lr-d must be a positive number, got {self.lr_d}")
+        if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
+            raise GanvqError(f"vqgan Adam betas must lie in [0, 1), got {self.beta1}, {self.beta2}")
+        if self.d_norm not in ("sn", "none"):
+            raise GanvqError(f"vqgan.d_norm must be sn or none, got {self.d_norm!r}")
+
+    def discriminator_config(self, model: VQVAEConfig) -> GANConfig:
+        """The patch discriminator's config for images of `model`'s size and channels."""
+        return GANConfig(arch="dcgan", image_size=model.image_size, channels=model.channels, d_width=self.d_width,
+                         d_norm=self.d_norm)
+
+    def perceptual_kind(self, model: VQVAEConfig) -> str:
+        """"cnn", "features" or "none": `perceptual` resolved for `model`'s images, or a GanvqError."""
+        fits_cnn = model.channels == 1 and model.image_size == 28
+        if self.perceptual == "cnn" and not fits_cnn:
+            raise GanvqError("--perceptual cnn needs 1-channel 28 px images (the shipped Fashion-MNIST CNN's); "
+                             "use features (the discriminator's) or none")
+        if self.perceptual == "auto":
+            return "cnn" if fits_cnn else "features"
+        return self.perceptual

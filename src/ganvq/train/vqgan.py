@@ -1,0 +1,133 @@
+"""Training a VQGAN (Esser et al. 2021): a VQ-VAE whose decoder is also trained against a patch discriminator,
+with a perceptual loss and the adaptive GAN weight. The run is a VQ-VAE run (checkpoint kind "vqvae", the
+model under "model."), so every command that takes a VQ-VAE takes it; the discriminator ("disc.") and its
+optimizer are extra state for resuming.
+
+Perceptual loss: for 1-channel 28 px images, distances between the features of the evaluation suite's shipped
+Fashion-MNIST CNN (metrics.features; nothing is downloaded); elsewhere, matching the discriminator's own
+features (pix2pixHD), since no pretrained RGB network ships with ganvq.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ganvq.device import all_reduce_sum_, autocast, grad_scaler
+from ganvq.errors import GanvqError
+from ganvq.losses.gan import discriminator_loss, generator_loss
+from ganvq.losses.vqgan import PerceptualLoss, adaptive_weight, adopt_weight, feature_matching_loss
+from ganvq.metrics.features import load_cnn
+from ganvq.metrics.recon import psnr_per_image, to_unit
+from ganvq.models.gan import PatchDiscriminator
+from ganvq.runs import VQVAERunConfig
+from ganvq.train import distributed, loop
+from ganvq.train.vqvae import VQVAETask
+
+
+def cnn_perceptual_loss() -> PerceptualLoss:
+    """The shipped Fashion-MNIST CNN's conv blocks as a perceptual loss, tapped at 28, 14 and 7 px."""
+    body = load_cnn().body  # block, block, pool, block, block, pool, block, pool, flatten
+    return PerceptualLoss([body[0:2], body[2:5], body[5:7]])
+
+
+class VQGANTask(VQVAETask):
+    """A VQ-VAE task with a patch discriminator, a perceptual loss and the adaptive GAN weight."""
+
+    def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
+        if config.vqgan is None:
+            raise GanvqError("a VQGAN run needs the config's vqgan section (ganvq train vqgan)")
+        if getattr(config, "corrupt", ""):
+            raise GanvqError("a VQGAN run does not take --corrupt; train a restoration model with train vqvae")
+        super().__init__(config, device)
+        g = self.config.vqgan  # the parent's config: channels follow the data
+        self.perceptual_kind = g.perceptual_kind(self.config.model)
+        self.disc = PatchDiscriminator(g.discriminator_config(self.config.model)).to(
+            self.device, memory_format=torch.channels_last)
+        self.disc_optimizer = torch.optim.Adam(self.disc.parameters(), lr=g.lr_d or self.config.train.lr,
+                                               betas=(g.beta1, g.beta2))
+        self.ddp_disc = distributed.wrap(self.disc)
+        self.scaler_d = grad_scaler(self.device, self.config.train.precision)
+        self.perceptual = cnn_perceptual_loss().to(self.device) if self.perceptual_kind == "cnn" else None
+        self.last_layer = self.model.decoder.net[-1].weight  # where the adaptive weight balances the terms
+
+    def modules(self):
+        return {"model": self.model, "disc": self.disc}
+
+    def optimizers(self):
+        return {"adam": self.optimizer, "disc": self.disc_optimizer}
+
+    def extra_state(self) -> dict:
+        state = super().extra_state()
+        if self.scaler_d.is_enabled():
+            state["scaler_d"] = self.scaler_d.state_dict()
+        return state
+
+    def load_extra_state(self, state: dict) -> None:
+        super().load_extra_state(state)
+        if "scaler_d" in state and self.scaler_d.is_enabled():
+            self.scaler_d.load_state_dict(state["scaler_d"])
+
+    def _perceptual(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        n = self.config.vqgan.perceptual_images or len(x)
+        x, x_hat = x[:n], x_hat[:n]  # the first images of the batch: a uniform sample, as batches are shuffled
+        if self.perceptual_kind == "cnn":
+            return self.perceptual(x, x_hat).mean()
+        if self.perceptual_kind == "features":
+            return feature_matching_loss(self.disc.features(x), self.disc.features(x_hat))
+        return x.new_zeros((), dtype=torch.float32)
+
+    def train_step(self, step: int) -> dict[str, float]:
+        cfg, g = self.config, self.config.vqgan
+        if cfg.model.quantizer == "vq" and cfg.model.vq.update == "kmeans" and step % cfg.train.kmeans_every == 0:
+            self._fit_codebook()
+        x = self._next_images()
+        gan_on = adopt_weight(1.0, step, g.disc_start) > 0
+        with autocast(self.device, cfg.train.precision):
+            out = self.ddp(x)
+            perceptual = self._perceptual(x, out.x_hat)
+            nll = out.rec_loss + g.perceptual_weight * perceptual  # the reconstruction side of eq. 7
+            g_loss = generator_loss(g.loss, self.disc(out.x_hat)) if gan_on else nll.new_zeros(())
+        weight = torch.zeros(())
+        if gan_on:
+            weight = (adaptive_weight(nll, g_loss, self.last_layer, g.delta, g.max_adaptive) if g.adaptive
+                      else torch.ones(())) * g.disc_weight
+        loss = nll + out.vq_loss + weight * g_loss
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+        d_loss = torch.zeros(())
+        if gan_on:  # real and fake in one batch: one forward for DDP, and spectral norm has no batch statistics
+            with autocast(self.device, cfg.train.precision):
+                logits = self.ddp_disc(torch.cat([x, out.x_hat.detach()]))  # (2B, h, w)
+                d_loss = discriminator_loss(g.loss, *logits.chunk(2))
+            self.disc_optimizer.zero_grad(set_to_none=True)
+            self.scaler_d.scale(d_loss).backward()
+            self.scaler_d.step(self.disc_optimizer)
+            self.scaler_d.update()
+
+        hits = torch.bincount(out.indices.reshape(-1), minlength=self.model.codebook_size)
+        self._counts += all_reduce_sum_(hits).cpu()
+        with torch.no_grad():
+            psnr = psnr_per_image(to_unit(x), to_unit(out.x_hat.float())).mean()
+        return {"train/loss": loss.item(), "train/rec_loss": out.rec_loss.item(), "train/vq_loss": out.vq_loss.item(),
+                "train/perceptual": perceptual.item(), "train/g_loss": g_loss.item(), "train/d_loss": d_loss.item(),
+                "train/gan_weight": weight.item(), "train/psnr": psnr.item()}
+
+
+def make_task(config: VQVAERunConfig, _previous=None) -> VQVAETask:
+    """The task of a VQ-VAE run's config: a VQGANTask when it has a vqgan section, else a plain VQVAETask."""
+    return VQVAETask(config) if config.vqgan is None else VQGANTask(config)
+
+
+def train_vqgan(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
+                steps: int | None = None, minutes: float | None = None) -> dict:
+    """Train a VQGAN into run folder `out` (or continue the VQ-VAE or VQGAN run there); returns the final metrics.
+
+    With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length."""
+    if config is not None and config.vqgan is None:
+        raise GanvqError("a VQGAN run needs the config's vqgan section; train a plain VQ-VAE with train vqvae")
+    return loop.run("vqvae", config, out, make_task, resume=resume, quiet=quiet, steps=steps, minutes=minutes)

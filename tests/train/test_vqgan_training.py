@@ -1,0 +1,91 @@
+"""VQGAN runs: the discriminator's delayed start, exact resumption, and a run every VQ-VAE command takes."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from ganvq.cli import main
+from ganvq.errors import GanvqError
+from ganvq.io import load_checkpoint
+from ganvq.models.vqvae import VQVAEConfig
+from ganvq.runs import VQGANOptions, build_run_config, load_vqvae, module_weights, open_run, read_metrics
+from ganvq.train import loop
+from ganvq.train.vqgan import VQGANTask, train_vqgan
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _single_threaded(one_thread):
+    yield
+
+
+@pytest.fixture
+def tiny_vqgan_config(tiny_vqvae_config):
+    """The tiny VQ-VAE with an 8-wide patch discriminator starting at step 2 and the shipped CNN's perceptual loss."""
+    cfg = tiny_vqvae_config
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, log_every=1),
+                               vqgan=VQGANOptions(disc_start=2, d_width=8, perceptual_weight=0.1))
+
+
+def _disc(task) -> dict:
+    return {k: v.clone() for k, v in task.disc.state_dict().items()}
+
+
+def test_the_discriminator_starts_at_its_start_step(tiny_vqgan_config):
+    config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(tiny_vqgan_config.vqgan, disc_start=3))
+    with loop.seeded(config.train):
+        task = VQGANTask(config)
+        before = _disc(task)
+        decoder = task.last_layer.detach().clone()
+        early = [task.train_step(s) for s in range(3)]
+        assert all(torch.equal(before[k], v) for k, v in _disc(task).items())  # D untouched before its start
+        assert not torch.equal(decoder, task.last_layer)  # while the VQ-VAE learns
+        assert all(m["train/gan_weight"] == m["train/g_loss"] == m["train/d_loss"] == 0 for m in early)
+        late = task.train_step(3)
+    assert any(not torch.equal(before[k], v) for k, v in _disc(task).items())
+    assert late["train/gan_weight"] > 0 and late["train/d_loss"] > 0
+
+
+def test_a_vqgan_checkpoint_resumes_exactly(tmp_path, tiny_vqgan_config, crash_after_checkpoint):
+    full = tmp_path / "full"
+    train_vqgan(tiny_vqgan_config, full, quiet=True)
+    crashed = tmp_path / "crashed"  # checkpoint at step 3 (the discriminator trained since step 2), killed at 5
+    crash_after_checkpoint(lambda: VQGANTask(tiny_vqgan_config), tiny_vqgan_config.train, crashed)
+    train_vqgan(None, crashed, resume=True, quiet=True)
+    a, b = (load_checkpoint(r / loop.CHECKPOINT)[0] for r in (full, crashed))
+    assert {k.split(".")[0] for k in a} >= {"model", "disc", "optim"}
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a if not k.startswith("rng"))
+
+    def log(run):
+        return [{k: v for k, v in r.items() if "seconds" not in k} for r in read_metrics(run)]
+
+    assert log(full) == log(crashed) and any(r.get("train/gan_weight", 0) > 0 for r in log(full))
+
+
+def test_a_vqgan_run_is_a_vqvae_run_to_every_command(tmp_path, tiny_vqgan_config, capsys):
+    out = tmp_path / "run"
+    train_vqgan(tiny_vqgan_config, out, quiet=True)
+    run = open_run(out, "vqvae")
+    assert run.kind == "vqvae" and run.config.vqgan == tiny_vqgan_config.vqgan
+    model, _ = load_vqvae(out)
+    assert set(module_weights(run.tensors, "model")) == set(model.state_dict())  # the discriminator stays apart
+    assert main(["--quiet", "eval", "vqvae", "--ckpt", str(out), "--limit", "32"]) == 0
+    assert main(["--quiet", "train", "vqvae", "--resume", str(out), "--steps", "8"]) == 0  # keeps its discriminator
+    assert open_run(out).meta["step"] == 8 and "train/d_loss" in read_metrics(out)[-3]
+    capsys.readouterr()
+    for argv, message in ((["--disc-weight", "-1"], "vqgan.disc_weight must be a non-negative number"),
+                          (["--perceptual", "cnn", "--image-size", "32"], "--perceptual cnn needs 1-channel 28 px")):
+        assert main(["train", "vqgan", "--out", str(tmp_path / "bad"), "--steps", "2", "--limit", "32", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert message in err and len(err.splitlines()) == 1
+
+
+def test_vqgan_presets_and_options_are_layered_over_a_vqvae_preset():
+    config = build_run_config("vqgan", "fmnist-14x14", None, {"vqgan": {"disc_weight": 0.3, "loss": "non-saturating"}})
+    assert config.model.latent_size == 14 and config.vqgan.disc_weight == 0.3 and config.vqgan.loss == "non-saturating"
+    assert build_run_config("vqvae", "fmnist-7x7").vqgan is None
+    assert VQGANOptions().perceptual_kind(VQVAEConfig(image_size=32, channels=3)) == "features"
+    with pytest.raises(GanvqError, match="unknown config option 'vqgan.disc_wieght'"):
+        build_run_config("vqgan", None, None, {"vqgan": {"disc_wieght": 1.0}})
+    with pytest.raises(GanvqError, match="unknown VQGAN loss"):
+        VQGANOptions(loss="wgan-gp")
