@@ -12,6 +12,7 @@ from ganvq.cli.db import add_db_commands
 from ganvq.cli.examples import add_examples
 from ganvq.cli.options import harden
 from ganvq.cli.parser import Parser, add_global_options
+from ganvq.cli.restore import add_restore_command
 from ganvq.cli.train import add_train_commands, build_gan_config, build_prior_config, build_vqvae_config
 from ganvq.errors import GanvqError
 
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_commands(sub)
     add_commands(sub)
+    add_restore_command(sub)
     add_db_commands(sub)
     add_global_options(parser)
     add_examples(parser)

@@ -18,6 +18,7 @@ EXAMPLES = {
     ("compress",): "ganvq compress photos/ -o photos-gvq --ckpt runs/p1",
     ("decompress",): "ganvq decompress photos-gvq -o photos-png --ckpt runs/p1",
     ("reconstruct",): "ganvq reconstruct shirt.png -o rec --ckpt runs/v1   (writes rec/shirt.png and rec/grid.png)",
+    ("restore",): "ganvq restore shirt.png -o fixed --ckpt runs/p1 --mask center --samples 4",
     ("encode",): "ganvq encode photos/ -o codes.npy --ckpt runs/v1",
     ("decode",): "ganvq decode codes.npy -o images --ckpt runs/v1",
     ("eval",): "ganvq eval vqvae --ckpt runs/v1",

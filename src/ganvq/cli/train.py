@@ -44,7 +44,7 @@ def _add_logging_options(p) -> None:
 
 # Options a resumed run does not take: it keeps the config stored in its checkpoint.
 _FIXED_ON_RESUME = ("config", "data", "batch_size", "lr", "seed", "precision", "device", "threads",
-                    "limit", "val_fraction", "log_every", "ckpt_every", "ckpt_minutes", "vqvae")
+                    "limit", "val_fraction", "log_every", "ckpt_every", "ckpt_minutes", "vqvae", "corrupt", "init")
 
 
 def _run_target(args) -> tuple[str, bool]:
@@ -103,6 +103,12 @@ def _add_train_vqvae(sub) -> None:
     p.add_argument("--codebook-size", type=int, help="codes in the codebook, K (default: the preset's)")
     p.add_argument("--update", choices=["ema", "loss", "kmeans"], help="codebook update rule")
     p.add_argument("--levels", type=int, help="residual quantization levels (codes per position; default 1)")
+    p.add_argument("--corrupt", metavar="DAMAGE",
+                   help="train a restoration model: the encoder sees damaged images, the loss compares with the "
+                        "clean ones; noise:SIGMA (pixels in [0, 1]), blur:SIGMA (pixels), jpeg:QUALITY or "
+                        "mask:center|box:x,y,w,h|random:p (used by `ganvq restore`)")
+    p.add_argument("--init", metavar="RUN", help="start from this VQ-VAE run's weights (same model), e.g. to "
+                                                 "fine-tune a clean model into a --corrupt one")
     _add_logging_options(p)
     p.set_defaults(func=_train_vqvae)
 
@@ -114,7 +120,8 @@ def build_vqvae_config(args) -> VQVAERunConfig:
     model = {"image_size": args.image_size,
              "vq": {"codebook_size": args.codebook_size, "update": args.update, "levels": args.levels}}
     return build_run_config("vqvae", args.preset, args.config,
-                            {"model": model, "train": _train_options(args), **_data_options(args)})
+                            {"model": model, "train": _train_options(args), "corrupt": args.corrupt, "init": args.init,
+                             **_data_options(args)})
 
 
 def _train_vqvae(args) -> dict:

@@ -124,10 +124,11 @@ class VQVAE(nn.Module):
     def codebook_size(self) -> int:
         return self.quantizer.codebook_size
 
-    def forward(self, x: torch.Tensor) -> VQVAEOutput:
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> VQVAEOutput:
+        """Encode, quantize, decode; the reconstruction loss is against `target` (a damaged x's clean image) or x."""
         q = self.quantizer(self.encoder(x))
         x_hat = self.decoder(q.z_q)
-        rec = F.mse_loss(x_hat.float(), x.float())
+        rec = F.mse_loss(x_hat.float(), (x if target is None else target).float())
         return VQVAEOutput(x_hat=x_hat, indices=q.indices, rec_loss=rec, vq_loss=q.loss)
 
     @torch.no_grad()

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 
 from ganvq.data.augment import check_policy, check_probability, check_translation
+from ganvq.data.corrupt import parse_corruption
 from ganvq.data.splits import check_val_fraction
 from ganvq.device import check_device_name
 from ganvq.errors import GanvqError
@@ -78,10 +79,16 @@ class VQVAERunConfig:
     # held out from training (see ganvq.data.splits); None: 10% of data without a named test split, else 0.
     # Training stores the value it used, so evaluation finds the same held-out images.
     val_fraction: float | None = None
+    # a restoration model (data/corrupt.py): trained on damaged inputs (noise:0.2, blur:1, jpeg:10, mask:center)
+    # with the clean images as targets; "": a plain VQ-VAE
+    corrupt: str = ""
+    init: str = ""  # start from this VQ-VAE run's weights (fine-tuning, e.g. a restoration model); "": at random
     vqgan: VQGANOptions | None = None  # a VQGAN: a patch discriminator and a perceptual loss; None: a plain VQ-VAE
 
     def __post_init__(self) -> None:
         check_val_fraction(self.val_fraction)
+        if self.corrupt:
+            parse_corruption(self.corrupt)
 
 
 @dataclass(frozen=True)

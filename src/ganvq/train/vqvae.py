@@ -15,12 +15,13 @@ from ganvq.data import (
     held_out_fraction,
     load_dataset,
 )
+from ganvq.data.corrupt import parse_corruption
 from ganvq.device import all_reduce_sum_, autocast, grad_scaler, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.recon import psnr_per_image, to_unit
 from ganvq.models.vqvae import VQVAE
-from ganvq.runs import VQVAERunConfig
+from ganvq.runs import VQVAERunConfig, load_vqvae
 from ganvq.train import distributed, loop
 
 
@@ -54,6 +55,8 @@ class VQVAETask:
         self.device = device or resolve_device(config.train.device)
         # channels_last lets oneDNN pick faster convolution kernels (~15% per step on this CPU).
         self.model = VQVAE(config.model).to(self.device, memory_format=torch.channels_last)
+        if config.init:  # a resumed run loads its own checkpoint over these
+            self.model.load_state_dict(load_vqvae(config.init)[0].state_dict())
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
         procs = distributed.current()  # under torchrun: this process's slice of every global batch
         self.batches = BatchStream(train.images, None, config.train.batch_size, config.train.seed,
@@ -62,6 +65,12 @@ class VQVAETask:
         self.scaler = grad_scaler(self.device, config.train.precision)  # fp16 only; else a plain step
         self.test = test
         self._counts = torch.zeros(self.model.codebook_size, dtype=torch.int64)
+        self.corruption = parse_corruption(config.corrupt) if config.corrupt else None
+
+    def _corrupt_generator(self, step: int) -> torch.Generator:
+        """The draws that damage step `step`'s batch: a function of seed, step and rank, so a resumed run repeats them."""
+        seed = (self.config.train.seed * 1_000_003 + step) * 64 + distributed.current().rank
+        return torch.Generator().manual_seed(seed % 2**63)
 
     def modules(self):
         return {"model": self.model}
@@ -102,8 +111,9 @@ class VQVAETask:
         if cfg.model.quantizer == "vq" and cfg.model.vq.update == "kmeans" and step % cfg.train.kmeans_every == 0:
             self._fit_codebook()
         x = self._next_images()
+        x_in = x if self.corruption is None else self.corruption(x, self._corrupt_generator(step))
         with autocast(self.device, cfg.train.precision):
-            out = self.ddp(x)
+            out = self.ddp(x_in, target=x)  # a restoration model: damaged inputs, clean targets
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(out.loss).backward()
         self.scaler.step(self.optimizer)

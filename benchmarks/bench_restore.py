@@ -1,0 +1,294 @@
+"""Restoration bars (issue 20): ganvq against classical tools on the same damaged Fashion-MNIST test images.
+
+Holes (a centred 14x14 box, random 50% of the pixels): code-space inpainting with a prior
+(commands/restore.py) and a mask-trained VQ-VAE, against OpenCV's Telea and Navier-Stokes inpainting
+and mean fill: FID of the completed images (the shipped Fashion-MNIST extractor, reference: the 10,000
+clean test images), PSNR over the hole, diversity of K = 8 completions. Noise (sigma 0.1, 0.2, 0.4 of
+[0, 1], not clipped): noise-trained VQ-VAEs against BM3D (told the true sigma) and non-local means.
+Blur (Gaussian, sigma 1 px) and JPEG (quality 10): against the damaged input and Richardson-Lucy /
+non-local means. Every method runs on one thread and gets the same damaged tensors. Usage:
+
+    # the models (data/corrupt.py damage, 6 minutes each on 1 thread): see runs/bench-restore/train.sh
+    ganvq train vqvae --preset fmnist-14x14-k64 --corrupt noise:0.2 --minutes 6 --threads 1 \
+        --out runs/bench-restore/vqvae-noise-0-2
+    # one part at a time (each merged into the JSON), then all of them
+    python benchmarks/bench_restore.py --part holes --n 2000 --threads 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from machine import describe
+
+from ganvq.commands.restore import restore_images
+from ganvq.data import load_dataset
+from ganvq.data.corrupt import add_noise, apply_mask, blur, gaussian_kernel, jpeg, make_mask, parse_mask
+from ganvq.io import read_json, write_json
+from ganvq.metrics.features import get_extractor
+from ganvq.metrics.fid import fid_from_features
+from ganvq.metrics.recon import psnr_per_image, to_unit
+from ganvq.runs import load_prior, load_vqvae, open_run, read_metrics
+
+RESULTS = Path(__file__).parent / "results" / "restore.json"
+MASKS = {"center": "center", "random50": "random:0.5"}
+SIGMAS = (0.1, 0.2, 0.4)
+BLUR_SIGMA, JPEG_QUALITY = 1.0, 10
+DIVERSITY_SAMPLES, DIVERSITY_IMAGES = 8, 500
+MOSAIC = 10  # BM3D on 10 x 10 mosaics of 28 x 28 images: one call costs ~1.2 s whatever its size up to ~100 images
+
+
+def _features(images01: torch.Tensor) -> torch.Tensor:
+    u8 = (images01.clamp(0, 1) * 255).round().to(torch.uint8)
+    return get_extractor("ganvq")(u8)[0]
+
+
+class Scorer:
+    """PSNR (whole image, and over the hole) and FID against the clean test set, for images in [0, 1]."""
+
+    def __init__(self, clean01: torch.Tensor, reference01: torch.Tensor):
+        self.clean = clean01
+        self.ref = _features(reference01)
+
+    def __call__(self, out01: torch.Tensor, seconds: float | None, hole: torch.Tensor | None = None) -> dict:
+        out01 = out01.clamp(0, 1)
+        row = {"fid": round(fid_from_features(self.ref, _features(out01)), 3),
+               "psnr_db": round(float(psnr_per_image(self.clean, out01).mean()), 3),
+               "images_per_second": round(len(out01) / seconds, 1) if seconds else None}
+        if hole is not None:
+            se = (out01 - self.clean).square() * hole
+            mse = se.flatten(1).sum(1) / hole.flatten(1).sum(1)
+            row["psnr_hole_db"] = round(float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()), 3)
+        return row
+
+
+def timed(fn, *args, **kwargs):
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
+
+
+def _u8(x01: torch.Tensor) -> np.ndarray:
+    return (x01[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def _from_u8(a: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.stack(a)).float()[:, None] / 255
+
+
+def opencv_inpaint(x01: torch.Tensor, hole: torch.Tensor, flag: int) -> torch.Tensor:
+    """cv2.inpaint (radius 3) of each image, on 8-bit pixels as OpenCV takes them."""
+    import cv2
+
+    masks = hole[:, 0].to(torch.uint8).numpy() * 255
+    return _from_u8([cv2.inpaint(u, m, 3, flag) for u, m in zip(_u8(x01), masks)])
+
+
+def mean_fill(x01: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+    """Each hole filled with the mean of its image's visible pixels."""
+    vis = ~hole
+    mean = (x01 * vis).flatten(1).sum(1) / vis.flatten(1).sum(1)
+    return torch.where(hole, mean.view(-1, 1, 1, 1), x01)
+
+
+def bm3d_mosaic(noisy01: torch.Tensor, sigma: float) -> torch.Tensor:
+    """BM3D (Dabov et al. 2007; the `bm3d` package, told the true sigma) on mosaics of MOSAIC^2 images."""
+    import bm3d
+
+    n, _, h, w = noisy01.shape
+    per = MOSAIC * MOSAIC
+    out = []
+    for i in range(0, n, per):
+        chunk = noisy01[i : i + per, 0].numpy().astype(np.float64)
+        k = len(chunk)
+        pad = np.zeros((per - k, h, w)) if k < per else np.zeros((0, h, w))
+        tiles = np.concatenate([chunk, pad]).reshape(MOSAIC, MOSAIC, h, w).transpose(0, 2, 1, 3).reshape(MOSAIC * h, -1)
+        den = bm3d.bm3d(tiles, sigma_psd=sigma)
+        out.append(den.reshape(MOSAIC, h, MOSAIC, w).transpose(0, 2, 1, 3).reshape(per, h, w)[:k])
+    return torch.from_numpy(np.concatenate(out)).float()[:, None]
+
+
+def nl_means(noisy01: torch.Tensor, sigma: float | None) -> torch.Tensor:
+    """scikit-image's non-local means (Buades et al. 2005), h = 0.8 sigma (its docs' advice); sigma estimated
+    when None."""
+    from skimage.restoration import denoise_nl_means, estimate_sigma
+
+    out = []
+    for img in noisy01[:, 0].numpy().astype(np.float64):
+        s = sigma if sigma is not None else float(estimate_sigma(img))
+        out.append(denoise_nl_means(img, h=0.8 * max(s, 1e-3), sigma=s, patch_size=5, patch_distance=6,
+                                    fast_mode=True))
+    return torch.from_numpy(np.stack(out)).float()[:, None]
+
+
+def richardson_lucy(blurred01: torch.Tensor, sigma: float, iters: int = 30) -> torch.Tensor:
+    """scikit-image's Richardson-Lucy deconvolution (Richardson 1972, Lucy 1974) with the true Gaussian PSF."""
+    from skimage.restoration import richardson_lucy as rl
+
+    k = gaussian_kernel(sigma).double().numpy()
+    psf = np.outer(k, k)
+    out = [rl(img, psf, num_iter=iters, clip=True) for img in blurred01[:, 0].clamp(0, 1).numpy().astype(np.float64)]
+    return torch.from_numpy(np.stack(out)).float()[:, None]
+
+
+def model_info(run_dir: Path) -> dict:
+    """A model's training facts from its run folder: steps, minutes, threads, corruption, held-out PSNR."""
+    run = open_run(run_dir)
+    final = [r for r in read_metrics(run_dir) if "train_seconds" in r]
+    cfg = run.config
+    info = {"path": str(run_dir), "kind": run.kind, "steps": run.meta.get("step"),
+            "train_minutes": round(final[-1]["train_seconds"] / 60, 2) if final else None,
+            "threads": cfg.train.threads, "batch_size": cfg.train.batch_size}
+    if run.kind == "vqvae":
+        info.update(corrupt=cfg.corrupt, preset_model=f"{cfg.model.latent_size}x{cfg.model.latent_size}, "
+                    f"{cfg.model.vq.codebook_size} codes, hidden {cfg.model.hidden}")
+    else:
+        info.update(arch=cfg.model.arch, dim=cfg.model.dim, layers=cfg.model.layers)
+    return info
+
+
+def _vqvae_restore(run_dir: Path, damaged: torch.Tensor, hole=None):
+    model, _ = load_vqvae(run_dir)
+    out, s = timed(restore_images, model, damaged * 2 - 1, hole)
+    return to_unit(out[:, 0]), s
+
+
+def diversity(samples01: torch.Tensor, hole: torch.Tensor) -> float:
+    """Mean over images of the mean pairwise RMS difference of K completions over the hole ([0, 1] units)."""
+    k = samples01.shape[1]
+    d = [((samples01[:, a] - samples01[:, b]).square() * hole).flatten(1).sum(1) / hole.flatten(1).sum(1)
+         for a, b in itertools.combinations(range(k), 2)]
+    return round(float(torch.stack(d).sqrt().mean()), 4)
+
+
+def part_holes(args, clean01, score) -> dict:
+    prior_run = Path(args.prior)
+    prior, model, _ = load_prior(prior_run)
+    rows = {}
+    for name, spec in MASKS.items():
+        g = torch.Generator().manual_seed(args.seed)
+        hole = make_mask(parse_mask(spec), len(clean01), 28, 28, g)
+        damaged = to_unit(apply_mask(clean01 * 2 - 1, hole))
+        res = {"damaged_input": score(damaged, None, hole)}
+        import cv2
+
+        for method, fn, a in (("mean_fill", mean_fill, (clean01, hole)),
+                              ("opencv_telea", opencv_inpaint, (damaged, hole, cv2.INPAINT_TELEA)),
+                              ("opencv_navier_stokes", opencv_inpaint, (damaged, hole, cv2.INPAINT_NS))):
+            out, s = timed(fn, *a)
+            res[method] = {**score(out, s, hole), "diversity": 0.0}
+        for c in args.candidates:
+            out, s = timed(restore_images, model, clean01 * 2 - 1, hole, prior, 1, c, seed=args.seed)
+            res[f"ganvq_prior_best_of_{c}"] = score(to_unit(out[:, 0]), s, hole)
+            m = DIVERSITY_IMAGES
+            many = restore_images(model, clean01[:m] * 2 - 1, hole[:m], prior, DIVERSITY_SAMPLES, c, seed=args.seed + 1)
+            res[f"ganvq_prior_best_of_{c}"]["diversity"] = diversity(to_unit(many), hole[:m])
+            print(name, c, res[f"ganvq_prior_best_of_{c}"], flush=True)
+        masked_run = Path(args.workdir) / f"vqvae-mask-{spec.replace(':', '-').replace('.', '-')}"
+        if (masked_run / "checkpoint.safetensors").is_file():
+            out, s = _vqvae_restore(masked_run, damaged, hole)
+            res["ganvq_mask_trained_vqvae"] = {**score(out, s, hole), "diversity": 0.0,
+                                               "model": model_info(masked_run)}
+        classical = min(res[m]["fid"] for m in ("mean_fill", "opencv_telea", "opencv_navier_stokes"))
+        ours = min(v["fid"] for k, v in res.items() if k.startswith("ganvq"))
+        res["bar"] = {"rule": "best ganvq FID <= 0.5 x best classical FID", "best_classical_fid": classical,
+                      "best_ganvq_fid": ours, "met": ours <= 0.5 * classical}
+        rows[name] = res
+        print(name, json.dumps(res, indent=1), flush=True)
+    return {"masks": {k: str(v) for k, v in MASKS.items()}, "prior": model_info(prior_run),
+            "diversity": f"mean pairwise RMS difference over the hole of {DIVERSITY_SAMPLES} completions of the "
+                         f"first {DIVERSITY_IMAGES} images, pixels in [0, 1]", "results": rows}
+
+
+def part_noise(args, clean01, score) -> dict:
+    rows = {}
+    for sigma in SIGMAS:
+        g = torch.Generator().manual_seed(args.seed)
+        noisy = (add_noise(clean01 * 2 - 1, sigma, g) + 1) / 2  # not clipped: Gaussian, as BM3D is told
+        res = {"noisy_input": score(noisy, None)}
+        out, s = timed(bm3d_mosaic, noisy, sigma)
+        res["bm3d"] = score(out, s)
+        out, s = timed(nl_means, noisy, sigma)
+        res["nl_means"] = score(out, s)
+        tag = f"{sigma:g}".replace(".", "-")
+        for run_dir in sorted(Path(args.workdir).glob("vqvae-noise-*")):
+            out, s = _vqvae_restore(run_dir, noisy)
+            key = "ganvq_noise_model_" + run_dir.name.removeprefix("vqvae-noise-")
+            res[key] = {**score(out, s), "model": model_info(run_dir)}
+        own = f"ganvq_noise_model_{tag}"
+        if own in res:
+            res["bar"] = {"rule": "ganvq PSNR >= BM3D PSNR + 1 dB (sigma 0.2 and 0.4)",
+                          "margin_db": round(res[own]["psnr_db"] - res["bm3d"]["psnr_db"], 3),
+                          "met": res[own]["psnr_db"] >= res["bm3d"]["psnr_db"] + 1}
+        rows[f"sigma_{sigma:g}"] = res
+        print(sigma, json.dumps(res, indent=1), flush=True)
+    return {"noise": "x + N(0, sigma^2) per pixel in [0, 1] units, not clipped; outputs clipped to [0, 1] "
+                     "before scoring", "bm3d_note": f"BM3D runs on {MOSAIC}x{MOSAIC} mosaics of test images (one "
+                     "call per 28x28 image costs ~1.2 s)", "results": rows}
+
+
+def part_blur_jpeg(args, clean01, score, kind: str) -> dict:
+    x = clean01 * 2 - 1
+    if kind == "blur":
+        damaged = to_unit(blur(x, BLUR_SIGMA))
+        classical = ("richardson_lucy_30", richardson_lucy, (damaged, BLUR_SIGMA))
+        run_dir = Path(args.workdir) / f"vqvae-blur-{BLUR_SIGMA:g}".replace(".", "-")
+    else:
+        damaged = to_unit(jpeg(x, JPEG_QUALITY))
+        classical = ("nl_means_estimated_sigma", nl_means, (damaged, None))
+        run_dir = Path(args.workdir) / f"vqvae-jpeg-{JPEG_QUALITY}"
+    res = {"damaged_input": score(damaged, None)}
+    out, s = timed(classical[1], *classical[2])
+    res[classical[0]] = score(out, s)
+    if (run_dir / "checkpoint.safetensors").is_file():
+        out, s = _vqvae_restore(run_dir, damaged)
+        res["ganvq_trained_vqvae"] = {**score(out, s), "model": model_info(run_dir)}
+    print(kind, json.dumps(res, indent=1), flush=True)
+    damage = f"Gaussian blur sigma {BLUR_SIGMA:g} px (reflected edges)" if kind == "blur" else \
+        f"JPEG quality {JPEG_QUALITY} (Pillow)"
+    return {"damage": damage, "results": res}
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--part", choices=["holes", "noise", "blur", "jpeg"], action="append", required=True)
+    p.add_argument("--n", type=int, default=2000, help="first N Fashion-MNIST test images")
+    p.add_argument("--prior", default="runs/bench-restore/prior-k64-local")
+    p.add_argument("--workdir", default="runs/bench-restore", help="folder of the vqvae-<damage> runs")
+    p.add_argument("--candidates", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", default=str(RESULTS))
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    test = load_dataset("fashion-mnist", "test").images
+    clean01 = test[: args.n].float() / 255
+    score = Scorer(clean01, test.float() / 255)
+    report = read_json(args.out) if Path(args.out).is_file() else {}
+    for part in args.part:
+        t0 = time.perf_counter()
+        fn = {"holes": part_holes, "noise": part_noise}.get(part)
+        result = fn(args, clean01, score) if fn else part_blur_jpeg(args, clean01, score, part)
+        result["seconds"] = round(time.perf_counter() - t0, 1)
+        result["command"] = "python benchmarks/bench_restore.py " + " ".join(sys.argv[1:] if argv is None else argv)
+        report[part] = result
+        report.update({
+            "dataset": f"fashion-mnist test, the first {args.n:,} of 10,000 images (the same damaged tensors for "
+                       "every method); FID reference: all 10,000 clean test images",
+            "fid_features": "ganvq's shipped Fashion-MNIST CNN (metrics/features.py)",
+            "psnr_definition": "mean over images of each image's PSNR, pixels in [0, 1]; psnr_hole_db over the "
+                               "hole's pixels only",
+            "threads": args.threads, "machine": describe()})
+        write_json(args.out, report)
+        print(f"wrote {args.out} ({part})", flush=True)
+
+
+if __name__ == "__main__":
+    main()

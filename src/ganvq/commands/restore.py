@@ -1,0 +1,157 @@
+"""Restoration of damaged images: holes completed through a prior over codes, or a restoration-trained VQ-VAE.
+
+Two kinds of run restore: a prior run (its VQ-VAE encodes the visible part, the prior redraws the codes
+under the hole, prior/inpaint.py), and a VQ-VAE trained with `--corrupt` (data/corrupt.py) on damaged
+inputs with clean targets, whose quantizer bottleneck keeps the output on the codebook's images.
+Wherever a mask says a pixel is visible, the output keeps the input's pixel.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganvq.commands.reconstruct import BATCH, _grid_name, input_names, load_inputs
+from ganvq.data.corrupt import MASK_FORMS, apply_mask, make_mask, parse_corruption, parse_mask
+from ganvq.errors import GanvqError
+from ganvq.images import make_grid, save_image, side_by_side, to_float, to_uint8_image
+from ganvq.models.vqvae import VQVAE
+from ganvq.prior.inpaint import code_hole, inpaint_codes
+from ganvq.progress import progress
+from ganvq.runs import open_run
+
+GRID_IMAGES = 64  # damaged/restored pairs in grid.png (8 images a row with --samples K > 1)
+
+
+def check_hole(hole: torch.Tensor, n: int, height: int, width: int) -> torch.Tensor:
+    """`hole` as (n, 1, H, W) bool, or a GanvqError when it does not fit the images, hides nothing or hides all."""
+    if hole.dim() == 2:
+        hole = hole[None, None]
+    if hole.dim() != 4 or hole.shape[1] != 1 or tuple(hole.shape[2:]) != (height, width) or hole.shape[0] not in (1, n):
+        raise GanvqError(f"the mask is {'x'.join(map(str, hole.shape[-2:][::-1]))} pixels; the images are "
+                         f"{width}x{height}")
+    hole = hole.bool().expand(n, 1, height, width)
+    counts = hole.flatten(1).sum(1)
+    if int(counts.min()) == 0:
+        raise GanvqError(f"the mask hides no pixel of image {int(counts.argmin())}: nothing to restore")
+    if int(counts.max()) == height * width:
+        raise GanvqError(f"the mask hides every pixel of image {int(counts.argmax())}: nothing to restore from")
+    return hole
+
+
+def restore_images(model: VQVAE, x: torch.Tensor, hole: torch.Tensor | None = None, prior=None, samples: int = 1,
+                   candidates: int = 4, seed: int = 0, margin: int = 1, select: str = "full",
+                   sweeps: int = 0, temperature: float = 1.0) -> torch.Tensor:
+    """Restorations (N, samples, C, H, W) in [-1, 1] of damaged images x (N, C, H, W) in [-1, 1]; `hole`
+    (N or 1, 1, H, W) bool marks missing pixels, which a `prior` (over `model`'s codes) completes, else the
+    restoration-trained `model` alone; visible pixels are returned unchanged."""
+    n, _, height, width = x.shape
+    if hole is not None:
+        hole = check_hole(hole.cpu(), n, height, width)
+    if prior is None:
+        if samples != 1:
+            raise GanvqError("a restoration-trained VQ-VAE gives one restoration per image; --samples K > 1 needs "
+                             "a prior run (ganvq train prior)")
+        out = _batched(model.reconstruct, apply_mask(x, hole) if hole is not None else x)[:, None]
+    else:
+        if hole is None:
+            raise GanvqError("completing holes with a prior needs a mask: --mask FILE|center|box:x,y,w,h|random:p")
+        g = torch.Generator().manual_seed(seed)
+        indices = _batched(model.encode, apply_mask(x, hole))  # (N, h, w): the visible part's codes
+        where = code_hole(hole, height // indices.shape[1], margin)
+        codes = inpaint_codes(prior, indices, where, samples, candidates, select, generator=g, sweeps=sweeps,
+                              temperature=temperature)  # (N, K, h, w)
+        out = _batched(model.decode, codes.flatten(0, 1)).view(n, samples, *x.shape[1:])
+    if hole is not None:
+        out = torch.where(hole[:, None], out, x.cpu()[:, None])
+    return out
+
+
+def _batched(fn, x: torch.Tensor) -> torch.Tensor:
+    """fn over x BATCH at a time on the model's device, the results back on the CPU."""
+    device = next(fn.__self__.parameters()).device
+    return torch.cat([fn(x[i : i + BATCH].to(device)).cpu() for i in range(0, len(x), BATCH)])
+
+
+def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+    """Holes (n, 1, H, W) bool from a shape (center, box:x,y,w,h, random:p: one draw per image) or a mask image
+    file (white, >= 128: missing), checked: the right size, something hidden, something visible."""
+    form = spec.split(":", 1)[0]
+    if form in ("center", "box", "random") and not Path(spec).is_file():
+        return check_hole(make_mask(parse_mask(spec), n, height, width, generator), n, height, width)
+    path = Path(spec)
+    if not path.is_file():
+        raise GanvqError(f"--mask {spec}: no such file, and not a shape ({MASK_FORMS})")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            mask = np.asarray(img.convert("L")) >= 128
+    except (OSError, UnidentifiedImageError) as e:
+        raise GanvqError(f"--mask {spec}: not a readable image ({e})") from None
+    return check_hole(torch.from_numpy(mask), n, height, width)
+
+
+def _restorer(ckpt: str, mask: str | None, device: str):
+    """(VQ-VAE, prior or None, what the run restores, its training mask or None) of a prior or restoration run."""
+    run = open_run(ckpt, "vqvae", "prior")
+    if run.kind == "prior":
+        return run.vqvae(device), run.prior(device), "holes (prior)", None
+    corrupt = run.config.corrupt
+    if not corrupt:
+        raise GanvqError(f"{run.checkpoint} is a plain VQ-VAE: restore needs a prior run (ganvq train prior) for "
+                         "holes, or a VQ-VAE trained with --corrupt (noise:S, blur:S, jpeg:Q, mask:...)")
+    c = parse_corruption(corrupt)
+    if mask is not None and c.kind != "mask":
+        raise GanvqError(f"{run.checkpoint} restores {corrupt}, not holes: --mask needs a prior run or a VQ-VAE "
+                         "trained with --corrupt mask:...")
+    return run.vqvae(device), None, corrupt, (str(c.mask) if c.kind == "mask" else None)
+
+
+def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: int = 1, seed: int = 0,
+            damage: str | None = None, candidates: int = 4, limit: int | None = None, device: str = "auto",
+            quiet: bool = False) -> dict:
+    """Write a restoration PNG per input image (NAME.png; NAME-k.png for k < K with --samples K) and grid.png
+    (damaged images above their restorations), as `reconstruct` does."""
+    if samples < 1:
+        raise GanvqError(f"--samples must be at least 1, got {samples}")
+    model, prior, restores, own_mask = _restorer(ckpt, mask, device)
+    if prior is None and samples != 1:
+        raise GanvqError(f"{ckpt} restores {restores} with one output per image; --samples K > 1 needs a prior run")
+    data = load_inputs(input, model, limit)
+    names, n = input_names(input, data), len(data)
+    _, height, width = data.shape
+    g = torch.Generator().manual_seed(seed)
+    mask = mask or own_mask
+    hole = read_mask(mask, n, height, width, g) if mask else None
+    corruption = parse_corruption(damage) if damage else None
+    if corruption is not None and corruption.kind == "mask":
+        raise GanvqError("--damage makes noise, blur or JPEG damage; give holes with --mask")
+    out_dir = Path(out)
+    first_in, first_out = [], []
+    with progress(n, "restore", unit="image", quiet=quiet) as bar:
+        for i in range(0, n, BATCH):
+            x = to_float(data.images[i : i + BATCH])
+            if corruption is not None:
+                x = corruption(x, g)
+            h = hole[i : i + BATCH] if hole is not None else None
+            y = restore_images(model, x, h, prior, samples, candidates, seed=seed + i)  # (b, K, C, H, W)
+            for j, name in enumerate(names[i : i + BATCH]):
+                for k, img in enumerate(to_uint8_image(y[j])):
+                    save_image(out_dir / (f"{name}.png" if samples == 1 else f"{name}-{k}.png"), img)
+            if len(first_in) * BATCH < GRID_IMAGES:
+                first_in.append(apply_mask(x, h) if h is not None else x)
+                first_out.append(y)
+            bar.update(len(y))
+    grid = out_dir / _grid_name(names)
+    damaged, restored = torch.cat(first_in)[:GRID_IMAGES], torch.cat(first_out)[:GRID_IMAGES]
+    if samples == 1:
+        save_image(grid, side_by_side(damaged, restored[:, 0]), upscale=2)
+    else:  # one column per image: the damaged one, then its K completions
+        cols = min(8, len(damaged))
+        rows = [damaged[:cols]] + [restored[:cols, k] for k in range(samples)]
+        save_image(grid, make_grid(torch.cat(rows), nrow=cols), upscale=2)
+    return {"images": n, "samples": samples, "restores": restores, "mask": mask, "out": str(out_dir),
+            "grid": str(grid)}
