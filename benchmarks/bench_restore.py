@@ -8,10 +8,10 @@ clean test images), PSNR over the hole, diversity of K = 8 completions. Noise (s
 Blur (Gaussian, sigma 1 px) and JPEG (quality 10): against the damaged input and Richardson-Lucy /
 non-local means. Every method runs on one thread and gets the same damaged tensors. Usage:
 
-    # the models (data/corrupt.py damage, 6 minutes each on 1 thread): see runs/bench-restore/train.sh
-    ganvq train vqvae --preset fmnist-14x14-k64 --corrupt noise:0.2 --minutes 6 --threads 1 \
-        --out runs/bench-restore/vqvae-noise-0-2
-    # one part at a time (each merged into the JSON), then all of them
+    # the models: TRAIN_COMMANDS below, e.g.
+    ganvq train vqvae --preset fmnist-14x14-k64 --init runs/bench-restore/vqvae-k64 --corrupt noise:0.2 \
+        --lr 3e-4 --minutes 4 --threads 1 --out runs/bench-restore/vqvae-noise-0-2
+    # one part at a time (each merged into the JSON, with a picture restore-PART.png)
     python benchmarks/bench_restore.py --part holes --n 2000 --threads 1
 """
 
@@ -31,6 +31,7 @@ from machine import describe
 from ganvq.commands.restore import restore_images
 from ganvq.data import load_dataset
 from ganvq.data.corrupt import add_noise, apply_mask, blur, gaussian_kernel, jpeg, make_mask, parse_mask
+from ganvq.images import make_grid, save_image
 from ganvq.io import read_json, write_json
 from ganvq.metrics.features import get_extractor
 from ganvq.metrics.fid import fid_from_features
@@ -38,6 +39,14 @@ from ganvq.metrics.recon import psnr_per_image, to_unit
 from ganvq.runs import load_prior, load_vqvae, open_run, read_metrics
 
 RESULTS = Path(__file__).parent / "results" / "restore.json"
+TRAIN_COMMANDS = [  # as run for restore.json, one at a time on this 2-core machine shared with other jobs
+    ("the clean VQ-VAE and local prior of benchmarks/bench_db.py (runs/bench-db, copied to runs/bench-restore): "
+    "fmnist-14x14-k64 for 8 minutes, a local prior (dim 96, 2 layers, batch 256, lr 3e-3) for 5 minutes, 1 thread"),
+    ("ganvq train vqvae --preset fmnist-14x14-k64 --init runs/bench-restore/vqvae-k64 --corrupt DAMAGE --lr 3e-4 "
+    "--minutes 4 --threads 1 --out runs/bench-restore/vqvae-DAMAGE  (DAMAGE: noise:0.2, noise:0.4, mask:center, "
+    "mask:random:0.5, noise:0.1, blur:1, jpeg:10)"),
+]
+PICTURES = [RESULTS.parent]  # where restore-*.png go: beside the JSON
 MASKS = {"center": "center", "random50": "random:0.5"}
 SIGMAS = (0.1, 0.2, 0.4)
 BLUR_SIGMA, JPEG_QUALITY = 1.0, 10
@@ -56,6 +65,7 @@ class Scorer:
     def __init__(self, clean01: torch.Tensor, reference01: torch.Tensor):
         self.clean = clean01
         self.ref = _features(reference01)
+        self.floor = round(fid_from_features(self.ref, _features(clean01)), 3)  # the clean subset's own FID
 
     def __call__(self, out01: torch.Tensor, seconds: float | None, hole: torch.Tensor | None = None) -> dict:
         out01 = out01.clamp(0, 1)
@@ -67,6 +77,13 @@ class Scorer:
             mse = se.flatten(1).sum(1) / hole.flatten(1).sum(1)
             row["psnr_hole_db"] = round(float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()), 3)
         return row
+
+
+def save_rows(name: str, rows: dict[str, torch.Tensor], n: int = 8) -> str:
+    """results/restore-NAME.png: one row per method (clean, damaged, ...) of the first n images, 2x enlarged."""
+    path = PICTURES[0] / f"restore-{name}.png"
+    save_image(path, make_grid(torch.cat([r[:n].clamp(0, 1) * 2 - 1 for r in rows.values()]), nrow=n), upscale=2)
+    return f"{path.name}: rows {', '.join(rows)}"
 
 
 def timed(fn, *args, **kwargs):
@@ -177,6 +194,7 @@ def part_holes(args, clean01, score) -> dict:
         hole = make_mask(parse_mask(spec), len(clean01), 28, 28, g)
         damaged = to_unit(apply_mask(clean01 * 2 - 1, hole))
         res = {"damaged_input": score(damaged, None, hole)}
+        pics = {"clean": clean01, "damaged": damaged}
         import cv2
 
         for method, fn, a in (("mean_fill", mean_fill, (clean01, hole)),
@@ -184,9 +202,11 @@ def part_holes(args, clean01, score) -> dict:
                               ("opencv_navier_stokes", opencv_inpaint, (damaged, hole, cv2.INPAINT_NS))):
             out, s = timed(fn, *a)
             res[method] = {**score(out, s, hole), "diversity": 0.0}
+            pics[method] = out
         for c in args.candidates:
             out, s = timed(restore_images, model, clean01 * 2 - 1, hole, prior, 1, c, seed=args.seed)
             res[f"ganvq_prior_best_of_{c}"] = score(to_unit(out[:, 0]), s, hole)
+            pics[f"ganvq_prior_best_of_{c}"] = to_unit(out[:, 0])
             m = DIVERSITY_IMAGES
             many = restore_images(model, clean01[:m] * 2 - 1, hole[:m], prior, DIVERSITY_SAMPLES, c, seed=args.seed + 1)
             res[f"ganvq_prior_best_of_{c}"]["diversity"] = diversity(to_unit(many), hole[:m])
@@ -194,12 +214,14 @@ def part_holes(args, clean01, score) -> dict:
         masked_run = Path(args.workdir) / f"vqvae-mask-{spec.replace(':', '-').replace('.', '-')}"
         if (masked_run / "checkpoint.safetensors").is_file():
             out, s = _vqvae_restore(masked_run, damaged, hole)
+            pics["ganvq_mask_trained_vqvae"] = out
             res["ganvq_mask_trained_vqvae"] = {**score(out, s, hole), "diversity": 0.0,
                                                "model": model_info(masked_run)}
         classical = min(res[m]["fid"] for m in ("mean_fill", "opencv_telea", "opencv_navier_stokes"))
         ours = min(v["fid"] for k, v in res.items() if k.startswith("ganvq"))
         res["bar"] = {"rule": "best ganvq FID <= 0.5 x best classical FID", "best_classical_fid": classical,
                       "best_ganvq_fid": ours, "met": ours <= 0.5 * classical}
+        res["picture"] = save_rows(f"holes-{name}", pics)
         rows[name] = res
         print(name, json.dumps(res, indent=1), flush=True)
     return {"masks": {k: str(v) for k, v in MASKS.items()}, "prior": model_info(prior_run),
@@ -213,20 +235,23 @@ def part_noise(args, clean01, score) -> dict:
         g = torch.Generator().manual_seed(args.seed)
         noisy = (add_noise(clean01 * 2 - 1, sigma, g) + 1) / 2  # not clipped: Gaussian, as BM3D is told
         res = {"noisy_input": score(noisy, None)}
+        pics = {"clean": clean01, "noisy": noisy}
         out, s = timed(bm3d_mosaic, noisy, sigma)
-        res["bm3d"] = score(out, s)
+        res["bm3d"], pics["bm3d"] = score(out, s), out
         out, s = timed(nl_means, noisy, sigma)
-        res["nl_means"] = score(out, s)
+        res["nl_means"], pics["nl_means"] = score(out, s), out
         tag = f"{sigma:g}".replace(".", "-")
         for run_dir in sorted(Path(args.workdir).glob("vqvae-noise-*")):
             out, s = _vqvae_restore(run_dir, noisy)
             key = "ganvq_noise_model_" + run_dir.name.removeprefix("vqvae-noise-")
             res[key] = {**score(out, s), "model": model_info(run_dir)}
+            pics[key] = out
         own = f"ganvq_noise_model_{tag}"
         if own in res:
             res["bar"] = {"rule": "ganvq PSNR >= BM3D PSNR + 1 dB (sigma 0.2 and 0.4)",
                           "margin_db": round(res[own]["psnr_db"] - res["bm3d"]["psnr_db"], 3),
                           "met": res[own]["psnr_db"] >= res["bm3d"]["psnr_db"] + 1}
+        res["picture"] = save_rows(f"noise-{sigma:g}", pics)
         rows[f"sigma_{sigma:g}"] = res
         print(sigma, json.dumps(res, indent=1), flush=True)
     return {"noise": "x + N(0, sigma^2) per pixel in [0, 1] units, not clipped; outputs clipped to [0, 1] "
@@ -245,11 +270,14 @@ def part_blur_jpeg(args, clean01, score, kind: str) -> dict:
         classical = ("nl_means_estimated_sigma", nl_means, (damaged, None))
         run_dir = Path(args.workdir) / f"vqvae-jpeg-{JPEG_QUALITY}"
     res = {"damaged_input": score(damaged, None)}
+    pics = {"clean": clean01, "damaged": damaged}
     out, s = timed(classical[1], *classical[2])
-    res[classical[0]] = score(out, s)
+    res[classical[0]], pics[classical[0]] = score(out, s), out
     if (run_dir / "checkpoint.safetensors").is_file():
         out, s = _vqvae_restore(run_dir, damaged)
         res["ganvq_trained_vqvae"] = {**score(out, s), "model": model_info(run_dir)}
+        pics["ganvq_trained_vqvae"] = out
+    res["picture"] = save_rows(kind, pics)
     print(kind, json.dumps(res, indent=1), flush=True)
     damage = f"Gaussian blur sigma {BLUR_SIGMA:g} px (reflected edges)" if kind == "blur" else \
         f"JPEG quality {JPEG_QUALITY} (Pillow)"
@@ -268,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    PICTURES[0] = Path(args.out).parent
     test = load_dataset("fashion-mnist", "test").images
     clean01 = test[: args.n].float() / 255
     score = Scorer(clean01, test.float() / 255)
@@ -279,7 +308,12 @@ def main(argv: list[str] | None = None) -> None:
         result["seconds"] = round(time.perf_counter() - t0, 1)
         result["command"] = "python benchmarks/bench_restore.py " + " ".join(sys.argv[1:] if argv is None else argv)
         report[part] = result
+        work = Path(args.workdir)
         report.update({
+            "models": {d.name: model_info(d) for d in sorted([*work.glob("vqvae-*"), Path(args.prior)])
+                       if (d / "checkpoint.safetensors").is_file()},
+            "train_commands": TRAIN_COMMANDS,
+            "fid_floor_clean_subset": score.floor,
             "dataset": f"fashion-mnist test, the first {args.n:,} of 10,000 images (the same damaged tensors for "
                        "every method); FID reference: all 10,000 clean test images",
             "fid_features": "ganvq's shipped Fashion-MNIST CNN (metrics/features.py)",
