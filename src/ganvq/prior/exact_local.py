@@ -18,10 +18,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ganvq.prior import local_kernel
 from ganvq.prior.base import class_labels
 from ganvq.prior.config import MAX_LOCAL_WIDTH
-from ganvq.prior import local_kernel
-from ganvq.prior.exact import EXP_TABLE_SIZE, FREQ_BITS, LOGIT_BITS, LOGIT_CLIP, exp_table_float32, frequencies_np, int8_rows
+from ganvq.prior.exact import (
+    EXP_TABLE_SIZE,
+    FREQ_BITS,
+    LOGIT_BITS,
+    LOGIT_CLIP,
+    exp_table_float32,
+    frequencies_np,
+    int8_rows,
+)
 from ganvq.prior.local import LocalPrior, table_rows
 
 LEVELS = 255.0  # hidden activations are integers 0..255 times act_max / 255
