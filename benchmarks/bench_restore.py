@@ -45,8 +45,8 @@ TRAIN_COMMANDS = [  # as run for restore.json, one at a time on this 2-core mach
     ("ganvq train vqvae --preset fmnist-14x14-k64 --init runs/bench-restore/vqvae-k64 --corrupt DAMAGE --lr 3e-4 "
     "--minutes 4 --threads 1 --out runs/bench-restore/vqvae-DAMAGE  (DAMAGE: noise:0.2, noise:0.4, mask:center, "
     "mask:random:0.5, noise:0.1, blur:1, jpeg:10)"),
-    "ganvq train vqvae --resume runs/bench-restore/vqvae-noise-0-2 --minutes 4 (and noise-0-4): 8 minutes in all "
-    "for the two noise models of the bars",
+    ("ganvq train vqvae --resume runs/bench-restore/vqvae-noise-0-2 --minutes 4 (and noise-0-4): 8 minutes in all "
+    "for the two noise models of the bars"),
 ]
 PICTURES = [RESULTS.parent]  # where restore-*.png go: beside the JSON
 MASKS = {"center": "center", "random50": "random:0.5"}
