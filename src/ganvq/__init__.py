@@ -4,7 +4,8 @@ Every CLI command is a function here: `train_vqvae`, `reconstruct`, `encode`, `d
 `eval_vqvae`, `eval_gan`, `eval_folder` (`score_samples` for tensors), `report` (any runs; `vqvae_report`
 for one VQ-VAE), `ImageDB` (an image database on codes), `train_gan`,
 `write_samples` (sample a GAN or a prior), `interpolate`, `train_prior`, `compress_paths` /
-`decompress_paths` (`Codec.compress` / `Codec.decompress` for bytes). A trained run is read with
+`decompress_paths` (`Codec.compress` / `Codec.decompress` for bytes), `restore` (`restore_images` for
+tensors). A trained run is read with
 `open_run` (or `load_vqvae`, `load_gan`, `load_prior`); `build_run_config` layers a preset, a config
 file and overrides as the CLI does. The building blocks live in the subpackages.
 """
@@ -23,6 +24,8 @@ _SOURCES = {
     "decode": "ganvq.commands.reconstruct",
     "encode": "ganvq.commands.reconstruct",
     "reconstruct": "ganvq.commands.reconstruct",
+    "restore": "ganvq.commands.restore",
+    "restore_images": "ganvq.commands.restore",
     "report": "ganvq.commands.report",
     "vqvae_report": "ganvq.commands.report",
     "ImageDB": "ganvq.db",
@@ -70,7 +73,7 @@ __all__ = [
     "write_samples", "eval_gan", "eval_folder", "score_samples",
     "Codec", "CodePrior", "LocalPrior", "PriorConfig", "PriorRunConfig", "compress_paths", "decompress_paths", "load_prior",
     "sample_prior", "train_prior", "write_prior_samples",
-    "Run", "build_run_config", "open_run", "report", "ImageDB",
+    "Run", "build_run_config", "open_run", "report", "ImageDB", "restore", "restore_images",
 ]
 
 
