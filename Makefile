@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 	$(BIN)/pip install -q torch==2.13.0 2>&1 | grep -v "is ignored" || true
-	$(BIN)/pip install -q -e '.[dev,inception,bench,db]' 2>&1 | grep -v "is ignored" || true
+	$(BIN)/pip install -q -e '.[dev,inception,bench,db,privacy]' 2>&1 | grep -v "is ignored" || true
 	$(BIN)/python -c "import ganvq, torch; assert torch.__version__.startswith('2.13.0')"
 	touch $@
 

@@ -7,6 +7,7 @@ import json
 import signal
 import sys
 
+from ganvq.cli.audit import add_audit_commands
 from ganvq.cli.commands import add_commands
 from ganvq.cli.db import add_db_commands
 from ganvq.cli.examples import add_examples
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     add_restore_command(sub)
     add_db_commands(sub)
+    add_audit_commands(sub)
     add_global_options(parser)
     add_examples(parser)
     return harden(parser)

@@ -139,8 +139,16 @@ def _eval_gan(args) -> None:
     from ganvq.metrics.score import format_scores
 
     result = eval_gan(args.ckpt, n=args.n, real=args.real, features=args.features, seed=args.seed, out=args.out,
-                      bf16=args.bf16, quiet=args.quiet)
+                      bf16=args.bf16, quiet=args.quiet, utility_n=args.utility or 0)
     print(format_scores(result))
+    if "privacy" in result:
+        p = result["privacy"]
+        print(f"privacy: (ε = {p['epsilon']:.3g}, δ = {p['delta']:g})-DP ({p['accountant']} accountant), noise "
+              f"multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g}, {p['d_steps']} D steps")
+    if "utility" in result:
+        u = result["utility"]
+        print(f"utility: {100 * u['accuracy']:.2f}% accuracy on {u['test_images']} real held-out images of a "
+              f"classifier trained on {u['train_images']} samples")
     print(f"wrote {result['written']}")
 
 
@@ -269,6 +277,9 @@ def add_commands(sub) -> None:
     p.add_argument("--real", help="real data to compare with (default: the held-out images of the data it was "
                                   "trained on; other data: its test split, or all of it)")
     _add_scoring_options(p)
+    p.add_argument("--utility", type=int, nargs="?", const=10_000, metavar="N",
+                   help="also train a fixed small classifier on N class-conditional samples (default 10000) and "
+                        "report its accuracy on the real held-out images (downstream utility)")
     p.add_argument("-o", "--out", help="JSON file to write (default: eval-gan.json in the run folder)")
     p.set_defaults(func=_eval_gan)
 

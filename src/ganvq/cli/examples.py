@@ -36,6 +36,8 @@ EXAMPLES = {
     ("db", "info"): "ganvq db info lib.gvqdb",
     ("db", "check"): "ganvq db check lib.gvqdb",
     ("db", "export"): "ganvq db export lib.gvqdb -o images --format png",
+    ("audit",): "ganvq audit membership --ckpt runs/g1",
+    ("audit", "membership"): "ganvq audit membership --ckpt runs/g1 --members train --non-members test --n 1000",
 }
 
 

@@ -226,10 +226,24 @@ def _add_train_gan(sub) -> None:
                    help="class-conditional training when the data has labels (preset default: on)")
     p.add_argument("--on-diverge", choices=["stop", "rollback"], help="on NaN/inf: stop, or roll back and halve the lr")
     p.add_argument("--sample-every", type=int, help="steps between sample grids in RUN/samples/")
+    _add_privacy_options(p)
     _add_run_options(p)
     _add_image_options(p, "28, 32, 64")
     _add_logging_options(p)
     p.set_defaults(func=_train_gan)
+
+
+def _add_privacy_options(p) -> None:
+    """DP-SGD on the discriminator (runs.privacy, train.private)."""
+    p.add_argument("--dp-epsilon", type=float, metavar="E",
+                   help="train with differential privacy (DP-SGD on D; G is post-processing) until (E, --dp-delta) "
+                        "is spent; needs a D without batch or spectral norm: --preset dp-fmnist")
+    p.add_argument("--dp-delta", type=float, metavar="D", help="delta of the privacy budget (default 1e-5)")
+    p.add_argument("--dp-max-grad-norm", type=float, metavar="C",
+                   help="clip every training image's gradient to this L2 norm (default 1)")
+    p.add_argument("--dp-noise-multiplier", type=float, metavar="SIGMA",
+                   help="noise std / C (default: calibrated so --steps x n_D D steps spend exactly E)")
+    p.add_argument("--dp-accountant", choices=["rdp", "prv"], help="opacus accountant (default rdp)")
 
 
 def build_gan_config(args) -> GANRunConfig:
@@ -242,8 +256,10 @@ def build_gan_config(args) -> GANRunConfig:
            "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
            "on_diverge": args.on_diverge, "sample_every": args.sample_every}
     model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm}
-    return build_run_config("gan", args.preset, args.config,
-                            {"model": model, "train": _train_options(args), "gan": gan, **_data_options(args)})
+    privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,
+               "noise_multiplier": args.dp_noise_multiplier, "accountant": args.dp_accountant}
+    return build_run_config("gan", args.preset, args.config, {"model": model, "train": _train_options(args),
+                                                              "gan": gan, "privacy": privacy, **_data_options(args)})
 
 
 def _train_gan(args) -> dict:

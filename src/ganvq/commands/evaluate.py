@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ganvq.commands.export import SOURCE_FILE
-from ganvq.commands.sample import generate
+from ganvq.commands.sample import generate, sample
 from ganvq.data import (
     describe_skipped,
     describe_split,
@@ -25,6 +25,7 @@ from ganvq.errors import GanvqError, warn
 from ganvq.io import write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.score import score_samples
+from ganvq.metrics.utility import downstream_accuracy
 from ganvq.progress import Progress, progress
 from ganvq.runs import open_run
 
@@ -138,10 +139,48 @@ def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int 
     return {**result, "written": str(target)}
 
 
+def privacy_facts(run) -> dict | None:
+    """A private GAN run's guarantee as trained: ε spent at δ, the noise, clipping, sampling and accountant (None for
+    other runs). Read from the accountant history its checkpoint keeps."""
+    from ganvq.io import unflatten_state
+    from ganvq.metrics.privacy import epsilon_of
+
+    privacy = getattr(run.config, "privacy", None)
+    if privacy is None or not privacy.private:
+        return None
+    history = unflatten_state(run.meta["extra"], run.tensors)["privacy"]["history"]
+    return {"epsilon": epsilon_of(privacy.accountant, history, privacy.delta), "delta": privacy.delta,
+            "target_epsilon": privacy.epsilon, "noise_multiplier": privacy.noise_multiplier,
+            "max_grad_norm": privacy.max_grad_norm, "accountant": privacy.accountant,
+            "sample_rate": history[0][1] if history else None, "d_steps": sum(int(h[2]) for h in history),
+            "covers": "the discriminator's updates, hence G, its EMA and every sample; not the training losses logged "
+                      "in metrics.jsonl"}
+
+
+def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | None = None) -> dict:
+    """Downstream accuracy: the fixed classifier of metrics.utility trained on n class-conditional samples (classes
+    in turn), tested on the real held-out images of the run's training data (the first test_limit only, if given)."""
+    if n < 1:
+        raise GanvqError(f"--utility takes a positive number of synthetic images, got {n}")
+    c = run.config
+    if not c.model.num_classes:
+        raise GanvqError(f"{run.folder}: --utility needs a class-conditional GAN (its samples need labels)")
+    images, labels = sample(run, n, seed, device="cpu", quiet=quiet)
+    fraction = held_out_fraction(c.data, c.val_fraction)
+    test = load_dataset(c.data, "test", size=c.model.image_size, channels=c.model.channels, val_fraction=fraction,
+                        limit=test_limit)
+    if test.labels is None or len(test.images) == 0:
+        raise GanvqError(f"{c.data}: --utility needs labelled held-out images")
+    result = downstream_accuracy(images, labels, test.images, test.labels, c.model.num_classes)
+    return {**result, "trained_on": f"{n} samples of the GAN (seed {seed})",
+            "tested_on": describe_split("test", has_named_splits(c.data), fraction)}
+
+
 def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str = "auto", seed: int = 0,
-             out: str | None = None, bf16: bool = False, quiet: bool = False) -> dict:
+             out: str | None = None, bf16: bool = False, quiet: bool = False, utility_n: int = 0) -> dict:
     """Sample n images (seeded) from a generator checkpoint and score them against the held-out images of its
-    training data (or `real`); the memorization audit always uses its training data."""
+    training data (or `real`); the memorization audit always uses its training data. utility_n > 0 also trains
+    the downstream classifier on that many samples; a private run's guarantee is reported beside the scores."""
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
     images, trained = generate(run, n, seed, quiet=quiet)
     real = real or (trained[0] if trained else None)
@@ -155,5 +194,9 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
                                val_fraction=fraction, trained_on=trained, notes=notes, stage=_stage(bar),
                                advance=bar.update)
     result = {"checkpoint": str(ckpt), "sample_seed": seed, **scores}
+    if run.kind == "gan" and privacy_facts(run) is not None:
+        result["privacy"] = privacy_facts(run)
+    if utility_n:
+        result["utility"] = utility(run, utility_n, seed, quiet)
     write_json(target, result)
     return {**result, "written": str(target)}

@@ -14,6 +14,7 @@ from ganvq.losses.gan import LOSSES
 from ganvq.models.gan import GANConfig
 from ganvq.models.vqvae import VQVAEConfig
 from ganvq.prior.config import PriorConfig
+from ganvq.runs.privacy import PrivacyOptions, check_private_recipe
 from ganvq.runs.vqgan import VQGANOptions
 
 
@@ -161,9 +162,12 @@ class GANRunConfig:
     # Training stores the value it used, so evaluation finds the same held-out images.
     val_fraction: float | None = None
     class_names: tuple[str, ...] | None = None  # set from the data when training; names the labels of samples
+    privacy: PrivacyOptions = field(default_factory=PrivacyOptions)  # DP-SGD on D; epsilon None: not private
 
     def __post_init__(self) -> None:
         check_val_fraction(self.val_fraction)
+        if self.privacy.private:
+            check_private_recipe(self.model.d_norm, self.gan.loss, self.gan.r1_gamma, self.gan.diffaugment_target)
         if self.gan.loss == "wgan-gp" and self.model.d_norm == "bn":
             # Batch norm couples the critic's outputs across the batch, so per-image gradient norms
             # (what the penalty constrains) lose their meaning (Gulrajani et al. 2017, sec. 4).

@@ -4,7 +4,10 @@ EMA of G, conditional training, DiffAugment with a fixed or adaptive p, penaltie
 Under torchrun both networks train under DistributedDataParallel; batch norm (the DCGAN generator's, and D's
 with d_norm "bn") normalises over the global batch (models.sync_norm), so every preset trains as it does in
 one process; latents, labels and DiffAugment draws are made for the global batch and sliced; ADA's p follows
-the fraction of positive D logits over all processes, and the divergence guard the loss averaged over them."""
+the fraction of positive D logits over all processes, and the divergence guard the loss averaged over them.
+
+With a privacy budget (the config's `privacy`, one process) D's updates are DP-SGD on Poisson batches
+(train.private) and the run stops when the next generator step would spend more than its ε."""
 
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ from ganvq.data import (
 )
 from ganvq.data.augment import diff_augment
 from ganvq.device import autocast, grad_scaler, resolve_device
-from ganvq.errors import warn
-from ganvq.images import save_grid
+from ganvq.errors import GanvqError, warn
+from ganvq.images import save_grid, to_float
 from ganvq.losses.gan import (
     discriminator_loss,
     generator_loss,
@@ -38,6 +41,7 @@ from ganvq.models.gan import build_discriminator, build_generator
 from ganvq.models.sync_norm import globalize_batch_norm
 from ganvq.runs import GANRunConfig
 from ganvq.train import distributed, loop
+from ganvq.train.private import PrivateDiscriminator, with_noise
 
 SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
 ADA_INTERVAL = 4  # adaptive DiffAugment: D steps between adjustments of p (ADA's ada_interval)
@@ -61,7 +65,8 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     num_classes = train.num_classes if conditional else 0
     model = dataclasses.replace(m, channels=train.shape[0], num_classes=num_classes)
     names = train.class_names if conditional else None
-    return train, dataclasses.replace(config, model=model, class_names=names)
+    return train, dataclasses.replace(config, model=model, class_names=names, 
+                                         privacy=with_noise(config, len(train.images)))
 
 
 def ada_adjust(p: float, r_t: float, target: float, images: int) -> float:
@@ -123,6 +128,13 @@ class GANTask:
         labels = train.labels if config.model.conditional else None
         self.batches = BatchStream(train.images, labels, config.train.batch_size, config.train.seed,
                                    rank=procs.rank, world=procs.world)
+        self.private = None  # DP-SGD on D (train.private) when the run has a privacy budget
+        if config.privacy.private:
+            if procs.enabled:
+                raise GanvqError("private training runs in one process: start it without torchrun")
+            self.private = PrivateDiscriminator(self.D, self.opt_d, config.privacy, len(train.images),
+                                                config.train.batch_size, config.train.seed)
+            self._private_data = (train.images, labels)
         self.sample_dir = Path(out) / "samples" if out is not None and procs.main else None
         self.rollbacks = 0
         self._snapshot: dict | None = None
@@ -157,6 +169,8 @@ class GANTask:
                  "ada": dict(self._ada)}
         if self.scalers["G"].is_enabled():
             state["scalers"] = {name: s.state_dict() for name, s in self.scalers.items()}
+        if self.private is not None:
+            state["privacy"] = self.private.state_dict()
         return state
 
     def load_extra_state(self, state: dict) -> None:
@@ -168,6 +182,12 @@ class GANTask:
         if "scalers" in state and self.scalers["G"].is_enabled():
             for name, scaler in self.scalers.items():
                 scaler.load_state_dict(state["scalers"][name])
+        if self.private is not None:
+            self.private.load_state_dict(state["privacy"])
+
+    def budget_spent(self) -> bool:
+        """Whether a private run's next G step (n_D D steps) would exceed its ε: the loop stops there."""
+        return self.private is not None and self.private.spent_after(self.config.gan.n_d)
 
     def train_step(self, step: int) -> dict[str, float]:
         """n_D discriminator updates, then one generator update and the EMA update."""
@@ -176,11 +196,12 @@ class GANTask:
             self._snapshot = self._take_snapshot()
         records = []
         for _ in range(g.n_d):
-            record = self._d_step()
+            record = self._d_step() if self.private is None else self._private_d_step()
             if record is None:
                 return self._roll_back("discriminator")
             records.append(record)
-        metrics = {k: sum(r[k] for r in records) / len(records) for k in records[0]}
+        metrics = {k: sum(r[k] for r in records if k in r) / sum(k in r for r in records)
+                   for k in dict.fromkeys(k for r in records for k in r)}  # an empty Poisson batch logs nothing
         g_loss = self._g_step()
         if g_loss is None:
             return self._roll_back("generator")
@@ -196,13 +217,16 @@ class GANTask:
         record = {k: sum(m[k] for m in window if k in m) / sum(k in m for m in window) for k in keys}
         if self.rollbacks:
             record["train/rollbacks"] = self.rollbacks
+        if self.private is not None:
+            record.update(self.private.summary())
         return record
 
     def evaluate(self) -> dict[str, float]:
-        """Writes RUN/samples/latest.png from the EMA generator; the sample-quality suite is `ganvq eval`."""
+        """Writes RUN/samples/latest.png from the EMA generator; the sample-quality suite is `ganvq eval`.
+        A private run reports the privacy spent so far."""
         if self.sample_dir is not None:
             self.write_grid(self.sample_dir / "latest.png")
-        return {}
+        return {} if self.private is None else self.private.summary()
 
     # --- the two players -------------------------------------------------------------------------
 
@@ -280,6 +304,33 @@ class GANTask:
             self._adapt_p(logits_real)
             metrics["train/aug_p"] = self.aug_p
         return metrics
+
+    def _private_d_step(self) -> dict[str, float] | None:
+        """One DP-SGD discriminator update on a Poisson batch; real image i and fake i form one clipped sample
+        (two forward passes, one backward: opacus sums their per-sample gradients row by row)."""
+        cfg, g = self.config, self.config.gan
+        images, labels = self._private_data
+        idx = self.private.sample()
+        self.private.zero_grad()
+        if len(idx) == 0:  # no image drawn: the noise step still happens, and is accounted for
+            self.private.step()
+            return {}
+        x = to_float(images[idx]).to(self.device, memory_format=MEMORY_FORMAT)
+        y = None if labels is None else labels[idx].to(self.device)
+        z, y_fake = self._latents(len(x))
+        with torch.no_grad(), autocast(self.device, cfg.train.precision):
+            fake = self.G(z, y_fake)
+        with self.private.recording() as D:
+            with autocast(self.device, cfg.train.precision):
+                logits_real = D(self._augment(x), y)
+                logits_fake = D(self._augment(fake.float()), y_fake)
+            loss = discriminator_loss(g.loss, logits_real, logits_fake)
+            if not self._sane(loss):
+                return None
+            loss.backward()
+        self.private.step()
+        return {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
+                "train/logits_fake": logits_fake.float().mean().item()}
 
     def _g_step(self) -> float | None:
         """One generator update through a frozen D; None (and no update) when the loss is not sane."""

@@ -448,7 +448,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         calibrate()
         agree({})
         schedulers = _schedulers(task, cfg, step, lambda: total)
-        while (total is None or step < total) and not out_of_time():
+        spent = getattr(task, "budget_spent", lambda: False)  # a private GAN stops when its ε is spent
+        while (total is None or step < total) and not out_of_time() and not spent():
             if stop_asked():
                 raise _Interrupt
             try:

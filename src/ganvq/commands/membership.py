@@ -1,0 +1,88 @@
+"""`ganvq audit membership`: membership inference against a trained GAN (LOGAN and GAN-Leaks; metrics.membership).
+
+Members and non-members default to the run's own training images and its held-out images, so the audit
+needs only the run; any labelled dataset can stand in for either. Both sides are cut to the same size by a
+seeded draw, so chance is AUC 0.5 and TPR at 1% FPR 1%.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ganvq.commands.sample import sample
+from ganvq.data import held_out_fraction, load_dataset
+from ganvq.errors import GanvqError
+from ganvq.io import write_json
+from ganvq.metrics.membership import attack_summary, gan_leaks_scores, logan_scores, roc_curve
+from ganvq.report.roc import write_roc_png
+from ganvq.runs import open_run
+
+OWN = {"train": "the run's training images", "test": "the run's held-out images"}
+
+
+def candidates(run, spec: str) -> tuple[torch.Tensor, torch.Tensor | None, str]:
+    """(uint8 images, labels or None, description) of `spec`: "train" (the run's training images, exactly those
+    it trained on), "test" (its held-out images), or a dataset name or path (all of it)."""
+    c = run.config
+    size, channels = c.model.image_size, c.model.channels
+    if spec == "train":
+        data = load_dataset(c.data, "train", size=size, channels=channels, limit=c.limit,
+                            val_fraction=held_out_fraction(c.data, c.val_fraction))
+    elif spec == "test":
+        data = load_dataset(c.data, "test", size=size, channels=channels,
+                            val_fraction=held_out_fraction(c.data, c.val_fraction))
+    else:
+        data = load_dataset(spec, "all", size=size, channels=channels)
+    return data.images, data.labels, OWN.get(spec, spec)
+
+
+def _subset(images: torch.Tensor, labels: torch.Tensor | None, n: int, seed: int):
+    """n of the images (and labels), drawn without replacement by a seeded permutation."""
+    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
+    return images[idx], None if labels is None else labels[idx]
+
+
+def audit_membership(ckpt: str | Path, members: str = "train", non_members: str = "test", n: int = 1000,
+                     samples: int = 10_000, seed: int = 0, out: str | Path | None = None, quiet: bool = True) -> dict:
+    """Run both attacks on n members and n non-members; write RUN/audit-membership.json and its ROC picture."""
+    if n < 1 or samples < 1:
+        raise GanvqError(f"--n and --samples must be at least 1, got {n} and {samples}")
+    run = open_run(ckpt, "gan")
+    num_classes = run.config.model.num_classes
+    sides = []
+    for i, spec in enumerate((members, non_members)):
+        images, labels, what = candidates(run, spec)
+        if len(images) == 0:
+            raise GanvqError(f"{spec}: no images to audit")
+        if num_classes and labels is None:
+            raise GanvqError(f"{spec}: the discriminator is class-conditional, so the candidates need labels; "
+                             "give a labelled dataset")
+        if num_classes and int(labels.max()) >= num_classes:
+            raise GanvqError(f"{spec}: label {int(labels.max())} is outside the model's {num_classes} classes")
+        sides.append((*_subset(images, labels if num_classes else None, n, seed + i), what))
+    k = min(len(sides[0][0]), len(sides[1][0]))  # balanced: chance is AUC 0.5
+    (m_x, m_y, m_what), (o_x, o_y, o_what) = [(x[:k], None if y is None else y[:k], w) for x, y, w in sides]
+    D = run.discriminator("cpu")
+    fake = sample(run, samples, seed, device="cpu", quiet=quiet)[0]
+    scores = {"logan": (logan_scores(D, m_x, m_y), logan_scores(D, o_x, o_y)),
+              "gan_leaks": (gan_leaks_scores(m_x, fake), gan_leaks_scores(o_x, fake))}
+    target = Path(out) if out else run.folder / "audit-membership.json"
+    picture = target.with_suffix(".roc.png")
+    result = {
+        "checkpoint": str(ckpt), "members": m_what, "non_members": o_what, "per_side": k, "samples": samples,
+        "seed": seed, "private": run.config.privacy.private,
+        "attacks": {
+            "logan": {"paper": "Hayes et al. 2019, white-box: the discriminator's logit",
+                      **attack_summary(*scores["logan"])},
+            "gan_leaks": {"paper": "Chen et al. 2020, full black-box: minus the RMS pixel distance to the nearest "
+                                   f"of {samples} samples", **attack_summary(*scores["gan_leaks"])},
+        },
+        "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
+        "roc_png": str(picture),
+    }
+    curves = {name: (*[t.tolist() for t in roc_curve(*s)], result["attacks"][name]["auc"]) for name, s in scores.items()}
+    write_roc_png(picture, curves, f"membership inference: {run.folder.name}")
+    write_json(target, result)
+    return {**result, "written": str(target)}

@@ -1,0 +1,68 @@
+import itertools
+
+import pytest
+import torch
+
+from ganvq.metrics.membership import (
+    attack_summary,
+    gan_leaks_scores,
+    logan_scores,
+    roc_auc,
+    roc_curve,
+    tpr_at_fpr,
+)
+
+
+def _images(n: int, seed: int) -> torch.Tensor:
+    return torch.randint(0, 256, (n, 1, 8, 8), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8)
+
+
+def test_auc_is_the_mann_whitney_probability_with_ties_counted_half():
+    g = torch.Generator().manual_seed(0)
+    m, o = torch.randint(0, 5, (40,), generator=g).float(), torch.randint(0, 5, (30,), generator=g).float()
+    pairs = [1.0 if a > b else 0.5 if a == b else 0.0 for a, b in itertools.product(m.tolist(), o.tolist())]
+    assert roc_auc(m, o) == pytest.approx(sum(pairs) / len(pairs))
+
+
+def test_roc_curve_runs_from_the_origin_to_one_one():
+    fpr, tpr = roc_curve(torch.tensor([3.0, 2.0]), torch.tensor([1.0, 2.0]))
+    assert fpr.tolist() == [0.0, 0.0, 0.5, 1.0] and tpr.tolist() == [0.0, 0.5, 1.0, 1.0]
+
+
+def test_tpr_at_fpr_takes_the_best_threshold_within_the_false_positive_limit():
+    members = torch.tensor([10.0, 9.0, 1.0, 0.0])
+    non_members = torch.tensor([8.0] + [0.5] * 99)
+    assert tpr_at_fpr(members, non_members, 0.0) == 0.5  # above 8: no non-member
+    assert tpr_at_fpr(members, non_members, 0.01) == 0.75  # down to 1: one non-member in 100
+
+
+def test_gan_leaks_auc_is_one_when_members_are_exact_copies_among_the_samples():
+    members, non_members = _images(300, 1), _images(300, 2)
+    samples = torch.cat([members, _images(700, 3)])  # a generator that reproduces every member
+    s = attack_summary(gan_leaks_scores(members, samples), gan_leaks_scores(non_members, samples))
+    assert s["auc"] == pytest.approx(1.0, abs=1e-12) and s["tpr_at_1pct_fpr"] == 1.0
+
+
+def test_attacks_are_at_chance_when_members_and_non_members_share_one_distribution():
+    members, non_members, samples = _images(1000, 4), _images(1000, 5), _images(2000, 6)
+    s = attack_summary(gan_leaks_scores(members, samples), gan_leaks_scores(non_members, samples))
+    assert abs(s["auc"] - 0.5) < 0.06  # std of the AUC at 1,000 + 1,000 is ~0.013
+    assert s["tpr_at_1pct_fpr"] < 0.05
+
+
+def test_logan_scores_are_the_discriminators_logits_averaged_per_image():
+    D = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 1))
+    images = _images(7, 7)
+
+    class Conditional(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = D
+
+        def forward(self, x, y):
+            return self.body(x).flatten() + y
+
+    labels = torch.arange(7)
+    scores = logan_scores(Conditional(), images, labels, batch=3)
+    expected = D(images.float() / 127.5 - 1).flatten() + labels
+    assert torch.allclose(scores, expected, atol=1e-5)
