@@ -63,3 +63,12 @@ def test_bad_privacy_inputs_give_one_line_errors(private_run, tmp_path, capsys, 
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ganvq") and "error:" in err and len(err.splitlines()) == 1 and message in err, err
+
+
+def test_the_report_shows_the_guarantee_and_the_membership_audit(private_run, tmp_path):
+    assert main(["--quiet", "audit", "membership", "--ckpt", str(private_run), "--n", "50", "--samples", "100"]) == 0
+    page = tmp_path / "page.html"
+    assert main(["--quiet", "report", str(private_run), "--out", str(page)]) == 0
+    text = page.read_text()
+    assert "-DP by DP-SGD on D (rdp accountant)" in text and "Membership inference" in text
+    assert text.count("data:image/png") >= 2  # the ROC picture among the page's pictures

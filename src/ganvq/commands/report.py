@@ -8,13 +8,14 @@ the codebook atlas) are drawn fresh from the checkpoint, seeded.
 from __future__ import annotations
 
 import html
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganvq.commands.evaluate import reference_split
+from ganvq.commands.evaluate import privacy_facts, reference_split
 from ganvq.commands.sample import interpolation_grid, sample, sample_prior
 from ganvq.data import describe_split, has_named_splits, held_out_fraction, load_dataset
 from ganvq.errors import GanvqError, warn
@@ -190,6 +191,23 @@ def _sample_quality(ev: Evidence, h: int) -> str:
     return "".join(parts)
 
 
+def _membership(ev: Evidence, h: int) -> str:
+    """The membership-inference audit (RUN/audit-membership.json and its ROC picture), where it has been run."""
+    path = ev.run.folder / "audit-membership.json"
+    try:
+        audit = json.loads(path.read_text(encoding="utf-8"))
+        rows = [(f"{name}: AUC, TPR at 1% / 0.1% FPR",
+                 f"{a['auc']:.3f}, {100 * a['tpr_at_1pct_fpr']:.1f}% / {100 * a['tpr_at_0.1pct_fpr']:.1f}%")
+                for name, a in audit["attacks"].items()]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    roc = path.with_suffix(".roc.png")
+    picture = img(png_file_uri(roc.read_bytes()), "ROC curves of the membership attacks") if roc.is_file() else ""
+    return (f"<h{h}>Membership inference</h{h}><p>From {code(path.name)} ({code('ganvq audit membership')}): "
+            f"{html.escape(str(audit.get('members')))} against {html.escape(str(audit.get('non_members')))}, "
+            f"{audit.get('per_side')} of each; chance is AUC 0.5 and TPR 1% at 1% FPR.</p>{facts_table(rows)}{picture}")
+
+
 def _by_class(images: torch.Tensor, labels: torch.Tensor | None, names) -> str:
     if labels is None:
         return grid_image(images, "samples")
@@ -206,7 +224,7 @@ def gan_section(ev: Evidence, h: int, seed: int = 0) -> str:
     k = run.config.model.num_classes
     images, labels = sample(run, 10 * k if k else 64, seed, device="cpu")
     walk = interpolation_grid(run, rows=4, steps=10, seed=seed, device="cpu")
-    return (f"<h{h}>Sample quality</h{h}>{_sample_quality(ev, h)}"
+    return (f"<h{h}>Sample quality</h{h}>{_sample_quality(ev, h)}{_membership(ev, h)}"
             f"<h{h}>Samples</h{h}><p>Seed {seed}, EMA generator"
             f"{'; one row per class' if labels is not None else ''}.</p>"
             f"{_by_class(images, labels, run.config.class_names)}"
@@ -266,6 +284,13 @@ def _summary(run) -> list[tuple[str, str]]:
         model = (f"{m.arch} {m.image_size}px × {m.channels} ch, z {m.z_dim}, widths G {m.g_width} / D {m.d_width}, "
                  f"{cond}; loss {c.gan.loss}, n_D {c.gan.n_d}")
         data = c.data
+        p = privacy_facts(run)
+        if p is not None:
+            guarantee = (f"(ε = {p['epsilon']:.3g}, δ = {p['delta']:g})-DP by DP-SGD on D ({p['accountant']} "
+                         f"accountant): noise multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g}, "
+                         f"{p['d_steps']:,} D steps at sampling rate {p['sample_rate']:.4g}")
+            return [("Kind", KIND_TITLES[run.kind]), ("Data", _short_path(str(data))), ("Model", model),
+                    ("Privacy", guarantee), *run_facts(run)]
     else:
         m = c.model
         model = (f"{m.arch} prior over {m.height}×{m.width} maps of {m.codebook_size} codes, {m.layers} layers × "
