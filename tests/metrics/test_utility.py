@@ -16,9 +16,9 @@ def _classes(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def test_the_fixed_recipe_learns_a_separable_task_and_is_reproducible():
-    train, test = _classes(256, 0), _classes(200, 1)
-    result = downstream_accuracy(*train, *test, num_classes=4)
-    assert result["accuracy"] == 1.0 and result["train_images"] == 256 and result["recipe"]["seed"] == 0
+    train, test = _classes(1024, 0), _classes(200, 1)
+    result = downstream_accuracy(*train, *test, num_classes=4)  # 40 steps of the recipe
+    assert result["accuracy"] >= 0.98 and result["train_images"] == 1024 and result["recipe"]["seed"] == 0
     a = train_classifier(*train, num_classes=4, epochs=1)
     b = train_classifier(*train, num_classes=4, epochs=1)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
