@@ -70,6 +70,8 @@ def test_a_vqgan_run_is_a_vqvae_run_to_every_command(tmp_path, tiny_vqgan_config
     model, _ = load_vqvae(out)
     assert set(module_weights(run.tensors, "model")) == set(model.state_dict())  # the discriminator stays apart
     assert main(["--quiet", "eval", "vqvae", "--ckpt", str(out), "--limit", "32"]) == 0
+    assert main(["--quiet", "report", str(out), "--out", str(tmp_path / "page.html")]) == 0
+    assert "VQ-VAE" in (tmp_path / "page.html").read_text()
     assert main(["--quiet", "train", "vqvae", "--resume", str(out), "--steps", "8"]) == 0  # keeps its discriminator
     assert open_run(out).meta["step"] == 8 and "train/d_loss" in read_metrics(out)[-3]
     capsys.readouterr()
@@ -89,3 +91,13 @@ def test_vqgan_presets_and_options_are_layered_over_a_vqvae_preset():
         build_run_config("vqgan", None, None, {"vqgan": {"disc_wieght": 1.0}})
     with pytest.raises(GanvqError, match="unknown VQGAN loss"):
         VQGANOptions(loss="wgan-gp")
+
+
+def test_feature_matching_trains_the_decoder_where_the_cnn_does_not_apply(tiny_vqgan_config):
+    config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(
+        tiny_vqgan_config.vqgan, perceptual="features", disc_start=1, perceptual_weight=1.0))
+    with loop.seeded(config.train):
+        task = VQGANTask(config)
+        assert task.perceptual is None and task.perceptual_kind == "features"
+        metrics = [task.train_step(s) for s in range(2)]
+    assert all(m["train/perceptual"] > 0 for m in metrics) and metrics[1]["train/gan_weight"] > 0

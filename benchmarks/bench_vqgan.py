@@ -1,0 +1,156 @@
+"""VQ-VAE against VQGAN at the same latent size and the same training minutes, side by side in one process.
+
+For each latent size the two models train one after the other for the same wall-clock budget on the same
+threads, then are scored on the Fashion-MNIST test set: reconstruction FID (the evaluation suite's shipped
+extractor, ganvq-fmnist-cnn-v1), PSNR, SSIM, codes used. The VQGAN's PSNR and codes used around its
+discriminator's start step come from its metrics.jsonl. Writes benchmarks/results/vqgan.json. Usage:
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_vqgan.py [--minutes 5] [--sizes 7x7 14x14]
+        [--set disc_weight=0.2 --set perceptual_weight=0.1 ...] [--only vqgan]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import torch
+from machine import describe
+
+from ganvq.config import to_dict
+from ganvq.data import load_dataset
+from ganvq.images import to_float
+from ganvq.io import write_json
+from ganvq.metrics.recon import psnr_per_image, ssim_per_image, to_unit
+from ganvq.metrics.score import fid_between
+from ganvq.quantize.base import usage_stats
+from ganvq.runs import VQGAN_PRESETS, VQVAERunConfig, build_run_config, load_vqvae, read_metrics
+from ganvq.train.vqgan import train_vqgan
+from ganvq.train.vqvae import train_vqvae
+
+RESULTS = Path(__file__).parent / "results"
+RUNS = Path(__file__).parents[1] / "runs" / "bench-vqgan"
+PRESETS = {"7x7": "fmnist-7x7", "14x14": "fmnist-14x14"}
+BAR = {"fid_ratio_max": 0.5, "psnr_drop_max_db": 1.0}
+
+
+def _value(text: str):
+    """A --set value as JSON when it parses (numbers, true/false), else the string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def config_for(kind: str, size: str, minutes: float, seed: int, threads: int, changes: dict) -> VQVAERunConfig:
+    """The preset's run config with a time budget, no periodic scoring, a metric line every 25 steps."""
+    train = {"steps": None, "minutes": minutes, "seed": seed, "threads": threads, "eval_images": 0,
+             "ckpt_every": 10**9, "log_every": 25}
+    overrides = {"train": train, **({"vqgan": changes} if kind == "vqgan" else {})}
+    return build_run_config(kind, PRESETS[size], None, overrides)
+
+
+@torch.no_grad()
+def score(out: Path, test: torch.Tensor) -> dict:
+    """PSNR, SSIM, codes used and reconstruction FID of the run in `out` on uint8 test images (encoded and decoded
+    once, as evaluate_reconstruction does)."""
+    model, _ = load_vqvae(out)
+    t0 = time.perf_counter()
+    indices = model.encode_images(test)
+    recon = model.decode_codes(indices)  # (N, C, H, W) in [-1, 1]
+    x, x_hat = to_unit(to_float(test)), to_unit(recon)
+    stats = usage_stats(indices, model.codebook_size)
+    recon_u8 = (x_hat * 255).round().to(torch.uint8)
+    fid = fid_between(test, recon_u8, features="ganvq")
+    return {"recon_fid": round(fid, 3), "test_psnr_db": round(float(psnr_per_image(x, x_hat).mean()), 3),
+            "test_ssim": round(float(ssim_per_image(x, x_hat).mean()), 4), "codes_used": stats["codes_used"],
+            "codebook_size": model.codebook_size, "perplexity": round(stats["perplexity"], 1),
+            "test_images": len(test), "eval_seconds": round(time.perf_counter() - t0, 1)}
+
+
+def around_start(out: Path, start: int, before: int = 100, after: int = 600) -> list[dict]:
+    """Training PSNR and codes used (per metric line) from `before` steps before the discriminator starts to
+    `after` steps after it."""
+    keep = ("train/psnr", "train/codes_used", "train/gan_weight", "train/d_loss")
+    return [{"step": r["step"], **{k.removeprefix("train/"): round(r[k], 3) for k in keep if k in r}}
+            for r in read_metrics(out) if "train/psnr" in r and start - before <= r["step"] <= start + after]
+
+
+def run_model(kind: str, size: str, args, changes: dict, test: torch.Tensor) -> dict:
+    config = config_for(kind, size, args.minutes, args.seed, args.threads, changes)
+    out = RUNS / f"{args.tag}{size}-{kind}"
+    shutil.rmtree(out, ignore_errors=True)
+    load = os.getloadavg()[0]
+    summary = (train_vqgan if kind == "vqgan" else train_vqvae)(config, out, quiet=True)
+    row = {"model": kind, "latent": size, "preset": PRESETS[size], "run": str(out.relative_to(RUNS.parents[1])),
+           "steps": summary["step"], "train_seconds": summary["train_seconds"],
+           "seconds_per_step": round(summary["train_seconds"] / summary["step"], 4),
+           "batch_size": config.train.batch_size, "threads": config.train.threads,
+           "precision_used": summary.get("precision_used"),
+           "load_average_1min_start": round(load, 2), "load_average_1min_end": round(os.getloadavg()[0], 2),
+           **score(out, test)}
+    if kind == "vqgan":
+        row["vqgan"] = to_dict(config.vqgan)
+        row["around_disc_start"] = around_start(out, config.vqgan.disc_start)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=5.0, help="training budget per model")
+    parser.add_argument("--sizes", nargs="+", default=list(PRESETS), choices=list(PRESETS))
+    parser.add_argument("--only", choices=["vqvae", "vqgan"], help="train one of the two (tuning)")
+    parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
+                        help="a VQGAN option over the preset's, e.g. disc_weight=0.2 (tuning)")
+    parser.add_argument("--eval-images", type=int, default=10000, help="test images scored (10,000: all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tag", default="", help="prefix of the run folders under runs/bench-vqgan/")
+    parser.add_argument("--out", default=str(RESULTS / "vqgan.json"))
+    args = parser.parse_args()
+    changes = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    torch.set_num_threads(args.threads)
+    test = load_dataset("fashion-mnist", "test").images[: args.eval_images]
+    started = time.time()
+    rows, comparisons = [], []
+    for size in args.sizes:
+        pair = {}
+        for kind in ("vqvae", "vqgan"):
+            if args.only in (None, kind):
+                pair[kind] = run_model(kind, size, args, changes, test)
+                print(json.dumps({k: v for k, v in pair[kind].items() if k not in ("around_disc_start", "vqgan")}),
+                      flush=True)
+                rows.append(pair[kind])
+        if len(pair) == 2:
+            a, b = pair["vqvae"], pair["vqgan"]
+            ratio = b["recon_fid"] / a["recon_fid"]
+            drop = a["test_psnr_db"] - b["test_psnr_db"]
+            comparisons.append({"latent": size, "fid_ratio_vqgan_over_vqvae": round(ratio, 3),
+                                "psnr_drop_db": round(drop, 3),
+                                "meets_bar": ratio <= BAR["fid_ratio_max"] and drop <= BAR["psnr_drop_max_db"]})
+            print(json.dumps(comparisons[-1]), flush=True)
+    write_json(args.out, {
+        "benchmark": "vqgan",
+        "dataset": "fashion-mnist (train 60,000 / test 10,000)",
+        "commands": [f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} nice -n 10 python "
+                     f"benchmarks/bench_vqgan.py --minutes {args.minutes:g} --sizes {' '.join(args.sizes)}"
+                     + "".join(f" --set {s}" for s in args.set) + (f" --only {args.only}" if args.only else "")],
+        "minutes_per_model": args.minutes,
+        "recon_fid_definition": "FID between the test images and their reconstructions on ganvq-fmnist-cnn-v1 "
+                                "features (the evaluation suite's shipped extractor)",
+        "caveat": "the VQGAN's perceptual loss (perceptual 'cnn') compares features of that same extractor, so "
+                  "its reconstruction FID is measured on the network it was trained to match",
+        "psnr_definition": "mean over test images of each image's PSNR, pixels scaled to [0, 1]",
+        "bar": BAR, "vqgan_presets": {k: to_dict(v) for k, v in VQGAN_PRESETS.items()},
+        "load_average_1min_5min_15min_at_end": [round(x, 2) for x in os.getloadavg()],
+        "wall_minutes": round((time.time() - started) / 60, 1),
+        "machine": describe(), "results": rows, "comparisons": comparisons,
+    })
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
