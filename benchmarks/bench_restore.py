@@ -46,7 +46,8 @@ TRAIN_COMMANDS = [  # as run for restore.json, one at a time on this 2-core mach
     "--minutes 4 --threads 1 --out runs/bench-restore/vqvae-DAMAGE  (DAMAGE: noise:0.2, noise:0.4, mask:center, "
     "mask:random:0.5, noise:0.1, blur:1, jpeg:10)"),
     ("ganvq train vqvae --resume runs/bench-restore/vqvae-noise-0-2 --minutes 4 (and noise-0-4): 8 minutes in all "
-    "for the two noise models of the bars"),
+    "for the two noise models of the bars; noise-0-4 resumed once more for 4 minutes (12 in all), its margin over "
+    "BM3D having been 0.875 dB at 8"),
 ]
 PICTURES = [RESULTS.parent]  # where restore-*.png go: beside the JSON
 MASKS = {"center": "center", "random50": "random:0.5"}
@@ -232,8 +233,9 @@ def part_holes(args, clean01, score) -> dict:
 
 
 def part_noise(args, clean01, score) -> dict:
-    rows = {}
-    for sigma in SIGMAS:
+    old = read_json(args.out).get("noise", {}) if Path(args.out).is_file() else {}
+    rows = dict(old.get("results", {})) if args.sigmas else {}  # rerunning some sigmas keeps the others' rows
+    for sigma in args.sigmas or SIGMAS:
         g = torch.Generator().manual_seed(args.seed)
         noisy = (add_noise(clean01 * 2 - 1, sigma, g) + 1) / 2  # not clipped: Gaussian, as BM3D is told
         res = {"noisy_input": score(noisy, None)}
@@ -250,9 +252,10 @@ def part_noise(args, clean01, score) -> dict:
             pics[key] = out
         own = f"ganvq_noise_model_{tag}"
         if own in res:
-            res["bar"] = {"rule": "ganvq PSNR >= BM3D PSNR + 1 dB (sigma 0.2 and 0.4)",
-                          "margin_db": round(res[own]["psnr_db"] - res["bm3d"]["psnr_db"], 3),
-                          "met": res[own]["psnr_db"] >= res["bm3d"]["psnr_db"] + 1}
+            margin = round(res[own]["psnr_db"] - res["bm3d"]["psnr_db"], 3)
+            res["vs_bm3d"] = {"margin_db": margin}
+            if sigma in (0.2, 0.4):
+                res["vs_bm3d"].update(bar="ganvq PSNR >= BM3D PSNR + 1 dB (sigma 0.2 and 0.4)", met=margin >= 1)
         res["picture"] = save_rows(f"noise-{sigma:g}", pics)
         rows[f"sigma_{sigma:g}"] = res
         print(sigma, json.dumps(res, indent=1), flush=True)
@@ -293,6 +296,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--prior", default="runs/bench-restore/prior-k64-local")
     p.add_argument("--workdir", default="runs/bench-restore", help="folder of the vqvae-<damage> runs")
     p.add_argument("--candidates", type=int, nargs="+", default=[1, 4])
+    p.add_argument("--sigmas", type=float, nargs="+", help="noise part: rerun only these sigmas (default: all)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(RESULTS))
