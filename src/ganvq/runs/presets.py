@@ -147,6 +147,15 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # Half the paper's widths (128/256): a GPU recipe (on a 2-core CPU, 64 px ran 6.7 s per step).
     "resnet-32": _sn_resnet(32),
     "resnet-64": _sn_resnet(64),
+    # Differentially private training (--dp-epsilon; Bie et al. 2023): fmnist-best's conditional G at half width,
+    # its projection D with no normalisation (batch norm mixes the images of a batch, so no per-image gradient;
+    # opacus has no per-sample gradients for spectral norm), non-saturating loss, several D steps per G step
+    # and EMA; measured by benchmarks/bench_privacy.py (results/privacy.json).
+    "dp-fmnist": GANRunConfig(
+        model=GANConfig(arch="dcgan", d_norm="none", g_width=32, d_width=32),
+        train=gan_train(batch_size=128, lr=2e-4, lr_schedule="constant", precision="fp32"),
+        gan=GANOptions(loss="non-saturating", n_d=5, beta1=0.5, beta2=0.999, ema_decay=0.999),
+    ),
 }
 
 
