@@ -474,13 +474,289 @@ def reliability_table(path: Path = RESULTS / "reliability.json") -> str:
     return "\n".join(lines)
 
 
+def _verdict(ok: bool, recorded=None) -> str:
+    """"met" / "**not met**" from a check computed here; notes a verdict stored in the JSON that disagrees."""
+    text = "met" if ok else "**not met**"
+    if recorded is not None and bool(recorded) != ok:
+        text += f" (the JSON records {'met' if recorded else 'not met'})"
+    return text
+
+
+def _rate(v) -> str:
+    return "—" if v is None else f"{v:,.1f}"
+
+
+_RESTORE_NAMES = {
+    "damaged_input": "damaged input", "noisy_input": "noisy input", "mean_fill": "mean fill",
+    "opencv_telea": "OpenCV Telea", "opencv_navier_stokes": "OpenCV Navier–Stokes",
+    "ganvq_prior_best_of_1": "ganvq prior, 1 draw", "ganvq_prior_best_of_4": "ganvq prior, best of 4 draws",
+    "ganvq_mask_trained_vqvae": "ganvq mask-trained VQ-VAE", "bm3d": "BM3D (true σ)",
+    "nl_means": "non-local means (scikit-image)", "richardson_lucy_30": "Richardson–Lucy, 30 iterations",
+    "nl_means_estimated_sigma": "non-local means, estimated σ", "ganvq_trained_vqvae": "ganvq damage-trained VQ-VAE",
+}
+
+
+def _restore_name(key: str) -> str:
+    if key.startswith("ganvq_noise_model_"):
+        return f"ganvq VQ-VAE trained on σ = {key.removeprefix('ganvq_noise_model_').replace('-', '.')}"
+    return _RESTORE_NAMES.get(key, key)
+
+
+def _restore_model(r: dict) -> str:
+    m = r.get("model")
+    return "—" if not m else f"{m['steps']:,} steps, {m['train_minutes']:g} min"
+
+
+def restore_table(path: Path = RESULTS / "restore.json") -> str:
+    """Restoration of damaged Fashion-MNIST test images: holes, noise, blur, JPEG; ganvq against classical tools."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    models = "; ".join(
+        f"`{name}` {r['steps']:,} steps in {r['train_minutes']:g} min on {r['threads']} thread"
+        f"{'s' * (r['threads'] != 1)}" + (f" (`--corrupt {r['corrupt']}`)" if r.get("corrupt") else "")
+        for name, r in sorted(data["models"].items()))
+    lines = [
+        f"Restoration (`benchmarks/bench_restore.py` → `benchmarks/results/{path.name}`, pictures "
+        f"`benchmarks/results/restore-*.png`): {data['dataset']}. FID on {data['fid_features']} "
+        f"(the clean subset itself scores {data['fid_floor_clean_subset']:g}); PSNR: {data['psnr_definition']}. "
+        f"Every method on CPU {m['cpu']}, {data['threads']} thread; the 1-minute load was not recorded (the machine "
+        f"was shared with other benchmarks). Models ({m['torch']}): {models}. The {data['models']['prior-k64-local']['steps']:,}-step "
+        "prior completes holes by redrawing the codes under them; the VQ-VAEs trained with `--corrupt` were "
+        "fine-tuned from `vqvae-k64`.",
+        "",
+        f"Holes ({data['holes']['diversity']}):",
+        "",
+        "| mask | method | FID | PSNR (dB) | PSNR over the hole (dB) | diversity | images / s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    bars = []
+    for mask, res in data["holes"]["results"].items():
+        for key, r in res.items():
+            if not isinstance(r, dict) or "fid" not in r:
+                continue
+            div = r.get("diversity")
+            lines.append(f"| {data['holes']['masks'].get(mask, mask)} | {_restore_name(key)} | {r['fid']:.2f} "
+                         f"| {r['psnr_db']:.2f} | {r['psnr_hole_db']:.2f} | {'—' if div is None else f'{div:.3f}'} "
+                         f"| {_rate(r['images_per_second'])} |")
+        classical = {k: r["fid"] for k, r in res.items() if k in ("mean_fill", "opencv_telea", "opencv_navier_stokes")}
+        ours = {k: r["fid"] for k, r in res.items() if k.startswith("ganvq_")}
+        best_c, best_g = min(classical, key=classical.get), min(ours, key=ours.get)
+        ok = ours[best_g] <= 0.5 * classical[best_c]
+        bars.append(f"{data['holes']['masks'].get(mask, mask)} mask: {_restore_name(best_g)} FID {ours[best_g]:.2f} "
+                    f"≤ 0.5 × {_restore_name(best_c)}'s {classical[best_c]:.2f} (= {0.5 * classical[best_c]:.2f}): "
+                    + _verdict(ok, res.get("bar", {}).get("met")))
+    lines += ["", "Noise (Gaussian, σ in [0, 1] pixel units; every noise model scored at every σ; steps and minutes "
+              "are the model's when that row was measured):", "",
+              "| σ | method | model | FID | PSNR (dB) | images / s |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for sigma, res in data["noise"]["results"].items():
+        s = sigma.removeprefix("sigma_")
+        for key, r in res.items():
+            if isinstance(r, dict) and "fid" in r:
+                lines.append(f"| {s} | {_restore_name(key)} | {_restore_model(r)} | {r['fid']:.2f} | {r['psnr_db']:.2f} "
+                             f"| {_rate(r['images_per_second'])} |")
+        own = res.get(f"ganvq_noise_model_{s.replace('.', '-')}")
+        if own and s in ("0.2", "0.4"):
+            margin = own["psnr_db"] - res["bm3d"]["psnr_db"]
+            bars.append(f"σ = {s}: the σ-{s} model's PSNR {own['psnr_db']:.2f} dB ≥ BM3D's {res['bm3d']['psnr_db']:.2f} "
+                        f"+ 1 dB (margin {margin:+.2f} dB): " + _verdict(margin >= 1, res["vs_bm3d"].get("met")))
+        elif own:
+            bars.append(f"σ = {s} (reported, no bar): the σ-{s} model {own['psnr_db'] - res['bm3d']['psnr_db']:+.2f} dB "
+                        "against BM3D")
+    lines += ["", "Blur and JPEG:", "", "| damage | method | model | FID | PSNR (dB) | images / s |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    for part in ("blur", "jpeg"):
+        if part not in data:
+            continue
+        for key, r in data[part]["results"].items():
+            if isinstance(r, dict) and "fid" in r:
+                lines.append(f"| {data[part]['damage']} | {_restore_name(key)} | {_restore_model(r)} | {r['fid']:.2f} "
+                             f"| {r['psnr_db']:.2f} | {_rate(r['images_per_second'])} |")
+    lines += ["", "Bars: " + "; ".join(bars) + "."]
+    return "\n".join(lines)
+
+
+def _load(r: dict) -> str:
+    if "load_average_1min_start" in r:
+        return f"{r['load_average_1min_start']:g} → {r['load_average_1min_end']:g}"
+    return "—"
+
+
+def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
+    """VQ-VAE against VQGAN at equal minutes: reconstruction FID, PSNR, SSIM, codes; PSNR around the D's start."""
+    data = json.loads(path.read_text())
+    m, bar = data["machine"], data["bar"]
+    end = data.get("load_average_1min_5min_15min_at_end")
+    lines = [
+        f"VQGAN against VQ-VAE on {data['dataset']} (`benchmarks/bench_vqgan.py` → `benchmarks/results/{path.name}`; "
+        f"`{'`, `'.join(data['commands'])}`): {data['minutes_per_model']:g} minutes of training per model, one after "
+        f"another, on {m['threads']} thread of CPU {m['cpu']} (precision as listed), all 10,000 test images scored. "
+        f"Reconstruction FID: {data['recon_fid_definition']}; PSNR: {data['psnr_definition']}. Caveat: "
+        f"{data['caveat']}. 1-minute load per row at the start and end of its training"
+        + (f"; load average at the end of the invocation (1/5/15 min) {', '.join(f'{v:g}' for v in end)}" if end else "")
+        + f", {data['wall_minutes']:g} minutes in all:",
+        "",
+        "| latents | model | preset | steps | s / step | load | precision | recon FID | PSNR (dB) | SSIM | codes used "
+        "| perplexity |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["results"]:
+        lines.append(f"| {r['latent']} | {r['model']} | `{r['preset']}` | {r['steps']:,} | {r['seconds_per_step']:.3f} "
+                     f"| {_load(r)} | {r['precision_used']} | {r['recon_fid']:.2f} | {r['test_psnr_db']:.2f} "
+                     f"| {r['test_ssim']:.3f} | {r['codes_used']} / {r['codebook_size']} | {r['perplexity']:.0f} |")
+    settings = []
+    for r in data["results"]:
+        if "vqgan" in r:
+            v = r["vqgan"]
+            settings.append(f"{r['latent']}: {v['loss']} loss, disc weight {v['disc_weight']:g}"
+                            f"{' × adaptive λ' if v['adaptive'] else ''}, discriminator from step {v['disc_start']}, "
+                            f"perceptual `{v['perceptual']}` × {v['perceptual_weight']:g}, D width {v['d_width']} "
+                            f"({v['d_norm']})")
+    lines += ["", "VQGAN settings: " + "; ".join(settings) + "."]
+    by = {(r["latent"], r["model"]): r for r in data["results"]}
+    checks = []
+    for latent in dict.fromkeys(r["latent"] for r in data["results"]):
+        vae, gan = by.get((latent, "vqvae")), by.get((latent, "vqgan"))
+        if not (vae and gan):
+            continue
+        ratio, drop = gan["recon_fid"] / vae["recon_fid"], vae["test_psnr_db"] - gan["test_psnr_db"]
+        ok = ratio <= bar["fid_ratio_max"] and drop <= bar["psnr_drop_max_db"]
+        recorded = next((c["meets_bar"] for c in data.get("comparisons", []) if c["latent"] == latent), None)
+        checks.append(f"{latent}: recon FID {gan['recon_fid']:.2f} / {vae['recon_fid']:.2f} = {ratio:.3f} "
+                      f"(≤ {bar['fid_ratio_max']:g}), PSNR {drop:.2f} dB lower (≤ {bar['psnr_drop_max_db']:g}): "
+                      + _verdict(ok, recorded))
+    lines += ["", ("Bar (VQGAN against the VQ-VAE of the same latents, same minutes): " + "; ".join(checks) + ".")
+              if checks else "No VQ-VAE row in this file: no bar comparison."]
+    lines += ["", "Around the discriminator's start (training batches, as logged):", "",
+              "| latents | model | step | PSNR (dB) | codes used | adaptive GAN weight | D loss |",
+              "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in data["results"]:
+        for p in r.get("around_disc_start", []):
+            lines.append(f"| {r['latent']} | {r['model']} (D from step {r['vqgan']['disc_start']}) | {p['step']} "
+                         f"| {p['psnr']:.2f} | {p['codes_used']} | {p['gan_weight']:.3f} | {p['d_loss']:.3f} |")
+    return "\n".join(lines)
+
+
+def vqgan_generation_table(path: Path = RESULTS / "vqgan-generation.json") -> str:
+    """Generation through VQGAN codes (VQGAN + prior) against ganvq's best GAN preset at the same total minutes."""
+    data = json.loads(path.read_text())
+    m, res = data["machine"], data["results"]
+    end = data.get("load_average_1min_5min_15min_at_end")
+    lines = [
+        f"Generation through codes (`benchmarks/bench_vqgan_generation.py` → `benchmarks/results/{path.name}`, "
+        f"measured {data.get('measured', 'date not recorded')}; `{'`, `'.join(data['commands'])}`): "
+        f"{data['samples']:,} samples per route scored on {data['features']} against the 10,000 Fashion-MNIST "
+        f"test images; {data['threads']} thread of CPU {m['cpu']}"
+        + (f", load average at the end (1/5/15 min) {', '.join(f'{v:g}' for v in end)}" if end else "")
+        + ". Memorization: median distance of a sample to its nearest training image over the test images' median "
+        "(RMS pixels), and the fraction of samples closer than 1% of test images are:",
+        "",
+        "| route | training | minutes in all | FID | KID | precision | recall | density | coverage | classes "
+        "| label entropy | NN median ratio | closer than 1% of test |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in res.items():
+        if "prior_steps" in r:
+            training = (f"VQGAN {r['vqgan_minutes']:g} min (steps not recorded), then prior {r['prior_steps']:,} steps "
+                        f"in {r['prior_train_seconds'] / 60:.1f} min")
+        else:
+            training = f"{r['steps']:,} G steps in {r['train_seconds'] / 60:.1f} min"
+        mem = r["memorization"]
+        lines.append(f"| {name} | {training} | {r['total_minutes']:g} | {r['fid']:.2f} | {r['kid_mean']:.4f} "
+                     f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f} "
+                     f"| {r['class_coverage']} | {r['label_entropy']:.3f} | {mem['median_ratio']:.2f} "
+                     f"| {mem['closer_than_test_q0.01_fraction']:.4f} |")
+    codes = next(r for k, r in res.items() if "prior_steps" in r)
+    gan = next(r for k, r in res.items() if "prior_steps" not in r)
+    ratio = codes["fid"] / gan["fid"]
+    fid_ok, recall_ok = ratio <= data["bar"]["fid_ratio_max"], codes["recall"] >= gan["recall"]
+    lines += ["", f"Bar: FID {codes['fid']:.2f} within {data['bar']['fid_ratio_max']:g} × the GAN's {gan['fid']:.2f} "
+              f"(×{ratio:.2f}): {_verdict(fid_ok)}; recall {codes['recall']:.3f} ≥ the GAN's {gan['recall']:.3f}: "
+              f"{_verdict(recall_ok)}. Overall: {_verdict(fid_ok and recall_ok, data.get('meets_bar'))}."]
+    return "\n".join(lines)
+
+
+def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
+    """DP-SGD GANs and membership-inference attacks (LOGAN, GAN-Leaks) against private and non-private runs."""
+    data = json.loads(path.read_text())
+    m, runs = data["machine"], data["results"]
+    lines = [
+        f"Private generation (`benchmarks/bench_privacy.py` → `benchmarks/results/{path.name}`, measured "
+        f"{data.get('measured', 'date not recorded')}, pictures `benchmarks/results/privacy_*.png`): preset "
+        f"`{data['preset']}`, Fashion-MNIST, {data['samples_per_run']:,} samples per run, each run on "
+        f"{m['threads']} thread of CPU {m['cpu']}. Runs are set by G steps, not minutes; load average (1 min) "
+        "before → after each run as listed. FID on the shipped Fashion-MNIST CNN against the test images; "
+        "downstream accuracy: a small CNN trained on the run's labelled samples, tested on the real test set:",
+        "",
+        "| run | train images | ε spent (target), δ | noise multiplier | sample rate | G / D steps | minutes "
+        "| s / G step | load | FID | classes | downstream accuracy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
+        p = r.get("privacy")
+        eps = "not private" if not p else f"{p['epsilon']:.2f} ({p['target_epsilon']:g}), {p['delta']:g}"
+        noise = "—" if not p else f"{p['noise_multiplier']:.3f}"
+        rate = "—" if not p else f"{p['sample_rate']:.4g}"
+        u = r.get("utility")
+        fid = f"{r['fid']:.1f}" if "fid" in r else "—"
+        acc = f"{u['accuracy']:.1%}" if u else "—"
+        lines.append(f"| {r['name']} | {r['train_images']:,} | {eps} | {noise} | {rate} "
+                     f"| {r['generator_steps']:,} / {r['discriminator_steps']:,} | {r['minutes']:.2f} "
+                     f"| {r['seconds_per_generator_step']:.3f} | {r['load_average_before'][0]:g} → "
+                     f"{r['load_average_after'][0]:g} | {fid} | {r.get('class_coverage', '—')} | {acc} |")
+    lines += ["", "Membership inference (members: the run's training images; non-members: as many held-out images) "
+              "and the memorization audit (nearest training image per sample, RMS pixels):", "",
+              "| run | attack | members / non-members | AUC | TPR at 1% FPR | TPR at 0.1% FPR | NN median ratio "
+              "| closer than 1% of test |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in runs:
+        if "membership" not in r:
+            continue
+        mem = r["memorization"]
+        for name, a in r["membership"]["attacks"].items():
+            lines.append(f"| {r['name']} | {name} | {a['members']:,} / {a['non_members']:,} | {a['auc']:.3f} "
+                         f"| {a['tpr_at_1pct_fpr']:.1%} | {a['tpr_at_0.1pct_fpr']:.1%} | {mem['median_ratio']:.2f} "
+                         f"| {mem['closer_than_test_q0.01_fraction']:.4f} |")
+    recorded = data.get("bar", {})
+    by = {r["name"]: r for r in runs}
+    checks = []
+    open_run = next((r for r in runs if "membership" in r and not r.get("privacy")), None)
+    if open_run:
+        a = open_run["membership"]["attacks"]
+        ok = all(v["auc"] >= 0.6 for v in a.values())
+        checks.append(f"attacks work on `{open_run['name']}` (AUC ≥ 0.6, both: "
+                      + ", ".join(f"{k} {v['auc']:.3f}" for k, v in a.items()) + "): "
+                      + _verdict(ok, recorded.get("attacks_work_on_overfit_run", {}).get("ok")))
+    dp_run = next((r for r in runs if "membership" in r and r.get("privacy")), None)
+    if dp_run:
+        a = dp_run["membership"]["attacks"]
+        ok = all(abs(v["auc"] - 0.5) <= 0.05 and abs(v["tpr_at_1pct_fpr"] - 0.01) <= 0.01 for v in a.values())
+        checks.append(f"with DP at ε = {dp_run['privacy']['target_epsilon']:g} (`{dp_run['name']}`) AUC within 0.05 "
+                      "of 0.5 and TPR at 1% FPR within 1 point of 1%, both attacks: "
+                      + _verdict(ok, recorded.get("dp_attacks_near_chance", {}).get("ok")))
+    for eps in (10.0, 1.0):
+        full = [r for r in runs if r.get("privacy") and r["train_images"] >= 60000
+                and r["privacy"]["target_epsilon"] == eps and "utility" in r]
+        if full:
+            r = full[0]
+            rec = recorded.get("downstream_accuracy_eps10", {}).get("ok") if eps == 10 else None
+            checks.append(f"ε = {eps:g} on all {r['train_images']:,} images: downstream accuracy "
+                          f"{r['utility']['accuracy']:.1%} ≥ 75%: " + _verdict(r["utility"]["accuracy"] >= 0.75, rec))
+        else:
+            checks.append(f"ε = {eps:g} on all 60,000 images: no run in this file")
+    lines += ["", "Bars: " + "; ".join(checks) + "."]
+    return "\n".join(lines)
+
+
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table,
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
           "own_data.json": own_data_table, "inception.json": inception_table,
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
-          "reliability.json": reliability_table}
+          "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,
+          "vqgan-ablation-no-gan.json": vqgan_table, "vqgan-generation.json": vqgan_generation_table,
+          "privacy.json": privacy_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
