@@ -50,6 +50,8 @@ class VQVAETask:
     kind = "vqvae"
 
     def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
+        if config.vqgan is not None and type(self) is VQVAETask:  # its discriminator would be dropped on resume
+            raise GanvqError("this is a VQGAN run: train or resume it with `ganvq train vqgan` (train_vqgan)")
         train, test, config = load_training_data(config)
         self.config = config
         self.device = device or resolve_device(config.train.device)
