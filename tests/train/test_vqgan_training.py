@@ -101,3 +101,24 @@ def test_feature_matching_trains_the_decoder_where_the_cnn_does_not_apply(tiny_v
         assert task.perceptual is None and task.perceptual_kind == "features"
         metrics = [task.train_step(s) for s in range(2)]
     assert all(m["train/perceptual"] > 0 for m in metrics) and metrics[1]["train/gan_weight"] > 0
+
+
+def test_a_restoration_vqgan_sees_damaged_inputs_and_learns_against_clean_images(tiny_vqgan_config):
+    """--corrupt on a VQGAN, as on a VQ-VAE: the encoder gets the damaged batch, the losses the clean one."""
+    from ganvq.data.corrupt import HOLE_FILL
+
+    config = dataclasses.replace(tiny_vqgan_config, corrupt="mask:center")
+    with loop.seeded(config.train):
+        task = VQGANTask(config)
+        seen, real = [], []
+        task.model.encoder.register_forward_hook(lambda m, args, out: seen.append(args[0].detach().float()))
+        task.disc.register_forward_hook(lambda m, args, out: real.append(args[0].detach().float()))
+        metrics = [task.train_step(s) for s in range(3)]  # D starts at step 2
+    x_in, x_d = seen[-1], real[-1][: len(seen[-1])]  # D's batch: the real images first
+    h, w = x_in.shape[-2:]
+    centre = (slice(None), slice(None), slice(h // 4, h - h // 4), slice(w // 4, w - w // 4))
+    assert bool((x_in[centre] == HOLE_FILL).all())  # the hole reached the encoder
+    assert not bool((x_d[centre] == HOLE_FILL).all())  # while D saw the clean images
+    assert metrics[-1]["train/d_loss"] > 0
+    with pytest.raises(GanvqError, match="damage|corrupt|mask"):
+        VQGANTask(dataclasses.replace(tiny_vqgan_config, corrupt="mask:nowhere"))

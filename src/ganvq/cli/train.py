@@ -103,14 +103,19 @@ def _add_train_vqvae(sub) -> None:
     p.add_argument("--codebook-size", type=int, help="codes in the codebook, K (default: the preset's)")
     p.add_argument("--update", choices=["ema", "loss", "kmeans"], help="codebook update rule")
     p.add_argument("--levels", type=int, help="residual quantization levels (codes per position; default 1)")
+    _add_restoration_options(p)
+    _add_logging_options(p)
+    p.set_defaults(func=_train_vqvae)
+
+
+def _add_restoration_options(p) -> None:
+    """--corrupt and --init, shared by train vqvae and train vqgan."""
     p.add_argument("--corrupt", metavar="DAMAGE",
                    help="train a restoration model: the encoder sees damaged images, the loss compares with the "
                         "clean ones; noise:SIGMA (pixels in [0, 1]), blur:SIGMA (pixels), jpeg:QUALITY or "
                         "mask:center|box:x,y,w,h|random:p (used by `ganvq restore`)")
     p.add_argument("--init", metavar="RUN", help="start from this VQ-VAE run's weights (same model), e.g. to "
                                                  "fine-tune a clean model into a --corrupt one")
-    _add_logging_options(p)
-    p.set_defaults(func=_train_vqvae)
 
 
 def build_vqvae_config(args) -> VQVAERunConfig:
@@ -165,6 +170,7 @@ def _add_train_vqgan(sub) -> None:
                         "discriminator's (feature matching, for RGB); auto (default): cnn where it applies")
     p.add_argument("--perceptual-weight", type=float, help="weight of the perceptual term (default: the preset's)")
     p.add_argument("--lr-d", type=float, help="the discriminator's learning rate (default: --lr)")
+    _add_restoration_options(p)
     _add_logging_options(p)
     p.set_defaults(func=_train_vqgan)
 
@@ -177,8 +183,9 @@ def build_vqgan_config(args) -> VQVAERunConfig:
              "adaptive": args.adaptive, "perceptual": args.perceptual, "perceptual_weight": args.perceptual_weight,
              "lr_d": args.lr_d}
     model = {"image_size": args.image_size, "vq": {"codebook_size": args.codebook_size}}
-    return build_run_config("vqgan", args.preset, args.config, {"model": model, "train": _train_options(args),
-                                                                "vqgan": vqgan, **_data_options(args)})
+    return build_run_config("vqgan", args.preset, args.config,
+                            {"model": model, "train": _train_options(args), "vqgan": vqgan, "corrupt": args.corrupt,
+                             "init": args.init, **_data_options(args)})
 
 
 def _train_vqgan(args) -> dict:

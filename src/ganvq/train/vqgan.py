@@ -38,8 +38,6 @@ class VQGANTask(VQVAETask):
     def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
         if config.vqgan is None:
             raise GanvqError("a VQGAN run needs the config's vqgan section (ganvq train vqgan)")
-        if getattr(config, "corrupt", ""):
-            raise GanvqError("a VQGAN run does not take --corrupt; train a restoration model with train vqvae")
         super().__init__(config, device)
         g = self.config.vqgan  # the parent's config: channels follow the data
         self.perceptual_kind = g.perceptual_kind(self.config.model)
@@ -83,9 +81,11 @@ class VQGANTask(VQVAETask):
         if cfg.model.quantizer == "vq" and cfg.model.vq.update == "kmeans" and step % cfg.train.kmeans_every == 0:
             self._fit_codebook()
         x = self._next_images()
+        x_in = x if self.corruption is None else self.corruption(x, self._corrupt_generator(step))
         gan_on = adopt_weight(1.0, step, g.disc_start) > 0
         with autocast(self.device, cfg.train.precision):
-            out = self.ddp(x)
+            out = self.ddp(x_in, target=x)  # a restoration model (--corrupt): damaged inputs, clean targets; D and
+            # the perceptual loss compare the output with the clean images
             perceptual = self._perceptual(x, out.x_hat)
             nll = out.rec_loss + g.perceptual_weight * perceptual  # the reconstruction side of eq. 7
             g_loss = generator_loss(g.loss, self.disc(out.x_hat)) if gan_on else nll.new_zeros(())
