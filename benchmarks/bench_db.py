@@ -376,7 +376,7 @@ def main() -> None:
             "note": "codec.json's own model and machine state: not the same model as here"},
         "machine": {**describe(), "python": sys.version.split()[0],
                     "load_1min_at_start_and_end": [round(load_start, 2), round(os.getloadavg()[0], 2)],
-                    "note": "a 2-core machine shared with other sessions' tests and benchmarks, run under nice 19: "
+                    "note": "a 2-core machine shared with other sessions' tests and benchmarks, run at low priority: "
                             "times are upper bounds"},
     }
     write_json(args.out, result)
