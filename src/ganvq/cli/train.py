@@ -87,25 +87,30 @@ def _data_options(args) -> dict:
 
 
 def _add_train_vqvae(sub) -> None:
-    from ganvq.runs import VQVAE_PRESETS
-
     p = sub.add_parser("vqvae", help="train a VQ-VAE", description="Train a VQ-VAE on a dataset.")
-    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
-    p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json (required unless --resume RUN)")
-    p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS), help="model preset")
-    p.add_argument("--config", help="JSON/YAML file with options (model:, train:, data:) overriding the preset")
-    p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
-    p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
-    p.add_argument("--lr", type=float, help="learning rate (default: the preset's)")
-    _add_run_options(p)
-    _add_image_options(p, "default 28")
-    p.add_argument("--codebook-size", type=int, help="codes in the codebook, K (default: the preset's)")
+    _add_vqvae_options(p, "model preset", "model:, train:, data:", "learning rate (default: the preset's)")
     p.add_argument("--update", choices=["ema", "loss", "kmeans"], help="codebook update rule")
     p.add_argument("--levels", type=int, help="residual quantization levels (codes per position; default 1)")
     _add_restoration_options(p)
     _add_logging_options(p)
     p.set_defaults(func=_train_vqvae)
+
+
+def _add_vqvae_options(p, preset_help: str, config_sections: str, lr_help: str) -> None:
+    """The data, run-length, image and codebook options train vqvae and train vqgan share."""
+    from ganvq.runs import VQVAE_PRESETS
+
+    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
+    p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json (required unless --resume RUN)")
+    p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS), help=preset_help)
+    p.add_argument("--config", help=f"JSON/YAML file with options ({config_sections}) overriding the preset")
+    p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
+    p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
+    p.add_argument("--lr", type=float, help=lr_help)
+    _add_run_options(p)
+    _add_image_options(p, "default 28")
+    p.add_argument("--codebook-size", type=int, help="codes in the codebook, K (default: the preset's)")
 
 
 def _add_restoration_options(p) -> None:
@@ -140,25 +145,14 @@ def _train_vqvae(args) -> dict:
 
 
 def _add_train_vqgan(sub) -> None:
-    from ganvq.runs import VQVAE_PRESETS
     from ganvq.runs.vqgan import PERCEPTUAL, VQGAN_LOSSES
 
     p = sub.add_parser("vqgan", help="train a VQGAN: a VQ-VAE with a patch discriminator and a perceptual loss",
                        description="Train a VQGAN (Esser et al. 2021): a VQ-VAE whose decoder also learns against a "
                                    "patch discriminator, with a perceptual loss and the adaptive GAN weight. The run "
                                    "is a VQ-VAE run: eval, reconstruct, train prior, sample and the codec take it.")
-    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
-    p.add_argument("-o", "--out", help="run folder (required unless --resume RUN)")
-    p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS),
-                   help="VQ-VAE preset; fmnist-7x7 and fmnist-14x14 come with measured VQGAN weights")
-    p.add_argument("--config", help="JSON/YAML file with options (model:, train:, vqgan:, data:) overriding the preset")
-    p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
-    p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
-    p.add_argument("--lr", type=float, help="the VQ-VAE's learning rate (default: the preset's)")
-    _add_run_options(p)
-    _add_image_options(p, "default 28")
-    p.add_argument("--codebook-size", type=int, help="codes in the codebook, K (default: the preset's)")
+    _add_vqvae_options(p, "VQ-VAE preset; fmnist-7x7 and fmnist-14x14 come with measured VQGAN weights",
+                       "model:, train:, vqgan:, data:", "the VQ-VAE's learning rate (default: the preset's)")
     p.add_argument("--gan-loss", choices=VQGAN_LOSSES, help="the discriminator's loss (default hinge)")
     p.add_argument("--disc-weight", type=float, help="weight of the GAN term, times the adaptive weight (default: "
                                                      "the preset's)")
