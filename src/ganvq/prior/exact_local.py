@@ -110,8 +110,8 @@ class ExactLocalPrior:
             # the mid layers' weights (L, d, d), column scales (L, d) and biases (L, d) stacked, for the kernel
             stack = ([np.stack([layer[i].numpy() for layer in self.layers]) for i in range(3)] if self.layers else
                      [np.zeros((0, d, d), np.float32), np.zeros((0, d), np.float32), np.zeros((0, d), np.float32)])
-            self._np = {"tables": self.tables.numpy(), "layers": [(w.numpy(), c.numpy(), b.numpy()) for w, c, b in self.layers],
-                        "head": tuple(t.numpy() for t in self.head), "waves": waves, "stack": stack,
+            self._np = {"tables": self.tables.numpy(), "head": tuple(t.numpy() for t in self.head), "waves": waves,
+                        "stack": stack,
                         "index": [self.index.numpy()[w] for w in waves], "base": base}
         a = self._np
         if ("pos", label) not in a:  # integer sums below 2^24: exact in any order
@@ -123,8 +123,7 @@ class ExactLocalPrior:
 
         The same integers as `step_logits` + `frequencies` (every sum exact, the same correctly rounded
         float32 steps), one compiled call per wave where numba is installed (prior/local_kernel.py), else
-        in numpy: a wave is a few rows, where torch's per-call overhead set the time (a 14x14 map: 17 ms
-        in torch, ~3 ms in numpy, measured)."""
+        in numpy: a wave is a few rows, where torch's per-call overhead, not arithmetic, sets the time."""
         a = self._numpy(label)
         codes = np.full(self.config.seq_len + 1, self.config.codebook_size, dtype=np.int64)  # last: "outside"
         steps = zip(a["waves"], a["index"], a["pos", label])
@@ -134,7 +133,7 @@ class ExactLocalPrior:
             for wave, index, pos in steps:
                 codes[wave] = decode(local_kernel.wave_probabilities(codes, index, *args, pos, *rest))
             return codes[:-1]
-        tables, base, layers = a["tables"], a["base"], a["layers"]
+        tables, base, layers = a["tables"], a["base"], list(zip(*a["stack"]))  # (weights, scales, biases) per layer
         w_head, col_head, bias_head = a["head"]
         for wave, index, pos in steps:
             s = tables[codes[index] + base].sum(1)  # (P, d): exact integer sums
@@ -153,6 +152,7 @@ class ExactLocalPrior:
             probs *= 1.0 / 2**FREQ_BITS
             codes[wave] = decode(probs)
         return codes[:-1]
+
 
 def _round_clamp(x: np.ndarray, low: float, high: float) -> np.ndarray:
     """round half to even, then clamp to [low, high], in place."""
