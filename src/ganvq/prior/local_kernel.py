@@ -1,7 +1,7 @@
 """One decoding wave of the exact local prior as one compiled function (numba), for one-image decodes.
 
 A 14x14 map is decoded in 40 waves of at most 7 positions; in numpy each wave is ~40 calls on tiny
-arrays, so per-call overhead, not arithmetic, set the time (~3 ms a map). Compiled, a wave is one
+arrays, so per-call overhead, not arithmetic, set the time. Compiled, a wave is one
 call. The integers are those of ExactLocalPrior.step_logits + exact.frequencies by the same rules:
 every sum is of integers below 2^24 (exact in float32 in any order, so the matrix products may use
 BLAS), every other step is one correctly rounded float32 or float64 operation in the same order, and
