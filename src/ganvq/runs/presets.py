@@ -139,6 +139,13 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # bench_gan_da_variants.py, 2 seeds), and ADA's adaptive p stays near 0; add it with --diffaugment
     # for longer runs.
     "fmnist-few": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16)),
+    # fmnist-few for a hundred or so images (train gan --subset 100): there D overfits within minutes, the
+    # regime the DiffAugment 100-shot results come from (Zhao et al. 2020), so every transform at p = 1, with the
+    # mild translation (1/16, edge fill) that fared best at 28 px (bench_gan_da_variants.py). Measured against
+    # itself without DiffAugment and dcgan-textbook by benchmarks/bench_few.py (results/few.json).
+    "few-100": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16),
+                       gan=replace(_FMNIST_BEST.gan, diffaugment="color,translation,cutout", diffaugment_shift=1 / 16,
+                                   diffaugment_fill="edge")),
     # fmnist-best's recipe for RGB photos on a 2-core CPU: DCGAN-shaped G and SN D at half its width (32
     # channels at full size, 256 at 4x4: a quarter of the cost per step), and 16 at 64 px.
     "rgb-32": _rgb_gan(32, width=32),
