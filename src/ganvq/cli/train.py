@@ -44,7 +44,8 @@ def _add_logging_options(p) -> None:
 
 # Options a resumed run does not take: it keeps the config stored in its checkpoint.
 _FIXED_ON_RESUME = ("config", "data", "batch_size", "lr", "seed", "precision", "device", "threads",
-                    "limit", "val_fraction", "log_every", "ckpt_every", "ckpt_minutes", "vqvae", "corrupt", "init")
+                    "limit", "subset", "subset_seed", "val_fraction", "log_every", "ckpt_every", "ckpt_minutes",
+                    "vqvae", "corrupt", "init")
 
 
 def _run_target(args) -> tuple[str, bool]:
@@ -229,6 +230,10 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--sample-every", type=int, help="steps between sample grids in RUN/samples/")
     _add_privacy_options(p)
     _add_run_options(p)
+    p.add_argument("--subset", type=int, metavar="N",
+                   help="train on a balanced subset of N training images (equal per class), stored in the run so "
+                        "eval finds the same images; e.g. --preset few-100 --subset 100")
+    p.add_argument("--subset-seed", type=int, metavar="S", help="seed that picks the subset's images (default 0)")
     _add_image_options(p, "28, 32, 64")
     _add_logging_options(p)
     p.set_defaults(func=_train_gan)
@@ -260,7 +265,8 @@ def build_gan_config(args) -> GANRunConfig:
     privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,
                "noise_multiplier": args.dp_noise_multiplier, "accountant": args.dp_accountant}
     return build_run_config("gan", args.preset, args.config, {"model": model, "train": _train_options(args),
-                                                              "gan": gan, "privacy": privacy, **_data_options(args)})
+                                                              "gan": gan, "privacy": privacy, **_data_options(args),
+                                                              "subset": args.subset, "subset_seed": args.subset_seed})
 
 
 def _train_gan(args) -> dict:
@@ -283,11 +289,14 @@ def _add_train_prior(sub) -> None:
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, ...) overriding the defaults")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
     p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
-    p.add_argument("--arch", choices=["transformer", "local"],
+    p.add_argument("--arch", choices=["transformer", "local", "maskgit"],
                    help="transformer (default): fewest bits; local: a small MLP over each code's causal "
-                        "neighbours, ~25x fewer multiply-adds per code, for a fast codec")
-    p.add_argument("--dim", type=int, help="transformer width, or local hidden width (default 128; local 96)")
-    p.add_argument("--layers", type=int, help="transformer blocks, or local hidden layers (default 4; local 2)")
+                        "neighbours, ~25x fewer multiply-adds per code, for a fast codec; maskgit: a bidirectional "
+                        "masked-code transformer for filling holes (restore), no codec")
+    p.add_argument("--dim", type=int, help="transformer (and maskgit) width, or local hidden width (default 128; "
+                                           "local 96)")
+    p.add_argument("--layers", type=int, help="transformer (and maskgit) blocks, or local hidden layers (default 4; "
+                                              "local 2)")
     p.add_argument("--neighbors", type=int, help="local only: neighbours each code is predicted from (default 8)")
     p.add_argument("--heads", type=int, help="attention heads (default 4)")
     p.add_argument("--dropout", type=float, help="dropout probability in the transformer (default 0.1)")

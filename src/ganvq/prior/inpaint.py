@@ -7,7 +7,8 @@ al. 2016) and of VQGAN's transformer (Esser et al. 2021, sec. 4.2). Drawn that w
 never sees the visible codes after the hole; so `candidates` completions are drawn for each sample
 and the one with the highest likelihood of the whole map, the codes after the hole included, is
 kept (a best-of-n reranking, as in Razavi et al. 2019's classifier-based rejection, here by the
-prior itself).
+prior itself). A bidirectional MaskGIT prior (prior/maskgit.py) sees the codes on every side of the
+hole as it draws; its candidates are ranked by the log-probability of their draws.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from ganvq.errors import GanvqError
 from ganvq.prior.base import check_sampling, draw
 from ganvq.prior.local import LocalPrior, table_rows
+from ganvq.prior.maskgit import MaskGITPrior
 
 CHUNK = 256  # code maps completed at a time: bounds memory (a transformer's KV cache)
 SELECT = ("full", "after")  # rank candidates by the whole map's likelihood, or by the codes after the hole alone
@@ -130,8 +132,9 @@ def inpaint_codes(prior, indices: torch.Tensor, where: torch.Tensor, samples: in
                   select: str = "full", generator: torch.Generator | None = None, temperature: float = 1.0,
                   top_k: int | None = None, sweeps: int = 0) -> torch.Tensor:
     """`samples` completions (N, samples, h, w) of code maps (N, h, w): the codes where `where` is True redrawn
-    from the prior, each the most likely (see SELECT) of `candidates` draws, each draw refined by `sweeps`
-    Gibbs sweeps (local prior only), which condition every hole code on the codes on all sides."""
+    from the prior, each the most likely (see SELECT; a MaskGIT prior: by its draws' log-probability) of
+    `candidates` draws, each draw refined by `sweeps` Gibbs sweeps (local prior only), which condition every
+    hole code on the codes on all sides."""
     check_sampling(temperature, top_k)
     if samples < 1 or candidates < 1:
         raise GanvqError(f"need at least one sample and one candidate, got {samples} and {candidates}")
@@ -145,8 +148,14 @@ def inpaint_codes(prior, indices: torch.Tensor, where: torch.Tensor, samples: in
     m = samples * candidates
     rep = indices.repeat_interleave(m, 0)  # (N * m, h, w): image-major, then sample, then candidate
     rep_where = where.repeat_interleave(m, 0)
+    if sweeps and isinstance(prior, MaskGITPrior):
+        raise GanvqError("Gibbs sweeps need a local prior (train prior --arch local)")
     done = []
     for i in range(0, len(rep), CHUNK):
+        if isinstance(prior, MaskGITPrior):  # draws from both sides; ranked by its draws' own log-probability
+            done.append(prior.complete(rep[i : i + CHUNK], rep_where[i : i + CHUNK], temperature=temperature,
+                                       top_k=top_k, generator=generator))
+            continue
         filled = _complete(prior, rep[i : i + CHUNK], rep_where[i : i + CHUNK], generator, temperature, top_k,
                            sweeps)
         if candidates > 1:

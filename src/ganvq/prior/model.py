@@ -33,11 +33,12 @@ class RMSNorm(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x))."""
+    """Pre-norm transformer block: x + attn(norm(x)), then x + mlp(norm(x)); causal attention unless
+    causal=False (the bidirectional MaskGIT prior, prior/maskgit.py)."""
 
-    def __init__(self, cfg: PriorConfig):
+    def __init__(self, cfg: PriorConfig, causal: bool = True):
         super().__init__()
-        self.heads = cfg.heads
+        self.heads, self.causal = cfg.heads, causal
         self.norm1 = RMSNorm(cfg.dim)
         self.qkv = nn.Linear(cfg.dim, 3 * cfg.dim)
         self.proj = nn.Linear(cfg.dim, cfg.dim)
@@ -58,7 +59,7 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         q, k, v = self._split(x)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=self.causal)
         x = x + self.drop(self.proj(self._merge(y)))
         return x + self.drop(self.fc2(F.relu(self.fc1(self.norm2(x)))))
 
