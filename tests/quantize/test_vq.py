@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from ganvq.errors import GanvqError
+from ganvq.quantize.base import rotation_trick
 from ganvq.quantize.kmeans import kmeans, kmeans_objective
 from ganvq.quantize.vq import VectorQuantizer, VQConfig
 
@@ -116,3 +118,50 @@ def test_cosine_codes_are_unit_vectors():
     q = VectorQuantizer(VQConfig(codebook_size=16, dim=8, cosine=True))
     q(_z())
     torch.testing.assert_close(q.codes().norm(dim=1), torch.ones(16))
+
+
+def test_rotation_trick_forwards_the_code_and_rotates_the_gradient_by_the_explicit_matrix():
+    torch.manual_seed(0)
+    z = torch.randn(5, 4, dtype=torch.float64, requires_grad=True)
+    z_q = torch.randn(5, 4, dtype=torch.float64)
+    g = torch.randn(5, 4, dtype=torch.float64)
+    out = rotation_trick(z, z_q)
+    assert torch.allclose(out, z_q, rtol=0, atol=1e-12)  # forward: the code itself, as with straight-through
+    out.backward(g)
+    for i in range(5):  # gradient of out = s R z with R, s constant: z.grad = s R^T g, R built explicitly
+        e, q = z[i].detach(), z_q[i]
+        u, v = e / e.norm(), q / q.norm()
+        w = (u + v) / (u + v).norm()
+        eye = torch.eye(4, dtype=torch.float64)
+        rot = eye - 2 * torch.outer(w, w) + 2 * torch.outer(v, u)
+        assert torch.allclose(rot @ u, v)  # R carries the output's direction onto the code's
+        assert torch.allclose(rot.T @ rot, eye)  # and is a rotation
+        assert torch.allclose(z.grad[i], (q.norm() / e.norm()) * rot.T @ g[i])
+
+
+def test_rotation_trick_equals_straight_through_where_output_and_code_coincide():
+    z = torch.randn(3, 8, requires_grad=True)
+    g = torch.randn(3, 8)
+    rotation_trick(z, z.detach().clone()).backward(g)
+    assert torch.allclose(z.grad, g, atol=1e-6)
+
+
+def test_vq_with_the_rotation_trick_trains_and_quantizes_like_straight_through():
+    torch.manual_seed(0)
+    z = torch.randn(2, 8, 3, 3, requires_grad=True)
+    outs = {}
+    for gradient in ("ste", "rotation"):
+        torch.manual_seed(1)
+        vq = VectorQuantizer(VQConfig(codebook_size=16, dim=8, gradient=gradient))
+        q = vq(z)
+        (q.z_q ** 2).sum().backward()
+        outs[gradient] = (q.z_q.detach(), q.indices, z.grad.clone())
+        z.grad = None
+    assert torch.equal(outs["ste"][1], outs["rotation"][1])
+    assert torch.allclose(outs["ste"][0], outs["rotation"][0])
+    assert outs["rotation"][2].abs().sum() > 0 and not torch.allclose(outs["ste"][2], outs["rotation"][2])
+
+
+def test_unknown_quantizer_gradient_is_a_clear_error():
+    with pytest.raises(GanvqError, match="unknown quantizer gradient"):
+        VQConfig(gradient="gumbel")

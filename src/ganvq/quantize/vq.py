@@ -29,10 +29,11 @@ from torch import nn
 
 from ganvq.device import all_gather_cat, all_reduce_sum_, broadcast_, world_size
 from ganvq.errors import GanvqError
-from ganvq.quantize.base import QuantizerOutput, straight_through
+from ganvq.quantize.base import QuantizerOutput, rotation_trick, straight_through
 from ganvq.quantize.kmeans import kmeans, squared_distances
 
 UPDATES = ("ema", "loss", "kmeans")
+GRADIENTS = {"ste": straight_through, "rotation": rotation_trick}  # how the decoder's gradient reaches the encoder
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class VQConfig:
     dead_threshold: float = 1.0  # EMA of hits per step below which a code counts as dead
     cosine: bool = False  # l2-normalise z and codes: nearest by cosine similarity
     levels: int = 1  # > 1: residual quantization, one codebook per level (see ResidualQuantizer)
+    gradient: str = "ste"  # "ste": straight-through (van den Oord et al.) | "rotation": the rotation trick (Fifty et al. 2024)
 
     def __post_init__(self) -> None:
         if self.update not in UPDATES:
@@ -58,6 +60,8 @@ class VQConfig:
             raise GanvqError("codebook_size must be >= 2 and dim >= 1")
         if self.levels < 1:
             raise GanvqError(f"levels must be at least 1, got {self.levels}")
+        if self.gradient not in GRADIENTS:
+            raise GanvqError(f"unknown quantizer gradient {self.gradient!r}; choose from {', '.join(GRADIENTS)}")
         if self.levels > 1 and self.update != "ema":
             raise GanvqError("residual quantization (levels > 1) supports the ema codebook update only")
 
@@ -124,7 +128,7 @@ class VectorQuantizer(nn.Module):
             loss = self.config.beta * commitment
             if self.config.update == "loss":
                 loss = loss + F.mse_loss(quantized, flat.detach())
-            z_q = self.project_out(straight_through(flat, quantized))
+            z_q = self.project_out(GRADIENTS[self.config.gradient](flat, quantized))
         z_q = z_q.reshape(b, h, w, d).permute(0, 3, 1, 2)  # (B, D, h, w)
         return QuantizerOutput(z_q=z_q, indices=indices.reshape(b, h, w), loss=loss)
 
@@ -228,7 +232,9 @@ class ResidualQuantizer(nn.Module):
                 residual = residual - code
                 commitment = commitment + F.mse_loss(z, total)
                 indices.append(q.indices)
-            z_q = straight_through(z, total)
+            flat = z.permute(0, 2, 3, 1).reshape(-1, d)  # one vector per position, for the rotation trick
+            z_q = GRADIENTS[self.config.gradient](flat, total.permute(0, 2, 3, 1).reshape(-1, d))
+            z_q = z_q.reshape(b, h, w, d).permute(0, 3, 1, 2)
         folded = torch.stack(indices, -1).reshape(b, h, w * len(self.levels))
         return QuantizerOutput(z_q=z_q, indices=folded, loss=self.config.beta * commitment / len(self.levels))
 
