@@ -15,7 +15,7 @@ from ganvq.data.folder import IMAGE_EXTENSIONS, read_image_file, read_image_fold
 from ganvq.data.idx import read_idx
 from ganvq.data.limits import check_values
 from ganvq.data.npz import npz_splits, read_npz
-from ganvq.data.splits import SPLITS, resolve_val_fraction, select
+from ganvq.data.splits import SPLITS, balanced_subset, resolve_val_fraction, select
 from ganvq.errors import GanvqError
 
 FASHION_MNIST_CLASSES = (
@@ -65,6 +65,13 @@ class ImageDataset:
             raise GanvqError(f"subset size must be non-negative, got {n}")
         labels = None if self.labels is None else self.labels[:n]
         return dataclasses.replace(self, images=self.images[:n], labels=labels)
+
+    def balanced(self, n: int, seed: int = 0) -> ImageDataset:
+        """A reproducible subset of n images, equal per class (see ganvq.data.splits.balanced_subset), copied."""
+        labels = None if self.labels is None else self.labels.numpy()
+        idx = torch.from_numpy(balanced_subset(labels, n, seed, len(self), f"the training images of {self.name}"))
+        return dataclasses.replace(self, images=self.images[idx].clone(),
+                                   labels=None if self.labels is None else self.labels[idx].clone())
 
 
 def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:

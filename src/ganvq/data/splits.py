@@ -96,3 +96,33 @@ def describe_split(split: str, named_test: bool, fraction: float) -> str:
     if split == "train":
         return f"all images less {fraction:.0%} held out (--val-fraction {fraction:g})"
     return f"{fraction:.0%} of the images held out from training (--val-fraction {fraction:g})"
+
+
+def balanced_subset(labels: np.ndarray | None, n: int, seed: int, n_total: int | None = None,
+                    source: str = "the training images") -> np.ndarray:
+    """Sorted positions of a reproducible subset of n images: n // K of each of the K classes (the n mod K left
+    over go one each to classes picked by the seed), drawn by numpy's PCG64 seeded with `seed`, so the same
+    subset on every machine; unlabelled data (labels None, n_total images) gets n images drawn alike."""
+    total = n_total if labels is None else len(labels)
+    if total is None:
+        raise ValueError("give labels or n_total")
+    if n < 1:
+        raise GanvqError(f"--subset must be at least 1, got {n}")
+    if not 0 <= seed < 2**63:
+        raise GanvqError(f"--subset-seed must lie in [0, 2^63), got {seed}")
+    if n > total:
+        raise GanvqError(f"--subset {n}: {source} hold only {total} images")
+    rng = np.random.Generator(np.random.PCG64(seed))
+    if labels is None:
+        return np.sort(rng.permutation(total)[:n])
+    classes = np.unique(labels)
+    per_class = np.full(len(classes), n // len(classes))
+    per_class[rng.permutation(len(classes))[: n % len(classes)]] += 1
+    picked = []
+    for c, k in zip(classes, per_class):
+        members = np.flatnonzero(labels == c)
+        if k > len(members):
+            raise GanvqError(f"--subset {n}: class {int(c)} of {source} has only {len(members)} images, "
+                             f"{int(k)} needed for a balanced subset")
+        picked.append(members[rng.permutation(len(members))[:k]])
+    return np.sort(np.concatenate(picked))

@@ -156,6 +156,10 @@ class GANRunConfig:
     gan: GANOptions = field(default_factory=GANOptions)
     data: str = "fashion-mnist"  # dataset name or path (see ganvq.data.resolve_dataset)
     limit: int | None = None  # use only the first N training images
+    # train on a balanced subset of N of the (first `limit`) training images, equal per class, drawn with
+    # subset_seed (ganvq.data.splits.balanced_subset): eval finds the same images for the audit and --utility
+    subset: int | None = None
+    subset_seed: int = 0
     channels: int | None = None  # 1 grayscale, 3 RGB, None: as the data is
     on_bad: str = "skip"  # unreadable files in an image folder: "skip" (and list them) or "fail"
     # held out from training (see ganvq.data.splits); None: 10% of data without a named test split, else 0.
@@ -166,6 +170,10 @@ class GANRunConfig:
 
     def __post_init__(self) -> None:
         check_val_fraction(self.val_fraction)
+        if self.subset is not None and self.subset < 1:
+            raise GanvqError(f"--subset must be at least 1, got {self.subset}")
+        if not 0 <= self.subset_seed < 2**63:
+            raise GanvqError(f"--subset-seed must lie in [0, 2^63), got {self.subset_seed}")
         if self.privacy.private:
             check_private_recipe(self.model.d_norm, self.gan.loss, self.gan.r1_gamma, self.gan.diffaugment_target)
         if self.gan.loss == "wgan-gp" and self.model.d_norm == "bn":

@@ -59,6 +59,8 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
                          on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
+    if config.subset is not None:
+        train = train.balanced(config.subset, config.subset_seed)
     if describe_skipped(train):
         warn(describe_skipped(train))
     conditional = config.gan.conditional and train.labels is not None and (train.num_classes or 0) > 1

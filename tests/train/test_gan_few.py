@@ -1,0 +1,78 @@
+"""Small-data GAN training: the balanced --subset a run trains on, and where DiffAugment is (and is not) applied."""
+
+import dataclasses
+import json
+
+import torch
+
+from ganvq.commands.sample import latents, sample
+from ganvq.data import load_dataset
+from ganvq.images import to_uint8_image
+from ganvq.runs import gan_preset, load_gan
+from ganvq.train import gan as gan_train
+from ganvq.train.gan import GANTask, train_gan
+
+
+def _subset(config, n=20, seed=3):
+    return dataclasses.replace(config, subset=n, subset_seed=seed)
+
+
+def test_a_subset_run_trains_on_the_balanced_subset_its_seed_draws_and_stores_it(tmp_path, tiny_gan_config):
+    config = _subset(tiny_gan_config)
+    task = GANTask(config)
+    expected = load_dataset("fashion-mnist", "train", limit=256).balanced(20, 3)
+    assert torch.equal(task.batches.images, expected.images) and torch.equal(task.batches.labels, expected.labels)
+    assert torch.bincount(task.batches.labels, minlength=10).tolist() == [2] * 10
+    assert not torch.equal(GANTask(_subset(tiny_gan_config, seed=4)).batches.images, expected.images)
+    train_gan(dataclasses.replace(config, train=dataclasses.replace(config.train, steps=2)), tmp_path, quiet=True)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    assert (stored["subset"], stored["subset_seed"], stored["limit"]) == (20, 3, 256)
+
+
+def test_diffaugment_reaches_d_on_real_and_fake_images_alike(tiny_gan_config, monkeypatch):
+    task = GANTask(_subset(tiny_gan_config))
+    calls, seen_by_d, made_by_g = [], [], []
+    real_augment = gan_train.diff_augment
+
+    def spy(x, *args):
+        out = real_augment(x, *args)
+        calls.append((x.detach().clone(), out.detach().clone()))
+        return out
+
+    monkeypatch.setattr(gan_train, "diff_augment", spy)
+    task.D.register_forward_pre_hook(lambda m, args: seen_by_d.append(args[0].detach().clone()))
+    task.G.register_forward_hook(lambda m, args, out: made_by_g.append(out.detach().float().clone()))
+    state = task.batches.state_dict()
+    task._d_step()
+    task.batches.load_state_dict(state)
+    real, _ = task.batches.next_batch()
+    (real_in, real_out), (fake_in, fake_out) = calls
+    assert torch.equal(real_in, real) and torch.equal(fake_in, made_by_g[0])  # both players' images augmented
+    assert not torch.equal(real_out, real_in) and not torch.equal(fake_out, fake_in)
+    assert torch.equal(seen_by_d[0], torch.cat([real_out, fake_out]))  # and D sees only the augmented ones
+    calls.clear()
+    task._g_step()  # G learns through the augmentation too
+    assert torch.equal(calls[0][0], made_by_g[1]) and torch.equal(seen_by_d[1], calls[0][1])
+
+
+def test_exported_samples_are_the_generators_own_output_never_augmented(tmp_path, tiny_gan_config, monkeypatch):
+    config = _subset(tiny_gan_config)
+    train_gan(dataclasses.replace(config, train=dataclasses.replace(config.train, steps=2)), tmp_path, quiet=True)
+
+    def refuse(*args, **kw):
+        raise AssertionError("DiffAugment called while sampling")
+
+    monkeypatch.setattr(gan_train, "diff_augment", refuse)
+    images, labels = sample(tmp_path, 20, seed=5, device="cpu")
+    G, stored = load_gan(tmp_path, "cpu")
+    z = latents(20, stored.model.z_dim, torch.Generator().manual_seed(5))
+    with torch.no_grad():
+        direct = torch.from_numpy(to_uint8_image(G(z, labels))).permute(0, 3, 1, 2)
+    assert torch.equal(images, direct)
+
+
+def test_the_small_data_preset_augments_with_every_transform_and_a_mild_shift():
+    few = gan_preset("few-100")
+    assert few.gan.diffaugment == "color,translation,cutout" and few.gan.diffaugment_p == 1.0
+    assert (few.gan.diffaugment_shift, few.gan.diffaugment_fill) == (1 / 16, "edge")
+    assert few.model == gan_preset("fmnist-few").model and few.gan.conditional and few.gan.ema_decay > 0
