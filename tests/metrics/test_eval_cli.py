@@ -39,3 +39,26 @@ def test_eval_of_a_non_generator_checkpoint_is_a_one_line_error(tmp_path, tiny_v
     train_vqvae(tiny_vqvae_config, run, quiet=True)
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "10"]) == 2
     assert "vqvae checkpoint does not generate images" in capsys.readouterr().err
+
+
+def test_eval_gan_of_a_subset_run_audits_against_its_images_and_reports_utility_a_b_c(tmp_path, tiny_gan_config,
+                                                                                         capsys, monkeypatch):
+    import dataclasses
+    import functools
+
+    from ganvq.commands import evaluate
+
+    monkeypatch.setattr(evaluate, "few_shot_utility", functools.partial(evaluate.few_shot_utility, steps=4))
+    run = tmp_path / "gan"
+    train_gan(dataclasses.replace(tiny_gan_config, subset=20, subset_seed=1), run, quiet=True)
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--utility", "30"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((run / "eval-gan.json").read_text())
+    assert result["memorization"]["training_data"]["images"] == 20
+    u = result["utility"]
+    assert (u["real_images"], u["synthetic_images"], u["test_images"]) == (20, 30, 10000)
+    assert {"real", "real_plus_synthetic", "synthetic"} <= set(u) and "points" in printed
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--utility", "30", "--real-subset", "30"]) == 0
+    assert json.loads((run / "eval-gan.json").read_text())["utility"]["real_images"] == 30
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--real-subset", "30"]) == 2
+    assert "--real-subset chooses the real images of --utility" in capsys.readouterr().err

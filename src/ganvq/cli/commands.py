@@ -139,7 +139,8 @@ def _eval_gan(args) -> None:
     from ganvq.metrics.score import format_scores
 
     result = eval_gan(args.ckpt, n=args.n, real=args.real, features=args.features, seed=args.seed, out=args.out,
-                      bf16=args.bf16, quiet=args.quiet, utility_n=args.utility or 0)
+                      bf16=args.bf16, quiet=args.quiet, utility_n=args.utility or 0, real_subset=args.real_subset,
+                      subset_seed=args.subset_seed)
     print(format_scores(result))
     if "privacy" in result:
         p = result["privacy"]
@@ -147,8 +148,14 @@ def _eval_gan(args) -> None:
               f"multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g}, {p['d_steps']} D steps")
     if "utility" in result:
         u = result["utility"]
-        print(f"utility: {100 * u['accuracy']:.2f}% accuracy on {u['test_images']} real held-out images of a "
-              f"classifier trained on {u['train_images']} samples")
+        if "accuracy" in u:
+            print(f"utility: {100 * u['accuracy']:.2f}% accuracy on {u['test_images']} real held-out images of a "
+                  f"classifier trained on {u['train_images']} samples")
+        else:
+            print(f"utility ({u['test_images']} real held-out images): {100 * u['real']['accuracy']:.2f}% trained on "
+                  f"the {u['real_images']} real images, {100 * u['real_plus_synthetic']['accuracy']:.2f}% on them plus "
+                  f"{u['synthetic_images']} samples ({u['gain_points']:+.2f} points), "
+                  f"{100 * u['synthetic']['accuracy']:.2f}% on the samples alone")
     print(f"wrote {result['written']}")
 
 
@@ -279,7 +286,14 @@ def add_commands(sub) -> None:
     _add_scoring_options(p)
     p.add_argument("--utility", type=int, nargs="?", const=10_000, metavar="N",
                    help="also train a fixed small classifier on N class-conditional samples (default 10000) and "
-                        "report its accuracy on the real held-out images (downstream utility)")
+                        "report its accuracy on the real held-out images (downstream utility); for a run trained "
+                        "on a --subset (or with --real-subset) also trained on those real images alone and on them "
+                        "plus the samples, with classic augmentation")
+    p.add_argument("--real-subset", type=int, metavar="N_REAL",
+                   help="with --utility: the real images are a balanced subset of N_REAL training images, drawn as "
+                        "train gan --subset draws them (default: the run's own --subset, if it has one)")
+    p.add_argument("--subset-seed", type=int, metavar="S",
+                   help="seed of --real-subset's draw (default: the run's --subset-seed, else 0)")
     p.add_argument("-o", "--out", help="JSON file to write (default: eval-gan.json in the run folder)")
     p.set_defaults(func=_eval_gan)
 

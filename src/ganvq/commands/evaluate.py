@@ -14,6 +14,7 @@ import torch
 from ganvq.commands.export import SOURCE_FILE
 from ganvq.commands.sample import generate, sample
 from ganvq.data import (
+    ImageDataset,
     describe_skipped,
     describe_split,
     has_named_splits,
@@ -25,7 +26,7 @@ from ganvq.errors import GanvqError, warn
 from ganvq.io import write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.score import score_samples
-from ganvq.metrics.utility import downstream_accuracy
+from ganvq.metrics.utility import downstream_accuracy, few_shot_utility
 from ganvq.progress import Progress, progress
 from ganvq.runs import open_run
 
@@ -157,9 +158,27 @@ def privacy_facts(run) -> dict | None:
                       "in metrics.jsonl"}
 
 
-def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | None = None) -> dict:
+def training_subset(run, real_subset: int | None = None, subset_seed: int | None = None) -> ImageDataset | None:
+    """The real images a GAN run trained on when they are a part of its data's train split (--limit, --subset),
+    or `real_subset` images of them drawn as `train gan --subset` draws (subset_seed: the run's, else 0); None for
+    a run trained on the whole split with no real_subset asked for."""
+    c = run.config
+    subset = real_subset or getattr(c, "subset", None)
+    if run.kind != "gan" or (subset is None and c.limit is None):
+        return None
+    fraction = held_out_fraction(c.data, c.val_fraction)
+    train = load_dataset(c.data, "train", size=c.model.image_size, channels=c.model.channels, on_bad=c.on_bad,
+                         limit=c.limit, val_fraction=fraction)
+    seed = c.subset_seed if subset_seed is None else subset_seed
+    return train if subset is None else train.balanced(subset, seed)
+
+
+def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | None = None,
+            real: ImageDataset | None = None) -> dict:
     """Downstream accuracy: the fixed classifier of metrics.utility trained on n class-conditional samples (classes
-    in turn), tested on the real held-out images of the run's training data (the first test_limit only, if given)."""
+    in turn), tested on the real held-out images of the run's training data (the first test_limit only, if given).
+    With `real` (a few real training images, e.g. the run's --subset), metrics.utility.few_shot_utility instead:
+    (a) real, (b) real plus the samples, (c) the samples alone."""
     if n < 1:
         raise GanvqError(f"--utility takes a positive number of synthetic images, got {n}")
     c = run.config
@@ -171,17 +190,31 @@ def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | No
                         limit=test_limit)
     if test.labels is None or len(test.images) == 0:
         raise GanvqError(f"{c.data}: --utility needs labelled held-out images")
-    result = downstream_accuracy(images, labels, test.images, test.labels, c.model.num_classes)
-    return {**result, "trained_on": f"{n} samples of the GAN (seed {seed})",
-            "tested_on": describe_split("test", has_named_splits(c.data), fraction)}
+    tested_on = describe_split("test", has_named_splits(c.data), fraction)
+    if real is None:
+        result = downstream_accuracy(images, labels, test.images, test.labels, c.model.num_classes)
+        return {**result, "trained_on": f"{n} samples of the GAN (seed {seed})", "tested_on": tested_on}
+    if real.labels is None:
+        raise GanvqError(f"{c.data}: --utility with real images needs labelled training images")
+    result = few_shot_utility((real.images, real.labels), (images, labels), (test.images, test.labels),
+                              c.model.num_classes)
+    return {**result, "trained_on": {"real": f"{len(real)} real training images of {c.data}",
+                                     "synthetic": f"{n} samples of the GAN (seed {seed}), classes in turn"},
+            "tested_on": tested_on}
 
 
 def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str = "auto", seed: int = 0,
-             out: str | None = None, bf16: bool = False, quiet: bool = False, utility_n: int = 0) -> dict:
+             out: str | None = None, bf16: bool = False, quiet: bool = False, utility_n: int = 0,
+             real_subset: int | None = None, subset_seed: int | None = None) -> dict:
     """Sample n images (seeded) from a generator checkpoint and score them against the held-out images of its
-    training data (or `real`); the memorization audit always uses its training data. utility_n > 0 also trains
-    the downstream classifier on that many samples; a private run's guarantee is reported beside the scores."""
+    training data (or `real`); the memorization audit always uses its training data, the very images of a
+    --limit or --subset run. utility_n > 0 also trains the downstream classifier on that many samples, beside
+    the run's --subset images (or `real_subset` training images drawn alike) when there are some; a private run's
+    guarantee is reported beside the scores."""
+    if real_subset is not None and not utility_n:
+        raise GanvqError("--real-subset chooses the real images of --utility: give --utility too")
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
+    few = training_subset(run, real_subset, subset_seed)
     images, trained = generate(run, n, seed, quiet=quiet)
     real = real or (trained[0] if trained else None)
     if not real:
@@ -192,11 +225,12 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     with _scoring(len(images), "eval gan", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
                                val_fraction=fraction, trained_on=trained, notes=notes, stage=_stage(bar),
-                               advance=bar.update)
+                               advance=bar.update, train_subset=None if few is None else few.images)
     result = {"checkpoint": str(ckpt), "sample_seed": seed, **scores}
     if run.kind == "gan" and privacy_facts(run) is not None:
         result["privacy"] = privacy_facts(run)
     if utility_n:
-        result["utility"] = utility(run, utility_n, seed, quiet)
+        with_real = real_subset is not None or getattr(run.config, "subset", None) is not None
+        result["utility"] = utility(run, utility_n, seed, quiet, real=few if with_real else None)
     write_json(target, result)
     return {**result, "written": str(target)}

@@ -163,6 +163,7 @@ def score_samples(
     notes: list[str] | None = None,
     stage: Callable[[str], None] | None = None,
     advance: Callable[[int], None] | None = None,
+    train_subset: torch.Tensor | None = None,
 ) -> dict:
     """All sample-quality metrics of uint8 (N, C, H, W) samples against a real dataset split.
 
@@ -170,7 +171,8 @@ def score_samples(
     the samples with the training images of `trained_on` (data, held-out fraction), by default `real`'s;
     it needs held-out images of that data as its yardstick and is skipped, with a note, without them.
     For a progress display, `stage(name)` is told as each stage of the work begins and `advance(k)` of every
-    k samples whose features are done."""
+    k samples whose features are done. `train_subset` (uint8, a run trained on a subset of that data) makes the
+    audit compare with those images alone, and the held-out images' distances to them its yardstick."""
     stage = stage or (lambda name: None)
     if fake.dtype != torch.uint8 or fake.dim() != 4:
         raise GanvqError(f"samples must be uint8 (N, C, H, W), got {fake.dtype} {tuple(fake.shape)}")
@@ -220,7 +222,7 @@ def score_samples(
         stage("memorization audit")
         data, fraction = trained_on or (real, val_fraction)
         try:
-            result["memorization"] = _audit(fake, data, fraction, pairs_png)
+            result["memorization"] = _audit(fake, data, fraction, pairs_png, train_subset=train_subset)
         except GanvqError as e:
             notes.append(f"memorization audit skipped: {e}")
         timings["memorization"] = time.perf_counter() - t0
@@ -245,27 +247,34 @@ def _features(extractor, images: torch.Tensor, advance: Callable[[int], None] | 
 
 
 def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png: str | Path | None,
-           shown: int = 32) -> dict:
-    """The memorization audit against the train split; test-to-train distances come from the cache."""
+           shown: int = 32, train_subset: torch.Tensor | None = None) -> dict:
+    """The memorization audit against the train split (or the subset of it a run was trained on); the
+    test-to-train distances of a whole split come from the cache, a subset's are computed (it is small)."""
     c, h, _ = fake.shape[1:]
     path = resolve_dataset(real)
     named = has_named_splits(path)
     fraction = held_out_fraction(path, val_fraction)
-    train = load_dataset(real, "train", size=h, channels=c, val_fraction=fraction)
-    tag = "" if named and fraction == 0 else f"-vf{fraction:g}"
-    key = f"{path.name}-{_fingerprint(path)}-audit{tag}-{c}x{h}-v{CACHE_VERSION}"
-
-    def compute() -> dict[str, torch.Tensor]:
+    note = describe_split("train", named, fraction)
+    if train_subset is not None:
+        train_images = train_subset
         test = load_dataset(real, "test", size=h, channels=c, val_fraction=fraction)
-        return {"test_nn_distance": nearest_neighbours(test.images, train.images)[0]}
+        test_nn = nearest_neighbours(test.images, train_images)[0]
+        note = f"a subset of {len(train_images)} images of {note} (the run's --subset)"
+    else:
+        train_images = load_dataset(real, "train", size=h, channels=c, val_fraction=fraction).images
+        tag = "" if named and fraction == 0 else f"-vf{fraction:g}"
+        key = f"{path.name}-{_fingerprint(path)}-audit{tag}-{c}x{h}-v{CACHE_VERSION}"
 
-    test_nn = _cached(key, compute)["test_nn_distance"]
-    summary, d, idx = memorization_audit(fake, train.images, test_nn)
-    summary["training_data"] = {"data": str(real), "split_note": describe_split("train", named, fraction),
-                                "images": len(train)}
+        def compute() -> dict[str, torch.Tensor]:
+            test = load_dataset(real, "test", size=h, channels=c, val_fraction=fraction)
+            return {"test_nn_distance": nearest_neighbours(test.images, train_images)[0]}
+
+        test_nn = _cached(key, compute)["test_nn_distance"]
+    summary, d, idx = memorization_audit(fake, train_images, test_nn)
+    summary["training_data"] = {"data": str(real), "split_note": note, "images": len(train_images)}
     if pairs_png is not None:
         order = d.argsort()[:shown]
-        pairs = torch.stack([fake[order], train.images[idx[order]]], 1).flatten(0, 1)  # sample, its nearest
+        pairs = torch.stack([fake[order], train_images[idx[order]]], 1).flatten(0, 1)  # sample, its nearest
         save_grid(pairs_png, pairs, nrow=16, upscale=2)
         summary["closest_pairs_png"] = str(pairs_png)
     return summary

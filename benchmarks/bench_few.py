@@ -1,0 +1,353 @@
+"""A richer image library from little data: GANs on 100 (and 500) Fashion-MNIST images, and what the library is worth.
+
+For each subset size (balanced classes, subset seed --subset-seed, drawn as `ganvq train gan --subset` draws it)
+and each training seed, trains at equal CPU budgets:
+- `few-100`: ganvq's small-data preset (fmnist-few's width-16 conditional SN-GAN with DiffAugment),
+- `no-augmentation`: the same preset without DiffAugment,
+- `textbook`: `dcgan-textbook` (the pytorch/examples DCGAN, unconditional).
+The budget is CPU time, not wall time, so that runs on a shared machine get equal work: each configuration's
+CPU seconds per step are timed first (CALIBRATION_STEPS steps after a warm-up, time.process_time, one torch
+thread), and the run then trains for budget / that many steps. Every row records its step count, its measured
+training CPU and wall seconds and the load average around it.
+
+Each run is then sampled (--samples, EMA generator, sample seed 0, classes in turn) and scored by the evaluation
+suite against the 10,000 test images (FID, KID, precision/recall, density/coverage) with the memorization audit
+against the subset it was trained on. Conditional runs are scored for utility by
+ganvq.metrics.utility.few_shot_utility, the code `ganvq eval gan --utility` runs: the fixed classifier trained on
+(a) the subset's real images with classic augmentation, (b) those plus --utility-n samples, (c) the samples alone,
+tested on the 10,000 test images ((a) does not depend on the GAN: it is trained once per subset).
+
+Bars (issue 23), at 100 images: mean FID of `few-100` <= 0.7 x `no-augmentation`'s, with the gap larger than
+either configuration's seed range (max - min); utility (b) - (a) >= 1 point, mean over seeds. Writes
+benchmarks/results/few.json, few_real-N.png (the N real images, one class per column) and
+few_samples-N_CONFIG.png (100 samples of the first seed, one class per column). Usage:
+
+    python benchmarks/bench_few.py [--cpu-minutes 15] [--seeds 3] [--sizes 100 500] [--jobs 1] [--merge]
+    python benchmarks/bench_few.py --quick --out /tmp/few.json      # a smoke run in about a minute
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import torch
+from machine import describe
+
+RESULTS = Path(__file__).parent / "results"
+ISSUE_CPU_MINUTES = 15.0  # the issue's budget per run
+CALIBRATION_STEPS = 20  # timed steps (after WARMUP_STEPS) that fix a configuration's CPU seconds per step
+WARMUP_STEPS = 3
+SAMPLE_SEED = 0
+# name -> (preset, GANOptions changes)
+CONFIGS = {
+    "few-100": ("few-100", {}),
+    "no-augmentation": ("few-100", {"diffaugment": ""}),
+    "textbook": ("dcgan-textbook", {}),
+}
+SCORE_KEYS = ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "class_coverage",
+              "label_entropy")
+MEMO_KEYS = ("median_ratio", "closer_than_test_q0.01_fraction", "closer_than_every_test_fraction",
+             "sample_nn_median", "test_nn_median")
+
+
+def run_config(name: str, size: int, seed: int, subset_seed: int = 0, steps: int = 1):
+    """The run config of configuration `name` on a `size`-image subset: its preset, changes, seed and step count."""
+    from ganvq.runs import gan_preset
+
+    preset, changes = CONFIGS[name]
+    config = gan_preset(preset)
+    # no periodic checkpoints or sample grids: they would spend the budget on disk writes
+    train = dataclasses.replace(config.train, steps=steps, minutes=None, seed=seed, ckpt_every=10**9,
+                                ckpt_minutes=0, threads=1)
+    gan = dataclasses.replace(config.gan, sample_every=0, **changes)
+    return dataclasses.replace(config, train=train, gan=gan, subset=size, subset_seed=subset_seed)
+
+
+def cpu_seconds_per_step(config) -> float:
+    """CPU seconds one training step of `config` takes here, timed over CALIBRATION_STEPS after a warm-up."""
+    from ganvq.train.gan import GANTask
+
+    task = GANTask(config)
+    for step in range(WARMUP_STEPS):
+        task.train_step(step)
+    t0 = time.process_time()
+    for step in range(WARMUP_STEPS, WARMUP_STEPS + CALIBRATION_STEPS):
+        task.train_step(step)
+    return (time.process_time() - t0) / CALIBRATION_STEPS
+
+
+def _test_set(limit: int | None):
+    from ganvq.data import load_dataset
+
+    return load_dataset("fashion-mnist", "test", limit=limit)
+
+
+def _subset(size: int, subset_seed: int):
+    from ganvq.data import load_dataset
+
+    return load_dataset("fashion-mnist", "train").balanced(size, subset_seed)
+
+
+def run_one(name: str, size: int, seed: int, args: dict, real_result: dict | None, workdir: str) -> dict:
+    """Train one configuration for the CPU budget, sample it, score it, measure its utility: one row."""
+    torch.set_num_threads(1)
+    from ganvq.commands.sample import sample
+    from ganvq.config import to_dict
+    from ganvq.images import save_grid
+    from ganvq.metrics.score import score_samples
+    from ganvq.metrics.utility import few_shot_utility
+    from ganvq.train.gan import train_gan
+
+    quick = args["quick"]
+    config = run_config(name, size, seed, args["subset_seed"])
+    per_step = None if quick else cpu_seconds_per_step(config)
+    steps = args["quick_steps"] if quick else max(1, int(args["cpu_minutes"] * 60 / per_step))
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=steps))
+    out = Path(workdir) / f"{size}-{name}-seed{seed}"
+    load_before = os.getloadavg()
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    summary = train_gan(config, out, quiet=True)
+    train_cpu, train_wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    load_after = os.getloadavg()
+
+    images, labels = sample(out, args["samples"], seed=SAMPLE_SEED, device="cpu")
+    if seed == args["first_seed"] and args["grid_prefix"]:
+        save_grid(f"{args['grid_prefix']}_samples-{size}_{name}.png", images[:100], nrow=10, upscale=2)
+    real = _subset(size, args["subset_seed"])
+    scores = score_samples(images, "fashion-mnist", "test", seed=SAMPLE_SEED, n_ref=args["test_limit"],
+                           train_subset=real.images)
+    memo = scores.get("memorization", {})
+    row = {
+        "config": name,
+        "preset": CONFIGS[name][0],
+        "diffaugment": config.gan.diffaugment,
+        "train_images": size,
+        "subset_seed": args["subset_seed"],
+        "seed": seed,
+        "cpu_seconds_per_step_calibrated": None if per_step is None else round(per_step, 4),
+        "generator_steps": summary["step"],
+        "batch_size": config.train.batch_size,
+        "train_cpu_seconds": round(train_cpu, 1),
+        "train_wall_seconds": round(train_wall, 1),
+        "load_average_before": [round(v, 2) for v in load_before],
+        "load_average_after": [round(v, 2) for v in load_after],
+        "precision_used": summary["precision_used"],
+        "samples": len(images),
+        **{k: scores[k] for k in SCORE_KEYS if k in scores},
+        "memorization": {k: memo.get(k) for k in MEMO_KEYS} | {"training_images": size},
+        "run_config": to_dict(config),
+        "machine": describe(),
+        "measured": time.strftime("%Y-%m-%d %H:%M"),
+    }
+    if labels is None:
+        row["utility"] = None
+        row["utility_note"] = "unconditional GAN: its samples carry no labels, so no classifier can train on them"
+    else:
+        test = _test_set(args["test_limit"])
+        n = args["utility_n"]
+        syn = sample(out, n, seed=SAMPLE_SEED, device="cpu") if n != len(images) else (images, labels)
+        row["utility"] = few_shot_utility((real.images, real.labels), syn, (test.images, test.labels), 10,
+                                          steps=args["utility_steps"], real_result=real_result)
+    return row
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values)
+
+
+def summarize(rows: list[dict]) -> list[dict]:
+    """Per subset size and configuration: mean, sample standard deviation and range over seeds of the headline
+    numbers, and the step counts."""
+    out = []
+    for size in sorted({r["train_images"] for r in rows}):
+        for name in CONFIGS:
+            group = sorted((r for r in rows if r["train_images"] == size and r["config"] == name),
+                           key=lambda r: r["seed"])
+            if not group:
+                continue
+            entry = {"train_images": size, "config": name, "seeds": [r["seed"] for r in group],
+                     "generator_steps": [r["generator_steps"] for r in group]}
+            metrics = {"fid": [r["fid"] for r in group], "precision": [r["precision"] for r in group],
+                       "recall": [r["recall"] for r in group],
+                       "memorization_median_ratio": [r["memorization"]["median_ratio"] for r in group]}
+            if all(r.get("utility") for r in group):
+                for key in ("real", "real_plus_synthetic", "synthetic"):
+                    metrics[f"utility_{key}"] = [r["utility"][key]["accuracy"] for r in group]
+                metrics["utility_gain_points"] = [r["utility"]["gain_points"] for r in group]
+            for key, values in metrics.items():
+                entry[key] = {"each": values, "mean": _mean(values),
+                              "std": statistics.stdev(values) if len(values) > 1 else None,
+                              "range": max(values) - min(values)}
+            out.append(entry)
+    return out
+
+
+def check_bar(rows: list[dict], size: int = 100) -> dict:
+    """The issue's bars at `size` images, each with the numbers it compared (missing rows: not checked)."""
+    summary = {(s["train_images"], s["config"]): s for s in summarize(rows)}
+    bar = {}
+    few, plain = summary.get((size, "few-100")), summary.get((size, "no-augmentation"))
+    if few and plain:
+        seeds = sorted(set(few["seeds"]) & set(plain["seeds"]))
+        f = [r["fid"] for r in rows if r["train_images"] == size and r["config"] == "few-100" and r["seed"] in seeds]
+        p = [r["fid"] for r in rows if r["train_images"] == size and r["config"] == "no-augmentation"
+             and r["seed"] in seeds]
+        mf, mp = _mean(f), _mean(p)
+        spread = max(max(f) - min(f), max(p) - min(p))
+        bar["fid_at_most_0.7_of_no_augmentation"] = {
+            "train_images": size, "seeds": seeds, "few_100": mf, "no_augmentation": mp, "ratio": mf / mp,
+            "ok": mf <= 0.7 * mp}
+        bar["fid_gap_larger_than_seed_spread"] = {
+            "gap": mp - mf, "spread": spread, "spread_definition": "the larger of the two configurations' seed "
+                                                                   "ranges (max - min FID)",
+            "ok": len(seeds) > 1 and mp - mf > spread}
+    if few and "utility_gain_points" in few:
+        gain = few["utility_gain_points"]
+        bar["utility_real_plus_synthetic_beats_real_by_1_point"] = {
+            "train_images": size, "config": "few-100", "gain_points_each": gain["each"], "mean": gain["mean"],
+            "ok": gain["mean"] >= 1.0}
+    bar["all_ok"] = bool(bar) and all(v["ok"] for v in bar.values())
+    return bar
+
+
+def real_grid(size: int, subset_seed: int, path: str) -> None:
+    """The subset's real images, one class per column (as the conditional sample grids are)."""
+    from ganvq.images import save_grid
+
+    real = _subset(size, subset_seed)
+    by_class = [real.images[real.labels == k] for k in range(10)]
+    rows = min(10, min(len(c) for c in by_class))
+    grid = torch.stack([by_class[k][r] for r in range(rows) for k in range(10)])
+    save_grid(path, grid, nrow=10, upscale=2)
+
+
+class _InProcess:
+    """ProcessPoolExecutor's submit/result, run here in order (--jobs 1): no worker start-up."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, *args):
+        class Done:
+            def result(self):
+                return fn(*args)
+
+        return Done()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu-minutes", type=float, default=ISSUE_CPU_MINUTES,
+                        help=f"CPU-minutes of training per run (the issue's budget: {ISSUE_CPU_MINUTES:g})")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 500], help="training subset sizes")
+    parser.add_argument("--seeds", type=int, default=3, help="training seeds per configuration: 0, 1, ...")
+    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--subset-seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=10_000, help="samples scored per run")
+    parser.add_argument("--utility-n", type=int, default=10_000, help="synthetic images of the utility library")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side, one torch thread each (the budget "
+                                                             "is CPU time, so they do not change each other's steps)")
+    parser.add_argument("--note", default="", help="a sentence for the JSON (e.g. why the budget is reduced)")
+    parser.add_argument("--workdir", help="keep the run folders here (default: a temporary folder)")
+    parser.add_argument("--out", help="JSON to write (default benchmarks/results/few.json)")
+    parser.add_argument("--merge", action="store_true", help="keep the existing --out's other rows")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke mode: 20 images, 2 steps, 100 samples, a 3-step classifier, 500 test images")
+    args = parser.parse_args()
+    from ganvq.errors import GanvqError
+    from ganvq.io import write_json
+    from ganvq.metrics.utility import FEW_SHOT_STEPS, few_shot_accuracy
+
+    if args.quick and not args.out:
+        parser.error("--quick writes a smoke-test JSON: give --out (never benchmarks/results/)")
+    out = Path(args.out or RESULTS / "few.json")
+    if args.seeds < 1 or args.jobs < 1 or args.cpu_minutes <= 0:
+        parser.error("--seeds and --jobs must be at least 1, --cpu-minutes positive")
+    sizes = [20] if args.quick else args.sizes
+    opts = {"quick": args.quick, "quick_steps": 2, "cpu_minutes": args.cpu_minutes, "subset_seed": args.subset_seed,
+            "samples": 100 if args.quick else args.samples, "utility_n": 100 if args.quick else args.utility_n,
+            "utility_steps": 3 if args.quick else FEW_SHOT_STEPS, "test_limit": 500 if args.quick else None,
+            "first_seed": args.first_seed, "grid_prefix": str(out.with_suffix(""))}
+    torch.set_num_threads(1)
+    rows: list[dict] = []
+    if args.merge and out.exists():
+        old = json.loads(out.read_text())
+        rows = old["results"]
+    started = time.strftime("%Y-%m-%d %H:%M")
+    seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
+    jobs = [(name, size, seed) for size in sizes for seed in seeds for name in args.configs]
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = args.workdir or tmp
+        # (a), the real-only classifier, depends only on the subset: trained once per size
+        real_results = {}
+        for size in sizes:
+            real_grid(size, args.subset_seed, f"{opts['grid_prefix']}_real-{size}.png")
+            real, test = _subset(size, args.subset_seed), _test_set(opts["test_limit"])
+            real_results[size] = few_shot_accuracy((real.images, real.labels), (test.images, test.labels), 10,
+                                                   steps=opts["utility_steps"])
+            print(json.dumps({"train_images": size, "utility_real": real_results[size]["accuracy"]}), flush=True)
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) if args.jobs > 1 else _InProcess() as pool:
+            futures = [pool.submit(run_one, name, size, seed, opts, real_results[size], workdir)
+                       for name, size, seed in jobs]
+            for future in futures:
+                try:
+                    row = future.result()
+                except GanvqError as e:
+                    raise SystemExit(f"bench_few: {e}") from None
+                print(json.dumps({k: row[k] for k in ("config", "train_images", "seed", "generator_steps",
+                                                       "train_cpu_seconds", "fid")}
+                                 | {"utility": row["utility"] and row["utility"]["gain_points"]}), flush=True)
+                key = (row["config"], row["train_images"], row["seed"])
+                rows = [r for r in rows if (r["config"], r["train_images"], r["seed"]) != key] + [row]
+                rows.sort(key=lambda r: (r["train_images"], list(CONFIGS).index(r["config"]), r["seed"]))
+                write_json(out, _document(rows, args, opts, started))  # after every run: a stopped bench keeps its rows
+    document = _document(rows, args, opts, started)
+    write_json(out, document)
+    print(json.dumps(document["bar"], indent=2))
+    print(f"wrote {out}")
+
+
+def _document(rows: list[dict], args, opts: dict, started: str) -> dict:
+    budgets = sorted({round(r["train_cpu_seconds"] / 60) for r in rows}) if rows else []
+    reduced = not args.quick and args.cpu_minutes < ISSUE_CPU_MINUTES
+    return {
+        "benchmark": "few",
+        "dataset": "fashion-mnist: balanced training subsets (subset seed "
+                   f"{args.subset_seed}); scored against the 10,000 test images"
+                   + (" (500 in --quick mode)" if args.quick else ""),
+        "quick": args.quick,
+        "budget": {"cpu_minutes_per_run": args.cpu_minutes, "issue_cpu_minutes_per_run": ISSUE_CPU_MINUTES,
+                   "reduced": reduced,
+                   "note": (f"REDUCED: {args.cpu_minutes:g} CPU-minutes per run instead of the issue's "
+                            f"{ISSUE_CPU_MINUTES:g}; results at the issue's budget may differ. " if reduced else "")
+                           + "Budgets are CPU time (steps = budget / calibrated CPU seconds per step), one torch "
+                             "thread per run, so runs on a shared machine do equal work; measured training CPU "
+                             f"minutes per run (rounded): {budgets}",
+                   "user_note": args.note},
+        "samples_per_run": opts["samples"],
+        "utility_library_images": opts["utility_n"],
+        "utility_classifier_steps": opts["utility_steps"],
+        "started": started,
+        "machine": describe(),
+        "load_average_at_write": [round(v, 2) for v in os.getloadavg()],
+        "bar": check_bar(rows, size=20 if args.quick else 100),
+        "summary": summarize(rows),
+        "results": rows,
+    }
+
+
+if __name__ == "__main__":
+    main()

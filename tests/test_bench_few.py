@@ -1,0 +1,60 @@
+"""The small-data benchmark's bars, and its smoke mode end to end."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_few.py"
+
+
+def _row(config, fid, seed, gain=None):
+    utility = None if gain is None else {"real": {"accuracy": 0.6}, "real_plus_synthetic": {"accuracy": 0.6 + gain / 100},
+                                         "synthetic": {"accuracy": 0.5}, "gain_points": gain}
+    return {"config": config, "train_images": 100, "seed": seed, "fid": fid, "precision": 0.5, "recall": 0.5,
+            "generator_steps": 10, "memorization": {"median_ratio": 1.0}, "utility": utility}
+
+
+def test_the_fid_bar_needs_a_ratio_of_0_7_and_a_gap_beyond_the_seed_spread(benchmark_module):
+    bench = benchmark_module("bench_few")
+    rows = [_row("few-100", f, s, 2.0) for s, f in enumerate([5.0, 5.5, 6.0])]
+    rows += [_row("no-augmentation", f, s, 0.0) for s, f in enumerate([10.0, 9.0, 11.0])]
+    bar = bench.check_bar(rows)
+    ratio, gap = bar["fid_at_most_0.7_of_no_augmentation"], bar["fid_gap_larger_than_seed_spread"]
+    assert ratio["few_100"] == 5.5 and ratio["no_augmentation"] == 10.0 and ratio["ok"]
+    assert gap["gap"] == 4.5 and gap["spread"] == 2.0 and gap["ok"]
+    assert bar["utility_real_plus_synthetic_beats_real_by_1_point"]["mean"] == 2.0 and bar["all_ok"]
+    rows[0], rows[2] = _row("few-100", 1.0, 0, 0.5), _row("few-100", 9.0, 2, 2.0)  # mean 5.17, but a range of 8
+    bar = bench.check_bar(rows)
+    assert bar["fid_at_most_0.7_of_no_augmentation"]["ok"] and not bar["fid_gap_larger_than_seed_spread"]["ok"]
+    assert bar["utility_real_plus_synthetic_beats_real_by_1_point"]["mean"] == pytest.approx(1.5)
+    rows = [_row("few-100", 8.0, 0, 0.9), _row("no-augmentation", 10.0, 0)]
+    bar = bench.check_bar(rows)
+    assert not bar["fid_at_most_0.7_of_no_augmentation"]["ok"] and not bar["fid_gap_larger_than_seed_spread"]["ok"]
+    assert not bar["utility_real_plus_synthetic_beats_real_by_1_point"]["ok"] and not bar["all_ok"]
+
+
+def test_the_runs_compared_differ_only_in_what_the_benchmark_compares(benchmark_module):
+    bench = benchmark_module("bench_few")
+    few, plain = bench.run_config("few-100", 100, 1), bench.run_config("no-augmentation", 100, 1)
+    textbook = bench.run_config("textbook", 100, 1)
+    assert few.gan.diffaugment and not plain.gan.diffaugment and few.model == plain.model
+    assert dict(vars(few.gan), diffaugment="") == vars(plain.gan)
+    assert {c.subset for c in (few, plain, textbook)} == {100} and textbook.gan.loss == "non-saturating"
+    assert {c.train.threads for c in (few, plain, textbook)} == {1}
+
+
+def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
+    out = tmp_path / "few.json"
+    subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)], check=True, capture_output=True,
+                   timeout=600)
+    doc = json.loads(out.read_text())
+    assert doc["quick"] and {r["config"] for r in doc["results"]} == {"few-100", "no-augmentation", "textbook"}
+    for row in doc["results"]:
+        assert row["generator_steps"] == 2 and row["fid"] > 0 and row["memorization"]["training_images"] == 20
+        assert row["load_average_before"] and row["machine"]["cpu"]
+        assert (row["utility"] is None) == (row["config"] == "textbook")
+    assert (tmp_path / "few_real-20.png").is_file() and (tmp_path / "few_samples-20_few-100.png").is_file()
+    assert "fid_at_most_0.7_of_no_augmentation" in doc["bar"] and doc["summary"]
