@@ -13,6 +13,11 @@ non-local means. Every method runs on one thread and gets the same damaged tenso
         --lr 3e-4 --minutes 4 --threads 1 --out runs/bench-restore/vqvae-noise-0-2
     # one part at a time (each merged into the JSON, with a picture restore-PART.png)
     python benchmarks/bench_restore.py --part holes --n 2000 --threads 1
+    # the noise models trained by the script itself (those missing) from a preset, then scored
+    python benchmarks/bench_restore.py --part noise --noise-preset fmnist-14x14-k64 --noise-codebook 512 \
+        --noise-minutes 15 --threads 1
+    # holes completed by a MaskGIT prior (train prior --arch maskgit), keeping the rows of models not rerun
+    python benchmarks/bench_restore.py --part holes --prior runs/bench-restore/prior-k64-maskgit --merge
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -48,6 +55,13 @@ TRAIN_COMMANDS = [  # as run for restore.json, one at a time on this 2-core mach
     ("ganvq train vqvae --resume runs/bench-restore/vqvae-noise-0-2 --minutes 4 (and noise-0-4): 8 minutes in all "
     "for the two noise models of the bars; then each resumed once more for 4 minutes (12 in all; noise-0-4's margin "
     "over BM3D was 0.875 dB at 8 minutes, noise-0-2's 0.275 dB) and its sigma's rows rerun (--sigmas)"),
+    ("later (runs/bench-restore rebuilt; the rows above are kept with --merge, marked measured_earlier): "
+     "ganvq train vqvae --preset fmnist-14x14-k64 --codebook-size 512 --corrupt noise:0.2 --minutes 15 --threads 1 "
+     "--out runs/bench-restore/vqvae-noise-0-2-fmnist-14x14-k64-k512  (what --noise-preset fmnist-14x14-k64 "
+     "--noise-codebook 512 runs for a missing model: 512 codes instead of 64, the same network)"),
+    ("ganvq train vqvae --preset fmnist-14x14-k64 --minutes 8 --threads 1 --out runs/bench-restore/vqvae-k64, then "
+     "ganvq train prior --arch maskgit --vqvae runs/bench-restore/vqvae-k64 --dim 128 --layers 4 --heads 4 "
+     "--dropout 0 --batch-size 128 --lr 1e-3 --minutes 20 --threads 1 --out runs/bench-restore/prior-k64-maskgit"),
 ]
 PICTURES = [RESULTS.parent]  # where restore-*.png go: beside the JSON
 MASKS = {"center": "center", "random50": "random:0.5"}
@@ -80,6 +94,35 @@ class Scorer:
             mse = se.flatten(1).sum(1) / hole.flatten(1).sum(1)
             row["psnr_hole_db"] = round(float((10 * torch.log10(1 / mse.clamp_min(1e-10))).mean()), 3)
         return row
+
+
+def load_average() -> list[float]:
+    """The 1, 5 and 15 minute load averages: other jobs on this machine slow every timing."""
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def noise_run_name(sigma: float, preset: str, codebook: int | None) -> str:
+    """The run folder of the noise model --noise-preset/--noise-codebook trains for sigma."""
+    return f"vqvae-noise-{sigma:g}".replace(".", "-") + f"-{preset}" + (f"-k{codebook}" if codebook else "")
+
+
+def train_noise_models(args) -> list[str]:
+    """Train (`ganvq train vqvae --corrupt noise:SIGMA`, one at a time) the noise models of --noise-preset that
+    are missing or unfinished in --workdir; the commands run."""
+    commands = []
+    for sigma in args.sigmas or SIGMAS:
+        out = Path(args.workdir) / noise_run_name(sigma, args.noise_preset, args.noise_codebook)
+        if (out / "checkpoint.safetensors").is_file() and model_info(out)["train_minutes"] is not None:
+            continue  # finished
+        cmd = ["ganvq", "train", "vqvae", "--preset", args.noise_preset, "--corrupt", f"noise:{sigma:g}",
+               "--threads", str(args.threads), "--seed", str(args.seed), "--quiet", "--out", str(out)]
+        cmd += ["--codebook-size", str(args.noise_codebook)] if args.noise_codebook else []
+        cmd += ["--init", args.noise_init] if args.noise_init else []
+        cmd += ["--steps", str(args.noise_steps)] if args.noise_steps else ["--minutes", str(args.noise_minutes)]
+        print(" ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        commands.append(" ".join(cmd))
+    return commands
 
 
 def save_rows(name: str, rows: dict[str, torch.Tensor], n: int = 8) -> str:
@@ -188,11 +231,22 @@ def diversity(samples01: torch.Tensor, hole: torch.Tensor) -> float:
     return round(float(torch.stack(d).sqrt().mean()), 4)
 
 
+def _prior_key(prior) -> str:
+    """Row name of a prior's completions: ganvq_prior_* for the local prior (as before), ganvq_ARCH_* else."""
+    arch = prior.config.arch
+    return "ganvq_prior" if arch == "local" else f"ganvq_{arch}"
+
+
 def part_holes(args, clean01, score) -> dict:
-    prior_run = Path(args.prior)
-    prior, model, _ = load_prior(prior_run)
+    priors = []
+    for path in map(Path, args.prior):
+        if (path / "checkpoint.safetensors").is_file():
+            priors.append((path, *load_prior(path)[:2]))
+        else:
+            print(f"no prior run at {path}: its rows are not measured", flush=True)
     rows = {}
-    for name, spec in MASKS.items():
+    for name in args.masks:
+        spec = MASKS[name]
         g = torch.Generator().manual_seed(args.seed)
         hole = make_mask(parse_mask(spec), len(clean01), 28, 28, g)
         damaged = to_unit(apply_mask(clean01 * 2 - 1, hole))
@@ -206,35 +260,54 @@ def part_holes(args, clean01, score) -> dict:
             out, s = timed(fn, *a)
             res[method] = {**score(out, s, hole), "diversity": 0.0}
             pics[method] = out
-        for c in args.candidates:
-            out, s = timed(restore_images, model, clean01 * 2 - 1, hole, prior, 1, c, seed=args.seed)
-            res[f"ganvq_prior_best_of_{c}"] = score(to_unit(out[:, 0]), s, hole)
-            pics[f"ganvq_prior_best_of_{c}"] = to_unit(out[:, 0])
-            m = DIVERSITY_IMAGES
-            many = restore_images(model, clean01[:m] * 2 - 1, hole[:m], prior, DIVERSITY_SAMPLES, c, seed=args.seed + 1)
-            res[f"ganvq_prior_best_of_{c}"]["diversity"] = diversity(to_unit(many), hole[:m])
-            print(name, c, res[f"ganvq_prior_best_of_{c}"], flush=True)
+        for prior_run, prior, model in priors:
+            for c in args.candidates:
+                key = f"{_prior_key(prior)}_best_of_{c}"
+                out, s = timed(restore_images, model, clean01 * 2 - 1, hole, prior, 1, c, seed=args.seed)
+                res[key] = {**score(to_unit(out[:, 0]), s, hole), "prior": prior_run.name}
+                pics[key] = to_unit(out[:, 0])
+                m = DIVERSITY_IMAGES
+                many = restore_images(model, clean01[:m] * 2 - 1, hole[:m], prior, DIVERSITY_SAMPLES, c,
+                                      seed=args.seed + 1)
+                res[key]["diversity"] = diversity(to_unit(many), hole[:m])
+                print(name, c, res[key], flush=True)
         masked_run = Path(args.workdir) / f"vqvae-mask-{spec.replace(':', '-').replace('.', '-')}"
         if (masked_run / "checkpoint.safetensors").is_file():
             out, s = _vqvae_restore(masked_run, damaged, hole)
             pics["ganvq_mask_trained_vqvae"] = out
             res["ganvq_mask_trained_vqvae"] = {**score(out, s, hole), "diversity": 0.0,
                                                "model": model_info(masked_run)}
-        classical = min(res[m]["fid"] for m in ("mean_fill", "opencv_telea", "opencv_navier_stokes"))
-        ours = min(v["fid"] for k, v in res.items() if k.startswith("ganvq"))
-        res["bar"] = {"rule": "best ganvq FID <= 0.5 x best classical FID", "best_classical_fid": classical,
-                      "best_ganvq_fid": ours, "met": ours <= 0.5 * classical}
+        merge_rows(args, res, "holes", name)
+        res["bar"] = holes_bar(res)
         res["picture"] = save_rows(f"holes-{name}", pics)
         rows[name] = res
         print(name, json.dumps(res, indent=1), flush=True)
-    return {"masks": {k: str(v) for k, v in MASKS.items()}, "prior": model_info(prior_run),
+    return {"masks": {k: str(v) for k, v in MASKS.items()},
+            "priors": {p.name: model_info(p) for p, _, _ in priors},
             "diversity": f"mean pairwise RMS difference over the hole of {DIVERSITY_SAMPLES} completions of the "
                          f"first {DIVERSITY_IMAGES} images, pixels in [0, 1]", "results": rows}
 
 
+def merge_rows(args, res: dict, part: str, name: str) -> None:
+    """With --merge, add to `res` the previous JSON's ganvq rows of part/results/name that were not measured now
+    (their runs may be gone), marked measured_earlier: the same damaged images, the same scoring."""
+    if args.merge:
+        old = args.previous.get(part, {}).get("results", {}).get(name, {})
+        res.update({k: {**v, "measured_earlier": True} for k, v in old.items()
+                    if k.startswith("ganvq") and k not in res})
+
+
+def holes_bar(res: dict) -> dict:
+    """The holes bar over one mask's rows: the best ganvq FID against half the best classical one."""
+    classical = min(res[m]["fid"] for m in ("mean_fill", "opencv_telea", "opencv_navier_stokes"))
+    best = min((k for k in res if k.startswith("ganvq")), key=lambda k: res[k]["fid"], default=None)
+    ours = res[best]["fid"] if best else None
+    return {"rule": "best ganvq FID <= 0.5 x best classical FID", "best_classical_fid": classical,
+            "best_ganvq": best, "best_ganvq_fid": ours, "met": ours is not None and ours <= 0.5 * classical}
+
+
 def part_noise(args, clean01, score) -> dict:
-    old = read_json(args.out).get("noise", {}) if Path(args.out).is_file() else {}
-    rows = dict(old.get("results", {})) if args.sigmas else {}  # rerunning some sigmas keeps the others' rows
+    rows = dict(args.previous.get("noise", {}).get("results", {})) if args.sigmas else {}  # rerunning some sigmas keeps the others' rows
     for sigma in args.sigmas or SIGMAS:
         g = torch.Generator().manual_seed(args.seed)
         noisy = (add_noise(clean01 * 2 - 1, sigma, g) + 1) / 2  # not clipped: Gaussian, as BM3D is told
@@ -250,10 +323,13 @@ def part_noise(args, clean01, score) -> dict:
             key = "ganvq_noise_model_" + run_dir.name.removeprefix("vqvae-noise-")
             res[key] = {**score(out, s), "model": model_info(run_dir)}
             pics[key] = out
-        own = f"ganvq_noise_model_{tag}"
-        if own in res:
-            margin = round(res[own]["psnr_db"] - res["bm3d"]["psnr_db"], 3)
-            res["vs_bm3d"] = {"margin_db": margin}
+        merge_rows(args, res, "noise", f"sigma_{sigma:g}")
+        own = [k for k, v in res.items() if k.startswith("ganvq_noise_model_")
+               and v["model"]["corrupt"] == f"noise:{sigma:g}"]  # the models trained for this sigma
+        if own:
+            best = max(own, key=lambda k: res[k]["psnr_db"])
+            margin = round(res[best]["psnr_db"] - res["bm3d"]["psnr_db"], 3)
+            res["vs_bm3d"] = {"model": best, "margin_db": margin}
             if sigma in (0.2, 0.4):
                 res["vs_bm3d"].update(bar="ganvq PSNR >= BM3D PSNR + 1 dB (sigma 0.2 and 0.4)", met=margin >= 1)
         res["picture"] = save_rows(f"noise-{sigma:g}", pics)
@@ -293,7 +369,17 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=["holes", "noise", "blur", "jpeg"], action="append", required=True)
     p.add_argument("--n", type=int, default=2000, help="first N Fashion-MNIST test images")
-    p.add_argument("--prior", default="runs/bench-restore/prior-k64-local")
+    p.add_argument("--prior", nargs="+", default=["runs/bench-restore/prior-k64-local"],
+                   help="holes part: prior runs completing the holes (local and/or maskgit); missing ones are skipped")
+    p.add_argument("--masks", nargs="+", choices=list(MASKS), default=list(MASKS), help="holes part: these masks")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the previous JSON's ganvq rows (holes, noise) of models not measured now")
+    p.add_argument("--noise-preset", help="noise part: first train the missing noise models from this VQ-VAE preset "
+                                          "(runs vqvae-noise-SIGMA-PRESET[-kK] in --workdir)")
+    p.add_argument("--noise-codebook", type=int, help="their codebook size (default: the preset's)")
+    p.add_argument("--noise-minutes", type=float, default=15.0, help="their training minutes each (default 15)")
+    p.add_argument("--noise-steps", type=int, help="or their training steps each")
+    p.add_argument("--noise-init", help="fine-tune them from this (clean) VQ-VAE run of the same preset")
     p.add_argument("--workdir", default="runs/bench-restore", help="folder of the vqvae-<damage> runs")
     p.add_argument("--candidates", type=int, nargs="+", default=[1, 4])
     p.add_argument("--sigmas", type=float, nargs="+", help="noise part: rerun only these sigmas (default: all)")
@@ -307,21 +393,30 @@ def main(argv: list[str] | None = None) -> None:
     clean01 = test[: args.n].float() / 255
     score = Scorer(clean01, test.float() / 255)
     report = read_json(args.out) if Path(args.out).is_file() else {}
+    args.previous = dict(report)
+    dataset = (f"fashion-mnist test, the first {args.n:,} of 10,000 images (the same damaged tensors for every "
+               "method); FID reference: all 10,000 clean test images")
+    if args.merge and report.get("dataset", dataset) != dataset:
+        sys.exit(f"--merge: {args.out} was measured on other images ({report['dataset']}); give the same --n")
+    if args.noise_preset and "noise" in args.part:
+        trained = train_noise_models(args)
+        print(f"trained {len(trained)} noise models", flush=True)
     for part in args.part:
-        t0 = time.perf_counter()
+        t0, load0 = time.perf_counter(), load_average()
         fn = {"holes": part_holes, "noise": part_noise}.get(part)
         result = fn(args, clean01, score) if fn else part_blur_jpeg(args, clean01, score, part)
         result["seconds"] = round(time.perf_counter() - t0, 1)
+        result["load_average_1_5_15min"] = {"start": load0, "end": load_average()}
         result["command"] = "python benchmarks/bench_restore.py " + " ".join(sys.argv[1:] if argv is None else argv)
         report[part] = result
         work = Path(args.workdir)
+        runs = [*work.glob("vqvae-*"), *work.glob("prior-*"), *map(Path, args.prior)]
+        models = {d.name: model_info(d) for d in sorted(set(runs)) if (d / "checkpoint.safetensors").is_file()}
         report.update({
-            "models": {d.name: model_info(d) for d in sorted([*work.glob("vqvae-*"), Path(args.prior)])
-                       if (d / "checkpoint.safetensors").is_file()},
+            "models": {**report.get("models", {}), **models},  # earlier parts' models, even if no longer on disk
             "train_commands": TRAIN_COMMANDS,
             "fid_floor_clean_subset": score.floor,
-            "dataset": f"fashion-mnist test, the first {args.n:,} of 10,000 images (the same damaged tensors for "
-                       "every method); FID reference: all 10,000 clean test images",
+            "dataset": dataset,
             "fid_features": "ganvq's shipped Fashion-MNIST CNN (metrics/features.py)",
             "psnr_definition": "mean over images of each image's PSNR, pixels in [0, 1]; psnr_hole_db over the "
                                "hole's pixels only",
