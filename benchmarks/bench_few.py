@@ -24,6 +24,10 @@ few_samples-N_CONFIG.png (100 samples of the first seed, one class per column). 
 
     python benchmarks/bench_few.py [--cpu-minutes 15] [--seeds 3] [--sizes 100 500] [--jobs 1] [--merge]
     python benchmarks/bench_few.py --quick --out /tmp/few.json      # a smoke run in about a minute
+    python benchmarks/bench_few.py --combine a.json b.json --cpu-minutes 1 --out benchmarks/results/few.json
+
+--combine joins the rows of invocations run side by side (e.g. some configurations in one, the others in
+another) and recomputes the summary and the bars; it trains nothing.
 """
 
 from __future__ import annotations
@@ -264,6 +268,9 @@ def main() -> None:
     parser.add_argument("--workdir", help="keep the run folders here (default: a temporary folder)")
     parser.add_argument("--out", help="JSON to write (default benchmarks/results/few.json)")
     parser.add_argument("--merge", action="store_true", help="keep the existing --out's other rows")
+    parser.add_argument("--combine", nargs="+", metavar="JSON",
+                        help="train nothing: join the rows of these bench_few JSONs (measured by separate invocations, "
+                             "e.g. seeds run side by side) into --out, recomputing the summary and bars")
     parser.add_argument("--quick", action="store_true",
                         help="smoke mode: 20 images, 2 steps, 100 samples, a 3-step classifier, 500 test images")
     args = parser.parse_args()
@@ -287,6 +294,18 @@ def main() -> None:
         old = json.loads(out.read_text())
         rows = old["results"]
     started = time.strftime("%Y-%m-%d %H:%M")
+    if args.combine:
+        parts = [json.loads(Path(f).read_text()) for f in args.combine]
+        for part in parts:
+            rows = [r for r in rows if (r["config"], r["train_images"], r["seed"]) not in
+                    {(q["config"], q["train_images"], q["seed"]) for q in part["results"]}] + part["results"]
+        rows.sort(key=lambda r: (r["train_images"], list(CONFIGS).index(r["config"]), r["seed"]))
+        document = _document(rows, args, opts, min(p["started"] for p in parts))
+        document["combined_from"] = [str(f) for f in args.combine]
+        write_json(out, document)
+        print(json.dumps(document["bar"], indent=2))
+        print(f"wrote {out}")
+        return
     seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     jobs = [(name, size, seed) for size in sizes for seed in seeds for name in args.configs]
     with tempfile.TemporaryDirectory() as tmp:
