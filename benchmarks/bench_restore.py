@@ -244,7 +244,11 @@ def part_holes(args, clean01, score) -> dict:
             priors.append((path, *load_prior(path)[:2]))
         else:
             print(f"no prior run at {path}: its rows are not measured", flush=True)
-    rows = {}
+    previous = args.previous.get("holes", {})
+    rows = dict(previous.get("results", {}))  # rerunning some masks keeps the others' rows
+    earlier = dict(previous.get("priors", {}))
+    if "prior" in previous:  # as the JSON named its one prior before
+        earlier[Path(previous["prior"]["path"]).name] = previous["prior"]
     for name in args.masks:
         spec = MASKS[name]
         g = torch.Generator().manual_seed(args.seed)
@@ -283,7 +287,7 @@ def part_holes(args, clean01, score) -> dict:
         rows[name] = res
         print(name, json.dumps(res, indent=1), flush=True)
     return {"masks": {k: str(v) for k, v in MASKS.items()},
-            "priors": {p.name: model_info(p) for p, _, _ in priors},
+            "priors": {**earlier, **{p.name: model_info(p) for p, _, _ in priors}},
             "diversity": f"mean pairwise RMS difference over the hole of {DIVERSITY_SAMPLES} completions of the "
                          f"first {DIVERSITY_IMAGES} images, pixels in [0, 1]", "results": rows}
 
