@@ -24,8 +24,9 @@ def straight_through(z: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
 
 def rotation_trick(z: torch.Tensor, z_q: torch.Tensor) -> torch.Tensor:
     """Forward value z_q (rows of z (N, D) and z_q (N, D)); gradient to z through the rotation and rescaling that
-    carry z onto z_q, held constant (Fifty et al. 2024, "Restructuring vector quantization with the rotation trick",
-    sec. 4.2): z_q = sg(|z_q| / |z|) * (I - 2 w w^T + 2 u q^T) z with u = z / |z|, q = z_q / |z_q|, w = (u + q) / |u + q|.
+    carry z onto z_q, held constant (Fifty et al. 2024, "Restructuring vector quantization with the rotation
+    trick", sec. 4.2): z_q = sg(|z_q| / |z|) (I - 2 w w^T + 2 q u^T) z, u = z / |z|, q = z_q / |z_q|,
+    w = (u + q) / |u + q|.
 
     Where the straight-through estimator hands every encoder output the decoder's gradient unchanged, this one turns
     it by the angle between the output and its code, so outputs that lie at different places in a code's region

@@ -51,7 +51,7 @@ class VQConfig:
     dead_threshold: float = 1.0  # EMA of hits per step below which a code counts as dead
     cosine: bool = False  # l2-normalise z and codes: nearest by cosine similarity
     levels: int = 1  # > 1: residual quantization, one codebook per level (see ResidualQuantizer)
-    gradient: str = "ste"  # "ste": straight-through (van den Oord et al.) | "rotation": the rotation trick (Fifty et al. 2024)
+    gradient: str = "ste"  # "ste": straight-through (van den Oord et al.) | "rotation": rotation trick (Fifty et al.)
 
     def __post_init__(self) -> None:
         if self.update not in UPDATES:
