@@ -123,6 +123,23 @@ def run_one(name: str, size: int, seed: int, args: dict, real_result: dict | Non
     train_cpu, train_wall = time.process_time() - cpu0, time.perf_counter() - wall0
     load_after = os.getloadavg()
 
+    row = {"cpu_seconds_per_step_calibrated": None if per_step is None else round(per_step, 4),
+           "generator_steps": summary["step"], "train_cpu_seconds": round(train_cpu, 1),
+           "train_wall_seconds": round(train_wall, 1), "load_average_before": [round(v, 2) for v in load_before],
+           "load_average_after": [round(v, 2) for v in load_after], "precision_used": summary["precision_used"]}
+    return score_run(out, name, size, seed, config, args, real_result, row)
+
+
+def score_run(out: Path, name: str, size: int, seed: int, config, args: dict, real_result: dict | None,
+              training: dict) -> dict:
+    """Sample and score one trained run (FID etc. against the test set, the audit against its subset, utility)."""
+    torch.set_num_threads(1)
+    from ganvq.commands.sample import sample
+    from ganvq.config import to_dict
+    from ganvq.images import save_grid
+    from ganvq.metrics.score import score_samples
+    from ganvq.metrics.utility import few_shot_utility
+
     images, labels = sample(out, args["samples"], seed=SAMPLE_SEED, device="cpu")
     if seed == args["first_seed"] and args["grid_prefix"]:
         save_grid(f"{args['grid_prefix']}_samples-{size}_{name}.png", images[:100], nrow=10, upscale=2)
@@ -137,14 +154,8 @@ def run_one(name: str, size: int, seed: int, args: dict, real_result: dict | Non
         "train_images": size,
         "subset_seed": args["subset_seed"],
         "seed": seed,
-        "cpu_seconds_per_step_calibrated": None if per_step is None else round(per_step, 4),
-        "generator_steps": summary["step"],
+        **training,
         "batch_size": config.train.batch_size,
-        "train_cpu_seconds": round(train_cpu, 1),
-        "train_wall_seconds": round(train_wall, 1),
-        "load_average_before": [round(v, 2) for v in load_before],
-        "load_average_after": [round(v, 2) for v in load_after],
-        "precision_used": summary["precision_used"],
         "samples": len(images),
         **{k: scores[k] for k in SCORE_KEYS if k in scores},
         "memorization": {k: memo.get(k) for k in MEMO_KEYS} | {"training_images": size},
@@ -152,9 +163,10 @@ def run_one(name: str, size: int, seed: int, args: dict, real_result: dict | Non
         "machine": describe(),
         "measured": time.strftime("%Y-%m-%d %H:%M"),
     }
-    if labels is None:
+    if labels is None or not args.get("utility", True):
         row["utility"] = None
-        row["utility_note"] = "unconditional GAN: its samples carry no labels, so no classifier can train on them"
+        row["utility_note"] = ("unconditional GAN: its samples carry no labels, so no classifier can train on them"
+                               if labels is None else "not measured (--score-runs --no-utility)")
     else:
         test = _test_set(args["test_limit"])
         n = args["utility_n"]
@@ -271,6 +283,10 @@ def main() -> None:
     parser.add_argument("--combine", nargs="+", metavar="JSON",
                         help="train nothing: join the rows of these bench_few JSONs (measured by separate invocations, "
                              "e.g. seeds run side by side) into --out, recomputing the summary and bars")
+    parser.add_argument("--score-runs", nargs="+", metavar="RUN",
+                        help="train nothing: score run folders this script trained (named SIZE-CONFIG-seedSEED) and "
+                             "stopped early (SIGTERM saves a checkpoint); rows record the steps reached and planned")
+    parser.add_argument("--no-utility", action="store_true", help="with --score-runs: skip the utility classifiers")
     parser.add_argument("--quick", action="store_true",
                         help="smoke mode: 20 images, 2 steps, 100 samples, a 3-step classifier, 500 test images")
     args = parser.parse_args()
@@ -294,6 +310,40 @@ def main() -> None:
         old = json.loads(out.read_text())
         rows = old["results"]
     started = time.strftime("%Y-%m-%d %H:%M")
+    if args.score_runs:
+        rows = [r for r in rows if not r.get("stopped_early")] if args.merge else []
+        opts["utility"] = not args.no_utility
+        real_results = {}
+        with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) if args.jobs > 1 else _InProcess() as pool:
+            futures = []
+            for folder in args.score_runs:
+                size_text, rest = Path(folder).name.split("-", 1)
+                name, seed_text = rest.rsplit("-seed", 1)
+                size, seed = int(size_text), int(seed_text)
+                if opts["utility"] and size not in real_results:
+                    real, test = _subset(size, args.subset_seed), _test_set(opts["test_limit"])
+                    real_results[size] = few_shot_accuracy((real.images, real.labels), (test.images, test.labels),
+                                                           10, steps=opts["utility_steps"])
+                stored = json.loads((Path(folder) / "config.json").read_text())
+                from ganvq.runs import open_run
+
+                run = open_run(folder, "gan")
+                training = {"generator_steps": int(run.meta["step"]), "planned_steps": stored["train"]["steps"],
+                            "stopped_early": True, "train_cpu_seconds": None,
+                            "train_wall_seconds": round(float(run.meta.get("elapsed_seconds", 0)), 1),
+                            "load_average_at_scoring": [round(v, 2) for v in os.getloadavg()]}
+                futures.append((pool.submit(score_run, Path(folder), name, size, seed, run.config, opts,
+                                            real_results.get(size), training)))
+            for future in futures:
+                row = future.result()
+                key = (row["config"], row["train_images"], row["seed"])
+                rows = [r for r in rows if (r["config"], r["train_images"], r["seed"]) != key] + [row]
+                rows.sort(key=lambda r: (r["train_images"], list(CONFIGS).index(r["config"]), r["seed"]))
+                print(json.dumps({k: row[k] for k in ("config", "seed", "generator_steps", "fid")}), flush=True)
+                write_json(out, _document(rows, args, opts, started))
+        print(json.dumps(_document(rows, args, opts, started)["bar"], indent=2))
+        print(f"wrote {out}")
+        return
     if args.combine:
         parts = [json.loads(Path(f).read_text()) for f in args.combine]
         for part in parts:
