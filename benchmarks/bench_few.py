@@ -390,7 +390,7 @@ def main() -> None:
 
 
 def _document(rows: list[dict], args, opts: dict, started: str) -> dict:
-    budgets = sorted({round(r["train_cpu_seconds"] / 60) for r in rows}) if rows else []
+    budgets = sorted({round(r["train_cpu_seconds"] / 60, 2) for r in rows if r.get("train_cpu_seconds") is not None})
     reduced = not args.quick and args.cpu_minutes < ISSUE_CPU_MINUTES
     return {
         "benchmark": "few",
