@@ -359,6 +359,29 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
                          f"{target / f['fid']:.2f}× what the training photos themselves score |")
     return "\n".join(lines)
 
+def rgb_recipe_table(path: Path = RESULTS / "rgb_recipe.json") -> str:
+    """The RGB VQ-VAE recipe's settings, one at a time, at equal steps."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    key = next(k for k in next(iter(data["summary"].values())) if k.startswith("minus_"))  # minus_BASE_db
+    base = key[len("minus_"):-len("_db")]
+    lines = [f"Quantizer and optimiser settings of `{data['preset']}` at {data['size']} px "
+             f"(`benchmarks/bench_rgb_recipe.py` → `benchmarks/results/{path.name}`): each variant trained "
+             f"{data['steps']:,} steps on {data['threads_per_run']} thread of CPU {m['cpu']}, scored on the held-out "
+             "photos' crops (PSNR per crop, pixels in [0, 1]); the difference is against "
+             f"`{base}` on the same seeds:", "",
+             "| variant | options | seeds | PSNR (dB) | seed spread | difference |", "| --- | --- | --- | --- | --- | --- |"]
+    options = {r["variant"]: r["overrides"] for r in data["runs"]}
+    for name, s in data["summary"].items():
+        o = options[name]
+        text = ", ".join(f"{k} {v}" for section in (o.get("model", {}).get("vq", {}), o.get("train", {}))
+                         for k, v in section.items())
+        diff = "—" if name == base else f"{s[key]:+.2f} dB"
+        lines.append(f"| {name} | {text} | {', '.join(map(str, s['seeds']))} | {s['mean_psnr_db']:.2f} "
+                     f"| {s['spread_db']:.2f} | {diff} |")
+    return "\n".join(lines)
+
+
 def inception_table(path: Path = RESULTS / "inception.json") -> str:
     """Images per second and FID error against fp32 of each way to run the FID Inception-v3 on a CPU."""
     data = json.loads(path.read_text())
@@ -761,10 +784,12 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table,
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
-          "own_data.json": own_data_table, "inception.json": inception_table,
+          "own_data.json": own_data_table, "rgb_recipe.json": rgb_recipe_table,
+          "rgb_recipe_32.json": rgb_recipe_table, "inception.json": inception_table,
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,
-          "vqgan-7x7-rerun.json": vqgan_table, "vqgan-ablation-no-gan.json": vqgan_table, "vqgan-generation.json": vqgan_generation_table,
+          "vqgan-7x7-rerun.json": vqgan_table, "vqgan-ablation-no-gan.json": vqgan_table,
+          "vqgan-generation.json": vqgan_generation_table,
           "privacy.json": privacy_table}
 
 if __name__ == "__main__":

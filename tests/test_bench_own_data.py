@@ -129,3 +129,19 @@ def test_the_floor_part_scores_real_training_crops_against_the_test_crops(crops,
     assert f["reference"]["split"] == "test" and f["reference"]["images"] == doc["dataset"]["32"]["test_images"]
     assert math.isfinite(f["fid"]) and f["fid"] > 0 and f["commands"][0].startswith("ganvq eval folder --real")
     assert "gan" not in doc["bars_met"]  # no GAN trained: no bar, only the floor
+
+
+def test_the_rgb_recipe_benchmark_trains_its_variants_at_equal_steps(crops, tmp_path, benchmark_module, one_thread):
+    bench = benchmark_module("bench_rgb_recipe")
+    out = tmp_path / "recipe.json"
+    doc = bench.main(["--quick", "--preset", "rgb-32", "--size", "32", "--data", str(crops),
+                      "--workdir", str(tmp_path / "work"), "--out", str(out)])
+    assert json.loads(out.read_text()) == doc and doc["steps"] == 5
+    assert [r["variant"] for r in doc["runs"]] == ["vqtorch", "before"] and all(r["steps"] == 5 for r in doc["runs"])
+    config = json.loads(json.dumps(bench.VARIANTS["before"]))
+    assert (tmp_path / "work" / "before-s0.yaml").is_file() and config["model"]["vq"]["beta"] == 0.25
+    run_config = json.loads((tmp_path / "work" / "before-s0" / "run" / "config.json").read_text())
+    assert run_config["model"]["vq"]["beta"] == 0.25 and run_config["train"]["lr_schedule"] == "cosine"
+    s = doc["summary"]
+    assert s["vqtorch"]["minus_vqtorch_db"] == 0.0
+    assert s["before"]["minus_vqtorch_db"] == round(s["before"]["mean_psnr_db"] - s["vqtorch"]["mean_psnr_db"], 3)

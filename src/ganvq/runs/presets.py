@@ -28,7 +28,9 @@ def _vq7(**kw) -> VQVAEConfig:
 
 
 def _rgb(image_size: int, hidden: int) -> VQVAEConfig:
-    return VQVAEConfig(image_size=image_size, channels=3, hidden=hidden, downsamples=2, vq=VQConfig(decay=0.9))
+    # 64 px: vector-quantize-pytorch's recommended quantizer settings (EMA 0.8, commitment 1, restarts below 2 hits)
+    vq = VQConfig(decay=0.8, beta=1.0, dead_threshold=2.0) if image_size >= 64 else VQConfig(decay=0.9)
+    return VQVAEConfig(image_size=image_size, channels=3, hidden=hidden, downsamples=2, vq=vq)
 
 
 # Steps the RGB recipes need before their output means anything, from the learning curves of
@@ -57,9 +59,12 @@ VQVAE_PRESETS: dict[str, VQVAEConfig] = {
     "cosine-7x7": _vq7(cosine=True, codebook_dim=16),
     # Finite Scalar Quantization, 8*8*8 = 512 codes (Mentzer et al. 2023).
     "fsq-7x7": VQVAEConfig(downsamples=2, quantizer="fsq", fsq=FSQConfig(levels=(8, 8, 8))),
-    # RGB photos on a 2-core CPU: half the width, 8x8 (32 px) or 16x16 (64 px) latents of 512 codes, and a
-    # faster EMA (0.9), so that in the few hundred steps a CPU affords dead codes are restarted within ~7 steps
-    # rather than ~70 (with 0.99, a 32 px run fell to 5 codes by step 38; benchmarks/bench_own_data.py).
+    # RGB photos on a 2-core CPU: half the width, 8x8 (32 px) or 16x16 (64 px) latents of 512 codes, and a fast
+    # EMA, so that in the few hundred steps a CPU affords dead codes are restarted within a few steps (with 0.99, a
+    # 32 px run fell to 5 codes by step 38). At 64 px, vector-quantize-pytorch's quantizer settings with Adam at a
+    # constant 1e-3 gained about 1 dB on the held-out crops at equal steps over the 32 px recipe (EMA 0.9,
+    # commitment 0.25, cosine from 2e-3), most of it from the learning rate (2e-3 and 5e-4 both lost) and the
+    # constant schedule (benchmarks/bench_rgb_recipe.py, results/rgb_recipe.json; rgb_recipe_32.json for 32 px).
     "rgb-32": _rgb(32, hidden=64),
     "rgb-64": _rgb(64, hidden=64),
     # The same grids at the full width, for a GPU (or a long CPU run).
@@ -70,9 +75,9 @@ VQVAE_PRESETS: dict[str, VQVAEConfig] = {
 # Training options that come with a VQ-VAE preset (the others train with TrainConfig's defaults).
 VQVAE_TRAIN: dict[str, TrainConfig] = {
     "rgb-32": TrainConfig(batch_size=64, lr=2e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
-    "rgb-64": TrainConfig(batch_size=32, lr=2e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
+    "rgb-64": TrainConfig(batch_size=32, lr=1e-3, lr_schedule="constant", learn_steps=RGB_LEARN_STEPS["vqvae"]),
     "rgb-32-large": TrainConfig(batch_size=128, lr=1e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
-    "rgb-64-large": TrainConfig(batch_size=128, lr=1e-3, learn_steps=RGB_LEARN_STEPS["vqvae"]),
+    "rgb-64-large": TrainConfig(batch_size=128, lr=1e-3, lr_schedule="constant", learn_steps=RGB_LEARN_STEPS["vqvae"]),
 }
 
 
@@ -201,9 +206,9 @@ def _length(layer: dict) -> dict:
 
 def build_run_config(kind: str, preset: str | None = None, config_file: str | None = None,
                      overrides: dict | None = None):
-    """The run config of `kind` ("vqvae", "vqgan": a VQ-VAE run with a vqgan section, "gan", "prior"): a preset (or the defaults), then a JSON/YAML
-    config file, then `overrides` (a nested mapping, e.g. {"train": {"steps": 100}}; None values are
-    options not given), each laid over the one before."""
+    """The run config of `kind` ("vqvae", "vqgan": a VQ-VAE run with a vqgan section, "gan", "prior"): a preset
+    (or the defaults), then a JSON/YAML config file, then `overrides` (a nested mapping, e.g.
+    {"train": {"steps": 100}}; None values are options not given), each laid over the one before."""
     layers = [load_config_file(config_file)] if config_file else []
     layers.append(drop_none(overrides or {}))
     layers = [_length(layer) for layer in layers]
