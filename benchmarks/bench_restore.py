@@ -60,8 +60,12 @@ TRAIN_COMMANDS = [  # as run for restore.json, one at a time on this 2-core mach
      "--out runs/bench-restore/vqvae-noise-0-2-fmnist-14x14-k64-k512  (what --noise-preset fmnist-14x14-k64 "
      "--noise-codebook 512 runs for a missing model: 512 codes instead of 64, the same network)"),
     ("ganvq train vqvae --preset fmnist-14x14-k64 --minutes 8 --threads 1 --out runs/bench-restore/vqvae-k64, then "
-     "ganvq train prior --arch maskgit --vqvae runs/bench-restore/vqvae-k64 --dim 128 --layers 4 --heads 4 "
-     "--dropout 0 --batch-size 128 --lr 1e-3 --minutes 20 --threads 1 --out runs/bench-restore/prior-k64-maskgit"),
+     "ganvq train prior --arch maskgit --vqvae runs/bench-restore/vqvae-k64 --limit 30000 --dim 64 --layers 2 "
+     "--heads 4 --dropout 0 --batch-size 64 --lr 2e-3 --minutes 20 --threads 1 --out runs/bench-restore/prior-k64-"
+     "maskgit (a 128-wide, 4-layer one at batch 128 made 20 steps in 10 minutes under load ~10 and was dropped; "
+     "this one made 100 steps in its 20 minutes, was measured, then --resume --minutes 9 and measured again)"),
+    ("python benchmarks/bench_restore.py --part noise --sigmas 0.4 --noise-preset fmnist-14x14-k64 "
+     "--noise-codebook 512 --noise-minutes 9 --merge --threads 1  (trains vqvae-noise-0-4-fmnist-14x14-k64-k512)"),
 ]
 PICTURES = [RESULTS.parent]  # where restore-*.png go: beside the JSON
 MASKS = {"center": "center", "random50": "random:0.5"}
