@@ -54,6 +54,7 @@ VARIANTS: dict[str, dict] = {
     "commitment 0.25": _with(beta=0.25),
     "decay 0.9": _with(decay=0.9),
     "cosine schedule": _with(lr_schedule="cosine"),
+    "wsd schedule": _with(lr_schedule="wsd"),
     "lr 2e-3": _with(lr=2e-3),
     "lr 5e-4": _with(lr=5e-4),
     "rotation trick": _with(gradient="rotation"),

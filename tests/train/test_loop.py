@@ -124,3 +124,18 @@ def test_a_minutes_budget_is_refitted_when_the_machine_speeds_up(tmp_path, tiny_
     first_fit = 0.05 * 60 / 0.05  # what the calibration alone would have settled on: ~60 steps
     assert result["step"] > 3 * first_fit  # the step count followed the machine's new speed
     assert result["train_seconds"] >= 0.9 * 0.05 * 60  # and the whole budget was used
+
+
+def test_the_wsd_schedule_holds_the_rate_then_falls_linearly_to_zero():
+    import dataclasses
+
+    from ganvq.runs import TrainConfig
+
+    cfg = dataclasses.replace(TrainConfig(), lr_schedule="wsd", warmup_steps=10)
+    total = 110  # 100 steps after warm-up: constant to step 90, then down by 1/20 per step
+    assert loop.lr_factor(cfg, 4, total) == pytest.approx(0.5)  # warm-up as before
+    assert all(loop.lr_factor(cfg, s, total) == pytest.approx(1.0) for s in range(10, 91))
+    assert loop.lr_factor(cfg, 100, total) == pytest.approx(0.5) and loop.lr_factor(cfg, 110, total) == 0.0
+    assert loop.lr_factor(cfg, 50, None) == 1.0  # no known end: constant
+    with pytest.raises(GanvqError, match="choose cosine, constant or wsd"):
+        dataclasses.replace(cfg, lr_schedule="step")

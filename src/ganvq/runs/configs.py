@@ -24,7 +24,7 @@ class TrainConfig:
     minutes: float | None = None  # wall-clock budget; the schedule is fitted to it after a short calibration
     batch_size: int = 128
     lr: float = 1e-3
-    lr_schedule: str = "cosine"  # "cosine" (to 0 at the last step) | "constant"
+    lr_schedule: str = "cosine"  # "cosine" (to 0 at the last step) | "constant" | "wsd" (constant, then linear to 0)
     warmup_steps: int = 0
     seed: int = 0
     precision: str = "auto"  # "auto": bf16 where the hardware runs it natively, else fp32 | "bf16" | "fp32" | "fp16" (CUDA, with a gradient scaler)
@@ -65,8 +65,8 @@ class TrainConfig:
             raise GanvqError(f"--ckpt-minutes must be 0 (off) or a positive number of minutes, not {self.ckpt_minutes!r}")
         if self.precision not in ("auto", "bf16", "fp32", "fp16"):
             raise GanvqError(f"unknown precision {self.precision!r}; choose auto, bf16, fp16 (CUDA) or fp32")
-        if self.lr_schedule not in ("cosine", "constant"):
-            raise GanvqError(f"unknown lr schedule {self.lr_schedule!r}; choose cosine or constant")
+        if self.lr_schedule not in ("cosine", "constant", "wsd"):
+            raise GanvqError(f"unknown lr schedule {self.lr_schedule!r}; choose cosine, constant or wsd")
 
 
 @dataclass(frozen=True)
