@@ -29,6 +29,7 @@ from machine import describe
 from photo_crops import DEFAULT_OUT as DEFAULT_DATA
 from photo_crops import build as build_crops
 
+from ganvq.config import deep_update
 from ganvq.io import read_json, write_json
 
 RESULTS = Path(__file__).parent / "results"
@@ -42,22 +43,21 @@ VQTORCH = {"model": {"vq": {"decay": 0.8, "beta": 1.0, "dead_threshold": 2.0}},
            "train": {"lr": 1e-3, "lr_schedule": "constant"}}
 
 
-def _with(**changes) -> dict:
-    vq = {**VQTORCH["model"]["vq"], **{k: v for k, v in changes.items() if k not in ("lr", "lr_schedule")}}
-    train = {**VQTORCH["train"], **{k: v for k, v in changes.items() if k in ("lr", "lr_schedule")}}
-    return {"model": {"vq": vq}, "train": train}
+def _with(section: str, **changes) -> dict:
+    """VQTORCH with `changes` in `section` ("vq" or "train")."""
+    return deep_update(VQTORCH, {"model": {"vq": changes}} if section == "vq" else {"train": changes})
 
 
 VARIANTS: dict[str, dict] = {
     "vqtorch": VQTORCH,
     "before": BEFORE,
-    "commitment 0.25": _with(beta=0.25),
-    "decay 0.9": _with(decay=0.9),
-    "cosine schedule": _with(lr_schedule="cosine"),
-    "wsd schedule": _with(lr_schedule="wsd"),
-    "lr 2e-3": _with(lr=2e-3),
-    "lr 5e-4": _with(lr=5e-4),
-    "rotation trick": _with(gradient="rotation"),
+    "commitment 0.25": _with("vq", beta=0.25),
+    "decay 0.9": _with("vq", decay=0.9),
+    "cosine schedule": _with("train", lr_schedule="cosine"),
+    "wsd schedule": _with("train", lr_schedule="wsd"),
+    "lr 2e-3": _with("train", lr=2e-3),
+    "lr 5e-4": _with("train", lr=5e-4),
+    "rotation trick": _with("vq", gradient="rotation"),
 }
 BASE = "vqtorch"  # differences are reported against this variant
 
