@@ -53,6 +53,25 @@ def _terminate(signum, frame) -> None:
     raise _Terminated
 
 
+def _import_numerics() -> None:
+    """Import numpy, torch and the training loop with SIGINT and SIGTERM held back until they are in. A signal
+    landing inside their C initialisation can be swallowed there (torch clears a failed numpy import and goes on), so
+    a Ctrl-C at start-up ended as a finished run (exit 0) or as an error from a half-imported numpy. Held back, it is
+    raised right after the imports, where main() turns it into one line and 128 + signal."""
+    try:
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    except (AttributeError, ValueError, OSError):  # no pthread_sigmask here, or not the main thread
+        held = None
+    try:
+        import numpy  # noqa: F401
+        import torch  # noqa: F401
+
+        import ganvq.train.loop  # noqa: F401
+    finally:
+        if held is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one ganvq command; returns the process exit code (128 + signal after SIGINT/SIGTERM, with one line)."""
     try:
@@ -60,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError:  # not the main thread: signals stay as they are
         previous = None
     try:
+        _import_numerics()
         return _main(argv)
     except KeyboardInterrupt as e:  # Ctrl-C while starting (importing torch) or in a command that is not training
         signum = getattr(e, "signum", signal.SIGINT)
