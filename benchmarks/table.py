@@ -306,7 +306,7 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
     lines = [
         f"Colour photos (`benchmarks/bench_own_data.py` → `benchmarks/results/own_data.json`): crops of the 10 photos "
         f"bundled with scikit-image and scikit-learn, split by photo (chelsea and china held out; {sets}). Each "
-        f"model trained for the same minutes on {threads} threads of CPU {m['cpu']}; "
+        f"model trained for the same minutes on {threads} thread{'' if str(threads) == '1' else 's'} of CPU {m['cpu']}; "
         "PSNR/SSIM per held-out crop, pixels in [0, 1]; colour error = mean (reconstruction − original) per R, G, B "
         "in 0..255:",
         "",
@@ -320,11 +320,21 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
             row = r[name]
             label = f"ganvq `{row['preset']}`" if name == "ganvq" else row["library"]
             err = ", ".join(f"{v:+.1f}" for v in row["colour_error"]["mean_error"])
-            bar = "—" if name == "peer" else (f"≥ peer + 0.5 dB ({r['bar']['margin_db']:+.2f}): "
+            seeds = f", mean of {len(r['seeds'])} seeds" if r.get("seeds") else ""
+            bar = "—" if name == "peer" else (f"≥ peer + 0.5 dB ({r['bar']['margin_db']:+.2f}{seeds}): "
                                                + ("met" if r["bar"]["met"] else "**not met**"))
             lines.append(f"| {size} | {label} | {r['minutes']:g} | {row['steps']} | {row['seconds_per_step']:.3f} "
                          f"| {grid} × {r['codebook_size']} | {row['test_psnr_db']:.2f} | {row['test_ssim']:.3f} "
                          f"| {row['codes_used']} / {r['codebook_size']} | {err} | {bar} |")
+    for size, r in sorted(data.get("vqvae", {}).items(), key=lambda kv: int(kv[0])):
+        if r.get("seeds"):  # the rows above are the first seed's
+            each = "; ".join(f"seed {row['seed']}: {row['ganvq_psnr_db']:.2f} vs {row['peer_psnr_db']:.2f} dB "
+                             f"({row['ganvq_steps']} vs {row['peer_steps']} steps)" for row in r["seeds"])
+            lines += ["", f"{size} px over {len(r['seeds'])} seeds (the rows above are seed {r['seeds'][0]['seed']}'s), "
+                      f"ganvq vs peer: {each}; mean {r['bar']['ganvq_psnr_db']:.2f} vs {r['bar']['peer_psnr_db']:.2f} dB, "
+                      f"margin {r['bar']['margin_db']:+.2f} dB (spread over seeds: ganvq "
+                      f"{r['bar']['psnr_spread_over_seeds_db']['ganvq']:.2f}, peer "
+                      f"{r['bar']['psnr_spread_over_seeds_db']['peer']:.2f} dB)."]
     if data.get("codec"):
         lines += ["", "The same held-out crops through WebP and JPEG (Pillow) at the quality closest to ganvq's rate "
                   "(bits per pixel position, whole files):", "",
