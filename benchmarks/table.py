@@ -409,7 +409,8 @@ def rgb_recipe_table(path: Path = RESULTS / "rgb_recipe.json") -> str:
     base = key[len("minus_"):-len("_db")]
     lines = [f"Quantizer and optimiser settings of `{data['preset']}` at {data['size']} px "
              f"(`benchmarks/bench_rgb_recipe.py` → `benchmarks/results/{path.name}`): each variant trained "
-             f"{data['steps']:,} steps on {data['threads_per_run']} thread of CPU {m['cpu']}, scored on the held-out "
+             f"{data['steps']:,} steps on {data['threads_per_run']} thread of CPU {m['cpu']} (native bf16 "
+             f"{'yes' if m['native_bf16'] else 'no'}), scored on the held-out "
              "photos' crops (PSNR per crop, pixels in [0, 1]); the difference is against "
              f"`{base}` on the same seeds:", "",
              "| variant | options | seeds | PSNR (dB) | seed spread | difference |", "| --- | --- | --- | --- | --- | --- |"]
@@ -836,7 +837,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "codec.json": codec_table,
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
           "own_data.json": own_data_table, "rgb_recipe.json": rgb_recipe_table,
-          "rgb_recipe_32.json": rgb_recipe_table, "inception.json": inception_table,
+          "rgb_recipe_32.json": rgb_recipe_table,
+          "rgb_recipe_600.json": rgb_recipe_table, "inception.json": inception_table,
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,
           "vqgan-7x7-rerun.json": vqgan_table, "vqgan-ablation-no-gan.json": vqgan_table,
