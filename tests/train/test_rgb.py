@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ganvq.cli import main
 from ganvq.runs import build_run_config, load_vqvae
@@ -19,10 +20,11 @@ def _colour_crops(n: int = 512, size: int = 32) -> np.ndarray:
     return np.clip(base + 40 + wave, 0, 255).astype(np.uint8)
 
 
-def test_a_short_rgb_run_reproduces_per_channel_means(tmp_path, one_thread):
+@pytest.mark.parametrize("stem", [True, False])  # rgb-32's layout, and rgb-64's without the full-resolution stem
+def test_a_short_rgb_run_reproduces_per_channel_means(tmp_path, one_thread, stem):
     np.savez(tmp_path / "colour.npz", x=_colour_crops())
     config = build_run_config("vqvae", "rgb-32", None, {
-        "data": str(tmp_path / "colour.npz"), "model": {"hidden": 32, "res_blocks": 1},
+        "data": str(tmp_path / "colour.npz"), "model": {"hidden": 32, "res_blocks": 1, "stem": stem},
         "train": {"steps": 150, "log_every": 50, "eval_images": 64, "seed": 0}})
     train_vqvae(config, tmp_path / "run", quiet=True)
     model, cfg = load_vqvae(tmp_path / "run")

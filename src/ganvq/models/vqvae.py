@@ -22,6 +22,9 @@ class VQVAEConfig:
     hidden: int = 128  # channels of the widest conv layers
     res_blocks: int = 2  # residual blocks at the latent resolution, in encoder and decoder each
     downsamples: int = 2  # stride-2 stages: latent grid = image_size / 2**downsamples
+    # a 3x3 convolution at full resolution first in the encoder and last in the decoder; False: the stride-2
+    # convolutions meet the pixels directly (van den Oord et al.'s layout; at 64 px ~1.8x faster per step in fp32)
+    stem: bool = True
     quantizer: str = "vq"  # "vq" | "fsq"
     vq: VQConfig = field(default_factory=VQConfig)
     fsq: FSQConfig = field(default_factory=FSQConfig)
@@ -37,6 +40,8 @@ class VQVAEConfig:
             raise GanvqError(
                 f"image size {self.image_size} is not divisible by 2**downsamples = {2**self.downsamples}"
             )
+        if not self.stem and self.downsamples < 1:
+            raise GanvqError("model.stem: false needs at least one downsample (the stride-2 convolutions meet the pixels)")
         if self.quantizer not in ("vq", "fsq"):
             raise GanvqError(f"unknown quantizer {self.quantizer!r}; choose vq or fsq")
 
@@ -66,9 +71,14 @@ class Encoder(nn.Module):
     def __init__(self, cfg: VQVAEConfig):
         super().__init__()
         chans = _stage_channels(cfg.hidden, cfg.downsamples)
-        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, chans[0], 3, padding=1)]
+        if cfg.stem:
+            layers: list[nn.Module] = [nn.Conv2d(cfg.channels, chans[0], 3, padding=1)]
+        else:  # the first stride-2 convolution reads the pixels
+            chans = [cfg.channels, *chans[1:]]
+            layers = []
         for c_in, c_out in zip(chans, chans[1:]):
             layers += [nn.ReLU(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
+        layers = layers if cfg.stem else layers[1:]  # no ReLU on the pixels
         layers += [nn.ReLU(), nn.Conv2d(chans[-1], chans[-1], 3, padding=1)]
         layers += [ResBlock(chans[-1]) for _ in range(cfg.res_blocks)]
         layers += [nn.ReLU(), nn.Conv2d(chans[-1], cfg.embed_dim, 1)]
@@ -86,9 +96,12 @@ class Decoder(nn.Module):
         chans = _stage_channels(cfg.hidden, cfg.downsamples)[::-1]
         layers: list[nn.Module] = [nn.Conv2d(cfg.embed_dim, chans[0], 3, padding=1)]
         layers += [ResBlock(chans[0]) for _ in range(cfg.res_blocks)]
+        if not cfg.stem:  # the last transposed convolution writes the pixels
+            chans = [*chans[:-1], cfg.channels]
         for c_in, c_out in zip(chans, chans[1:]):
             layers += [nn.ReLU(), nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
-        layers += [nn.ReLU(), nn.Conv2d(chans[-1], cfg.channels, 3, padding=1)]
+        if cfg.stem:
+            layers += [nn.ReLU(), nn.Conv2d(chans[-1], cfg.channels, 3, padding=1)]
         self.net = nn.Sequential(*layers)
 
     def forward(self, z_q):
