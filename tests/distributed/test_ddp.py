@@ -27,14 +27,22 @@ import workers
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _close(a: Path, b: Path, modules: tuple[str, ...], atol: float = 1e-4) -> None:
+# The EMA codebook statistics, per code. Each process encodes half the batch, so an encoder output almost equally far
+# from two codes can go to the other one (on an AVX2-only CPU, one vector did): then these differ at those two codes.
+CODE_STATISTICS = ("quantizer.usage", "quantizer.cluster_size", "quantizer.embed_sum")
+
+
+def _close(a: Path, b: Path, modules: tuple[str, ...], atol: float = 1e-4, near_ties: bool = False) -> None:
     ta, _ = load_checkpoint(a / CHECKPOINT)
     tb, _ = load_checkpoint(b / CHECKPOINT)
     for name in modules:
         wa, wb = module_weights(ta, name), module_weights(tb, name)
         assert wa.keys() == wb.keys()
         for k in wa:
-            if wa[k].is_floating_point():
+            if near_ties and k in CODE_STATISTICS:  # one near-tie assignment at most: two codes' rows differ
+                differs = ((wa[k] - wb[k]).abs().reshape(len(wa[k]), -1) > atol).any(1)
+                assert int(differs.sum()) <= 2, f"{name}.{k} differs at codes {differs.nonzero().flatten().tolist()}"
+            elif wa[k].is_floating_point():
                 assert torch.allclose(wa[k], wb[k], atol=atol, rtol=1e-4), f"{name}.{k} differs"
             else:
                 assert torch.equal(wa[k], wb[k]), f"{name}.{k} differs"
@@ -79,7 +87,7 @@ def test_two_processes_train_the_vqvae_one_process_trains(tmp_path, restarting_v
     monkeypatch.undo()
 
     ranks.spawn(workers.train_vqvae, 2, restarting_vqvae, tmp_path / "two")
-    _close(tmp_path / "one", tmp_path / "two", ("model",))  # the codebook and its EMA statistics included
+    _close(tmp_path / "one", tmp_path / "two", ("model",), near_ties=True)  # the codebook and its statistics too
     _same_log(tmp_path / "one", tmp_path / "two")  # per-step means and codebook use over the global batch
 
 
