@@ -23,7 +23,7 @@ class VQVAEConfig:
     res_blocks: int = 2  # residual blocks at the latent resolution, in encoder and decoder each
     downsamples: int = 2  # stride-2 stages: latent grid = image_size / 2**downsamples
     # a 3x3 convolution at full resolution first in the encoder and last in the decoder; False: the stride-2
-    # convolutions meet the pixels directly (van den Oord et al.'s layout; at 64 px ~1.8x faster per step in fp32)
+    # convolutions meet the pixels directly (van den Oord et al.'s layout; at 64 px 2x faster per step in fp32)
     stem: bool = True
     quantizer: str = "vq"  # "vq" | "fsq"
     vq: VQConfig = field(default_factory=VQConfig)

@@ -66,8 +66,9 @@ VQVAE_PRESETS: dict[str, VQVAEConfig] = {
     # commitment 0.25, cosine from 2e-3), most of it from the learning rate (2e-3 and 5e-4 both lost) and the
     # constant schedule (benchmarks/bench_rgb_recipe.py, results/rgb_recipe.json; rgb_recipe_32.json for 32 px).
     "rgb-32": _rgb(32, hidden=64),
-    # At 64 px without the full-resolution stem: 2.4x faster per step in fp32 on a CPU without native bf16, where
-    # with it `rgb-64` lost 1.59 dB to the peer in 5 minutes on 1 thread (425 steps against 725; own_data.json).
+    # At 64 px without the full-resolution stem: 2x faster per step in fp32 (0.36 s against 0.72 on 1 thread of a CPU
+    # without native bf16), where with it `rgb-64` lost 1.59 dB to the peer in 5 minutes (own_data_64_stem.json) and
+    # without it leads by 0.64 dB (own_data.json, 3 seeds each).
     "rgb-64": _rgb(64, hidden=64, stem=False),
     # The same grids at the full width, for a GPU (or a long CPU run).
     "rgb-32-large": _rgb(32, hidden=128),
