@@ -71,14 +71,11 @@ class Encoder(nn.Module):
     def __init__(self, cfg: VQVAEConfig):
         super().__init__()
         chans = _stage_channels(cfg.hidden, cfg.downsamples)
-        if cfg.stem:
-            layers: list[nn.Module] = [nn.Conv2d(cfg.channels, chans[0], 3, padding=1)]
-        else:  # the first stride-2 convolution reads the pixels
+        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, chans[0], 3, padding=1)] if cfg.stem else []
+        if not cfg.stem:  # the first stride-2 convolution reads the pixels
             chans = [cfg.channels, *chans[1:]]
-            layers = []
-        for c_in, c_out in zip(chans, chans[1:]):
-            layers += [nn.ReLU(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
-        layers = layers if cfg.stem else layers[1:]  # no ReLU on the pixels
+        for c_in, c_out in zip(chans, chans[1:]):  # a ReLU before each, but not on the pixels
+            layers += [nn.ReLU()] * bool(layers) + [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1)]
         layers += [nn.ReLU(), nn.Conv2d(chans[-1], chans[-1], 3, padding=1)]
         layers += [ResBlock(chans[-1]) for _ in range(cfg.res_blocks)]
         layers += [nn.ReLU(), nn.Conv2d(chans[-1], cfg.embed_dim, 1)]
