@@ -277,7 +277,7 @@ def presets_table(path: Path = RESULTS / "presets.json") -> str:
     data = json.loads(path.read_text())
     m = data["machine"]
     lines = [
-        f"Time per training step of each preset (`benchmarks/bench_presets.py` → `benchmarks/results/presets.json`; "
+        f"Time per training step of each preset (`benchmarks/bench_presets.py` → `benchmarks/results/{path.name}`; "
         f"{data['statistic']}, {data['repeats']} × {data['timed_steps']} steps after {data['warmup_steps']}) on CPU "
         f"{m['cpu']}, {data['threads'] or m['threads']} threads, precision auto (native bf16 "
         f"{'yes' if m['native_bf16'] else 'no'}). A GAN step is one G update with its n_D D updates. "
@@ -836,6 +836,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table,
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
+          "presets-avx2.json": presets_table,
           "own_data.json": own_data_table, "rgb_recipe.json": rgb_recipe_table,
           "rgb_recipe_32.json": rgb_recipe_table,
           "rgb_recipe_600.json": rgb_recipe_table, "inception.json": inception_table,
