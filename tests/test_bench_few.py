@@ -53,7 +53,8 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
     doc = json.loads(out.read_text())
     assert doc["quick"] and {r["config"] for r in doc["results"]} == {"few-100", "no-augmentation", "textbook"}
     for row in doc["results"]:
-        assert row["generator_steps"] == 2 and row["fid"] > 0 and row["memorization"]["training_images"] == 20
+        assert row["first_leg_steps"] == 2 and row["generator_steps"] == 4  # the second leg resumed the first
+        assert row["fid"] > 0 and row["memorization"]["training_images"] == 20
         assert row["load_average_before"] and row["machine"]["cpu"]
         assert (row["utility"] is None) == (row["config"] == "textbook")
     assert (tmp_path / "few_real-20.png").is_file() and (tmp_path / "few_samples-20_few-100.png").is_file()
