@@ -8,8 +8,8 @@ and each training seed, trains at equal CPU budgets:
 The budget is CPU time, not wall time, so that runs on a shared machine get equal work: each configuration's
 CPU seconds per step are timed first (CALIBRATION_STEPS steps after a warm-up, time.process_time, one torch
 thread), the run trains FIRST_LEG of the budget at that rate, and is then resumed for the rest of the budget at
-the rate its first leg measured over thousands of steps (20 calibration steps alone missed by up to 30%). Every row records its step count, its measured
-training CPU and wall seconds and the load average around it.
+the rate its first leg measured over thousands of steps (20 calibration steps alone missed by up to 30%). Every
+row records its step counts, its measured training CPU and wall seconds and the load average around it.
 
 Each run is then sampled (--samples, EMA generator, sample seed 0, classes in turn) and scored by the evaluation
 suite against the 10,000 test images (FID, KID, precision/recall, density/coverage) with the memorization audit
@@ -300,7 +300,8 @@ def main() -> None:
                              "stopped early (SIGTERM saves a checkpoint); rows record the steps reached and planned")
     parser.add_argument("--no-utility", action="store_true", help="with --score-runs: skip the utility classifiers")
     parser.add_argument("--quick", action="store_true",
-                        help="smoke mode: 20 images, 2 + 2 steps (both legs), 100 samples, a 3-step classifier, 500 test images")
+                        help="smoke mode: 20 images, 2 + 2 steps (both legs), 100 samples, a 3-step classifier, "
+                             "500 test images")
     args = parser.parse_args()
     from ganvq.errors import GanvqError
     from ganvq.io import write_json

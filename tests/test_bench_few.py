@@ -48,8 +48,8 @@ def test_the_runs_compared_differ_only_in_what_the_benchmark_compares(benchmark_
 
 def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
     out = tmp_path / "few.json"
-    subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out)], check=True, capture_output=True,
-                   timeout=600)
+    subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out), "--workdir", str(tmp_path / "runs")],
+                   check=True, capture_output=True, timeout=600)
     doc = json.loads(out.read_text())
     assert doc["quick"] and {r["config"] for r in doc["results"]} == {"few-100", "no-augmentation", "textbook"}
     for row in doc["results"]:
@@ -59,3 +59,16 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
         assert (row["utility"] is None) == (row["config"] == "textbook")
     assert (tmp_path / "few_real-20.png").is_file() and (tmp_path / "few_samples-20_few-100.png").is_file()
     assert "fid_at_most_0.7_of_no_augmentation" in doc["bar"] and doc["summary"]
+
+    # the filtering benchmark reads such a run: libraries of n images, equal per class, from a pool of 2n
+    filtered = tmp_path / "few_filter.json"
+    run = tmp_path / "runs" / "20-few-100-seed0"
+    subprocess.run([sys.executable, str(BENCH.with_name("bench_few_filter.py")), str(run), "--n", "20",
+                    "--oversample", "2", "--steps", "2", "--out", str(filtered)],
+                   check=True, capture_output=True, timeout=600)
+    row = json.loads(filtered.read_text())["results"][0]
+    assert row["config"] == "few-100" and row["size"] == 20 and row["pool"] == 40
+    none = row["filters"]["none"]
+    assert none["agreement"] == 1.0 and none["library"] == 20
+    for f in row["filters"].values():
+        assert 0 <= f["agreement"] <= 1 and f["library"] <= 20 and 0 <= f["accuracy"] <= 1
