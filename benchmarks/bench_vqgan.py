@@ -135,7 +135,8 @@ def main() -> None:
     write_json(args.out, {
         "benchmark": "vqgan",
         "dataset": "fashion-mnist (train 60,000 / test 10,000)",
-        "commands": [f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} nice -n 10 python "
+        # the niceness this process ran at (os.nice(0) reads it), not the usage line's suggestion
+        "commands": [f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} nice -n {os.nice(0)} python "
                      f"benchmarks/bench_vqgan.py --minutes {args.minutes:g} --sizes {' '.join(args.sizes)}"
                      + "".join(f" --set {s}" for s in args.set) + (f" --only {args.only}" if args.only else "")],
         "minutes_per_model": args.minutes,

@@ -843,6 +843,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,
           "vqgan-7x7-rerun.json": vqgan_table, "vqgan-ablation-no-gan.json": vqgan_table,
+          "vqgan-7x7-pw005.json": vqgan_table, "vqgan-7x7-pw010.json": vqgan_table,
           "vqgan-generation.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table}
 
