@@ -5,10 +5,11 @@ import json
 
 import torch
 
+from ganvq.commands.membership import candidates
 from ganvq.commands.sample import latents, sample
 from ganvq.data import load_dataset
 from ganvq.images import to_uint8_image
-from ganvq.runs import gan_preset, load_gan
+from ganvq.runs import gan_preset, load_gan, open_run
 from ganvq.train import gan as gan_train
 from ganvq.train.gan import GANTask, train_gan
 
@@ -27,6 +28,9 @@ def test_a_subset_run_trains_on_the_balanced_subset_its_seed_draws_and_stores_it
     train_gan(dataclasses.replace(config, train=dataclasses.replace(config.train, steps=2)), tmp_path, quiet=True)
     stored = json.loads((tmp_path / "config.json").read_text())
     assert (stored["subset"], stored["subset_seed"], stored["limit"]) == (20, 3, 256)
+    # the membership audit's members are those 20 images, not the 256 of --limit
+    members, labels, _ = candidates(open_run(tmp_path, "gan"), "train")
+    assert torch.equal(members, expected.images) and torch.equal(labels, expected.labels)
 
 
 def test_diffaugment_reaches_d_on_real_and_fake_images_alike(tiny_gan_config, monkeypatch):
