@@ -131,6 +131,7 @@ def run_one(name: str, size: int, seed: int, args: dict, real_result: dict | Non
     more = args["quick_steps"] if quick else max(0, int((budget - first_cpu) / leg_rate))
     if more:
         summary = train_gan(None, out, resume=True, quiet=True, steps=first_steps + more)
+        config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=summary["step"]))
     train_cpu, train_wall = time.process_time() - cpu0, time.perf_counter() - wall0
     load_after = os.getloadavg()
 

@@ -10,7 +10,10 @@ number per class, from the pool's first samples that pass each filter:
 - `real-classifier`: the few-shot classifier (a), trained on the run's real subset, predicts the conditioning label.
 Each library is scored like bench_few's (b): ganvq.metrics.utility's fixed few-shot classifier trained on the real
 subset (repeated to the library's size) plus the library, accuracy on the 10,000 Fashion-MNIST test images, and
-the gain over (a) in points. Writes benchmarks/results/few_filter.json. Usage:
+the gain over (a) in points. Each run also gets `ganvq audit membership`'s AUCs on its own training subset against
+as many test images (LOGAN: the discriminator's logit; GAN-Leaks: distance to the nearest of 1,000 samples), which
+show whether the discriminator memorised its images (augmentation's reason to exist). Writes
+benchmarks/results/few_filter.json. Usage:
 
     python benchmarks/bench_few_filter.py runs/few/100-few-100-seed0 runs/few/100-no-augmentation-seed0 ...
 """
@@ -26,6 +29,7 @@ from pathlib import Path
 import torch
 from machine import describe
 
+from ganvq.commands.membership import audit_membership
 from ganvq.commands.sample import sample
 from ganvq.data import load_dataset
 from ganvq.io import write_json
@@ -88,6 +92,12 @@ def measure(run_dir: Path, args, real_cache: dict, test) -> dict:
         row["filters"][name] = {"agreement": round(float(agree[name].float().mean()), 4), "library": len(idx),
                                 "accuracy": b["accuracy"], "gain_points": gain,
                                 "per_class_accuracy": b.get("per_class_accuracy")}
+    # why augmentation may not matter: how well D tells its training images from unseen ones (LOGAN's attack, the
+    # run's own subset against as many test images; AUC 0.5: D has not memorised them)
+    audit = audit_membership(run_dir, "train", "test", n=config.subset or 1000, samples=1000, seed=0,
+                             out=run_dir / "audit-membership.json")
+    row["d_membership_auc"] = {k: round(a["auc"], 4) for k, a in audit["attacks"].items()} | {
+        "per_side": audit["per_side"]}
     row["seconds"] = round(time.perf_counter() - t0, 1)
     return row
 
@@ -114,16 +124,21 @@ def main() -> None:
                         help=f"classifier steps (default {FEW_SHOT_STEPS}, bench_few's; fewer only for a smoke test)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--out", type=Path, default=RESULTS / "few_filter.json")
+    parser.add_argument("--merge", action="store_true", help="keep --out's rows of other runs (measured earlier)")
     args = parser.parse_args()
     if args.n < 10 or args.oversample < 1:
         parser.error("--n must be at least 10 and --oversample at least 1")
     torch.set_num_threads(args.threads)
     test = load_dataset("fashion-mnist", "test")
     cache, rows = {}, []
+    if args.merge and args.out.is_file():
+        rows = [r for r in json.loads(args.out.read_text())["results"] if r["run"] not in {str(p) for p in args.runs}]
     for run_dir in args.runs:
-        rows.append(measure(run_dir, args, cache, test))
-        print(json.dumps({k: rows[-1][k] for k in ("run", "generator_steps")}
-                         | {f: rows[-1]["filters"][f]["gain_points"] for f in FILTERS}), flush=True)
+        row = measure(run_dir, args, cache, test)
+        rows.append(row)
+        print(json.dumps({k: row[k] for k in ("run", "generator_steps")}
+                         | {f: row["filters"][f]["gain_points"] for f in FILTERS}), flush=True)
+    rows.sort(key=lambda r: (r.get("size", 0), r.get("config", ""), r.get("seed", 0)))
     write_json(args.out, {
         "benchmark": "few_filter", "what": __doc__.split("\n\n")[0],
         "dataset": "fashion-mnist: each run's balanced training subset; accuracy on the 10,000 test images",

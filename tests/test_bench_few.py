@@ -68,6 +68,7 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
                    check=True, capture_output=True, timeout=600)
     row = json.loads(filtered.read_text())["results"][0]
     assert row["config"] == "few-100" and row["size"] == 20 and row["pool"] == 40
+    assert row["d_membership_auc"]["per_side"] == 20 and 0 <= row["d_membership_auc"]["logan"] <= 1
     none = row["filters"]["none"]
     assert none["agreement"] == 1.0 and none["library"] == 20
     for f in row["filters"].values():
