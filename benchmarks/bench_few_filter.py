@@ -54,8 +54,9 @@ def class_head_labels(run, images: torch.Tensor, num_classes: int) -> torch.Tens
 
 
 def first_per_class(keep: torch.Tensor, labels: torch.Tensor, per_class: int, num_classes: int) -> torch.Tensor:
-    """Indices of the first `per_class` kept samples of every class, or fewer where the pool has fewer."""
-    return torch.cat([torch.nonzero(keep & (labels == k)).flatten()[:per_class] for k in range(num_classes)])
+    """Indices of the first `per_class` kept samples of every class, or fewer where the pool has fewer, in pool
+    order (with no filter: exactly bench_few's library, in its order, since the classifier's batches follow it)."""
+    return torch.cat([torch.nonzero(keep & (labels == k)).flatten()[:per_class] for k in range(num_classes)]).sort()[0]
 
 
 def measure(run_dir: Path, args, real_cache: dict, test) -> dict:

@@ -401,6 +401,35 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
     return "\n".join(lines)
 
 
+def few_filter_table(path: Path = RESULTS / "few_filter.json") -> str:
+    """Filtered synthetic libraries: (b) - (a) per filter, and how much each run's discriminator memorised."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    lines = [f"Filtering the library (`benchmarks/bench_few_filter.py` → `benchmarks/results/{path.name}`): each "
+             f"run of few.json draws {data['pool_images_per_run']:,} samples and keeps {data['library_images']:,} "
+             "(equal per class, in draw order) that pass the filter; the cell is (b) − (a) in points, as few.json's "
+             "utility, with the filter's agreement rate (and the library's size when the pool ran short). "
+             f"Membership AUCs: the run's own training images against as many test images. CPU {m['cpu']}, "
+             f"{data['threads']} thread:", "",
+             "| images | config | seed | G steps | no filter | D's class head | real-only classifier "
+             "| LOGAN AUC | GAN-Leaks AUC |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+
+    def cell(f: dict) -> str:
+        short = f", {f['library']:,} kept" if f["library"] < data["library_images"] else ""
+        return f"{f['gain_points']:+.2f} ({100 * f['agreement']:.0f}%{short})"
+
+    for r in data["results"]:
+        f, a = r["filters"], r["d_membership_auc"]
+        lines.append(f"| {r['size']} | `{r['config']}` | {r['seed']} | {r['generator_steps']} | "
+                     f"{f['none']['gain_points']:+.2f} | {cell(f['d-class-head'])} | {cell(f['real-classifier'])} "
+                     f"| {a['logan']:.3f} | {a['gan_leaks']:.3f} |")
+    for config, by in data["summary"].items():
+        lines.append(f"| mean | `{config}` | | | {by['none']['mean_gain_points']:+.2f} "
+                     f"| {by['d-class-head']['mean_gain_points']:+.2f} | {by['real-classifier']['mean_gain_points']:+.2f} "
+                     "| | |")
+    return "\n".join(lines)
+
+
 def rgb_recipe_table(path: Path = RESULTS / "rgb_recipe.json") -> str:
     """The RGB VQ-VAE recipe's settings, one at a time, at equal steps."""
     data = json.loads(path.read_text())
@@ -845,7 +874,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-7x7-rerun.json": vqgan_table, "vqgan-ablation-no-gan.json": vqgan_table,
           "vqgan-7x7-pw005.json": vqgan_table, "vqgan-7x7-pw010.json": vqgan_table,
           "vqgan-generation.json": vqgan_generation_table,
-          "privacy.json": privacy_table, "few.json": few_table}
+          "privacy.json": privacy_table, "few.json": few_table,
+          "few_filter.json": few_filter_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
