@@ -25,13 +25,16 @@ OWN = {"train": "the run's training images", "test": "the run's held-out images"
 
 def candidates(run, spec: str) -> tuple[torch.Tensor, torch.Tensor | None, str]:
     """(uint8 images, labels or None, description) of `spec`: "train" (the run's training images, exactly those
-    it trained on: its --subset when it has one), "test" (its held-out images), or a dataset name or path (all of it)."""
+    it trained on: its --subset when it has one), "test" (its held-out images), or a dataset name or path (all
+    of it)."""
     c = run.config
     size, channels = c.model.image_size, c.model.channels
     if spec == "train":
         # a --subset (or --limit) run's members are the images it trained on, not its data's whole train split
-        data = training_subset(run) or load_dataset(c.data, "train", size=size, channels=channels, limit=c.limit,
-                                                    val_fraction=held_out_fraction(c.data, c.val_fraction))
+        data = training_subset(run)
+        if data is None:
+            data = load_dataset(c.data, "train", size=size, channels=channels, limit=c.limit,
+                                val_fraction=held_out_fraction(c.data, c.val_fraction))
     elif spec == "test":
         data = load_dataset(c.data, "test", size=size, channels=channels,
                             val_fraction=held_out_fraction(c.data, c.val_fraction))
