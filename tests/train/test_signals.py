@@ -17,10 +17,17 @@ TINY = ["--limit", "128", "--batch-size", "16", "--codebook-size", "16", "--prec
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 
+def _default_sigint() -> None:
+    # a suite started in the background of a shell without job control inherits SIGINT ignored, and ganvq rightly
+    # keeps ignoring it; the process under test gets Ctrl-C's default, as from a terminal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start(tmp_path, *args):
     log = open(tmp_path / "stderr.log", "w")
     env = {**os.environ, "GANVQ_PROGRESS_SECONDS": "0", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=log, env=env), tmp_path / "stderr.log"
+    return (subprocess.Popen([*CLI, *args], stdout=subprocess.DEVNULL, stderr=log, env=env, preexec_fn=_default_sigint),
+            tmp_path / "stderr.log")
 
 
 def _wait_for(log, text, proc, timeout=120):
