@@ -33,7 +33,8 @@ from ganvq.commands.membership import audit_membership
 from ganvq.commands.sample import sample
 from ganvq.data import load_dataset
 from ganvq.io import write_json
-from ganvq.metrics.utility import FEW_SHOT_STEPS, RECIPE, few_shot_accuracy, predictions, train_classifier
+from ganvq.metrics.utility import (FEW_SHOT_STEPS, RECIPE, classifier_accuracy, few_shot_accuracy, predictions,
+                                  train_classifier)
 from ganvq.runs import open_run
 from ganvq.runs.run import load_discriminator
 
@@ -70,7 +71,7 @@ def measure(run_dir: Path, args, real_cache: dict, test) -> dict:
         real = load_dataset("fashion-mnist", "train").balanced(config.subset, config.subset_seed)
         # (a) as few_shot_accuracy trains it (deterministic), kept as the real-classifier filter
         clf = train_classifier(real.images, real.labels, k, RECIPE["seed"], steps=args.steps, augment=True)
-        a = {"accuracy": int((predictions(clf, test.images) == test.labels).sum()) / len(test.labels)}
+        a = {"accuracy": classifier_accuracy(clf, test.images, test.labels)}
         real_cache[key] = (real, a, clf)
     real, a, clf = real_cache[key]
     t0 = time.perf_counter()
