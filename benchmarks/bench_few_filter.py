@@ -34,7 +34,7 @@ from ganvq.commands.sample import sample
 from ganvq.data import load_dataset
 from ganvq.io import write_json
 from ganvq.metrics.utility import (FEW_SHOT_STEPS, RECIPE, classifier_accuracy, few_shot_accuracy, predictions,
-                                  train_classifier)
+                                  real_plus_synthetic, train_classifier)
 from ganvq.runs import open_run
 from ganvq.runs.run import load_discriminator
 
@@ -85,11 +85,8 @@ def measure(run_dir: Path, args, real_cache: dict, test) -> dict:
            "filters": {}}
     for name in FILTERS:
         idx = first_per_class(agree[name], labels, args.n // k, k)
-        xs, ys = pool[idx], labels[idx]
-        repeat = max(1, round(len(xs) / len(real.images)))
-        b = few_shot_accuracy((torch.cat([real.images.repeat(repeat, 1, 1, 1), xs]),
-                               torch.cat([real.labels.repeat(repeat), ys])), (test.images, test.labels), k,
-                               steps=args.steps)
+        x_both, y_both, _ = real_plus_synthetic((real.images, real.labels), (pool[idx], labels[idx]))
+        b = few_shot_accuracy((x_both, y_both), (test.images, test.labels), k, steps=args.steps)
         gain = round(100 * (b["accuracy"] - a["accuracy"]), 2)
         row["filters"][name] = {"agreement": round(float(agree[name].float().mean()), 4), "library": len(idx),
                                 "accuracy": b["accuracy"], "gain_points": gain,
@@ -98,7 +95,7 @@ def measure(run_dir: Path, args, real_cache: dict, test) -> dict:
     # run's own subset against as many test images; AUC 0.5: D has not memorised them)
     audit = audit_membership(run_dir, "train", "test", n=config.subset or 1000, samples=1000, seed=0,
                              out=run_dir / "audit-membership.json")
-    row["d_membership_auc"] = {k: round(a["auc"], 4) for k, a in audit["attacks"].items()} | {
+    row["d_membership_auc"] = {name: round(attack["auc"], 4) for name, attack in audit["attacks"].items()} | {
         "per_side": audit["per_side"]}
     row["seconds"] = round(time.perf_counter() - t0, 1)
     return row
@@ -109,11 +106,12 @@ def summarize(rows: list[dict]) -> dict:
     out = {}
     for config in sorted({r["config"] for r in rows}):
         group = [r for r in rows if r["config"] == config]
-        out[config] = {f: {"gains": [r["filters"][f]["gain_points"] for r in group],
-                           "mean_agreement": round(sum(r["filters"][f]["agreement"] for r in group) / len(group), 4)}
-                       for f in FILTERS}
+        out[config] = {}
         for f in FILTERS:
-            out[config][f]["mean_gain_points"] = round(sum(out[config][f]["gains"]) / len(group), 2)
+            gains = [r["filters"][f]["gain_points"] for r in group]
+            out[config][f] = {"gains": gains,
+                              "mean_agreement": round(sum(r["filters"][f]["agreement"] for r in group) / len(group), 4),
+                              "mean_gain_points": round(sum(gains) / len(group), 2)}
     return out
 
 

@@ -134,6 +134,15 @@ def few_shot_accuracy(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torc
             "train_seconds": round(time.perf_counter() - t0, 1)}
 
 
+def real_plus_synthetic(real: tuple[torch.Tensor, torch.Tensor], synthetic: tuple[torch.Tensor, torch.Tensor]
+                        ) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(images, labels, repeats) of set (b): the real images repeated to about the synthetic library's count (so
+    about half of each batch is real), then the library after them."""
+    (xr, yr), (xs, ys) = real, synthetic
+    repeat = max(1, round(len(xs) / len(xr)))
+    return torch.cat([xr.repeat(repeat, 1, 1, 1), xs]), torch.cat([yr.repeat(repeat), ys]), repeat
+
+
 def few_shot_utility(real: tuple[torch.Tensor, torch.Tensor], synthetic: tuple[torch.Tensor, torch.Tensor],
                      test: tuple[torch.Tensor, torch.Tensor], num_classes: int, seed: int = RECIPE["seed"],
                      steps: int = FEW_SHOT_STEPS, real_result: dict | None = None) -> dict:
@@ -144,9 +153,8 @@ def few_shot_utility(real: tuple[torch.Tensor, torch.Tensor], synthetic: tuple[t
     (xr, yr), (xs, ys), (xt, yt) = real, synthetic, test
     if len(xr) == 0 or len(xs) == 0:
         raise GanvqError(f"--utility needs real and synthetic images: got {len(xr)} real, {len(xs)} synthetic")
-    repeat = max(1, round(len(xs) / len(xr)))
-    sets = {"real": (xr, yr), "real_plus_synthetic": (torch.cat([xr.repeat(repeat, 1, 1, 1), xs]),
-                                                      torch.cat([yr.repeat(repeat), ys])), "synthetic": (xs, ys)}
+    x_both, y_both, repeat = real_plus_synthetic(real, synthetic)
+    sets = {"real": (xr, yr), "real_plus_synthetic": (x_both, y_both), "synthetic": (xs, ys)}
     result = {} if real_result is None else {"real": real_result}
     for name, (x, y) in sets.items():
         if name not in result:
