@@ -367,6 +367,21 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
             lines.append(f"| {f['images']:,} real training crops | — | — | — | {f['fid']:.1f} | {f['kid_mean']:.4f} "
                          f"| {f['precision']:.3f} | {f['recall']:.3f} | the floor: the bar's {target:.1f} is "
                          f"{target / f['fid']:.2f}× what the training photos themselves score |")
+        if g.get("bar_training_photos"):
+            b, ref = g["bar_training_photos"], g["ganvq"]["training_photos"]["reference"]
+            lines += ["", f"The same samples against {ref['images']:,} random crops of the training photos (the "
+                      "reference GAN papers score against; the floor's crops are not among them):", "",
+                      "| model | FID | KID | precision | recall | bar |", "| --- | --- | --- | --- | --- | --- |"]
+            for name in ("ganvq", "textbook"):
+                row = g[name]["training_photos"]
+                bar = "—" if name == "textbook" else (f"≤ 0.7 × textbook ({b['ratio']:.2f}×): "
+                                                       + ("met" if b["met"] else "**not met**"))
+                lines.append(f"| {name} `{g[name]['preset']}` | {row['fid']:.1f} | {row['kid_mean']:.4f} "
+                             f"| {row['precision']:.3f} | {row['recall']:.3f} | {bar} |")
+            f = data.get("gan_floor", {}).get("training_photos")
+            if f:
+                lines.append(f"| {data['gan_floor']['images']:,} real training crops | {f['fid']:.1f} "
+                             f"| {f['kid_mean']:.4f} | {f['precision']:.3f} | {f['recall']:.3f} | the floor |")
     return "\n".join(lines)
 
 def few_table(path: Path = RESULTS / "few.json") -> str:

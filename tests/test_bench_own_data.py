@@ -129,6 +129,18 @@ def test_the_floor_part_scores_real_training_crops_against_the_test_crops(crops,
     assert f["reference"]["split"] == "test" and f["reference"]["images"] == doc["dataset"]["32"]["test_images"]
     assert math.isfinite(f["fid"]) and f["fid"] > 0 and f["commands"][0].startswith("ganvq eval folder --real")
     assert "gan" not in doc["bars_met"]  # no GAN trained: no bar, only the floor
+    # scored a second time against random crops of the training photos, none of them among the floor's crops
+    t = f["training_photos"]
+    with np.load(crops / "crops-32.npz") as z:
+        train = z["x_train"]
+    n_ref = min(bench.QUICK["samples"], len(train) // 2)
+    with np.load(tmp_path / "work" / f"training-photos-reference-32-{n_ref}.npz") as z:
+        ref, rest = z["x_test"], z["x_train"]
+    assert t["reference"]["images"] == len(ref) == n_ref and len(ref) + len(rest) == len(train)
+    assert math.isfinite(t["fid"]) and "training photos" in t["reference_note"]
+    floor_ids = {int(png.stem) for png in (tmp_path / "work" / "real-training-crops").glob("*.png")}
+    ref_rows = {bytes(r) for r in ref}
+    assert not any(bytes(train[i]) in ref_rows for i in floor_ids)
 
 
 def test_the_rgb_recipe_benchmark_trains_its_variants_at_equal_steps(crops, tmp_path, benchmark_module, one_thread):
