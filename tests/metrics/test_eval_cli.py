@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from ganvq.cli import main
@@ -62,3 +63,28 @@ def test_eval_gan_of_a_subset_run_audits_against_its_images_and_reports_utility_
     assert json.loads((run / "eval-gan.json").read_text())["utility"]["real_images"] == 30
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--real-subset", "30"]) == 2
     assert "--real-subset chooses the real images of --utility" in capsys.readouterr().err
+
+
+def test_eval_gan_real_split_train_scores_against_the_training_images_and_says_so(tmp_path, tiny_gan_config,
+                                                                                   fmnist_test, capsys):
+    import dataclasses
+
+    images = fmnist_test[:300, 0].numpy()
+    data = tmp_path / "small.npz"
+    np.savez(data, x_train=images[:200], y_train=np.arange(200) % 10, x_test=images[200:], y_test=np.arange(100) % 10)
+    run = tmp_path / "gan"
+    train_gan(dataclasses.replace(tiny_gan_config, data=str(data), limit=None), run, quiet=True)
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--out", str(tmp_path / "held.json")]) == 0
+    held = json.loads((tmp_path / "held.json").read_text())
+    assert (held["reference"]["split"], held["reference"]["images"]) == ("test", 100)
+    assert not any("training images" in n for n in held.get("notes", []))
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--real-split", "train",
+                 "--out", str(tmp_path / "train.json")]) == 0
+    train = json.loads((tmp_path / "train.json").read_text())
+    assert (train["reference"]["split"], train["reference"]["images"]) == ("train", 200)
+    assert any("scored against the training images" in n for n in train["notes"])
+    assert train["fid"] != held["fid"]  # another reference, another score (same samples: same seed)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--real-split", "nope"])
+    assert e.value.code == 2 and "argument --real-split: invalid choice: 'nope'" in capsys.readouterr().err

@@ -129,7 +129,7 @@ def _eval_folder(args) -> None:
     from ganvq.metrics.score import format_scores
 
     result = eval_folder(args.real, args.fake, features=args.features, limit=args.limit, seed=args.seed,
-                         out=args.out, bf16=args.bf16, quiet=args.quiet)
+                         out=args.out, bf16=args.bf16, quiet=args.quiet, real_split=args.real_split)
     print(format_scores(result))
     print(f"wrote {result['written']}")
 
@@ -140,7 +140,7 @@ def _eval_gan(args) -> None:
 
     result = eval_gan(args.ckpt, n=args.n, real=args.real, features=args.features, seed=args.seed, out=args.out,
                       bf16=args.bf16, quiet=args.quiet, utility_n=args.utility or 0, real_subset=args.real_subset,
-                      subset_seed=args.subset_seed)
+                      subset_seed=args.subset_seed, real_split=args.real_split)
     print(format_scores(result))
     if "privacy" in result:
         p = result["privacy"]
@@ -187,6 +187,10 @@ def _add_scoring_options(p) -> None:
                         "on CPUs with native bf16 (emulated and slow on others), FIDs within 0.5%% of fp32's "
                         "(benchmarks/results/inception-speed.json)")
     p.add_argument("--seed", type=int, default=0, help="seed of KID's random subsets")
+    p.add_argument("--real-split", choices=["test", "val", "train", "all"],
+                   help="split of the real data to compare with (default: the held-out images of the data the model "
+                        "was trained on, else test where there is one, else all); train scores against the "
+                        "training images, as many GAN papers do, and says so in the output")
 
 
 def _compress(args) -> dict:

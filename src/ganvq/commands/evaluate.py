@@ -42,9 +42,15 @@ def _same_data(a: str, b: str) -> bool:
 def reference_split(data: str, trained: tuple[str, float | None] | None, split: str | None = None
                     ) -> tuple[str, float | None, list[str]]:
     """(split, held-out fraction, notes) to score against `data`: the held-out images of the training data, or
-    for other data its test split where it has one, else all of it (none of it was trained on)."""
+    for other data its test split where it has one, else all of it (none of it was trained on); `split` names
+    another (e.g. the training images, the reference many GAN papers score against), and the notes say so."""
     if trained is not None and _same_data(data, trained[0]):
-        return split or "test", trained[1], []
+        notes = []
+        if split in ("train", "all"):
+            notes.append(f"scored against the {'training' if split == 'train' else 'training and held-out'} images "
+                         "the model learned from (the convention of many GAN papers), not held-out ones: compare only "
+                         "with scores on the same reference")
+        return split or "test", trained[1], notes
     notes = []
     if trained is not None:
         notes.append(f"the model was trained on {trained[0]}, not on {data}: this scores it against other data")
@@ -116,9 +122,10 @@ def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torc
 
 
 def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int | None = None, seed: int = 0,
-                out: str | None = None, bf16: bool = False, quiet: bool = False) -> dict:
+                out: str | None = None, bf16: bool = False, quiet: bool = False, real_split: str | None = None) -> dict:
     """Score a folder of images from any generator against real data: `real`, else the training data named by
-    the folder's source.json (written by `ganvq sample --out-dir`)."""
+    the folder's source.json (written by `ganvq sample --out-dir`); `real_split` overrides reference_split's
+    choice of its split."""
     source = folder_source(fake)
     trained = (source["data"], source.get("val_fraction")) if source else None
     if real is None:
@@ -126,7 +133,7 @@ def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int 
             raise GanvqError(f"{fake}: give --real DATA, the images to compare with (the folder has no "
                              f"{SOURCE_FILE} naming the data its model was trained on)")
         real = trained[0]
-    split, fraction, notes = reference_split(real, trained)
+    split, fraction, notes = reference_split(real, trained, real_split)
     images = load_sample_folder(fake, real, limit)
     target = Path(out) if out else Path(fake).with_name(Path(fake).name + "-eval.json")
     pairs = target.with_suffix(".closest-pairs.png")
@@ -205,9 +212,9 @@ def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | No
 
 def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str = "auto", seed: int = 0,
              out: str | None = None, bf16: bool = False, quiet: bool = False, utility_n: int = 0,
-             real_subset: int | None = None, subset_seed: int | None = None) -> dict:
+             real_subset: int | None = None, subset_seed: int | None = None, real_split: str | None = None) -> dict:
     """Sample n images (seeded) from a generator checkpoint and score them against the held-out images of its
-    training data (or `real`); the memorization audit always uses its training data, the very images of a
+    training data (or `real`; `real_split` chooses another split of it); the memorization audit always uses its training data, the very images of a
     --limit or --subset run. utility_n > 0 also trains the downstream classifier on that many samples, beside
     the run's --subset images (or `real_subset` training images drawn alike) when there are some; a private run's
     guarantee is reported beside the scores."""
@@ -219,7 +226,7 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     real = real or (trained[0] if trained else None)
     if not real:
         raise GanvqError(f"{ckpt}: the checkpoint does not name its dataset; pass --real DATASET")
-    split, fraction, notes = reference_split(real, trained)
+    split, fraction, notes = reference_split(real, trained, real_split)
     target = Path(out) if out else run.folder / "eval-gan.json"
     pairs = target.with_suffix(".closest-pairs.png")
     with _scoring(len(images), "eval gan", quiet) as bar:
