@@ -80,3 +80,45 @@ def test_the_small_data_preset_augments_with_every_transform_and_a_mild_shift():
     assert few.gan.diffaugment == "color,translation,cutout" and few.gan.diffaugment_p == 1.0
     assert (few.gan.diffaugment_shift, few.gan.diffaugment_fill) == (1 / 16, "edge")
     assert few.model == gan_preset("fmnist-few").model and few.gan.conditional and few.gan.ema_decay > 0
+
+
+def test_train_gan_without_a_preset_picks_the_small_data_one_for_little_data(tmp_path, capsys, one_thread):
+    from PIL import Image
+
+    from ganvq.cli import main
+    from ganvq.data.datasets import count_training_images
+    from ganvq.runs.presets import SMALL_DATA_IMAGES
+
+    images = load_dataset("fashion-mnist", "test", limit=60).images[:, 0].numpy()
+    folder = tmp_path / "mine"
+    for i, img in enumerate(images):
+        (folder / str(i % 2)).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(folder / str(i % 2) / f"{i}.png")
+    assert count_training_images(folder) == len(load_dataset(folder, "train").images) == 54  # 10% held out
+    assert count_training_images("fashion-mnist") == 60_000 and count_training_images("fashion-mnist", limit=9) == 9
+    small = tmp_path / "small.json"
+    small.write_text('{"model": {"g_width": 8, "d_width": 8}}')
+    tiny = ["--steps", "1", "--batch-size", "8", "--precision", "fp32", "--sample-every", "0", "--config", str(small)]
+    assert main(["train", "gan", "--data", str(folder), "--out", str(tmp_path / "a"), *tiny]) == 0
+    err = capsys.readouterr().err
+    assert f"54 training images (at most {SMALL_DATA_IMAGES:,}): preset few-100" in err
+    stored = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert stored["gan"]["diffaugment"] == gan_preset("few-100").gan.diffaugment
+    # a named preset, or more images than the threshold, keeps fmnist-best and says nothing
+    assert main(["train", "gan", "--data", str(folder), "--preset", "fmnist-best", "--out", str(tmp_path / "b"),
+                 *tiny]) == 0
+    assert "preset few-100" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["gan"]["diffaugment"] == ""
+    assert main(["train", "gan", "--limit", str(SMALL_DATA_IMAGES + 1), "--out", str(tmp_path / "c"), *tiny]) == 0
+    assert "preset few-100" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["gan"]["diffaugment"] == ""
+    assert main(["train", "gan", "--subset", "100", "--out", str(tmp_path / "d"), *tiny]) == 0
+    assert "100 training images" in capsys.readouterr().err
+
+
+def test_private_training_without_a_preset_gets_the_private_one():
+    from ganvq.cli import build_parser
+    from ganvq.cli.train import _default_gan_preset
+
+    args = build_parser().parse_args(["train", "gan", "--out", "x", "--subset", "100", "--dp-epsilon", "5"])
+    assert _default_gan_preset(args) == "dp-fmnist"

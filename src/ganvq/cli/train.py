@@ -201,7 +201,9 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
     p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json, samples/ "
                                  "(required unless --resume RUN)")
-    p.add_argument("--preset", default="fmnist-best", choices=sorted(GAN_PRESETS), help="run preset")
+    p.add_argument("--preset", choices=sorted(GAN_PRESETS),
+                   help="run preset (default: fmnist-best, or few-100 for a training set of at most 500 images, "
+                        "where it measured best; dp-fmnist with --dp-epsilon)")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, gan:, data:) overriding the preset")
     p.add_argument("--steps", type=int, help="generator steps (default 5000 unless --minutes is given)")
     p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
@@ -232,7 +234,7 @@ def _add_train_gan(sub) -> None:
     _add_run_options(p)
     p.add_argument("--subset", type=int, metavar="N",
                    help="train on a balanced subset of N training images (equal per class), stored in the run so "
-                        "eval finds the same images; e.g. --preset few-100 --subset 100")
+                        "eval finds the same images; e.g. --subset 100 (without --preset: few-100, made for little data)")
     p.add_argument("--subset-seed", type=int, metavar="S", help="seed that picks the subset's images (default 0)")
     _add_image_options(p, "28, 32, 64")
     _add_logging_options(p)
@@ -275,7 +277,29 @@ def _train_gan(args) -> dict:
     out, resume = _run_target(args)
     if resume:
         return _printed(train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    if args.preset is None:
+        args.preset = _default_gan_preset(args)
     return _printed(train_gan(build_gan_config(args), out, quiet=args.quiet))
+
+
+def _default_gan_preset(args) -> str:
+    """The preset of a `train gan` that names none: dp-fmnist for private training, else by the number of
+    training images (few-100 for little data, fmnist-best otherwise), said on stderr when it is not fmnist-best."""
+    import sys
+
+    from ganvq.data.datasets import count_training_images
+    from ganvq.runs import gan_preset
+    from ganvq.runs.presets import SMALL_DATA_IMAGES, default_gan_preset
+
+    if args.dp_epsilon is not None:
+        return "dp-fmnist"
+    data = args.data or gan_preset("fmnist-best").data
+    n = args.subset or count_training_images(data, args.limit, args.val_fraction)
+    name = default_gan_preset(n)
+    if name != "fmnist-best" and not args.quiet:
+        print(f"ganvq: {n:,} training images (at most {SMALL_DATA_IMAGES:,}): preset {name}, made for little "
+              "data (DiffAugment, narrow networks); --preset to choose another", file=sys.stderr)
+    return name
 
 
 def _add_train_prior(sub) -> None:

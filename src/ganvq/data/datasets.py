@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_crop, to_labels, to_uint8_nchw
-from ganvq.data.folder import IMAGE_EXTENSIONS, read_image_file, read_image_folder
+from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.limits import check_values
 from ganvq.data.npz import npz_splits, read_npz
@@ -194,6 +194,19 @@ def load_dataset(
         x = resize_center_crop(x, size)
     x = convert_channels(x, channels)
     return ImageDataset(x, y, name, str(path), num_classes, class_names, skipped)
+
+
+def count_training_images(name_or_path: str | os.PathLike, limit: int | None = None,
+                          val_fraction: float | None = None) -> int:
+    """About how many images `load_dataset(name_or_path, "train", limit=..., val_fraction=...)` holds, without
+    decoding an image folder (its files are counted; a few may later be skipped as unreadable)."""
+    path = resolve_dataset(name_or_path)
+    if path.is_dir() and not _is_idx_folder(path):
+        fraction = held_out_fraction(path, val_fraction)
+        n = len(select("train", len(list_image_files(path)), fraction, None, str(path)))
+    else:
+        n = len(load_dataset(path, "train", val_fraction=val_fraction).images)
+    return min(n, limit) if limit is not None else n
 
 
 def _part_and_role(path: Path, split: str, named: bool, fraction: float) -> tuple[str, str]:
