@@ -234,7 +234,8 @@ def _add_train_gan(sub) -> None:
     _add_run_options(p)
     p.add_argument("--subset", type=int, metavar="N",
                    help="train on a balanced subset of N training images (equal per class), stored in the run so "
-                        "eval finds the same images; e.g. --subset 100 (without --preset: few-100, made for little data)")
+                        "eval finds the same images; e.g. --subset 100 (without --preset: few-100, made for little "
+                        "data)")
     p.add_argument("--subset-seed", type=int, metavar="S", help="seed that picks the subset's images (default 0)")
     _add_image_options(p, "28, 32, 64")
     _add_logging_options(p)
