@@ -114,6 +114,11 @@ def test_train_gan_without_a_preset_picks_the_small_data_one_for_little_data(tmp
     assert json.loads((tmp_path / "c" / "config.json").read_text())["gan"]["diffaugment"] == ""
     assert main(["train", "gan", "--subset", "100", "--out", str(tmp_path / "d"), *tiny]) == 0
     assert "100 training images" in capsys.readouterr().err
+    # the data named by a config file counts as much as --data
+    named = tmp_path / "named.json"
+    named.write_text(json.dumps({"model": {"g_width": 8, "d_width": 8}, "data": str(folder)}))
+    assert main(["train", "gan", "--out", str(tmp_path / "e"), *tiny[:-1], str(named)]) == 0
+    assert "54 training images" in capsys.readouterr().err
 
 
 def test_private_training_without_a_preset_gets_the_private_one():

@@ -289,13 +289,12 @@ def _default_gan_preset(args) -> str:
     import sys
 
     from ganvq.data.datasets import count_training_images
-    from ganvq.runs import gan_preset
     from ganvq.runs.presets import SMALL_DATA_IMAGES, default_gan_preset
 
     if args.dp_epsilon is not None:
         return "dp-fmnist"
-    data = args.data or gan_preset("fmnist-best").data
-    n = args.subset or count_training_images(data, args.limit, args.val_fraction)
+    config = build_gan_config(args)  # fmnist-best under the config file and options: the data, as training sees it
+    n = config.subset or count_training_images(config.data, config.limit, config.val_fraction)
     name = default_gan_preset(n)
     if name != "fmnist-best" and not args.quiet:
         print(f"ganvq: {n:,} training images (at most {SMALL_DATA_IMAGES:,}): preset {name}, made for little "

@@ -215,9 +215,9 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
              real_subset: int | None = None, subset_seed: int | None = None, real_split: str | None = None) -> dict:
     """Sample n images (seeded) from a generator checkpoint and score them against the held-out images of its
     training data (or `real`; `real_split` chooses another split of it); the memorization audit always uses its
-    training data, the very images of a --limit or --subset run. utility_n > 0 also trains the downstream classifier on that many samples, beside
-    the run's --subset images (or `real_subset` training images drawn alike) when there are some; a private run's
-    guarantee is reported beside the scores."""
+    training data, the very images of a --limit or --subset run. utility_n > 0 also trains the downstream
+    classifier on that many samples, beside the run's --subset images (or `real_subset` training images drawn
+    alike) when there are some; a private run's guarantee is reported beside the scores."""
     if real_subset is not None and not utility_n:
         raise GanvqError("--real-subset chooses the real images of --utility: give --utility too")
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
