@@ -469,6 +469,31 @@ def rgb_recipe_table(path: Path = RESULTS / "rgb_recipe.json") -> str:
     return "\n".join(lines)
 
 
+def rgb_gan_table(path: Path = RESULTS / "rgb_gan.json") -> str:
+    """Variants of the 32 px RGB GAN preset at equal minutes, FID against the training photos."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    key = next(k for k in next(iter(data["summary"].values())) if k.startswith("fid_over_"))
+    base = key[len("fid_over_"):]
+    ref = data["runs"][0]["reference"]
+    lines = [f"Settings of the 32 px RGB GAN preset (`benchmarks/bench_rgb_gan.py` → "
+             f"`benchmarks/results/{path.name}`): each run trained {data['minutes']:g} minutes on {data['threads_per_run']} thread of CPU {m['cpu']} "
+             f"(native bf16 {'yes' if m['native_bf16'] else 'no'}; {data['jobs']} runs at a time), then "
+             f"{data['samples']:,} samples scored with {data['runs'][0]['extractor']} against "
+             f"{ref['images']:,} random crops of the training photos (`{ref['data']}`); the ratio is to `{base}`:", "",
+             "| variant | options | seeds | generator steps | FID | seed spread | KID | FID ratio |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    options = {r["variant"]: (r["options"], r.get("model_options", {})) for r in data["runs"]}
+    for name, s in data["summary"].items():
+        flags, model = options[name]
+        text = " ".join(flags + [f"model.{k}: {v}" for k, v in model.items()])
+        spread = f"{s['fid_spread']:.1f}" if len(s["seeds"]) > 1 else "—"
+        lines.append(f"| {name} | `{text}` | {', '.join(map(str, s['seeds']))} | {s['mean_steps']:,} "
+                     f"| {s['mean_fid']:.1f} | {spread} | {s['mean_kid']:.4f} "
+                     f"| {s[key]:.2f} |")
+    return "\n".join(lines)
+
+
 def inception_table(path: Path = RESULTS / "inception.json") -> str:
     """Images per second and FID error against fp32 of each way to run the FID Inception-v3 on a CPU."""
     data = json.loads(path.read_text())
@@ -882,7 +907,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
           "presets-avx2.json": presets_table,
           "own_data.json": own_data_table, "rgb_recipe.json": rgb_recipe_table,
-          "rgb_recipe_32.json": rgb_recipe_table,
+          "rgb_recipe_32.json": rgb_recipe_table, "rgb_gan.json": rgb_gan_table,
           "rgb_recipe_600.json": rgb_recipe_table, "inception.json": inception_table,
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,

@@ -1,0 +1,167 @@
+"""Which settings of ganvq's 32-pixel RGB GAN preset matter: variants of `rgb-32`, equal minutes, equal threads.
+
+Each variant is `train gan --preset rgb-32` on the 32-pixel photo crops (benchmarks/photo_crops.py) with its
+discriminator norm, learning rates and any other option given explicitly on the command line, so a variant means
+the same whatever the preset's defaults are. Every run trains for the same wall-clock minutes on one torch thread
+(two runs at a time on a 2-core machine: --jobs 2), then `ganvq eval gan` scores 1,000 samples with the FID
+Inception-v3 against bench_own_data.py's reference of 2,000 random crops of the training photos (the GAN papers'
+convention; the held-out photos' floor, 192, leaves nothing to compare). Steps are recorded: a variant that is
+slower per step pays for it inside the budget, as a user's run would.
+
+    python benchmarks/bench_rgb_gan.py --jobs 2                          # every variant, seed 0, 10 minutes
+    python benchmarks/bench_rgb_gan.py --variants "bn D, lr 1e-3" --seeds 1 --merge --jobs 2
+    python benchmarks/bench_rgb_gan.py --quick --out /tmp/rgb_gan.json  # seconds: a smoke test
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from bench_own_data import crops_file, fresh, repo_relative, run_cli, training_photos_reference, training_record
+from machine import describe
+from photo_crops import DEFAULT_OUT as DEFAULT_DATA
+from photo_crops import build as build_crops
+
+from ganvq.io import read_json, write_json
+
+RESULTS = Path(__file__).parent / "results"
+SIZE = 32
+
+# Options laid over `--preset rgb-32`, each variant naming its D norm and both learning rates; MODEL, model options
+# given through a config file (train gan has no flag for them).
+VARIANTS: dict[str, list] = {
+    "sn D, lr 2e-4 (before)": ["--d-norm", "sn", "--lr", 2e-4, "--lr-d", 4e-4],
+    "sn D, lr 1e-3": ["--d-norm", "sn", "--lr", 1e-3, "--lr-d", 2e-3],
+    "bn D, lr 2e-4": ["--d-norm", "bn", "--lr", 2e-4, "--lr-d", 4e-4],
+    "bn D, lr 5e-4": ["--d-norm", "bn", "--lr", 5e-4, "--lr-d", 1e-3],
+    "bn D, lr 1e-3": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3],
+    "bn D width 64, lr 2e-4": ["--d-norm", "bn", "--lr", 2e-4, "--lr-d", 4e-4],
+    "bn D, lr 1e-3, DiffAugment": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3,
+                                   "--diffaugment", "color,translation"],
+    "bn D, lr 1e-3, batch 32": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 32],
+}
+MODEL: dict[str, dict] = {"bn D width 64, lr 2e-4": {"d_width": 64}}
+BASE = "sn D, lr 2e-4 (before)"  # differences are reported against this variant
+# What each option sets in the run's config.json: a reused run folder must agree with its variant.
+CONFIG_KEYS = {"--d-norm": ("model", "d_norm"), "--lr": ("train", "lr"),
+               "--lr-d": ("gan", "lr_d"), "--batch-size": ("train", "batch_size"),
+               "--diffaugment": ("gan", "diffaugment")}
+
+
+def folder(args, variant: str, seed: int) -> Path:
+    return args.workdir / f"{variant.replace(' ', '-').replace(',', '').replace('(', '').replace(')', '')}-s{seed}"
+
+
+def matches(run: Path, variant: str, seed: int, minutes: float) -> bool:
+    """Whether a finished run folder was trained as this variant, seed and budget say (for --reuse)."""
+    if not (run / "eval-train-ref.json").exists() or not (run / "config.json").exists():
+        return False
+    cfg = read_json(run / "config.json")
+    flags = VARIANTS[variant]
+    expected = {CONFIG_KEYS[f]: v for f, v in zip(flags[::2], flags[1::2])}
+    expected.setdefault(("gan", "diffaugment"), "")
+    expected.update({("model", key): value for key, value in MODEL.get(variant, {}).items()})
+    expected.update({("train", "seed"): seed, ("train", "minutes"): minutes, ("train", "threads"): 1})
+    return all(cfg[section][key] == value for (section, key), value in expected.items())
+
+
+def train_one(variant: str, seed: int, args, reference: Path) -> dict:
+    """Train and score one (variant, seed) through the CLI; its row."""
+    run = folder(args, variant, seed)
+    log: list[str] = []
+    data = crops_file(args.data, SIZE)
+    scored = run / "eval-train-ref.json"
+    reused = args.reuse and matches(run, variant, seed, args.minutes)
+    if not reused:
+        fresh(run)
+        extra = []
+        if variant in MODEL:
+            config = run.parent / f"{run.name}.json"
+            write_json(config, {"model": MODEL[variant]})
+            extra = ["--config", config]
+        run_cli(["train", "gan", "--data", data, "--preset", "rgb-32", "--image-size", SIZE, "--channels", 3,
+                 "--minutes", args.minutes, "--threads", 1, "--seed", seed, "--ckpt-every", 10**9, "--out", run,
+                 *VARIANTS[variant], *extra], log)
+        run_cli(["eval", "gan", "--ckpt", run, "--n", args.samples, "--real", reference, "--features", "inception",
+                 "--seed", 0, "--out", scored], log)
+    s = read_json(scored)
+    return {"variant": variant, "seed": seed, "options": [str(o) for o in VARIANTS[variant]],
+            "model_options": MODEL.get(variant, {}),
+            **training_record(run), "fid": round(s["fid"], 2), "kid_mean": round(s["kid_mean"], 4),
+            "precision": s.get("precision"), "recall": s.get("recall"), "samples": s["samples"],
+            "reference": s["reference"], "extractor": s["extractor"], "reused_run_folder": reused,
+            "commands": log}
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Mean FID and KID per variant over its seeds, and the FID ratio to BASE's mean."""
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["variant"], []).append(r)
+    base = statistics.mean(r["fid"] for r in by[BASE]) if BASE in by else None
+    out = {}
+    for name, runs in by.items():
+        fids = [r["fid"] for r in runs]
+        out[name] = {"seeds": sorted(r["seed"] for r in runs), "mean_fid": round(statistics.mean(fids), 2),
+                     "fid_spread": round(max(fids) - min(fids), 2),
+                     "mean_kid": round(statistics.mean(r["kid_mean"] for r in runs), 4),
+                     "mean_steps": round(statistics.mean(r["steps"] for r in runs)),
+                     f"fid_over_{BASE}": round(statistics.mean(fids) / base, 3) if base else None}
+    return out
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="training minutes per run (default 10)")
+    parser.add_argument("--samples", type=int, default=1000, help="samples scored per run (default 1,000)")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time, one torch thread each (default 1)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA))
+    parser.add_argument("--workdir", default="runs/bench-rgb-gan")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score nothing anew where a run folder already holds this variant's finished run")
+    parser.add_argument("--merge", action="store_true", help="keep the rows of --out not rerun")
+    parser.add_argument("--quick", action="store_true", help="3 seconds, 16 samples, two variants: a smoke test")
+    parser.add_argument("--out", default=str(RESULTS / "rgb_gan.json"))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.minutes, args.samples, args.variants = 0.05, 16, args.variants[:2]
+    args.data, args.workdir, args.out = Path(args.data), Path(args.workdir), Path(args.out)
+    if not crops_file(args.data, SIZE).exists():
+        build_crops(args.data, (SIZE,))
+    # bench_own_data.py's training-photo reference (the same file, built there or here)
+    ref_args = argparse.Namespace(data=args.data, train_reference=2000, workdir=Path("runs/bench-own-data"))
+    reference, _ = training_photos_reference(ref_args)
+    load = [round(v, 2) for v in os.getloadavg()]
+    t0 = time.perf_counter()
+    jobs = [(v, s) for s in args.seeds for v in args.variants]
+    os.environ.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")  # evaluation on one thread too
+    with ThreadPoolExecutor(max(1, args.jobs)) as pool:
+        rows = list(pool.map(lambda job: train_one(*job, args, reference), jobs))
+    if args.merge and args.out.exists():
+        done = {(r["variant"], r["seed"]) for r in rows}
+        rows = [r for r in read_json(args.out)["runs"] if (r["variant"], r["seed"]) not in done] + rows
+    doc = {"benchmark": "rgb_gan", "what": __doc__.split("\n\n")[0].replace("\n", " "),
+           "size": SIZE, "minutes": args.minutes, "threads_per_run": 1, "jobs": args.jobs,
+           "data": crops_file(args.data, SIZE).name, "samples": args.samples, "quick": args.quick,
+           "summary": summarize(rows), "runs": rows, "machine": describe(), "python": sys.version.split()[0],
+           "load_average_at_start": load, "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+           "measured": time.strftime("%Y-%m-%d"), "wall_seconds": round(time.perf_counter() - t0, 1)}
+    doc = repo_relative(doc)
+    write_json(args.out, doc)
+    for name, s in doc["summary"].items():
+        print(f"{name:30s} FID {s['mean_fid']:7.2f}  KID {s['mean_kid']:.4f}  steps {s['mean_steps']}  "
+              f"vs before {s[f'fid_over_{BASE}']}  seeds {s['seeds']}")
+    print(f"wrote {args.out}")
+    return doc
+
+
+if __name__ == "__main__":
+    main()
