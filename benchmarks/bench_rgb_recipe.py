@@ -19,13 +19,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bench_own_data import crops_file, fresh, repo_relative, run_cli, training_record
-from machine import describe
+from machine import run_record
 from photo_crops import DEFAULT_OUT as DEFAULT_DATA
 from photo_crops import build as build_crops
 
@@ -134,9 +133,7 @@ def main(argv: list[str] | None = None) -> dict:
            "preset": args.preset, "size": args.size, "steps": args.steps, "threads_per_run": args.threads,
            "jobs": args.jobs, "data": crops_file(args.data, args.size).name, "quick": args.quick,
            "psnr_definition": "mean over held-out crops of each crop's PSNR, pixels in [0, 1] (ganvq eval vqvae)",
-           "summary": summarize(rows), "runs": rows, "machine": describe(), "python": sys.version.split()[0],
-           "load_average_at_start": load, "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
-           "measured": time.strftime("%Y-%m-%d"), "wall_seconds": round(time.perf_counter() - t0, 1)}
+           "summary": summarize(rows), "runs": rows, **run_record(load, t0)}
     doc = repo_relative(doc)
     write_json(args.out, doc)
     for name, s in doc["summary"].items():

@@ -157,3 +157,21 @@ def test_the_rgb_recipe_benchmark_trains_its_variants_at_equal_steps(crops, tmp_
     s = doc["summary"]
     assert s["vqtorch"]["minus_vqtorch_db"] == 0.0
     assert s["before"]["minus_vqtorch_db"] == round(s["before"]["mean_psnr_db"] - s["vqtorch"]["mean_psnr_db"], 3)
+
+
+def test_the_rgb_gan_benchmark_reuses_only_a_run_of_the_same_variant(tmp_path, benchmark_module):
+    bench = benchmark_module("bench_rgb_gan")
+    run = tmp_path / "run"
+    run.mkdir()
+    config = {"model": {"d_norm": "bn", "d_width": 32}, "train": {"lr": 1e-3, "batch_size": 64, "seed": 0,
+                                                                  "minutes": 10.0, "threads": 1},
+              "gan": {"lr_d": 2e-3, "diffaugment": ""}}
+    (run / "config.json").write_text(json.dumps(config))
+    assert not bench.matches(run, "bn D, lr 1e-3", 0, 10.0)  # no scores yet: train it
+    (run / "eval-train-ref.json").write_text("{}")
+    assert bench.matches(run, "bn D, lr 1e-3", 0, 10.0)
+    assert not bench.matches(run, "bn D, lr 5e-4", 0, 10.0)  # other learning rates
+    assert not bench.matches(run, "bn D, lr 1e-3", 1, 10.0)  # other seed
+    assert not bench.matches(run, "bn D, lr 1e-3", 0, 5.0)  # other budget
+    assert not bench.matches(run, "bn D, lr 1e-3, DiffAugment", 0, 10.0)
+    assert not bench.matches(run, "bn D width 64, lr 2e-4", 0, 10.0)
