@@ -5,7 +5,8 @@ discriminator norm, learning rates and any other option given explicitly on the 
 the same whatever the preset's defaults are. Every run trains for the same wall-clock minutes on one torch thread
 (two runs at a time on a 2-core machine: --jobs 2), then `ganvq eval gan` scores 1,000 samples with the FID
 Inception-v3 against bench_own_data.py's reference of 2,000 random crops of the training photos (the GAN papers'
-convention; the held-out photos' floor, 192, leaves nothing to compare). Steps are recorded: a variant that is
+convention; the held-out photos are so unlike the training photos that real training crops score 192 against
+them). Steps are recorded: a variant that is
 slower per step pays for it inside the budget, as a user's run would.
 
     python benchmarks/bench_rgb_gan.py --jobs 2                          # every variant, seed 0, 10 minutes
@@ -125,7 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", default=str(DEFAULT_DATA))
     parser.add_argument("--workdir", default="runs/bench-rgb-gan")
     parser.add_argument("--reuse", action="store_true",
-                        help="score nothing anew where a run folder already holds this variant's finished run")
+                        help="train and score nothing anew where a run folder already holds this variant's finished "
+                             "run (its config.json is checked against the variant, seed and minutes)")
     parser.add_argument("--merge", action="store_true", help="keep the rows of --out not rerun")
     parser.add_argument("--quick", action="store_true", help="3 seconds, 16 samples, two variants: a smoke test")
     parser.add_argument("--out", default=str(RESULTS / "rgb_gan.json"))
