@@ -29,6 +29,7 @@ from photo_crops import DEFAULT_OUT as DEFAULT_DATA
 from photo_crops import build as build_crops
 
 from ganvq.io import read_json, write_json
+from ganvq.runs import GAN_PRESETS
 
 RESULTS = Path(__file__).parent / "results"
 SIZE = 32
@@ -64,8 +65,10 @@ def matches(run: Path, variant: str, seed: int, minutes: float) -> bool:
         return False
     cfg = read_json(run / "config.json")
     flags = VARIANTS[variant]
-    expected = {CONFIG_KEYS[f]: v for f, v in zip(flags[::2], flags[1::2])}
-    expected.setdefault(("gan", "diffaugment"), "")
+    preset = GAN_PRESETS["rgb-32"]  # what an option the variant does not give comes from
+    expected = {(section, key): getattr(getattr(preset, section), key)
+                for section, key in [*CONFIG_KEYS.values(), ("model", "d_width")]}
+    expected.update({CONFIG_KEYS[f]: v for f, v in zip(flags[::2], flags[1::2])})
     expected.update({("model", key): value for key, value in MODEL.get(variant, {}).items()})
     expected.update({("train", "seed"): seed, ("train", "minutes"): minutes, ("train", "threads"): 1})
     return all(cfg[section][key] == value for (section, key), value in expected.items())

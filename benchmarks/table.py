@@ -477,7 +477,8 @@ def rgb_gan_table(path: Path = RESULTS / "rgb_gan.json") -> str:
     base = key[len("fid_over_"):]
     ref = data["runs"][0]["reference"]
     lines = [f"Settings of the 32 px RGB GAN preset (`benchmarks/bench_rgb_gan.py` → "
-             f"`benchmarks/results/{path.name}`): each run trained {data['minutes']:g} minutes on {data['threads_per_run']} thread of CPU {m['cpu']} "
+             f"`benchmarks/results/{path.name}`): each run trained {data['minutes']:g} minutes on "
+             f"{data['threads_per_run']} thread of CPU {m['cpu']} "
              f"(native bf16 {'yes' if m['native_bf16'] else 'no'}; {data['jobs']} runs at a time), then "
              f"{data['samples']:,} samples scored with {data['runs'][0]['extractor']} against "
              f"{ref['images']:,} random crops of the training photos (`{ref['data']}`); the ratio is to `{base}`:", "",
@@ -489,8 +490,7 @@ def rgb_gan_table(path: Path = RESULTS / "rgb_gan.json") -> str:
         text = " ".join(flags + [f"model.{k}: {v}" for k, v in model.items()])
         spread = f"{s['fid_spread']:.1f}" if len(s["seeds"]) > 1 else "—"
         lines.append(f"| {name} | `{text}` | {', '.join(map(str, s['seeds']))} | {s['mean_steps']:,} "
-                     f"| {s['mean_fid']:.1f} | {spread} | {s['mean_kid']:.4f} "
-                     f"| {s[key]:.2f} |")
+                     f"| {s['mean_fid']:.1f} | {spread} | {s['mean_kid']:.4f} | {s[key]:.2f} |")
     return "\n".join(lines)
 
 

@@ -175,3 +175,6 @@ def test_the_rgb_gan_benchmark_reuses_only_a_run_of_the_same_variant(tmp_path, b
     assert not bench.matches(run, "bn D, lr 1e-3", 0, 5.0)  # other budget
     assert not bench.matches(run, "bn D, lr 1e-3, DiffAugment", 0, 10.0)
     assert not bench.matches(run, "bn D width 64, lr 2e-4", 0, 10.0)
+    config["train"]["batch_size"] = 32  # an option the variant leaves to the preset must be the preset's too
+    (run / "config.json").write_text(json.dumps(config))
+    assert not bench.matches(run, "bn D, lr 1e-3", 0, 10.0) and bench.matches(run, "bn D, lr 1e-3, batch 32", 0, 10.0)
