@@ -46,13 +46,18 @@ VARIANTS: dict[str, list] = {
     "bn D, lr 1e-3, DiffAugment": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3,
                                    "--diffaugment", "color,translation"],
     "bn D, lr 1e-3, batch 32": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 32],
+    "bn D, lr 2e-3": ["--d-norm", "bn", "--lr", 2e-3, "--lr-d", 4e-3],
+    "bn D, lr 1e-3, EMA 0.99": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--ema-decay", 0.99],
+    "bn D, lr 1e-3, G width 64": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3],
+    "bn D, lr 1e-3, non-saturating": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--loss", "non-saturating"],
 }
-MODEL: dict[str, dict] = {"bn D width 64, lr 2e-4": {"d_width": 64}}
+MODEL: dict[str, dict] = {"bn D width 64, lr 2e-4": {"d_width": 64}, "bn D, lr 1e-3, G width 64": {"g_width": 64}}
 BASE = "sn D, lr 2e-4 (before)"  # differences are reported against this variant
 # What each option sets in the run's config.json: a reused run folder must agree with its variant.
 CONFIG_KEYS = {"--d-norm": ("model", "d_norm"), "--lr": ("train", "lr"),
                "--lr-d": ("gan", "lr_d"), "--batch-size": ("train", "batch_size"),
-               "--diffaugment": ("gan", "diffaugment")}
+               "--diffaugment": ("gan", "diffaugment"), "--ema-decay": ("gan", "ema_decay"),
+               "--loss": ("gan", "loss")}
 
 
 def folder(args, variant: str, seed: int) -> Path:
@@ -67,7 +72,7 @@ def matches(run: Path, variant: str, seed: int, minutes: float) -> bool:
     flags = VARIANTS[variant]
     preset = GAN_PRESETS["rgb-32"]  # what an option the variant does not give comes from
     expected = {(section, key): getattr(getattr(preset, section), key)
-                for section, key in [*CONFIG_KEYS.values(), ("model", "d_width")]}
+                for section, key in [*CONFIG_KEYS.values(), ("model", "d_width"), ("model", "g_width")]}
     expected.update({CONFIG_KEYS[f]: v for f, v in zip(flags[::2], flags[1::2])})
     expected.update({("model", key): value for key, value in MODEL.get(variant, {}).items()})
     expected.update({("train", "seed"): seed, ("train", "minutes"): minutes, ("train", "threads"): 1})
