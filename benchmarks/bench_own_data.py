@@ -560,6 +560,8 @@ def parse_args(argv: list[str] | None = None):
     bad = [p for p in args.parts if p not in PARTS]
     if bad or not args.parts:
         parser.error(f"--parts: choose from {', '.join(PARTS)}")
+    if args.seeds < 1 or args.jobs < 1:
+        parser.error("--seeds and --jobs take a whole number of at least 1")
     if args.quick:
         args.minutes_vqvae, args.minutes_gan = QUICK["minutes_vqvae"], QUICK["minutes_gan"]
         args.samples = min(args.samples, QUICK["samples"])

@@ -72,6 +72,8 @@ def test_presets_missing_from_ganvq_are_refused_before_any_training(benchmark_mo
         bench.parse_args(["--parts", "gan", "--gan-preset", "no-such-gan"])
     with pytest.raises(SystemExit):
         bench.parse_args(["--parts", "vqvae,audio"])
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--parts", "gan", "--jobs", "0"])
 
 
 def test_a_quick_run_of_the_vqvae_and_codec_parts_writes_the_fields(crops, tmp_path, benchmark_module, one_thread):
