@@ -14,7 +14,8 @@ held-out photos. Four parts, each runnable alone (`--parts`), merged into benchm
          prior trained for --prior-minutes on the VQ-VAE's codes (0: skipped). Needs the vqvae part's run.
   gan    ganvq's 32-pixel GAN preset against the textbook DCGAN (`dcgan-textbook` at 32 px, RGB), each
          sampled --samples times and scored by `ganvq eval gan --real CROPS.npz` (reference: the test
-         crops) on Inception features. Bar: ganvq's FID <= 0.7 x the textbook's.
+         crops) on Inception features. Bar: ganvq's FID <= 0.7 x the textbook's; with --seeds N, on the means
+         and also for ganvq's worst seed against the textbook's best (beyond the seeds' spread).
          Each GAN is scored a second time against --train-reference random crops of the training photos (the
          convention of GAN papers, which score against the training distribution): the held-out photos differ
          from the training photos so much that no model of the latter can meet the bar on them (see floor).
@@ -28,6 +29,7 @@ Usage:
 
     python benchmarks/bench_own_data.py                        # all parts, 5 min per VQ-VAE, 10 per GAN
     python benchmarks/bench_own_data.py --parts gan --minutes-gan 15 --samples 2000
+    python benchmarks/bench_own_data.py --parts gan --seeds 3 --jobs 2 --threads 1  # the GAN rows in results/
     python benchmarks/bench_own_data.py --vqvae-preset 32=fmnist-7x7 64=fmnist-7x7 --gan-preset resnet-32
     python benchmarks/bench_own_data.py --quick --out /tmp/own.json   # seconds-long budgets: a smoke test
 """
