@@ -161,7 +161,7 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # the FID against the training photos from 200 to 163.8 in 10 minutes on one thread (seeds: 2 and 3, spreads
     # 2.4 and 7.0), where the spectrally normalised D at this width stayed near chance (hinge loss ~1.6) and 5x the
     # rates did nothing for it (202); DiffAugment and a wider D or G lost, 2x these rates and an EMA decay of 0.99
-    # lost about 4 (one seed), the non-saturating loss did not lose (one seed), and batch 32 won on each of three
+    # lost (one seed each), the non-saturating loss did not lose (one seed), and batch 32 won on each of three
     # paired seeds (160.1 on the mean; benchmarks/bench_rgb_gan.py, results/rgb_gan.json).
     "rgb-32": _rgb_gan(32, width=32, d_norm="bn", lr=1e-3, lr_d=2e-3),
     "rgb-64": _rgb_gan(64, width=16),
