@@ -157,12 +157,13 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
                                    diffaugment_fill="edge")),
     # fmnist-best's recipe for RGB photos on a 2-core CPU: DCGAN-shaped G and D at half its width (32 channels at
     # full size, 256 at 4x4: a quarter of the cost per step), and 16 at 64 px. At 32 px on the photo crops, a
-    # batch-norm D at 5x the learning rates (1e-3 for G, 2e-3 for D; the EMA of G smooths the steps) took the FID against
-    # the training photos from 200 to 163.8 in 10 minutes on one thread (2 seeds of the old setting, spread 2.4; 3
-    # of this one, spread 7.0), where the spectrally normalised D at this width stayed near chance (hinge loss ~1.6)
-    # and 5x the rates did nothing for it (202); DiffAugment and a wider D or G lost, 2x these rates and an EMA
-    # decay of 0.99 lost (one seed each), the non-saturating loss did not lose (one seed), and batch 32 won on each
-    # of three paired seeds (160.1 on the mean; benchmarks/bench_rgb_gan.py, results/rgb_gan.json).
+    # batch-norm D at 5x the learning rates (1e-3 for G, 2e-3 for D; the EMA of G smooths the steps) took the FID
+    # against the training photos from 200 to 163.8 in 10 minutes on one thread (2 seeds of the old setting,
+    # spread 2.4; 3 of this one, spread 7.0), where the spectrally normalised D at this width stayed near chance
+    # (hinge loss ~1.6) and 5x the rates did nothing for it (202). DiffAugment and a wider D or G lost, 2x these
+    # rates and an EMA decay of 0.99 lost (one seed each), the non-saturating loss did not lose (one seed), and
+    # batch 32 won on each of three paired seeds (160.1 on the mean; benchmarks/bench_rgb_gan.py,
+    # results/rgb_gan.json).
     "rgb-32": _rgb_gan(32, width=32, d_norm="bn", lr=1e-3, lr_d=2e-3),
     "rgb-64": _rgb_gan(64, width=16),
     # SN-ResNet (Miyato et al. 2018) for 32- and 64-pixel RGB folders: hinge, n_D = 2, EMA, DiffAugment.
