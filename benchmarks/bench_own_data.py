@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import shutil
 import subprocess
@@ -82,11 +83,13 @@ def ganvq_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from ganvq.cli import main; sys.exit(main())"]
 
 
-def run_cli(args: list, log: list[str]) -> str:
-    """Run `ganvq --quiet ARGS`, record it in `log` as a user would type it; its stdout, or exit on failure."""
+def run_cli(args: list, log: list[str], threads: int | None = None) -> str:
+    """Run `ganvq --quiet ARGS`, record it in `log` as a user would type it; its stdout, or exit on failure.
+    With `threads`, the command's OpenMP/MKL threads are capped (for commands with no --threads, such as eval)."""
     args = [str(a) for a in args]
     log.append(shlex.join(["ganvq", *args]))
-    proc = subprocess.run([*ganvq_command(), "--quiet", *args], capture_output=True, text=True)
+    env = None if threads is None else {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    proc = subprocess.run([*ganvq_command(), "--quiet", *args], capture_output=True, text=True, env=env)
     if proc.returncode:
         raise SystemExit(f"`{log[-1]}` failed (exit {proc.returncode}): {proc.stderr.strip()[-2000:]}")
     return proc.stdout
@@ -372,20 +375,34 @@ def fid_bar(ganvq: list[float], textbook: list[float]) -> dict:
     return bar
 
 
+def train_gan(run: Path, data: Path, preset: str, minutes: float, threads: int, seed: int, log: list[str],
+              extra: list | tuple = ()) -> dict:
+    """`ganvq train gan` on 32-pixel RGB crops into a fresh run folder, no periodic checkpoint; its training record.
+    Shared with bench_rgb_gan.py."""
+    run_cli(["train", "gan", "--data", data, "--preset", preset, "--image-size", GAN_SIZE, "--channels", 3,
+             "--minutes", minutes, "--threads", threads, "--seed", seed, "--ckpt-every", NEVER, "--out", run,
+             *extra], log)
+    return training_record(run)
+
+
+def score_gan(run: Path, real: Path, n: int, features: str, seed: int, out: Path, log: list[str],
+              threads: int | None = None) -> dict:
+    """`ganvq eval gan` of a run's samples against `real`, written to `out`; the scores. Shared with bench_rgb_gan.py."""
+    run_cli(["eval", "gan", "--ckpt", run, "--n", n, "--real", real, "--features", features, "--seed", seed,
+             "--out", out], log, threads=threads)
+    return read_json(out)
+
+
 def gan_run(name: str, preset: str, seed: int, args, train_ref: Path | None) -> tuple[dict, list[str]]:
     """Train one GAN (ganvq's preset or the textbook's) for one seed and score it; its row and its commands."""
     log: list[str] = []
     data = crops_file(args.data, GAN_SIZE)
+    eval_threads = args.threads if args.jobs > 1 else None  # side by side, scoring keeps to its share of the cores
     first = seed == args.seed  # later seeds' run folders are named by seed
     run = fresh(args.workdir / f"gan-{name}-{GAN_SIZE}{'' if first else f'-s{seed}'}")
-    run_cli(["train", "gan", "--data", data, "--preset", preset, "--image-size", GAN_SIZE, "--channels", 3,
-             "--minutes", args.minutes_gan, "--threads", args.threads, "--seed", seed,
-             "--ckpt-every", NEVER, "--out", run], log)
-    training = training_record(run)
+    training = train_gan(run, data, preset, args.minutes_gan, args.threads, seed, log)
     scored = run / "eval-own-data.json"
-    run_cli(["eval", "gan", "--ckpt", run, "--n", args.samples, "--real", data, "--features", args.features,
-             "--seed", seed, "--out", scored], log)
-    scores = read_json(scored)
+    scores = score_gan(run, data, args.samples, args.features, seed, scored, log, eval_threads)
     if scores["reference"]["split"] != "test":
         raise SystemExit(f"{scored}: scored against the {scores['reference']['split']} split, not test")
     cfg = read_json(run / "config.json")
@@ -402,8 +419,7 @@ def gan_run(name: str, preset: str, seed: int, args, train_ref: Path | None) -> 
         row["grid"] = grid.name
     if train_ref is not None:  # the same samples (same seed), against the training photos
         scored = run / "eval-own-data-training-photos.json"
-        run_cli(["eval", "gan", "--ckpt", run, "--n", args.samples, "--real", train_ref, "--features",
-                 args.features, "--seed", seed, "--out", scored], log)
+        score_gan(run, train_ref, args.samples, args.features, seed, scored, log, eval_threads)
         row["training_photos"] = training_photo_scores(scored)
     return row, log
 

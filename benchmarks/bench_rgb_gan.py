@@ -23,7 +23,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from bench_own_data import crops_file, fresh, repo_relative, run_cli, training_photos_reference, training_record
+from bench_own_data import (GAN_SIZE, crops_file, fresh, repo_relative, score_gan, train_gan, training_photos_reference,
+                            training_record)
 from machine import run_record
 from photo_crops import DEFAULT_OUT as DEFAULT_DATA
 from photo_crops import build as build_crops
@@ -32,24 +33,29 @@ from ganvq.io import read_json, write_json
 from ganvq.runs import GAN_PRESETS
 
 RESULTS = Path(__file__).parent / "results"
-SIZE = 32
+SIZE = GAN_SIZE  # the crops train_gan trains on
 
-# Options laid over `--preset rgb-32`, each variant naming its D norm and both learning rates; MODEL, model options
-# given through a config file (train gan has no flag for them).
+# Options laid over `--preset rgb-32`, each variant naming its D norm, both learning rates and its batch (rows
+# measured before the batch was named ran at the preset's batch of the time, 64); MODEL, model options given
+# through a config file (train gan has no flag for them).
 VARIANTS: dict[str, list] = {
-    "sn D, lr 2e-4 (before)": ["--d-norm", "sn", "--lr", 2e-4, "--lr-d", 4e-4],
-    "sn D, lr 1e-3": ["--d-norm", "sn", "--lr", 1e-3, "--lr-d", 2e-3],
-    "bn D, lr 2e-4": ["--d-norm", "bn", "--lr", 2e-4, "--lr-d", 4e-4],
-    "bn D, lr 5e-4": ["--d-norm", "bn", "--lr", 5e-4, "--lr-d", 1e-3],
-    "bn D, lr 1e-3": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3],
-    "bn D width 64, lr 2e-4": ["--d-norm", "bn", "--lr", 2e-4, "--lr-d", 4e-4],
-    "bn D, lr 1e-3, DiffAugment": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3,
+    "sn D, lr 2e-4 (before)": ["--d-norm", "sn", "--lr", 2e-4, "--lr-d", 4e-4, "--batch-size", 64],
+    "sn D, lr 1e-3": ["--d-norm", "sn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 64],
+    "bn D, lr 2e-4": ["--d-norm", "bn", "--lr", 2e-4, "--lr-d", 4e-4, "--batch-size", 64],
+    "bn D, lr 5e-4": ["--d-norm", "bn", "--lr", 5e-4, "--lr-d", 1e-3, "--batch-size", 64],
+    "bn D, lr 1e-3": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 64],
+    "bn D width 64, lr 2e-4": ["--d-norm", "bn", "--lr", 2e-4, "--lr-d", 4e-4, "--batch-size", 64],
+    "bn D, lr 1e-3, DiffAugment": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 64,
                                    "--diffaugment", "color,translation"],
     "bn D, lr 1e-3, batch 32": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 32],
-    "bn D, lr 2e-3": ["--d-norm", "bn", "--lr", 2e-3, "--lr-d", 4e-3],
-    "bn D, lr 1e-3, EMA 0.99": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--ema-decay", 0.99],
-    "bn D, lr 1e-3, G width 64": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3],
-    "bn D, lr 1e-3, non-saturating": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--loss", "non-saturating"],
+    "bn D, lr 2e-3": ["--d-norm", "bn", "--lr", 2e-3, "--lr-d", 4e-3, "--batch-size", 64],
+    "bn D, lr 1e-3, EMA 0.99": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 64,
+                                "--ema-decay", 0.99],
+    "bn D, lr 1e-3, G width 64": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 64],
+    "bn D, lr 1e-3, non-saturating": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 64,
+                                      "--loss", "non-saturating"],
+    "bn D, lr 1e-3, batch 32, non-saturating": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 32,
+                                                "--loss", "non-saturating"],
 }
 MODEL: dict[str, dict] = {"bn D width 64, lr 2e-4": {"d_width": 64}, "bn D, lr 1e-3, G width 64": {"g_width": 64}}
 BASE = "sn D, lr 2e-4 (before)"  # differences are reported against this variant
@@ -94,11 +100,8 @@ def train_one(variant: str, seed: int, args, reference: Path) -> dict:
             config = run.parent / f"{run.name}.json"
             write_json(config, {"model": MODEL[variant]})
             extra = ["--config", config]
-        run_cli(["train", "gan", "--data", data, "--preset", "rgb-32", "--image-size", SIZE, "--channels", 3,
-                 "--minutes", args.minutes, "--threads", 1, "--seed", seed, "--ckpt-every", 10**9, "--out", run,
-                 *VARIANTS[variant], *extra], log)
-        run_cli(["eval", "gan", "--ckpt", run, "--n", args.samples, "--real", reference, "--features", "inception",
-                 "--seed", 0, "--out", scored], log)
+        train_gan(run, data, "rgb-32", args.minutes, 1, seed, log, [*VARIANTS[variant], *extra])
+        score_gan(run, reference, args.samples, "inception", 0, scored, log)
     s = read_json(scored)
     return {"variant": variant, "seed": seed, "options": [str(o) for o in VARIANTS[variant]],
             "model_options": MODEL.get(variant, {}),
