@@ -377,7 +377,7 @@ def fid_bar(ganvq: list[float], textbook: list[float]) -> dict:
 
 def train_gan(run: Path, data: Path, preset: str, minutes: float, threads: int, seed: int, log: list[str],
               extra: list | tuple = ()) -> dict:
-    """`ganvq train gan` on 32-pixel RGB crops into a fresh run folder, no periodic checkpoint; its training record.
+    """`ganvq train gan` on 32-pixel RGB crops into `run`, no periodic checkpoint; its training record.
     Shared with bench_rgb_gan.py."""
     run_cli(["train", "gan", "--data", data, "--preset", preset, "--image-size", GAN_SIZE, "--channels", 3,
              "--minutes", minutes, "--threads", threads, "--seed", seed, "--ckpt-every", NEVER, "--out", run,

@@ -163,10 +163,10 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # against the training photos from 200 to 163.8 in 10 minutes on one thread (2 seeds of the old setting,
     # spread 2.4; 3 of this one, spread 7.0), where the spectrally normalised D at this width stayed near chance
     # (hinge loss ~1.6) and 5x the rates did nothing for it (202). DiffAugment and a wider D or G lost, 2x these
-    # rates and an EMA decay of 0.99 lost (one seed each). Batch 32 (about 1.8x the steps in the same minutes) won
-    # on each of three paired seeds (160.1 on the mean), so it is the batch here; the non-saturating loss on top of
-    # it was within a point of hinge on two seeds, so hinge stays (benchmarks/bench_rgb_gan.py,
-    # results/rgb_gan.json).
+    # rates and an EMA decay of 0.99 lost (one seed each). Batch 32 (8,142 steps on the mean in the same minutes,
+    # against 4,449) won on each of three paired seeds (160.1 on the mean), so it is the batch here; the
+    # non-saturating loss on top of it was within a point of hinge on two seeds, so hinge stays
+    # (benchmarks/bench_rgb_gan.py, results/rgb_gan.json).
     "rgb-32": _rgb_gan(32, width=32, d_norm="bn", lr=1e-3, lr_d=2e-3, batch_size=32),
     "rgb-64": _rgb_gan(64, width=16),
     # SN-ResNet (Miyato et al. 2018) for 32- and 64-pixel RGB folders: hinge, n_D = 2, EMA, DiffAugment.
