@@ -387,7 +387,8 @@ def train_gan(run: Path, data: Path, preset: str, minutes: float, threads: int, 
 
 def score_gan(run: Path, real: Path, n: int, features: str, seed: int, out: Path, log: list[str],
               threads: int | None = None) -> dict:
-    """`ganvq eval gan` of a run's samples against `real`, written to `out`; the scores. Shared with bench_rgb_gan.py."""
+    """`ganvq eval gan` of a run's samples against `real`, written to `out`; the scores.
+    Shared with bench_rgb_gan.py."""
     run_cli(["eval", "gan", "--ckpt", run, "--n", n, "--real", real, "--features", features, "--seed", seed,
              "--out", out], log, threads=threads)
     return read_json(out)
