@@ -31,16 +31,19 @@ def _disc(task) -> dict:
     return {k: v.clone() for k, v in task.disc.state_dict().items()}
 
 
-def test_the_discriminator_starts_at_its_start_step(tiny_vqgan_config):
-    config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(tiny_vqgan_config.vqgan, disc_start=3))
+def test_the_discriminator_and_the_perceptual_term_start_at_their_start_steps(tiny_vqgan_config):
+    options = dataclasses.replace(tiny_vqgan_config.vqgan, disc_start=3, perceptual_start=2)
+    config = dataclasses.replace(tiny_vqgan_config, vqgan=options)
     with loop.seeded(config.train):
         task = VQGANTask(config)
+        assert loop._command(task) == "vqgan"  # its progress line and resume hints
         before = _disc(task)
         decoder = task.last_layer.detach().clone()
         early = [task.train_step(s) for s in range(3)]
         assert all(torch.equal(before[k], v) for k, v in _disc(task).items())  # D untouched before its start
         assert not torch.equal(decoder, task.last_layer)  # while the VQ-VAE learns
         assert all(m["train/gan_weight"] == m["train/g_loss"] == m["train/d_loss"] == 0 for m in early)
+        assert [m["train/perceptual"] > 0 for m in early] == [False, False, True]
         late = task.train_step(3)
     assert any(not torch.equal(before[k], v) for k, v in _disc(task).items())
     assert late["train/gan_weight"] > 0 and late["train/d_loss"] > 0
@@ -67,6 +70,7 @@ def test_a_vqgan_run_is_a_vqvae_run_to_every_command(tmp_path, tiny_vqgan_config
     train_vqgan(tiny_vqgan_config, out, quiet=True)
     run = open_run(out, "vqvae")
     assert run.kind == "vqvae" and run.config.vqgan == tiny_vqgan_config.vqgan
+    assert run.command == "vqgan"  # the report's and the interrupt's resume hints name `ganvq train vqgan`
     model, _ = load_vqvae(out)
     assert set(module_weights(run.tensors, "model")) == set(model.state_dict())  # the discriminator stays apart
     assert main(["--quiet", "eval", "vqvae", "--ckpt", str(out), "--limit", "32"]) == 0

@@ -152,7 +152,8 @@ def _add_train_vqgan(sub) -> None:
                        description="Train a VQGAN (Esser et al. 2021): a VQ-VAE whose decoder also learns against a "
                                    "patch discriminator, with a perceptual loss and the adaptive GAN weight. The run "
                                    "is a VQ-VAE run: eval, reconstruct, train prior, sample and the codec take it.")
-    _add_vqvae_options(p, "VQ-VAE preset; fmnist-7x7 and fmnist-14x14 come with measured VQGAN weights",
+    _add_vqvae_options(p, "VQ-VAE preset; fmnist-7x7 and fmnist-14x14 (and fmnist-14x14-k64, with the "
+                       "14x14 ones) come with measured VQGAN weights",
                        "model:, train:, vqgan:, data:", "the VQ-VAE's learning rate (default: the preset's)")
     p.add_argument("--gan-loss", choices=VQGAN_LOSSES, help="the discriminator's loss (default hinge)")
     p.add_argument("--disc-weight", type=float, help="weight of the GAN term, times the adaptive weight (default: "
@@ -164,6 +165,8 @@ def _add_train_vqgan(sub) -> None:
                    help="cnn: the shipped Fashion-MNIST CNN's features (1-channel 28 px); features: the "
                         "discriminator's (feature matching, for RGB); auto (default): cnn where it applies")
     p.add_argument("--perceptual-weight", type=float, help="weight of the perceptual term (default: the preset's)")
+    p.add_argument("--perceptual-start", type=int,
+                   help="steps before the perceptual term joins the loss (default: the preset's, 0: from the start)")
     p.add_argument("--lr-d", type=float, help="the discriminator's learning rate (default: --lr)")
     _add_restoration_options(p)
     _add_logging_options(p)
@@ -176,7 +179,7 @@ def build_vqgan_config(args) -> VQVAERunConfig:
 
     vqgan = {"loss": args.gan_loss, "disc_weight": args.disc_weight, "disc_start": args.disc_start,
              "adaptive": args.adaptive, "perceptual": args.perceptual, "perceptual_weight": args.perceptual_weight,
-             "lr_d": args.lr_d}
+             "perceptual_start": args.perceptual_start, "lr_d": args.lr_d}
     model = {"image_size": args.image_size, "vq": {"codebook_size": args.codebook_size}}
     return build_run_config("vqgan", args.preset, args.config,
                             {"model": model, "train": _train_options(args), "vqgan": vqgan, "corrupt": args.corrupt,

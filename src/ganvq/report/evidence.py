@@ -141,7 +141,7 @@ def run_facts(run: Run) -> list[tuple[str, str]]:
     else:
         of = f" of {total:,}" if isinstance(total, int) else ""
         state = (f"{steps}{of} steps, not finished (continue with "
-                 f"`ganvq train {run.kind} --resume --out {run.folder}`)")
+                 f"`ganvq train {run.command} --resume --out {run.folder}`)")
     rows = [("Training", state)]
     seconds = meta.get("elapsed_seconds")
     if isinstance(seconds, (int, float)):

@@ -94,6 +94,8 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
 VQGAN_PRESETS: dict[str, VQGANOptions] = {
     "fmnist-7x7": VQGANOptions(disc_start=150, d_width=32, perceptual_weight=0.15, perceptual_images=16),
     "fmnist-14x14": VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16),
+    # the low-rate codec point's model: the 14x14 weights, not tuned separately (bench_codec's VQGAN point)
+    "fmnist-14x14-k64": VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16),
 }
 
 

@@ -60,6 +60,12 @@ class Run:
     meta: dict  # step, total_steps, elapsed_seconds, finished, and the optimizer/extra state skeletons
     tensors: dict[str, torch.Tensor]
 
+    @property
+    def command(self) -> str:
+        """The `ganvq train` subcommand that resumes this run: its kind, or "vqgan" for a VQ-VAE run with a
+        discriminator."""
+        return "vqgan" if self.kind == "vqvae" and getattr(self.config, "vqgan", None) is not None else self.kind
+
     def weights(self, module: str) -> dict[str, torch.Tensor]:
         """The state dict of one of the run's modules ("model", "G", "G_ema", "D", "vqvae")."""
         return module_weights(self.tensors, module)

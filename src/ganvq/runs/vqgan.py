@@ -27,6 +27,9 @@ class VQGANOptions:
     # discriminator's own features (feature matching; no network is downloaded); "auto": cnn where it applies
     perceptual: str = "auto"
     perceptual_weight: float = 1.0  # weight of the perceptual term beside the pixel MSE
+    # steps before the perceptual term joins the loss (taming-transformers: 0, from the first step); until then the
+    # VQ-VAE learns on the pixel loss alone, as a plain VQ-VAE does
+    perceptual_start: int = 0
     # images of each batch the perceptual term compares (the first ones; 0: all): the CNN costs about as much per
     # image as the VQ-VAE itself, so a subset keeps more steps per minute
     perceptual_images: int = 32
@@ -44,8 +47,9 @@ class VQGANOptions:
         for name in ("disc_weight", "perceptual_weight", "delta", "max_adaptive"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise GanvqError(f"vqgan.{name} must be a non-negative number, got {getattr(self, name)}")
-        if self.disc_start < 0 or self.perceptual_images < 0 or not 1 <= self.d_width <= 4096:
-            raise GanvqError("--disc-start and vqgan.perceptual_images must be non-negative, vqgan.d_width in [1, 4096]")
+        if min(self.disc_start, self.perceptual_start, self.perceptual_images) < 0 or not 1 <= self.d_width <= 4096:
+            raise GanvqError("--disc-start, --perceptual-start and vqgan.perceptual_images must be non-negative, "
+                             "vqgan.d_width in [1, 4096]")
         if self.lr_d is not None and not (math.isfinite(self.lr_d) and self.lr_d > 0):
             raise GanvqError(f"--lr-d must be a positive number, got {self.lr_d}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):

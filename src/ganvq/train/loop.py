@@ -61,6 +61,8 @@ class TrainingDiverged(GanvqError):
 
 class Task(Protocol):
     kind: str  # "vqvae", "gan", "prior": stored in the checkpoint
+    # a task may also set `command`, its `ganvq train` subcommand where that is not `kind` (a VQGAN: "vqgan"):
+    # the progress label and the resume hints name it
 
     def modules(self) -> dict[str, nn.Module]: ...
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
@@ -128,6 +130,11 @@ def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
         if state.dtype != torch.uint8 or state.ndim != 1:
             raise GanvqError(f"checkpoint tensor rng.cuda must be a uint8 vector, got {state.dtype} {list(state.shape)}")
         torch.cuda.set_rng_state(state, device)
+
+
+def _command(task: Task) -> str:
+    """The `ganvq train` subcommand that trains and resumes the task's runs."""
+    return getattr(task, "command", task.kind)
 
 
 def _progress(total: int | None, start: int, quiet: bool, kind: str = "") -> Progress:
@@ -438,10 +445,10 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         if saved_step is None:
             return TrainingInterrupted(f"{verb} {what}, without saving; no checkpoint was saved yet", signum)
         return TrainingInterrupted(f"{verb} {what}, without saving; the checkpoint of step {saved_step} "
-                                   f"can be continued: {resume_hint(task.kind, out)}", signum)
+                                   f"can be continued: {resume_hint(_command(task), out)}", signum)
 
     try:
-        bar = _progress(total, step, quiet or not main, task.kind)
+        bar = _progress(total, step, quiet or not main, _command(task))
         board = _tensorboard(out) if main else None
         if previous is None:
             save()  # step 0: a run is never without a checkpoint to resume
@@ -507,14 +514,14 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         total = step
         save(finished=True)
         if stop.requested:
-            raise interrupted(stop.signum, task.kind, out, step, finished=True)
+            raise interrupted(stop.signum, _command(task), out, step, finished=True)
     except _Interrupt:
         close_outputs()
         try:
             save()
         except KeyboardInterrupt:  # a second signal while saving: the checkpoint before stands
             raise unsaved(f"at step {step}") from None
-        raise interrupted(stop.signum, task.kind, out, step) from None
+        raise interrupted(stop.signum, _command(task), out, step) from None
     except KeyboardInterrupt:  # a second signal (StopNow), or one raised by the task's own code
         raise unsaved(f"during step {step + 1}") from None
     finally:

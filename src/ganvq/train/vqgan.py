@@ -35,6 +35,8 @@ def cnn_perceptual_loss() -> PerceptualLoss:
 class VQGANTask(VQVAETask):
     """A VQ-VAE task with a patch discriminator, a perceptual loss and the adaptive GAN weight."""
 
+    command = "vqgan"  # checkpoints stay kind "vqvae"; hints name `ganvq train vqgan`, which resumes them
+
     def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
         if config.vqgan is None:
             raise GanvqError("a VQGAN run needs the config's vqgan section (ganvq train vqgan)")
@@ -86,7 +88,8 @@ class VQGANTask(VQVAETask):
         with autocast(self.device, cfg.train.precision):
             out = self.ddp(x_in, target=x)  # a restoration model (--corrupt): damaged inputs, clean targets; D and
             # the perceptual loss compare the output with the clean images
-            perceptual = self._perceptual(x, out.x_hat)
+            perceptual = (self._perceptual(x, out.x_hat) if step >= g.perceptual_start
+                          else out.rec_loss.new_zeros((), dtype=torch.float32))  # not computed: a cheaper step
             nll = out.rec_loss + g.perceptual_weight * perceptual  # the reconstruction side of eq. 7
             g_loss = generator_loss(g.loss, self.disc(out.x_hat)) if gan_on else nll.new_zeros(())
         weight = torch.zeros(())
