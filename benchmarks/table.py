@@ -204,16 +204,22 @@ def codec_table(path: Path = RESULTS / "codec.json") -> str:
     bar = data["bar_check"]
     lines = [
         f"Codec on {data['dataset']} (`benchmarks/bench_codec.py` → `benchmarks/results/codec.json`, RD plot "
-        f"`benchmarks/results/{data['plot']['file']}`), {data['machine']['threads']} CPU threads. bpp counts whole "
-        "files, header included; PSNR and SSIM per image, pixels in [0, 1]:",
+        f"`benchmarks/results/{data['plot']['file']}`"
+        + (f", FID per bpp `benchmarks/results/{data['plot']['fid_file']}`" if "fid_file" in data["plot"] else "")
+        + f"), {data['machine']['threads']} CPU threads. bpp counts whole files, header included; PSNR and SSIM per "
+        "image, pixels in [0, 1]"
+        + (f"; reconstruction FID of the decoded test images against the originals ({data['fid_definition']})"
+           if "fid_definition" in data else "") + ":",
         "",
-        "| codec | setting | bpp | PSNR (dB) | SSIM | encode img/s | decode img/s | prior bits/code (raw) | payload over ideal |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| codec | setting | bpp | PSNR (dB) | SSIM | recon FID | encode img/s | decode img/s | prior bits/code (raw) "
+        "| payload over ideal |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         if r["codec"] == "ganvq":
             levels = r["vqvae"].get("levels", 1)
-            setting = (f"`{r['name']}` ({r['vqvae']['latent']}, {r['vqvae']['codebook_size']} codes"
+            setting = (f"`{r['name']}` ({'VQGAN' if r['vqvae'].get('vqgan') else 'VQ-VAE'} "
+                       f"{r['vqvae']['latent']}, {r['vqvae']['codebook_size']} codes"
                        + (f" × {levels} residual levels" if levels > 1 else ""))
             if "training" in r:
                 t = r["training"]
@@ -226,7 +232,8 @@ def codec_table(path: Path = RESULTS / "codec.json") -> str:
                      f"| {r['payload_gap_percent']:+.2f}% (one stream {r['one_stream_gap_percent']:+.2f}%)")
         else:
             setting, extra = f"quality {r['quality']}", "— | —"
-        lines.append(f"| {r['codec']} | {setting} | {r['bpp']:.3f} | {r['psnr_db']:.2f} | {r['ssim']:.3f} "
+        fid = "—" if r.get("recon_fid") is None else f"{r['recon_fid']:.2f}"
+        lines.append(f"| {r['codec']} | {setting} | {r['bpp']:.3f} | {r['psnr_db']:.2f} | {r['ssim']:.3f} | {fid} "
                      f"| {r['encode_images_per_second']:,.0f} | {r['decode_images_per_second']:,.0f} | {extra} |")
     fast, speed = bar["fast_curve"], f"{bar['bar']['images_per_second']:,.0f} images/s"
     fast_names = ", ".join(f"`{n}`" for n in bar["fast_models"]) or "none"
@@ -252,6 +259,18 @@ def codec_table(path: Path = RESULTS / "codec.json") -> str:
     lines += ["", f"Size relative to WebP at equal PSNR: {ratios}. Bar: "
               + "; ".join(f"{text}: {'met' if ok else '**not met**'}" for text, ok in checks)
               + f". Overall: {'met' if bar['meets_bar'] else '**not met**'}."]
+    vqgan = bar.get("vqgan_at_fast_rate")
+    if vqgan and vqgan["pairs"]:
+        pairs = "; ".join(
+            f"`{p['vqgan']}` against `{p['vqvae']}`: {p['bpp'][0]:.3f} against {p['bpp'][1]:.3f} bpp "
+            f"({p['bpp_ratio']:.3f}×), recon FID {p['recon_fid'][0]:.2f} against {p['recon_fid'][1]:.2f} "
+            f"({p['fid_ratio']:.2f}×), PSNR {p['psnr_db'][0]:.2f} against {p['psnr_db'][1]:.2f} dB"
+            + (f" (under {bar['bar']['images_per_second']:,.0f} images/s in this run: "
+               + " and ".join(f"`{p[who]}`" for who in ("vqgan", "vqvae") if not p[f"{who}_fast"]) + ")"
+               if not (p["vqgan_fast"] and p["vqvae_fast"]) else "") for p in vqgan["pairs"])
+        lines += ["", f"VQGAN at the fast point's rate (issue 19: at most {100 * vqgan['rate_tolerance']:g}% more bpp "
+                  f"than a VQ-VAE point with the fast codec's local prior, and a lower reconstruction FID): {pairs}. "
+                  f"{'Met' if vqgan['met'] else '**Not met**'}."]
     return "\n".join(lines)
 
 
@@ -785,7 +804,9 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
             v = r["vqgan"]
             settings.append(f"{r['latent']}: {v['loss']} loss, disc weight {v['disc_weight']:g}"
                             f"{' × adaptive λ' if v['adaptive'] else ''}, discriminator from step {v['disc_start']}, "
-                            f"perceptual `{v['perceptual']}` × {v['perceptual_weight']:g}, D width {v['d_width']} "
+                            f"perceptual `{v['perceptual']}` × {v['perceptual_weight']:g}"
+                            + (f" from step {v['perceptual_start']}" if v.get("perceptual_start") else "")
+                            + f", D width {v['d_width']} "
                             f"({v['d_norm']})")
     lines += ["", "VQGAN settings: " + "; ".join(settings) + "."]
     by = {(r["latent"], r["model"]): r for r in data["results"]}
@@ -935,7 +956,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,
           "vqgan-7x7-rerun.json": vqgan_table, "vqgan-ablation-no-gan.json": vqgan_table,
-          "vqgan-7x7-pw005.json": vqgan_table, "vqgan-7x7-pw010.json": vqgan_table,
+          "vqgan-7x7-pw005.json": vqgan_table, "vqgan-7x7-pw010.json": vqgan_table, "vqgan-7x7-late.json": vqgan_table,
           "vqgan-generation.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table,
           "few_filter.json": few_filter_table}

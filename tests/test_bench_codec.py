@@ -45,3 +45,25 @@ def test_the_fast_models_alone_must_meet_the_size_bar(benchmark_module):
     bar = bench.check_bar([small_slow, fast_big], WEBP)
     assert bar["half_of_webp"] and bar["point_27_6_db_at_0_8_bpp"]  # thanks to the slow model
     assert not bar["fast_curve"]["half_of_webp"] and not bar["meets_bar"]
+
+
+def test_a_vqgan_point_meets_issue_19s_bar_at_the_fast_codecs_rate_with_a_lower_fid(benchmark_module):
+    bench = benchmark_module("bench_codec")
+
+    def model(name, bpp, fid, vqgan, speed=2000.0, arch="local"):
+        return {**_row(name, bpp, 27.0, speed), "recon_fid": fid, "vqvae": {"vqgan": vqgan}, "prior": {"arch": arch}}
+
+    old = {**_row("old-fast", 0.6, 28.0), "recon_fid": None, "vqvae": {}}  # measured before FID: not a reference
+    transformer = model("transformer", 0.6, 3.0, False, arch="transformer")  # not the fast codec's kind
+    vqvae, vqgan = model("vqvae", 0.70, 4.0, False), model("vqgan", 0.72, 2.0, True)  # 2.9% more bpp, half the FID
+    check = bench.check_bar([old, transformer, vqvae, vqgan], WEBP)["vqgan_at_fast_rate"]
+    assert [(p["vqgan"], p["vqvae"]) for p in check["pairs"]] == [("vqgan", "vqvae")]
+    assert check["pairs"][0]["fid_ratio"] == 0.5 and check["met"]
+    costly = model("vqgan", 0.74, 2.0, True)  # 5.7% more bpp: not at the same rate
+    assert not bench.check_bar([vqvae, costly], WEBP)["vqgan_at_fast_rate"]["met"]
+    blurry = model("vqgan", 0.70, 4.5, True)
+    assert not bench.check_bar([vqvae, blurry], WEBP)["vqgan_at_fast_rate"]["met"]
+    slow_vqvae = model("vqvae", 0.70, 4.0, False, speed=800.0)  # speeds are reported; the bar is about the rate
+    slow_vqgan = model("vqgan", 0.70, 2.0, True, speed=800.0)
+    [pair] = bench.check_bar([slow_vqvae, slow_vqgan], WEBP)["vqgan_at_fast_rate"]["pairs"]
+    assert pair["met"] and not pair["vqgan_fast"] and not pair["vqvae_fast"]
