@@ -86,6 +86,15 @@ def test_a_vqgan_run_is_a_vqvae_run_to_every_command(tmp_path, tiny_vqgan_config
         assert message in err and len(err.splitlines()) == 1
 
 
+def test_the_command_line_takes_start_steps_of_zero_and_refuses_negative_ones():
+    from ganvq.cli import build_parser
+
+    args = build_parser().parse_args(["train", "vqgan", "--out", "x", "--disc-start", "0", "--perceptual-start", "0"])
+    assert args.disc_start == 0 and args.perceptual_start == 0  # from the first step, as taming-transformers does
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["train", "vqgan", "--out", "x", "--perceptual-start", "-1"])
+
+
 def test_vqgan_presets_and_options_are_layered_over_a_vqvae_preset():
     config = build_run_config("vqgan", "fmnist-14x14", None, {"vqgan": {"disc_weight": 0.3, "loss": "non-saturating"}})
     assert config.model.latent_size == 14 and config.vqgan.disc_weight == 0.3 and config.vqgan.loss == "non-saturating"
