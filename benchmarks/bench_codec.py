@@ -161,14 +161,14 @@ def bench_ganvq(name: str, ckpt: str, images: torch.Tensor, fid: ReconFID, repea
     product_paths = compare_product_paths(codec, indices[:PATH_IMAGES]) if codec.prior.config.arch == "transformer" else None
     prior, vqvae, run = load_prior(ckpt)
     vqvae_run = vqvae_folder(ckpt, run.vqvae)
-    vqgan = load_vqvae(vqvae_run)[1].vqgan
+    vqvae_config = load_vqvae(vqvae_run)[1]
     float_ce = evaluate_prior(prior, indices, None, images.shape[2], images.shape[3], split="test")
     return {
         "codec": "ganvq", "name": name, "checkpoint": Path(ckpt).name,  # the run's name, not this machine's path
         "vqvae": {"latent": f"{cfg.latent_size}x{cfg.latent_size}", "codebook_size": codec.codebook_size,
-                  "levels": cfg.vq.levels if cfg.quantizer == "vq" else 1, "vqgan": vqgan is not None},
+                  "levels": cfg.vq.levels if cfg.quantizer == "vq" else 1, "vqgan": vqvae_config.vqgan is not None},
         "prior": {k: v for k, v in vars(run.model).items()},
-        "training": {"vqvae": training_record(vqvae_run, load_vqvae(vqvae_run)[1].train.threads),
+        "training": {"vqvae": training_record(vqvae_run, vqvae_config.train.threads),
                      "prior": training_record(ckpt, run.train.threads)},
         "bpp": 8 * sizes.mean() / pixels, "psnr_db": psnr, "ssim": ssim, "recon_fid": fid(decoded),
         "bytes_per_file": {"mean": float(sizes.mean()), "min": int(sizes.min()), "max": int(sizes.max()),
