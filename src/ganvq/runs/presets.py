@@ -91,11 +91,12 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
 # 36 (2,000 test images) and lost codes, against 11 at 0.1 from step 150, so it starts late and weighs 0.1. Its
 # adaptive weight then falls to ~0.005 within ~150 steps: at these budgets the perceptual term does most of the
 # work. For long runs, start the discriminator later still.
+_VQGAN_14 = VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16)
 VQGAN_PRESETS: dict[str, VQGANOptions] = {
     "fmnist-7x7": VQGANOptions(disc_start=150, d_width=32, perceptual_weight=0.15, perceptual_images=16),
-    "fmnist-14x14": VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16),
+    "fmnist-14x14": _VQGAN_14,
     # the low-rate codec point's model: the 14x14 weights, not tuned separately (bench_codec's VQGAN point)
-    "fmnist-14x14-k64": VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16),
+    "fmnist-14x14-k64": _VQGAN_14,
 }
 
 
