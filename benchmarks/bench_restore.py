@@ -18,6 +18,8 @@ non-local means. Every method runs on one thread and gets the same damaged tenso
         --noise-minutes 15 --threads 1
     # holes completed by a MaskGIT prior (train prior --arch maskgit), keeping the rows of models not rerun
     python benchmarks/bench_restore.py --part holes --prior runs/bench-restore/prior-k64-maskgit --merge
+    # holes filled by mask-trained models alone (runs/bench-restore/vqvae-mask-*, and vqgan-mask-* from train vqgan)
+    python benchmarks/bench_restore.py --part holes --prior none --merge
 """
 
 from __future__ import annotations
@@ -66,6 +68,12 @@ TRAIN_COMMANDS = [  # as run for restore.json, one at a time on this 2-core mach
      "this one made 100 steps in its 20 minutes, was measured, then --resume --minutes 9 and measured again)"),
     ("python benchmarks/bench_restore.py --part noise --sigmas 0.4 --noise-preset fmnist-14x14-k64 "
      "--noise-codebook 512 --noise-minutes 9 --merge --threads 1  (trains vqvae-noise-0-4-fmnist-14x14-k64-k512)"),
+    ("2026-12-03 (Intel Xeon with AMX, bf16), the mask-trained models from scratch, 15 minutes on 1 thread each, two "
+     "at a time: ganvq train vqvae --preset fmnist-14x14-k64 --corrupt mask:random:0.5 --minutes 15 --threads 1 "
+     "--out runs/bench-restore/vqvae-mask-random-0-5; the same with --corrupt mask:center --out "
+     "runs/bench-restore/vqvae-mask-center, beside ganvq train vqgan --preset fmnist-14x14-k64 --corrupt mask:center "
+     "--disc-start 800 --perceptual-start 800 --minutes 15 --threads 1 --out runs/bench-restore/vqgan-mask-center; "
+     "then python benchmarks/bench_restore.py --part holes --prior none --merge --threads 1"),
 ]
 PICTURES = [RESULTS.parent]  # where restore-*.png go: beside the JSON
 MASKS = {"center": "center", "random50": "random:0.5"}
@@ -215,7 +223,8 @@ def model_info(run_dir: Path) -> dict:
             "threads": cfg.train.threads, "batch_size": cfg.train.batch_size}
     if run.kind == "vqvae":
         info.update(corrupt=cfg.corrupt, preset_model=f"{cfg.model.latent_size}x{cfg.model.latent_size}, "
-                    f"{cfg.model.vq.codebook_size} codes, hidden {cfg.model.hidden}")
+                    f"{cfg.model.vq.codebook_size} codes, hidden {cfg.model.hidden}", vqgan=cfg.vqgan is not None,
+                    init=Path(cfg.init).name if cfg.init else "")  # "": trained from scratch
     else:
         info.update(arch=cfg.model.arch, dim=cfg.model.dim, layers=cfg.model.layers)
     return info
@@ -279,12 +288,13 @@ def part_holes(args, clean01, score) -> dict:
                                       seed=args.seed + 1)
                 res[key]["diversity"] = diversity(to_unit(many), hole[:m])
                 print(name, c, res[key], flush=True)
-        masked_run = Path(args.workdir) / f"vqvae-mask-{spec.replace(':', '-').replace('.', '-')}"
-        if (masked_run / "checkpoint.safetensors").is_file():
-            out, s = _vqvae_restore(masked_run, damaged, hole)
-            pics["ganvq_mask_trained_vqvae"] = out
-            res["ganvq_mask_trained_vqvae"] = {**score(out, s, hole), "diversity": 0.0,
-                                               "model": model_info(masked_run)}
+        for kind in ("vqvae", "vqgan"):  # a mask-trained VQ-VAE, and a VQGAN (train vqgan --corrupt mask:...)
+            masked_run = Path(args.workdir) / f"{kind}-mask-{spec.replace(':', '-').replace('.', '-')}"
+            if (masked_run / "checkpoint.safetensors").is_file():
+                out, s = _vqvae_restore(masked_run, damaged, hole)
+                pics[f"ganvq_mask_trained_{kind}"] = out
+                res[f"ganvq_mask_trained_{kind}"] = {**score(out, s, hole), "diversity": 0.0,
+                                                     "model": model_info(masked_run)}
         merge_rows(args, res, "holes", name)
         res["bar"] = holes_bar(res)
         res["picture"] = save_rows(f"holes-{name}", pics)
@@ -401,6 +411,9 @@ def main(argv: list[str] | None = None) -> None:
     clean01 = test[: args.n].float() / 255
     score = Scorer(clean01, test.float() / 255)
     report = read_json(args.out) if Path(args.out).is_file() else {}
+    for part in ("holes", "noise", "blur", "jpeg"):  # parts measured before each part recorded its own machine ran
+        if isinstance(report.get(part), dict) and "machine" in report and "machine" not in report[part]:
+            report[part]["machine"] = report["machine"]  # where the whole file was measured
     args.previous = dict(report)
     dataset = (f"fashion-mnist test, the first {args.n:,} of 10,000 images (the same damaged tensors for every "
                "method); FID reference: all 10,000 clean test images")
@@ -414,11 +427,12 @@ def main(argv: list[str] | None = None) -> None:
         fn = {"holes": part_holes, "noise": part_noise}.get(part)
         result = fn(args, clean01, score) if fn else part_blur_jpeg(args, clean01, score, part)
         result["seconds"] = round(time.perf_counter() - t0, 1)
+        result["machine"] = describe()
         result["load_average_1_5_15min"] = {"start": load0, "end": load_average()}
         result["command"] = "python benchmarks/bench_restore.py " + " ".join(sys.argv[1:] if argv is None else argv)
         report[part] = result
         work = Path(args.workdir)
-        runs = [*work.glob("vqvae-*"), *work.glob("prior-*"), *map(Path, args.prior)]
+        runs = [*work.glob("vqvae-*"), *work.glob("vqgan-*"), *work.glob("prior-*"), *map(Path, args.prior)]
         models = {d.name: model_info(d) for d in sorted(set(runs)) if (d / "checkpoint.safetensors").is_file()}
         report.update({
             "models": {**report.get("models", {}), **models},  # earlier parts' models, even if no longer on disk
