@@ -5,7 +5,10 @@ threads, then are scored on the Fashion-MNIST test set: reconstruction FID (the 
 extractor, ganvq-fmnist-cnn-v1), PSNR, SSIM, codes used. The VQGAN's PSNR and codes used around its
 discriminator's start step come from its metrics.jsonl. Writes benchmarks/results/vqgan.json. Usage:
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_vqgan.py [--minutes 5] [--sizes 7x7 14x14]
-        [--set disc_weight=0.2 --set perceptual_weight=0.1 ...] [--only vqgan]
+        [--set disc_weight=0.2 --set perceptual_weight=0.1 ...] [--only vqgan] [--seed 1]
+    # results/vqgan-perceptual.json (and -seed1, -seed2 with --seed 1, --seed 2 --sizes 7x7):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 14x14 --set perceptual_weight=0.03 \
+        --set perceptual_start=300 --set disc_start=2000 --out benchmarks/results/vqgan-perceptual.json
 """
 
 from __future__ import annotations
@@ -138,7 +141,8 @@ def main() -> None:
         # the niceness this process ran at (os.nice(0) reads it), not the usage line's suggestion
         "commands": [f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} nice -n {os.nice(0)} python "
                      f"benchmarks/bench_vqgan.py --minutes {args.minutes:g} --sizes {' '.join(args.sizes)}"
-                     + "".join(f" --set {s}" for s in args.set) + (f" --only {args.only}" if args.only else "")],
+                     + "".join(f" --set {s}" for s in args.set) + (f" --only {args.only}" if args.only else "")
+                     + (f" --seed {args.seed}" if args.seed else "")],
         "minutes_per_model": args.minutes,
         "recon_fid_definition": "FID between the test images and their reconstructions on ganvq-fmnist-cnn-v1 "
                                 "features (the evaluation suite's shipped extractor)",

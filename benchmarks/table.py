@@ -675,7 +675,8 @@ _RESTORE_NAMES = {
     "damaged_input": "damaged input", "noisy_input": "noisy input", "mean_fill": "mean fill",
     "opencv_telea": "OpenCV Telea", "opencv_navier_stokes": "OpenCV Navier–Stokes",
     "ganvq_prior_best_of_1": "ganvq prior, 1 draw", "ganvq_prior_best_of_4": "ganvq prior, best of 4 draws",
-    "ganvq_mask_trained_vqvae": "ganvq mask-trained VQ-VAE", "bm3d": "BM3D (true σ)",
+    "ganvq_mask_trained_vqvae": "ganvq mask-trained VQ-VAE", "ganvq_mask_trained_vqgan": "ganvq mask-trained VQGAN",
+    "bm3d": "BM3D (true σ)",
     "nl_means": "non-local means (scikit-image)", "richardson_lucy_30": "Richardson–Lucy, 30 iterations",
     "nl_means_estimated_sigma": "non-local means, estimated σ", "ganvq_trained_vqvae": "ganvq damage-trained VQ-VAE",
 }
@@ -697,22 +698,33 @@ def _restore_model(r: dict) -> str:
     return "—" if not m else f"{m['steps']:,} steps, {m['train_minutes']:g} min"
 
 
+def _part_cpus(data: dict) -> str:
+    """The CPU the parts of restore.json ran on: one name, or each part's where they differ."""
+    cpus = {part: data[part].get("machine", data["machine"])["cpu"] for part in ("holes", "noise", "blur", "jpeg")
+            if part in data}
+    if len(set(cpus.values())) <= 1:
+        return f"CPU {data['machine']['cpu']}"
+    return ", ".join(f"{part} on CPU {cpu}" for part, cpu in cpus.items())
+
+
 def restore_table(path: Path = RESULTS / "restore.json") -> str:
     """Restoration of damaged Fashion-MNIST test images: holes, noise, blur, JPEG; ganvq against classical tools."""
     data = json.loads(path.read_text())
     m = data["machine"]
     models = "; ".join(
         f"`{name}` {r['steps']:,} steps in {r['train_minutes']:g} min on {r['threads']} thread"
-        f"{'s' * (r['threads'] != 1)}" + (f" (`--corrupt {r['corrupt']}`)" if r.get("corrupt") else "")
+        f"{'s' * (r['threads'] != 1)}" + (f" (`{'train vqgan ' * bool(r.get('vqgan'))}--corrupt {r['corrupt']}`"
+                                          + (", from scratch" if r.get("init") == "" else "") + ")"
+                                          if r.get("corrupt") else "")
         for name, r in sorted(data["models"].items()))
     lines = [
         f"Restoration (`benchmarks/bench_restore.py` → `benchmarks/results/{path.name}`, pictures "
         f"`benchmarks/results/restore-*.png`): {data['dataset']}. FID on {data['fid_features']} "
         f"(the clean subset itself scores {data['fid_floor_clean_subset']:g}); PSNR: {data['psnr_definition']}. "
-        f"Every method on CPU {m['cpu']}, {data['threads']} thread; the 1-minute load was not recorded (the machine "
-        f"was shared with other benchmarks). Models ({m['torch']}): {models}. The {data['models']['prior-k64-local']['steps']:,}-step "
+        f"Every method on {data['threads']} thread, {_part_cpus(data)}; the 1-minute load was not recorded (the "
+        f"machine was shared with other benchmarks). Models ({m['torch']}): {models}. The {data['models']['prior-k64-local']['steps']:,}-step "
         "prior completes holes by redrawing the codes under them; the VQ-VAEs trained with `--corrupt` were "
-        "fine-tuned from `vqvae-k64`.",
+        "fine-tuned from `vqvae-k64` unless marked from scratch.",
         "",
         f"Holes ({data['holes']['diversity']}):",
         "",
@@ -830,6 +842,33 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
         for p in r.get("around_disc_start", []):
             lines.append(f"| {r['latent']} | {r['model']} (D from step {r['vqgan']['disc_start']}) | {p['step']} "
                          f"| {p['psnr']:.2f} | {p['codes_used']} | {p['gan_weight']:.3f} | {p['d_loss']:.3f} |")
+    return "\n".join(lines)
+
+
+def vqgan_sweep_table(path: Path = RESULTS / "vqgan-sweep.json") -> str:
+    """Many short bench_vqgan.py runs, one setting each, as one table (collect_vqgan_sweep.py)."""
+    data = json.loads(path.read_text())
+    rows = data["rows"]
+    cpus = ", ".join(dict.fromkeys(r["cpu"] for r in rows))
+    minutes = ", ".join(dict.fromkeys(f"{r['minutes']:g}" for r in rows))
+    lines = [
+        f"VQGAN settings swept on {data['dataset']} (`benchmarks/collect_vqgan_sweep.py` → "
+        f"`benchmarks/results/{path.name}`, gathering the `benchmarks/bench_vqgan.py` runs in "
+        f"`benchmarks/results/vqgan-sweep/`): {minutes} minutes of training per model on "
+        f"{', '.join(dict.fromkeys(str(r['threads']) for r in rows))} thread of CPU {cpus}, all 10,000 test images "
+        f"scored. Each row's settings are its command's `--set` options over the preset's (a VQ-VAE row: the plain "
+        f"VQ-VAE that trained in the same invocation). Reconstruction FID: {data['recon_fid_definition']}; PSNR: "
+        f"{data['psnr_definition']}. Caveat: {data['caveat']}.",
+        "",
+        "| file | latents | model | settings | steps | s / step | load | precision | recon FID | PSNR (dB) | SSIM |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        sets = " ".join(part.split(" ", 1)[1] for part in r["command"].split(" --")[1:] if part.startswith("set "))
+        settings = f"`{sets}`" if r["model"] == "vqgan" and sets else ("preset" if r["model"] == "vqgan" else "—")
+        lines.append(f"| `{r['file']}` | {r['latent']} | {r['model']} | {settings} | {r['steps']:,} "
+                     f"| {r['seconds_per_step']:.3f} | {_load(r)} | {r['precision_used']} | {r['recon_fid']:.2f} "
+                     f"| {r['test_psnr_db']:.2f} | {r['test_ssim']:.3f} |")
     return "\n".join(lines)
 
 
@@ -957,6 +996,9 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,
           "vqgan-7x7-rerun.json": vqgan_table, "vqgan-ablation-no-gan.json": vqgan_table,
           "vqgan-7x7-pw005.json": vqgan_table, "vqgan-7x7-pw010.json": vqgan_table, "vqgan-7x7-late.json": vqgan_table,
+          "vqgan-perceptual.json": vqgan_table, "vqgan-perceptual-seed1.json": vqgan_table,
+          "vqgan-perceptual-seed2.json": vqgan_table,
+          "vqgan-sweep.json": vqgan_sweep_table,
           "vqgan-generation.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table,
           "few_filter.json": few_filter_table}

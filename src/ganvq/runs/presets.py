@@ -90,7 +90,10 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
 # 0.15 gave the lowest reconstruction FID per dB of PSNR lost; a discriminator weighted 0.5 from step 100 gave FID
 # 36 (2,000 test images) and lost codes, against 11 at 0.1 from step 150, so it starts late and weighs 0.1. Its
 # adaptive weight then falls to ~0.005 within ~150 steps: at these budgets the perceptual term does most of the
-# work. For long runs, start the discriminator later still.
+# work. For long runs, start the discriminator later still. On a CPU with AMX (about 1,600 steps in 5 minutes at
+# 7x7) the discriminator did not help and the perceptual term alone at 0.03 from step 300 did better
+# (results/vqgan-perceptual*.json, vqgan-sweep.json); starts counted in steps would leave a slower machine's short
+# run without the term, so these values stay.
 _VQGAN_14 = VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16)
 VQGAN_PRESETS: dict[str, VQGANOptions] = {
     "fmnist-7x7": VQGANOptions(disc_start=150, d_width=32, perceptual_weight=0.15, perceptual_images=16),
