@@ -23,14 +23,12 @@ KEYS = ("model", "latent", "steps", "seconds_per_step", "precision_used", "load_
 
 def collect(paths: list[Path]) -> dict:
     """The sweep's JSON: every row of every file, with its file, command, machine and minutes."""
-    rows = []
-    for path in paths:
-        data = json.loads(path.read_text())
-        for r in data["results"]:
-            rows.append({"file": path.name, "command": data["commands"][0], "cpu": data["machine"]["cpu"],
-                         "threads": data["machine"]["threads"], "minutes": data["minutes_per_model"],
-                         **{k: r[k] for k in KEYS if k in r}})
-    first = json.loads(paths[0].read_text())
+    files = {path: json.loads(path.read_text()) for path in paths}
+    rows = [{"file": path.name, "command": data["commands"][0], "cpu": data["machine"]["cpu"],
+             "threads": data["machine"]["threads"], "minutes": data["minutes_per_model"],
+             **{k: r[k] for k in KEYS if k in r}}
+            for path, data in files.items() for r in data["results"]]
+    first = files[paths[0]]
     return {"benchmark": "vqgan-sweep", "dataset": first["dataset"], "recon_fid_definition": first["recon_fid_definition"],
             "psnr_definition": first["psnr_definition"], "caveat": first["caveat"],
             "sources": [str(p.relative_to(RESULTS)) if p.is_relative_to(RESULTS) else p.name for p in paths],
