@@ -6,7 +6,8 @@ extractor, ganvq-fmnist-cnn-v1), PSNR, SSIM, codes used. The VQGAN's PSNR and co
 discriminator's start step come from its metrics.jsonl. Writes benchmarks/results/vqgan.json. Usage:
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_vqgan.py [--minutes 5] [--sizes 7x7 14x14]
         [--set disc_weight=0.2 --set perceptual_weight=0.1 ...] [--only vqgan] [--seed 1]
-    # results/vqgan-perceptual.json (and -seed1, -seed2 with --seed 1, --seed 2 --sizes 7x7):
+    # results/vqgan-perceptual.json (and -seed1, -seed2, -seed3 with --seed 1, 2, 3 --sizes 7x7; vqgan-14x14-amx.json:
+    # --sizes 14x14 with the preset's own settings):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 14x14 --set perceptual_weight=0.03 \
         --set perceptual_start=300 --set disc_start=2000 --out benchmarks/results/vqgan-perceptual.json
 """
