@@ -76,6 +76,7 @@ TRAIN_COMMANDS = [  # as run for restore.json, one at a time on this 2-core mach
      "then python benchmarks/bench_restore.py --part holes --prior none --merge --threads 1"),
 ]
 PICTURES = [RESULTS.parent]  # where restore-*.png go: beside the JSON
+PARTS = ("holes", "noise", "blur", "jpeg")  # the parts of restore.json, each measured by its own --part
 MASKS = {"center": "center", "random50": "random:0.5"}
 SIGMAS = (0.1, 0.2, 0.4)
 BLUR_SIGMA, JPEG_QUALITY = 1.0, 10
@@ -385,7 +386,7 @@ def part_blur_jpeg(args, clean01, score, kind: str) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=["holes", "noise", "blur", "jpeg"], action="append", required=True)
+    p.add_argument("--part", choices=PARTS, action="append", required=True)
     p.add_argument("--n", type=int, default=2000, help="first N Fashion-MNIST test images")
     p.add_argument("--prior", nargs="+", default=["runs/bench-restore/prior-k64-local"],
                    help="holes part: prior runs completing the holes (local and/or maskgit); missing ones are skipped")
@@ -411,7 +412,7 @@ def main(argv: list[str] | None = None) -> None:
     clean01 = test[: args.n].float() / 255
     score = Scorer(clean01, test.float() / 255)
     report = read_json(args.out) if Path(args.out).is_file() else {}
-    for part in ("holes", "noise", "blur", "jpeg"):  # parts measured before each part recorded its own machine ran
+    for part in PARTS:  # parts measured before each part recorded its own machine ran
         if isinstance(report.get(part), dict) and "machine" in report and "machine" not in report[part]:
             report[part]["machine"] = report["machine"]  # where the whole file was measured
     args.previous = dict(report)
