@@ -9,7 +9,7 @@ from torch import nn
 from ganvq.data import load_dataset
 from ganvq.images import to_float
 from ganvq.losses.gan import generator_loss
-from ganvq.losses.vqgan import PerceptualLoss, adaptive_weight, adopt_weight, feature_matching_loss
+from ganvq.losses.vqgan import PerceptualLoss, adaptive_weight, adopt_weight, feature_matching_loss, ramped_weight
 from ganvq.models.gan import GANConfig, PatchDiscriminator
 from ganvq.train.vqgan import cnn_perceptual_loss
 
@@ -54,6 +54,11 @@ def test_adaptive_weight_matches_separate_backward_passes_through_a_conv_decoder
 
 def test_adopt_weight_is_zero_before_the_start_step():
     assert [adopt_weight(0.5, s, 3) for s in range(5)] == [0, 0, 0, 0.5, 0.5]
+
+
+def test_ramped_weight_is_zero_before_the_start_then_rises_linearly_to_the_weight():
+    assert [ramped_weight(0.8, s, 2, 4) for s in range(8)] == pytest.approx([0, 0, 0.2, 0.4, 0.6, 0.8, 0.8, 0.8])
+    assert [ramped_weight(0.8, s, 2, 0) for s in range(4)] == [0, 0, 0.8, 0.8]  # no ramp: adopt_weight's step
 
 
 @pytest.fixture(scope="module")

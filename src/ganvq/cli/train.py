@@ -167,6 +167,8 @@ def _add_train_vqgan(sub) -> None:
     p.add_argument("--perceptual-weight", type=float, help="weight of the perceptual term (default: the preset's)")
     p.add_argument("--perceptual-start", type=int,
                    help="steps before the perceptual term joins the loss (default: the preset's, 0: from the start)")
+    p.add_argument("--perceptual-ramp", type=int,
+                   help="steps over which the perceptual weight rises from 0 (default: the preset's, 0: at once)")
     p.add_argument("--lr-d", type=float, help="the discriminator's learning rate (default: --lr)")
     _add_restoration_options(p)
     _add_logging_options(p)
@@ -179,7 +181,7 @@ def build_vqgan_config(args) -> VQVAERunConfig:
 
     vqgan = {"loss": args.gan_loss, "disc_weight": args.disc_weight, "disc_start": args.disc_start,
              "adaptive": args.adaptive, "perceptual": args.perceptual, "perceptual_weight": args.perceptual_weight,
-             "perceptual_start": args.perceptual_start, "lr_d": args.lr_d}
+             "perceptual_start": args.perceptual_start, "perceptual_ramp": args.perceptual_ramp, "lr_d": args.lr_d}
     model = {"image_size": args.image_size, "vq": {"codebook_size": args.codebook_size}}
     return build_run_config("vqgan", args.preset, args.config,
                             {"model": model, "train": _train_options(args), "vqgan": vqgan, "corrupt": args.corrupt,

@@ -30,6 +30,7 @@ class VQGANOptions:
     # steps before the perceptual term joins the loss (taming-transformers: 0, from the first step); until then the
     # VQ-VAE learns on the pixel loss alone, as a plain VQ-VAE does
     perceptual_start: int = 0
+    perceptual_ramp: int = 0  # steps over which the perceptual weight rises linearly from 0 (0: full weight at once)
     # images of each batch the perceptual term compares (the first ones; 0: all): the CNN costs about as much per
     # image as the VQ-VAE itself, so a subset keeps more steps per minute
     perceptual_images: int = 32
@@ -47,9 +48,11 @@ class VQGANOptions:
         for name in ("disc_weight", "perceptual_weight", "delta", "max_adaptive"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise GanvqError(f"vqgan.{name} must be a non-negative number, got {getattr(self, name)}")
-        if min(self.disc_start, self.perceptual_start, self.perceptual_images) < 0 or not 1 <= self.d_width <= 4096:
-            raise GanvqError("--disc-start, --perceptual-start and vqgan.perceptual_images must be non-negative, "
-                             "vqgan.d_width in [1, 4096]")
+        if min(self.disc_start, self.perceptual_start, self.perceptual_ramp, self.perceptual_images) < 0:
+            raise GanvqError("--disc-start, --perceptual-start, vqgan.perceptual_ramp and vqgan.perceptual_images "
+                             "must be non-negative")
+        if not 1 <= self.d_width <= 4096:
+            raise GanvqError(f"vqgan.d_width must lie in [1, 4096], got {self.d_width}")
         if self.lr_d is not None and not (math.isfinite(self.lr_d) and self.lr_d > 0):
             raise GanvqError(f"--lr-d must be a positive number, got {self.lr_d}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):

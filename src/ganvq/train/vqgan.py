@@ -17,7 +17,7 @@ import torch
 from ganvq.device import all_reduce_sum_, autocast, grad_scaler
 from ganvq.errors import GanvqError
 from ganvq.losses.gan import discriminator_loss, generator_loss
-from ganvq.losses.vqgan import PerceptualLoss, adaptive_weight, adopt_weight, feature_matching_loss
+from ganvq.losses.vqgan import PerceptualLoss, adaptive_weight, adopt_weight, feature_matching_loss, ramped_weight
 from ganvq.metrics.features import load_cnn
 from ganvq.metrics.recon import psnr_per_image, to_unit
 from ganvq.models.gan import PatchDiscriminator
@@ -90,7 +90,8 @@ class VQGANTask(VQVAETask):
             # the perceptual loss compare the output with the clean images
             perceptual = (self._perceptual(x, out.x_hat) if step >= g.perceptual_start
                           else out.rec_loss.new_zeros((), dtype=torch.float32))  # not computed: a cheaper step
-            nll = out.rec_loss + g.perceptual_weight * perceptual  # the reconstruction side of eq. 7
+            p_weight = ramped_weight(g.perceptual_weight, step, g.perceptual_start, g.perceptual_ramp)
+            nll = out.rec_loss + p_weight * perceptual  # the reconstruction side of eq. 7
             g_loss = generator_loss(g.loss, self.disc(out.x_hat)) if gan_on else nll.new_zeros(())
         weight = torch.zeros(())
         if gan_on:
@@ -117,8 +118,9 @@ class VQGANTask(VQVAETask):
         with torch.no_grad():
             psnr = psnr_per_image(to_unit(x), to_unit(out.x_hat.float())).mean()
         return {"train/loss": loss.item(), "train/rec_loss": out.rec_loss.item(), "train/vq_loss": out.vq_loss.item(),
-                "train/perceptual": perceptual.item(), "train/g_loss": g_loss.item(), "train/d_loss": d_loss.item(),
-                "train/gan_weight": weight.item(), "train/psnr": psnr.item()}
+                "train/perceptual": perceptual.item(), "train/perceptual_weight": p_weight,
+                "train/g_loss": g_loss.item(), "train/d_loss": d_loss.item(), "train/gan_weight": weight.item(),
+                "train/psnr": psnr.item()}
 
 
 def make_task(config: VQVAERunConfig, _previous=None) -> VQVAETask:
