@@ -96,11 +96,11 @@ def test_training_leaves_the_callers_rng_and_threads_as_they_were(tmp_path, tiny
 def test_the_learning_rate_follows_warm_up_then_cosine(tmp_path, tiny_vqvae_config):
     import dataclasses
 
-    train = dataclasses.replace(tiny_vqvae_config.train, steps=8, warmup_steps=2, log_every=1, ckpt_every=100,
-                                eval_images=0)
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=20, warmup_steps=2, log_every=1, ckpt_every=100,
+                                eval_images=0)  # 20 steps: the warm-up may last a tenth of them
     train_vqvae(dataclasses.replace(tiny_vqvae_config, train=train), tmp_path, quiet=True)
     logged = [r["lr"] for r in map(json.loads, (tmp_path / loop.METRICS).read_text().splitlines()) if "lr" in r]
-    expected = [train.lr * loop.lr_factor(train, s, 8) for s in range(8)]
+    expected = [train.lr * loop.lr_factor(train, s, 20) for s in range(20)]
     assert logged == pytest.approx(expected, rel=1e-12) and logged[0] == train.lr / 2 and logged[-1] < logged[2]
 
 
@@ -139,3 +139,15 @@ def test_the_wsd_schedule_holds_the_rate_then_falls_linearly_to_zero():
     assert loop.lr_factor(cfg, 50, None) == 1.0  # no known end: constant
     with pytest.raises(GanvqError, match="choose cosine, constant or wsd"):
         dataclasses.replace(cfg, lr_schedule="step")
+
+
+def test_the_warm_up_lasts_at_most_a_tenth_of_a_short_run():
+    import dataclasses
+
+    from ganvq.runs import TrainConfig
+
+    cfg = dataclasses.replace(TrainConfig(), warmup_steps=200)
+    assert loop.lr_factor(cfg, 9, 5000) == pytest.approx(10 / 200)  # a long run: the whole warm-up
+    assert loop.lr_factor(cfg, 9, 300) == pytest.approx(10 / 30)  # 300 steps (a --minutes run): 30 of warm-up
+    assert loop.lr_factor(cfg, 30, 300) == pytest.approx(1.0)  # then the cosine from its top
+    assert loop.lr_factor(cfg, 9, None) == pytest.approx(10 / 200)  # before the length is known

@@ -25,6 +25,8 @@ class TrainConfig:
     batch_size: int = 128
     lr: float = 1e-3
     lr_schedule: str = "cosine"  # "cosine" (to 0 at the last step) | "constant" | "wsd" (constant, then linear to 0)
+    # linear warm-up steps, at most a tenth of the run once its length is known (a --minutes run of a few hundred
+    # steps would otherwise spend most of them warming up)
     warmup_steps: int = 0
     seed: int = 0
     precision: str = "auto"  # "auto": bf16 where the hardware runs it natively, else fp32 | "bf16" | "fp32" | "fp16" (CUDA, with a gradient scaler)

@@ -76,16 +76,19 @@ class Task(Protocol):
 
 
 WSD_DECAY = 0.2  # "wsd": the share of the steps after warm-up over which the learning rate falls linearly to 0
+WARMUP_SHARE = 10  # the warm-up lasts at most 1/WARMUP_SHARE of the steps, once their number is known
 
 
 def lr_factor(cfg: TrainConfig, step: int, total: int | None) -> float:
-    """Multiplier of the base learning rate: linear warm-up, then cosine to 0, constant, or "wsd" (warm-up, stable,
-    decay: constant, then linearly to 0 over the last WSD_DECAY of the steps; Hägele et al. 2024)."""
-    if cfg.warmup_steps and step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
+    """Multiplier of the base learning rate: linear warm-up (`cfg.warmup_steps`, at most a tenth of `total`), then
+    cosine to 0, constant, or "wsd" (warm-up, stable, decay: constant, then linearly to 0 over the last WSD_DECAY
+    of the steps; Hägele et al. 2024)."""
+    warmup = min(cfg.warmup_steps, max(total // WARMUP_SHARE, 1)) if total else cfg.warmup_steps
+    if warmup and step < warmup:
+        return (step + 1) / warmup
     if cfg.lr_schedule == "constant" or not total:
         return 1.0
-    progress = min((step - cfg.warmup_steps) / max(total - cfg.warmup_steps, 1), 1.0)
+    progress = min((step - warmup) / max(total - warmup, 1), 1.0)
     if cfg.lr_schedule == "wsd":
         return min(1.0, (1.0 - progress) / WSD_DECAY)
     return 0.5 * (1 + math.cos(math.pi * progress))
