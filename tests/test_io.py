@@ -36,6 +36,16 @@ def test_write_json_round_trips_and_text_is_utf8(tmp_path):
     assert (tmp_path / "t.txt").read_bytes() == "héllo".encode()
 
 
+def test_write_json_takes_numpy_and_0d_tensor_scalars_and_writes_nothing_it_cannot_serialise(tmp_path):
+    import numpy as np
+
+    write_json(tmp_path / "n.json", {"met": np.float64(0.6) < 1, "bpp": np.float32(0.5), "steps": torch.tensor(3)})
+    assert read_json(tmp_path / "n.json") == {"met": True, "bpp": 0.5, "steps": 3}
+    with pytest.raises(TypeError, match="ndarray is not JSON serializable"):
+        write_json(tmp_path / "bad.json", {"array": np.zeros(2)})
+    assert not (tmp_path / "bad.json").exists()
+
+
 def test_unwritable_target_raises_ganvq_error_and_cleans_up(tmp_path):
     (tmp_path / "dir").mkdir()
     with pytest.raises(GanvqError, match="cannot write .*dir"):

@@ -10,6 +10,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors.torch import load as _st_load
 from safetensors.torch import save as _st_save
@@ -71,9 +72,17 @@ def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def _scalar(obj: Any) -> Any:
+    """A NumPy scalar (a comparison of NumPy floats gives numpy.bool_) or a 0-d tensor as its Python value."""
+    if isinstance(obj, np.generic) or (isinstance(obj, torch.Tensor) and obj.dim() == 0):
+        return obj.item()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
 def write_json(path: str | Path, obj: Any, sort_keys: bool = False) -> None:
-    """Atomically write `obj` as indented JSON (insertion order unless `sort_keys`)."""
-    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys) + "\n")
+    """Atomically write `obj` as indented JSON (insertion order unless `sort_keys`; NumPy and 0-d torch scalars as
+    their Python values). Nothing is written when `obj` cannot be serialised."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=sort_keys, default=_scalar) + "\n")
 
 
 def read_json(path: str | Path) -> Any:
