@@ -21,7 +21,7 @@ def test_sweep_keeps_every_row_with_its_command_and_renders_the_settings(tmp_pat
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     _bench_json(a, "python benchmarks/bench_vqgan.py --minutes 5 --sizes 7x7", [_row("vqvae", 2.0), _row("vqgan", 1.0)])
     _bench_json(b, "python benchmarks/bench_vqgan.py --minutes 5 --sizes 7x7 --set perceptual_weight=0.03 "
-                   "--set disc_start=2000 --only vqgan", [_row("vqgan", 1.5)])
+                   "--set disc_start=2000 --only vqgan --seed 1", [_row("vqgan", 1.5)])
     data = collect.collect([a, b])
     assert [(r["file"], r["model"], r["recon_fid"]) for r in data["rows"]] == [
         ("a.json", "vqvae", 2.0), ("a.json", "vqgan", 1.0), ("b.json", "vqgan", 1.5)]
@@ -29,6 +29,6 @@ def test_sweep_keeps_every_row_with_its_command_and_renders_the_settings(tmp_pat
     out = tmp_path / "sweep.json"
     out.write_text(json.dumps(data))
     text = table.vqgan_sweep_table(out)
-    assert "| `b.json` | 7x7 | vqgan | `perceptual_weight=0.03 disc_start=2000` | 100 |" in text
-    assert "| `a.json` | 7x7 | vqgan | preset | 100 |" in text
-    assert "| `a.json` | 7x7 | vqvae | — | 100 |" in text
+    assert "| `b.json` | 7x7 | vqgan | 1 | `perceptual_weight=0.03 disc_start=2000` | 100 |" in text
+    assert "| `a.json` | 7x7 | vqgan | 0 | preset | 100 |" in text  # no --seed: bench_vqgan's default, 0
+    assert "| `a.json` | 7x7 | vqvae | 0 | — | 100 |" in text
