@@ -2,15 +2,22 @@
 
 The VQGAN is a run of bench_vqgan.py (--vqgan, trained --vqgan-minutes); a class-conditional transformer prior
 is trained over its code maps for --prior-minutes (the library's default prior, with --prior-set changes);
-`fmnist-best` is trained for their sum. Both are sampled (--n images, seed 0, classes in turn; the prior at each
-of --temperatures) and scored by the evaluation suite (FID, KID, precision/recall, classes, label entropy,
-memorization audit). Writes benchmarks/results/vqgan-generation.json.
+`fmnist-best` is trained for their sum (not with --no-gan, an ablation). Both are sampled (--n images, --seed,
+classes in turn; the prior at each of --temperatures) and scored by the evaluation suite (FID, KID,
+precision/recall, classes, label entropy, memorization audit). Writes benchmarks/results/vqgan-generation.json.
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_vqgan_generation.py --vqgan-minutes 5 --prior-minutes 3
-    # results/vqgan-generation.json: the 7x7 VQGAN of results/vqgan-perceptual.json (seed 0, 5 minutes; re-made by
-    # bench_vqgan.py --sizes 7x7 --set perceptual_weight=0.03 --set perceptual_start=300 --set disc_start=2000
-    # --tag pc-s0-), a 20-step warm-up (the default 200 is most of a 3-minute prior's steps):
-    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan_generation.py --vqgan runs/bench-vqgan/pc-s0-7x7-vqgan \
-        --vqgan-minutes 5 --prior-minutes 3 --prior-set train.warmup_steps=20 --temperatures 1.0 0.9
+    # results/vqgan-generation.json and -seed1.json (S = 0, 1; both at once, one thread each): the 7x7 VQGANs of
+    # results/vqgan-perceptual.json and -seed1.json (5 minutes; re-made by bench_vqgan.py --sizes 7x7 --seed S
+    # --set perceptual_weight=0.03 --set perceptual_start=300 --set disc_start=2000 --tag pc-sS-), a prior with a
+    # 20-step warm-up, learning rate 3e-3 and no dropout (tuned on seed 0 with 3-minute runs):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan_generation.py --vqgan runs/bench-vqgan/pc-sS-7x7-vqgan \
+        --vqgan-minutes 5 --prior-minutes 3 --prior-set train.warmup_steps=20 --prior-set train.lr=0.003 \
+        --prior-set model.dropout=0 --temperatures 1.0 0.95 --seed S --tag sS- [--out ...-seed1.json]
+    # results/vqgan-generation-vqvae-ablation.json: the same prior over the plain VQ-VAE of seed 0's pair
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan_generation.py --vqgan runs/bench-vqgan/pc-s0-7x7-vqvae \
+        --vqgan-minutes 5 --prior-minutes 3 --prior-set train.warmup_steps=20 --prior-set train.lr=0.003 \
+        --prior-set model.dropout=0 --temperatures 1.0 --no-gan --tag abl- \
+        --out benchmarks/results/vqgan-generation-vqvae-ablation.json
 """
 
 from __future__ import annotations
