@@ -35,6 +35,10 @@ Writes benchmarks/results/codec.json, codec-rd.png and codec-rd-fid.png. Usage:
     python benchmarks/bench_codec.py --prior fmnist-14x14-k64-local-15min=runs/cv/prior-vqvae --merge \
         --prior vqgan-14x14-k64-local-15min=runs/cv/prior-vqgan \
         --prior vqgan-14x14-k64-late-local-15min=runs/cv/prior-vqgan-late
+    # the second pair (the -seed1 rows): the VQ-VAE and the late-start VQGAN side by side with --seed 1 into runs/cv1,
+    # their local priors as above with --seed 1, then
+    python benchmarks/bench_codec.py --prior fmnist-14x14-k64-local-15min-seed1=runs/cv1/prior-vqvae --merge \
+        --prior vqgan-14x14-k64-late-local-15min-seed1=runs/cv1/prior-vqgan-late
 """
 
 from __future__ import annotations
