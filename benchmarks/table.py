@@ -897,8 +897,8 @@ def vqgan_generation_table(path: Path = RESULTS / "vqgan-generation.json") -> st
         if "prior_steps" in r:
             vqgan_steps = f"{r['vqgan_steps']:,} steps" if "vqgan_steps" in r else "steps not recorded"
             codes_model = "VQ-VAE" if name.startswith("vqvae") else "VQGAN"  # an ablation's plain VQ-VAE
-            training = (f"{codes_model} {r['vqgan_minutes']:g} min ({vqgan_steps}), then prior {r['prior_steps']:,} steps "
-                        f"in {r['prior_train_seconds'] / 60:.1f} min"
+            training = (f"{codes_model} {r['vqgan_minutes']:g} min ({vqgan_steps}), then prior "
+                        f"{r['prior_steps']:,} steps in {r['prior_train_seconds'] / 60:.1f} min"
                         + (f", sampled at temperature {r['temperature']:g}" if "temperature" in r else ""))
         else:
             training = f"{r['steps']:,} G steps in {r['train_seconds'] / 60:.1f} min"
