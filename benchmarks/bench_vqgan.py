@@ -41,7 +41,7 @@ PRESETS = {"7x7": "fmnist-7x7", "14x14": "fmnist-14x14"}
 BAR = {"fid_ratio_max": 0.5, "psnr_drop_max_db": 1.0}
 
 
-def _value(text: str):
+def option_value(text: str):
     """A --set value as JSON when it parses (numbers, true/false), else the string."""
     try:
         return json.loads(text)
@@ -115,7 +115,7 @@ def main() -> None:
     parser.add_argument("--tag", default="", help="prefix of the run folders under runs/bench-vqgan/")
     parser.add_argument("--out", default=str(RESULTS / "vqgan.json"))
     args = parser.parse_args()
-    changes = {k: _value(v) for k, v in (s.split("=", 1) for s in args.set)}
+    changes = {k: option_value(v) for k, v in (s.split("=", 1) for s in args.set)}
     torch.set_num_threads(args.threads)
     test = load_dataset("fashion-mnist", "test").images[: args.eval_images]
     started = time.time()

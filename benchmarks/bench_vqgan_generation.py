@@ -31,6 +31,7 @@ import time
 from pathlib import Path
 
 import torch
+from bench_vqgan import option_value
 from machine import describe
 
 from ganvq.commands.sample import sample, sample_prior
@@ -58,15 +59,11 @@ def _nested(assignments: list[str]) -> dict:
     out: dict = {}
     for item in assignments:
         key, _, text = item.partition("=")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
         *parents, leaf = key.split(".")
         node = out
         for part in parents:
             node = node.setdefault(part, {})
-        node[leaf] = value
+        node[leaf] = option_value(text)
     return out
 
 
