@@ -10,6 +10,10 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # --sizes 14x14 with the preset's own settings):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 14x14 --set perceptual_weight=0.03 \
         --set perceptual_start=300 --set disc_start=2000 --out benchmarks/results/vqgan-perceptual.json
+    # results/vqgan-p0-seed0.json .. -seed3.json: the same term from the first step, seeds 0 and 1 at both sizes,
+    # seeds 2 and 3 (--sizes 7x7) one after the other on one core while another benchmark ran on the other:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 14x14 --set perceptual_weight=0.03 \
+        --set perceptual_start=0 --set disc_start=100000 --seed S --out benchmarks/results/vqgan-p0-seedS.json
 """
 
 from __future__ import annotations

@@ -835,13 +835,52 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
                       + _verdict(ok, recorded))
     lines += ["", ("Bar (VQGAN against the VQ-VAE of the same latents, same minutes): " + "; ".join(checks) + ".")
               if checks else "No VQ-VAE row in this file: no bar comparison."]
+    logged = [r for r in data["results"] if r.get("around_disc_start")]
+    if not logged:
+        starts = ", ".join(dict.fromkeys(f"{r['vqgan']['disc_start']:,}" for r in data["results"] if "vqgan" in r))
+        lines += ["", f"The discriminator (from step {starts}) never switched on within these runs: nothing is "
+                  "logged around its start."] if starts else []
+        return "\n".join(lines)
     lines += ["", "Around the discriminator's start (training batches, as logged):", "",
               "| latents | model | step | PSNR (dB) | codes used | adaptive GAN weight | D loss |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
-    for r in data["results"]:
-        for p in r.get("around_disc_start", []):
+    for r in logged:
+        for p in r["around_disc_start"]:
             lines.append(f"| {r['latent']} | {r['model']} (D from step {r['vqgan']['disc_start']}) | {p['step']} "
                          f"| {p['psnr']:.2f} | {p['codes_used']} | {p['gan_weight']:.3f} | {p['d_loss']:.3f} |")
+    return "\n".join(lines)
+
+
+def vqgan_seeds_table(path: Path) -> str:
+    """One recipe's bench_vqgan.py files over seeds (PREFIX-seedS.json, `path` one of them): each seed's pair and
+    verdict, then per latent size the seeds that meet the bar and the mean ratio and PSNR drop."""
+    prefix = path.name.rsplit("-seed", 1)[0]
+    files = sorted(path.parent.glob(f"{prefix}-seed*.json"), key=lambda f: int(f.stem.rsplit("seed", 1)[1]))
+    lines = [f"The `{prefix}-seed*.json` pairs above, seed by seed (VQGAN against the VQ-VAE trained before it in "
+             "the same invocation):", "",
+             "| latents | seed | VQ-VAE steps | VQ-VAE FID / PSNR | VQGAN steps | VQGAN FID / PSNR | FID ratio "
+             "| PSNR drop (dB) | bar |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    pairs: dict[str, list[tuple[float, float, bool]]] = {}
+    for f in files:
+        data = json.loads(f.read_text())
+        bar, seed = data["bar"], f.stem.rsplit("seed", 1)[1]
+        by = {(r["latent"], r["model"]): r for r in data["results"]}
+        for latent in dict.fromkeys(r["latent"] for r in data["results"]):
+            vae, gan = by.get((latent, "vqvae")), by.get((latent, "vqgan"))
+            if not (vae and gan):
+                continue
+            ratio, drop = gan["recon_fid"] / vae["recon_fid"], vae["test_psnr_db"] - gan["test_psnr_db"]
+            ok = ratio <= bar["fid_ratio_max"] and drop <= bar["psnr_drop_max_db"]
+            pairs.setdefault(latent, []).append((ratio, drop, ok))
+            lines.append(f"| {latent} | {seed} | {vae['steps']:,} | {vae['recon_fid']:.2f} / {vae['test_psnr_db']:.2f} "
+                         f"| {gan['steps']:,} | {gan['recon_fid']:.2f} / {gan['test_psnr_db']:.2f} | {ratio:.3f} "
+                         f"| {drop:.2f} | {_verdict(ok)} |")
+    lines.append("")
+    for latent, rows in pairs.items():
+        met = sum(ok for _, _, ok in rows)
+        lines.append(f"{latent}: the bar is met on {met} of {len(rows)} seeds; mean FID ratio "
+                     f"{sum(r for r, _, _ in rows) / len(rows):.3f}, mean PSNR drop "
+                     f"{sum(d for _, d, _ in rows) / len(rows):.2f} dB.")
     return "\n".join(lines)
 
 
@@ -1018,6 +1057,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-perceptual.json": vqgan_table, "vqgan-perceptual-seed1.json": vqgan_table,
           "vqgan-perceptual-seed2.json": vqgan_table, "vqgan-perceptual-seed3.json": vqgan_table,
           "vqgan-14x14-amx.json": vqgan_table,
+          **{f"vqgan-p0-seed{s}.json": vqgan_table for s in range(3)},
+          "vqgan-p0-seed3.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           "vqgan-sweep.json": vqgan_sweep_table,
           "vqgan-generation.json": vqgan_generation_table, "vqgan-generation-seed1.json": vqgan_generation_table,
           "vqgan-generation-vqvae-ablation.json": vqgan_generation_table,

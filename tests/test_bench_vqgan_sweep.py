@@ -32,3 +32,16 @@ def test_sweep_keeps_every_row_with_its_command_and_renders_the_settings(tmp_pat
     assert "| `b.json` | 7x7 | vqgan | 1 | `perceptual_weight=0.03 disc_start=2000` | 100 |" in text
     assert "| `a.json` | 7x7 | vqgan | 0 | preset | 100 |" in text  # no --seed: bench_vqgan's default, 0
     assert "| `a.json` | 7x7 | vqvae | 0 | — | 100 |" in text
+
+
+def test_seeds_table_judges_each_seed_and_counts_them(tmp_path, benchmark_module):
+    table = benchmark_module("table")
+    bar = {"fid_ratio_max": 0.5, "psnr_drop_max_db": 1.0}
+    for seed, (fid, psnr) in enumerate([(0.8, 23.5), (1.0, 22.5)]):  # seed 1: ratio 0.5 but 1.5 dB lower
+        rows = [{**_row("vqvae", 2.0), "test_psnr_db": 24.0}, {**_row("vqgan", fid), "test_psnr_db": psnr}]
+        (tmp_path / f"rec-seed{seed}.json").write_text(json.dumps({"bar": bar, "results": rows}))
+    (tmp_path / "other-seed0.json").write_text(json.dumps({"bar": bar, "results": []}))  # another recipe: left out
+    text = table.vqgan_seeds_table(tmp_path / "rec-seed1.json")
+    assert "| 7x7 | 0 | 100 | 2.00 / 24.00 | 100 | 0.80 / 23.50 | 0.400 | 0.50 | met |" in text
+    assert "| 7x7 | 1 | 100 | 2.00 / 24.00 | 100 | 1.00 / 22.50 | 0.500 | 1.50 | **not met** |" in text
+    assert "7x7: the bar is met on 1 of 2 seeds; mean FID ratio 0.450, mean PSNR drop 1.00 dB." in text
