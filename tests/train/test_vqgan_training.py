@@ -135,3 +135,12 @@ def test_a_restoration_vqgan_sees_damaged_inputs_and_learns_against_clean_images
     assert metrics[-1]["train/d_loss"] > 0
     with pytest.raises(GanvqError, match="damage|corrupt|mask"):
         VQGANTask(dataclasses.replace(tiny_vqgan_config, corrupt="mask:nowhere"))
+
+
+def test_train_vqgan_says_when_its_discriminator_joins(tmp_path, capsys):
+    assert main(["train", "vqgan", "--out", str(tmp_path / "run"), "--steps", "1", "--limit", "32",
+                 "--disc-start", "1500"]) == 0
+    assert "the discriminator joins at step 1,500 (--disc-start)" in capsys.readouterr().err
+    assert main(["--quiet", "train", "vqgan", "--out", str(tmp_path / "quiet"), "--steps", "1", "--limit", "32",
+                 "--disc-start", "1500"]) == 0
+    assert "discriminator joins" not in capsys.readouterr().err
