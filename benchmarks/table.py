@@ -788,6 +788,18 @@ def _load(r: dict) -> str:
     return "—"
 
 
+def _vqgan_pairs(data: dict):
+    """(latent, VQ-VAE row, VQGAN row, FID ratio, PSNR drop, bar met) for each latent size a bench_vqgan.py file
+    has both models of."""
+    bar = data["bar"]
+    by = {(r["latent"], r["model"]): r for r in data["results"]}
+    for latent in dict.fromkeys(r["latent"] for r in data["results"]):
+        vae, gan = by.get((latent, "vqvae")), by.get((latent, "vqgan"))
+        if vae and gan:
+            ratio, drop = gan["recon_fid"] / vae["recon_fid"], vae["test_psnr_db"] - gan["test_psnr_db"]
+            yield latent, vae, gan, ratio, drop, ratio <= bar["fid_ratio_max"] and drop <= bar["psnr_drop_max_db"]
+
+
 def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
     """VQ-VAE against VQGAN at equal minutes: reconstruction FID, PSNR, SSIM, codes; PSNR around the D's start."""
     data = json.loads(path.read_text())
@@ -821,14 +833,8 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
                             + f", D width {v['d_width']} "
                             f"({v['d_norm']})")
     lines += ["", "VQGAN settings: " + "; ".join(settings) + "."]
-    by = {(r["latent"], r["model"]): r for r in data["results"]}
     checks = []
-    for latent in dict.fromkeys(r["latent"] for r in data["results"]):
-        vae, gan = by.get((latent, "vqvae")), by.get((latent, "vqgan"))
-        if not (vae and gan):
-            continue
-        ratio, drop = gan["recon_fid"] / vae["recon_fid"], vae["test_psnr_db"] - gan["test_psnr_db"]
-        ok = ratio <= bar["fid_ratio_max"] and drop <= bar["psnr_drop_max_db"]
+    for latent, vae, gan, ratio, drop, ok in _vqgan_pairs(data):
         recorded = next((c["meets_bar"] for c in data.get("comparisons", []) if c["latent"] == latent), None)
         checks.append(f"{latent}: recon FID {gan['recon_fid']:.2f} / {vae['recon_fid']:.2f} = {ratio:.3f} "
                       f"(≤ {bar['fid_ratio_max']:g}), PSNR {drop:.2f} dB lower (≤ {bar['psnr_drop_max_db']:g}): "
@@ -862,15 +868,8 @@ def vqgan_seeds_table(path: Path) -> str:
              "| PSNR drop (dB) | bar |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     pairs: dict[str, list[tuple[float, float, bool]]] = {}
     for f in files:
-        data = json.loads(f.read_text())
-        bar, seed = data["bar"], f.stem.rsplit("seed", 1)[1]
-        by = {(r["latent"], r["model"]): r for r in data["results"]}
-        for latent in dict.fromkeys(r["latent"] for r in data["results"]):
-            vae, gan = by.get((latent, "vqvae")), by.get((latent, "vqgan"))
-            if not (vae and gan):
-                continue
-            ratio, drop = gan["recon_fid"] / vae["recon_fid"], vae["test_psnr_db"] - gan["test_psnr_db"]
-            ok = ratio <= bar["fid_ratio_max"] and drop <= bar["psnr_drop_max_db"]
+        seed = f.stem.rsplit("seed", 1)[1]
+        for latent, vae, gan, ratio, drop, ok in _vqgan_pairs(json.loads(f.read_text())):
             pairs.setdefault(latent, []).append((ratio, drop, ok))
             lines.append(f"| {latent} | {seed} | {vae['steps']:,} | {vae['recon_fid']:.2f} / {vae['test_psnr_db']:.2f} "
                          f"| {gan['steps']:,} | {gan['recon_fid']:.2f} / {gan['test_psnr_db']:.2f} | {ratio:.3f} "
