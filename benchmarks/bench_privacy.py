@@ -12,6 +12,12 @@ privacy, for --full-steps generator steps each: FID (ganvq's Fashion-MNIST featu
 class-conditional samples and tested on the real test set. Runs are trained one after another in one invocation,
 so machine load affects all of them; each row records its seconds per step, threads and load average. Usage:
     nice -n 10 python benchmarks/bench_privacy.py --threads 1 [--attack-steps 400] [--full-steps 0]
+On two cores, the private 60,000-image run in one invocation and the rest in another, then one file of both:
+    python benchmarks/bench_privacy.py --threads 1 --attack-steps 0 --full-steps N --no-nonprivate \
+        --out benchmarks/results/privacy-part-dp.json --workdir runs/bench-privacy-dp &
+    python benchmarks/bench_privacy.py --threads 1 --attack-steps M --full-steps N --epsilons \
+        --out benchmarks/results/privacy-part-rest.json --workdir runs/bench-privacy-rest
+    python benchmarks/bench_privacy.py --combine benchmarks/results/privacy-part-*.json
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import dataclasses
 import json
 import os
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -115,7 +122,7 @@ def attack_part(args, workdir: Path) -> list[dict]:
 
 def full_part(args, workdir: Path) -> list[dict]:
     rows = []
-    for epsilon in [*args.epsilons, None]:
+    for epsilon in [*args.epsilons, *([None] if args.nonprivate else [])]:
         name = f"full-dp-eps{epsilon:g}" if epsilon else "full-nonprivate"
         row, out = train_row(name, None, args.full_steps, epsilon, args.seed, args.threads, workdir)
         run = open_run(out, "gan")
@@ -127,6 +134,15 @@ def full_part(args, workdir: Path) -> list[dict]:
         print(json.dumps({k: v for k, v in row.items() if k != "config"}), flush=True)
         rows.append(row)
     return rows
+
+
+def combine(paths: list[str]) -> tuple[list[dict], dict, float, list[str]]:
+    """The rows of outputs of invocations run side by side (a later file's row replaces an earlier one of the same
+    name), their machine (the first file's), wall minutes (the longest) and commands."""
+    parts = [json.loads(Path(f).read_text()) for f in paths]
+    named = {r["name"]: r for part in parts for r in part["results"]}
+    return (list(named.values()), parts[0]["machine"], max(part["wall_minutes_this_invocation"] for part in parts),
+            [c for part in parts for c in part.get("commands", [])])
 
 
 def check_bar(rows: list[dict]) -> dict:
@@ -161,12 +177,18 @@ def main() -> None:
     parser.add_argument("--attack-width", type=int, default=16,
                         help="G and D width of the 1,000-image runs (the preset's is 32; 16 trains ~3x faster)")
     parser.add_argument("--full-steps", type=int, default=0, help="G steps of each 60,000-image run (0: skip)")
-    parser.add_argument("--epsilons", type=float, nargs="+", default=[10.0], help="ε of the 60,000-image runs")
+    parser.add_argument("--epsilons", type=float, nargs="*", default=[10.0],
+                        help="ε of the 60,000-image runs (none: only the non-private one)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     parser.add_argument("--workdir", help="keep the run folders here (default: runs/bench-privacy)")
     parser.add_argument("--out", default=str(RESULTS / "privacy.json"))
     parser.add_argument("--merge", action="store_true", help="keep the rows of parts not rerun from --out")
+    parser.add_argument("--no-nonprivate", dest="nonprivate", action="store_false",
+                        help="leave out the full part's non-private run (another invocation trains it)")
+    parser.add_argument("--combine", nargs="+", metavar="FILE",
+                        help="train nothing: gather the rows of these outputs of invocations run side by side (a "
+                             "later file's row replaces an earlier one of the same name) into --out, with the bars")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -176,9 +198,13 @@ def main() -> None:
     rows = []
     if args.merge and Path(args.out).exists():
         rows = json.loads(Path(args.out).read_text())["results"]
-    if args.attack_steps:
+    machine, wall, commands = describe(), None, [" ".join(["python benchmarks/bench_privacy.py", *sys.argv[1:]])]
+    if args.combine:
+        rows, machine, wall, before = combine(args.combine)
+        commands = before + commands
+    if args.attack_steps and not args.combine:
         rows = [r for r in rows if not r["name"].startswith("overfit")] + attack_part(args, workdir)
-    if args.full_steps:
+    if args.full_steps and not args.combine:
         rows = [r for r in rows if not r["name"].startswith("full")] + full_part(args, workdir)
     bar = check_bar(rows)
     write_json(args.out, {
@@ -186,8 +212,8 @@ def main() -> None:
         "dataset": f"fashion-mnist: the first {args.attack_images:,} training images (attacks) and all 60,000 "
                    "(utility); non-members (as many as members, drawn with the seed) and FID reference: the test images",
         "preset": PRESET, "samples_per_run": SAMPLES, "measured": time.strftime("%Y-%m-%d"),
-        "wall_minutes_this_invocation": round((time.time() - t0) / 60, 1),
-        "machine": describe(), "bar": bar, "results": rows,
+        "wall_minutes_this_invocation": wall if wall is not None else round((time.time() - t0) / 60, 1),
+        "commands": commands, "machine": machine, "bar": bar, "results": rows,
     })
     print(json.dumps(bar, indent=2))
     print(f"wrote {args.out}")

@@ -1,0 +1,28 @@
+"""bench_privacy.py --combine gathers the outputs of invocations run side by side into one file with the bars."""
+
+import json
+
+
+def _part(path, wall, rows, command):
+    path.write_text(json.dumps({"machine": {"cpu": "Test CPU", "threads": 1}, "wall_minutes_this_invocation": wall,
+                                "commands": [command], "results": rows}))
+
+
+def _full(name, accuracy, epsilon=None):
+    row = {"name": name, "train_images": 60000, "utility": {"accuracy": accuracy}, "fid": 20.0}
+    return {**row, "privacy": {"target_epsilon": epsilon}} if epsilon else row
+
+
+def test_combine_keeps_both_invocations_rows_and_judges_the_bar(tmp_path, benchmark_module):
+    bench = benchmark_module("bench_privacy")
+    dp, rest, redo = tmp_path / "dp.json", tmp_path / "rest.json", tmp_path / "redo.json"
+    _part(dp, 50.0, [_full("full-dp-eps10", 0.70, 10.0)], "bench_privacy.py --no-nonprivate")
+    _part(rest, 40.0, [_full("full-nonprivate", 0.80)], "bench_privacy.py --epsilons")
+    _part(redo, 55.0, [_full("full-dp-eps10", 0.76, 10.0)], "bench_privacy.py --no-nonprivate --seed 1")
+    rows, machine, wall, commands = bench.combine([str(dp), str(rest)])
+    assert [r["name"] for r in rows] == ["full-dp-eps10", "full-nonprivate"]
+    assert machine["cpu"] == "Test CPU" and wall == 50.0 and len(commands) == 2
+    assert bench.check_bar(rows)["downstream_accuracy_eps10"]["ok"] is False
+    rows = bench.combine([str(dp), str(rest), str(redo)])[0]  # a later file's row of the same name wins
+    assert [r["utility"]["accuracy"] for r in rows] == [0.76, 0.80]
+    assert bench.check_bar(rows)["downstream_accuracy_eps10"]["ok"] is True
