@@ -189,18 +189,12 @@ def build_vqgan_config(args) -> VQVAERunConfig:
 
 
 def _train_vqgan(args) -> dict:
-    import sys
-
     from ganvq.train.vqgan import train_vqgan
 
     out, resume = _run_target(args)
     if resume:
         return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
-    config = build_vqgan_config(args)
-    if config.vqgan.disc_start > 0 and not args.quiet:
-        print(f"ganvq: the discriminator joins at step {config.vqgan.disc_start:,} (--disc-start); until then the "
-              "VQ-VAE learns from its pixel and perceptual terms alone", file=sys.stderr)
-    return _printed(train_vqgan(config, out, quiet=args.quiet))
+    return _printed(train_vqgan(build_vqgan_config(args), out, quiet=args.quiet))
 
 
 def _add_train_gan(sub) -> None:

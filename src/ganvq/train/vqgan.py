@@ -10,6 +10,7 @@ features (pix2pixHD), since no pretrained RGB network ships with ganvq.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -135,4 +136,13 @@ def train_vqgan(config: VQVAERunConfig | None, out: str | Path, resume: bool = F
     With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length."""
     if config is not None and config.vqgan is None:
         raise GanvqError("a VQGAN run needs the config's vqgan section; train a plain VQ-VAE with train vqvae")
-    return loop.run("vqvae", config, out, make_task, resume=resume, quiet=quiet, steps=steps, minutes=minutes)
+
+    def make_and_tell(cfg: VQVAERunConfig, previous=None) -> VQVAETask:
+        task = make_task(cfg, previous)
+        start = cfg.vqgan.disc_start if cfg.vqgan else 0
+        if previous is None and start > 0 and not quiet and distributed.current().main:  # once the config is valid
+            print(f"ganvq: the discriminator joins at step {start:,} (--disc-start); until then the VQ-VAE learns "
+                  "from its pixel and perceptual terms alone", file=sys.stderr)
+        return task
+
+    return loop.run("vqvae", config, out, make_and_tell, resume=resume, quiet=quiet, steps=steps, minutes=minutes)
