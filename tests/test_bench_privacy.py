@@ -26,3 +26,26 @@ def test_combine_keeps_both_invocations_rows_and_judges_the_bar(tmp_path, benchm
     rows = bench.combine([str(dp), str(rest), str(redo)])[0]  # a later file's row of the same name wins
     assert [r["utility"]["accuracy"] for r in rows] == [0.76, 0.80]
     assert bench.check_bar(rows)["downstream_accuracy_eps10"]["ok"] is True
+
+
+def test_full_runs_give_every_n_d_the_same_discriminator_steps(benchmark_module):
+    bench = benchmark_module("bench_privacy")
+    args = bench.argparse.Namespace(epsilons=[10.0, 1.0], n_d=[5, 20], batch_sizes=None, full_steps=5500,
+                                    nonprivate=True)
+    runs = bench.full_runs(args)
+    assert [r[0] for r in runs] == ["full-dp-eps10", "full-dp-eps10-nd20", "full-dp-eps1", "full-dp-eps1-nd20",
+                                    "full-nonprivate"]
+    assert {n_d * steps for _, _, n_d, _, steps in runs} == {27500}
+    args = bench.argparse.Namespace(epsilons=[10.0], n_d=None, batch_sizes=[128, 512], full_steps=5500,
+                                    nonprivate=False)
+    runs = bench.full_runs(args)  # a larger batch: fewer steps, the same images through D
+    assert [(r[0], r[3], r[4]) for r in runs] == [("full-dp-eps10", 128, 5500), ("full-dp-eps10-b512", 512, 1375)]
+
+
+def test_the_bar_takes_the_best_private_run_at_epsilon_10_and_names_it(benchmark_module):
+    bench = benchmark_module("bench_privacy")
+    rows = [_full("full-dp-eps10", 0.70, 10.0), _full("full-dp-eps10-nd20", 0.76, 10.0),
+            _full("full-dp-eps1", 0.90, 1.0), _full("full-nonprivate", 0.95)]
+    bar = bench.check_bar(rows)["downstream_accuracy_eps10"]
+    assert bar["run"] == "full-dp-eps10-nd20" and bar["accuracy"] == 0.76 and bar["ok"] is True
+    assert bar["each"] == {"full-dp-eps10": 0.70, "full-dp-eps10-nd20": 0.76}
