@@ -1030,8 +1030,9 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
     open_run = next((r for r in runs if "membership" in r and not r.get("privacy")), None)
     if open_run:
         a = open_run["membership"]["attacks"]
-        ok = all(v["auc"] >= 0.6 for v in a.values())
-        checks.append(f"attacks work on `{open_run['name']}` (AUC ≥ 0.6, both: "
+        best = {"logan": a["logan"]["auc"], "gan_leaks": max(v["auc"] for k, v in a.items() if "gan_leaks" in k)}
+        ok = all(v >= 0.6 for v in best.values())
+        checks.append(f"attacks work on `{open_run['name']}` (AUC ≥ 0.6, both LOGAN and GAN-Leaks' best variant: "
                       + ", ".join(f"{k} {v['auc']:.3f}" for k, v in a.items()) + "): "
                       + _verdict(ok, recorded.get("attacks_work_on_overfit_run", {}).get("ok")))
     dp_run = next((r for r in runs if "membership" in r and r.get("privacy")), None)
@@ -1039,7 +1040,7 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
         a = dp_run["membership"]["attacks"]
         ok = all(abs(v["auc"] - 0.5) <= 0.05 and abs(v["tpr_at_1pct_fpr"] - 0.01) <= 0.01 for v in a.values())
         checks.append(f"with DP at ε = {dp_run['privacy']['target_epsilon']:g} (`{dp_run['name']}`) AUC within 0.05 "
-                      "of 0.5 and TPR at 1% FPR within 1 point of 1%, both attacks: "
+                      "of 0.5 and TPR at 1% FPR within 1 point of 1%, every attack: "
                       + _verdict(ok, recorded.get("dp_attacks_near_chance", {}).get("ok")))
     for eps in (10.0, 1.0):
         full = [r for r in runs if r.get("privacy") and r["train_images"] >= 60000

@@ -49,3 +49,20 @@ def test_the_bar_takes_the_best_private_run_at_epsilon_10_and_names_it(benchmark
     bar = bench.check_bar(rows)["downstream_accuracy_eps10"]
     assert bar["run"] == "full-dp-eps10-nd20" and bar["accuracy"] == 0.76 and bar["ok"] is True
     assert bar["each"] == {"full-dp-eps10": 0.70, "full-dp-eps10-nd20": 0.76}
+
+
+def test_the_attack_bar_takes_gan_leaks_best_variant_and_holds_every_attack_to_chance_under_dp(benchmark_module):
+    bench = benchmark_module("bench_privacy")
+
+    def attacked(name, aucs, private=False):
+        attacks = {k: {"auc": v, "tpr_at_1pct_fpr": 0.01} for k, v in aucs.items()}
+        return {"name": name, "train_images": 500, "membership": {"attacks": attacks},
+                **({"privacy": {"target_epsilon": 10.0}} if private else {})}
+
+    rows = [attacked("overfit", {"logan": 0.70, "gan_leaks": 0.53, "gan_leaks_calibrated": 0.62}),
+            attacked("overfit-dp-eps10", {"logan": 0.52, "gan_leaks": 0.50, "gan_leaks_calibrated": 0.56}, True)]
+    bar = bench.check_bar(rows)
+    assert bar["attacks_work_on_overfit_run"]["ok"] is True  # GAN-Leaks works through its calibrated variant
+    assert bar["dp_attacks_near_chance"]["ok"] is False  # the calibrated variant is 0.06 from chance
+    rows[0]["membership"]["attacks"]["gan_leaks_calibrated"]["auc"] = 0.59
+    assert bench.check_bar(rows)["attacks_work_on_overfit_run"]["ok"] is False

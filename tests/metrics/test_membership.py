@@ -5,6 +5,7 @@ import torch
 
 from ganvq.metrics.membership import (
     attack_summary,
+    calibrated_gan_leaks_scores,
     gan_leaks_scores,
     logan_scores,
     roc_auc,
@@ -41,6 +42,10 @@ def test_gan_leaks_auc_is_one_when_members_are_exact_copies_among_the_samples():
     samples = torch.cat([members, _images(700, 3)])  # a generator that reproduces every member
     s = attack_summary(gan_leaks_scores(members, samples), gan_leaks_scores(non_members, samples))
     assert s["auc"] == pytest.approx(1.0, abs=1e-12) and s["tpr_at_1pct_fpr"] == 1.0
+    reference = _images(1000, 9)
+    s = attack_summary(calibrated_gan_leaks_scores(members, samples, reference),
+                       calibrated_gan_leaks_scores(non_members, samples, reference))
+    assert s["auc"] == pytest.approx(1.0, abs=1e-12) and s["tpr_at_1pct_fpr"] == 1.0
 
 
 def test_attacks_are_at_chance_when_members_and_non_members_share_one_distribution():
@@ -48,6 +53,25 @@ def test_attacks_are_at_chance_when_members_and_non_members_share_one_distributi
     s = attack_summary(gan_leaks_scores(members, samples), gan_leaks_scores(non_members, samples))
     assert abs(s["auc"] - 0.5) < 0.06  # std of the AUC at 1,000 + 1,000 is ~0.013
     assert s["tpr_at_1pct_fpr"] < 0.05
+    reference = _images(2000, 7)
+    s = attack_summary(calibrated_gan_leaks_scores(members, samples, reference),
+                       calibrated_gan_leaks_scores(non_members, samples, reference))
+    assert abs(s["auc"] - 0.5) < 0.06 and s["tpr_at_1pct_fpr"] < 0.05
+
+
+def test_calibration_finds_copied_members_that_are_far_from_everything_else():
+    # members: outliers (half-bright images) that the generator copies roughly (±40 levels); non-members: typical
+    # images, close to many samples. Plain GAN-Leaks sees the members as farther than the non-members; calibrated
+    # by the distance to the nearest real reference image, the members stand out.
+    g = torch.Generator().manual_seed(8)
+    typical = lambda n: torch.randint(100, 156, (n, 1, 8, 8), generator=g).to(torch.uint8)  # noqa: E731
+    members = torch.randint(0, 256, (200, 1, 8, 8), generator=g).to(torch.uint8)
+    copies = (members.int() + torch.randint(-40, 41, members.shape, generator=g)).clamp(0, 255).to(torch.uint8)
+    samples, non_members, reference = torch.cat([copies, typical(2000)]), typical(200), typical(2000)
+    plain = attack_summary(gan_leaks_scores(members, samples), gan_leaks_scores(non_members, samples))
+    calibrated = attack_summary(calibrated_gan_leaks_scores(members, samples, reference),
+                                calibrated_gan_leaks_scores(non_members, samples, reference))
+    assert plain["auc"] < 0.1 and calibrated["auc"] > 0.9
 
 
 def test_logan_scores_are_the_discriminators_logits_averaged_per_image():

@@ -25,7 +25,8 @@ def add_audit_commands(sub) -> None:
                          description="Can an attacker tell the run's training images from images it never saw? "
                                      "LOGAN (Hayes et al. 2019) scores each image by the discriminator's logit; "
                                      "GAN-Leaks (Chen et al. 2020) by its distance to the nearest of --samples "
-                                     "generated images. Works for any GAN run, private or not.")
+                                     "generated images, and calibrated by its distance to the nearest unseen real "
+                                     "image (the non-members not drawn). Works for any GAN run, private or not.")
     p.add_argument("--ckpt", required=True, help="GAN checkpoint file or run folder")
     p.add_argument("--members", default="train",
                    help="images that were trained on: train (default: the run's own training images) or a "

@@ -2,7 +2,9 @@
 
 Members and non-members default to the run's own training images and its held-out images, so the audit
 needs only the run; any labelled dataset can stand in for either. Both sides are cut to the same size by a
-seeded draw, so chance is AUC 0.5 and TPR at 1% FPR 1%.
+seeded draw, so chance is AUC 0.5 and TPR at 1% FPR 1%. The non-members left over from the draw (up to
+REFERENCE_MAX) are the calibrated GAN-Leaks attack's reference; with none left over that attack is skipped and
+the result says why.
 """
 
 from __future__ import annotations
@@ -16,11 +18,18 @@ from ganvq.commands.sample import sample
 from ganvq.data import held_out_fraction, load_dataset
 from ganvq.errors import GanvqError
 from ganvq.io import write_json
-from ganvq.metrics.membership import attack_summary, gan_leaks_scores, logan_scores, roc_curve
+from ganvq.metrics.membership import (
+    attack_summary,
+    calibrated_gan_leaks_scores,
+    gan_leaks_scores,
+    logan_scores,
+    roc_curve,
+)
 from ganvq.report.roc import write_roc_png
 from ganvq.runs import open_run
 
 OWN = {"train": "the run's training images", "test": "the run's held-out images"}
+REFERENCE_MAX = 10_000  # real images the calibrated attack compares against: enough for a stable nearest one
 
 
 def candidates(run, spec: str) -> tuple[torch.Tensor, torch.Tensor | None, str]:
@@ -44,14 +53,15 @@ def candidates(run, spec: str) -> tuple[torch.Tensor, torch.Tensor | None, str]:
 
 
 def _subset(images: torch.Tensor, labels: torch.Tensor | None, n: int, seed: int):
-    """n of the images (and labels), drawn without replacement by a seeded permutation."""
-    idx = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]
-    return images[idx], None if labels is None else labels[idx]
+    """n of the images (and labels), drawn without replacement by a seeded permutation, and the images left."""
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    idx = order[:n]
+    return images[idx], None if labels is None else labels[idx], images[order[n:]]
 
 
 def audit_membership(ckpt: str | Path, members: str = "train", non_members: str = "test", n: int = 1000,
                      samples: int = 10_000, seed: int = 0, out: str | Path | None = None, quiet: bool = True) -> dict:
-    """Run both attacks on n members and n non-members; write RUN/audit-membership.json and its ROC picture."""
+    """Run the attacks on n members and n non-members; write RUN/audit-membership.json and its ROC picture."""
     if n < 1 or samples < 1:
         raise GanvqError(f"--n and --samples must be at least 1, got {n} and {samples}")
     run = open_run(ckpt, "gan")
@@ -68,11 +78,17 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
             raise GanvqError(f"{spec}: label {int(labels.max())} is outside the model's {num_classes} classes")
         sides.append((*_subset(images, labels if num_classes else None, n, seed + i), what))
     k = min(len(sides[0][0]), len(sides[1][0]))  # balanced: chance is AUC 0.5
-    (m_x, m_y, m_what), (o_x, o_y, o_what) = [(x[:k], None if y is None else y[:k], w) for x, y, w in sides]
+    (m_x, m_y, _, m_what), (o_x, o_y, rest, o_what) = [(x[:k], None if y is None else y[:k], r, w)
+                                                       for x, y, r, w in sides]
+    # the non-members cut by the balancing are not references: they are kept apart from the candidates entirely
+    reference = torch.cat([sides[1][0][k:], rest])[:REFERENCE_MAX] if members != non_members else rest[:0]
     D = run.discriminator("cpu")
     fake = sample(run, samples, seed, device="cpu", quiet=quiet)[0]
     scores = {"logan": (logan_scores(D, m_x, m_y), logan_scores(D, o_x, o_y)),
               "gan_leaks": (gan_leaks_scores(m_x, fake), gan_leaks_scores(o_x, fake))}
+    if len(reference):
+        scores["gan_leaks_calibrated"] = (calibrated_gan_leaks_scores(m_x, fake, reference),
+                                          calibrated_gan_leaks_scores(o_x, fake, reference))
     target = Path(out) if out else run.folder / "audit-membership.json"
     picture = target.with_suffix(".roc.png")
     result = {
@@ -84,9 +100,17 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
             "gan_leaks": {"paper": "Chen et al. 2020, full black-box: minus the RMS pixel distance to the nearest "
                                    f"of {samples} samples", **attack_summary(*scores["gan_leaks"])},
         },
+        "reference": f"{len(reference)} of the non-member pool's images, none of them a candidate" if len(reference)
+                     else "none: the non-member pool had no images beyond those drawn, so gan_leaks_calibrated "
+                          "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
         "roc_png": str(picture),
     }
+    if len(reference):
+        calibrated = attack_summary(*scores["gan_leaks_calibrated"])
+        result["attacks"]["gan_leaks_calibrated"] = {
+            "paper": "Chen et al. 2020 sec. 5.4, calibrated as Watson et al. 2022: the RMS pixel distance to the "
+                     "nearest reference image minus that to the nearest sample", **calibrated}
     curves = {name: (*[t.tolist() for t in roc_curve(*s)], result["attacks"][name]["auc"]) for name, s in scores.items()}
     write_roc_png(picture, curves, f"membership inference: {run.folder.name}")
     write_json(target, result)

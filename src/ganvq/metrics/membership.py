@@ -5,6 +5,10 @@ Two attacks, each a score per candidate image where higher means "member":
   its training images higher than unseen ones.
 - GAN-Leaks' full black-box attack (Chen et al. 2020, sec. 5.1): minus the distance to the nearest of n
   generated samples; a generator that reproduces its training images puts samples right on top of them.
+- GAN-Leaks calibrated (Chen et al. 2020, sec. 5.4): the same distance minus a reference's, so that images far
+  from everything (hard to generate, member or not) stop looking like non-members. Chen et al. take the reference
+  from a GAN trained on other data; here it is the nearest of a set of real images the model never saw, the
+  difficulty calibration of Watson et al. (2022), which needs no second GAN.
 Reported as ROC AUC and the true-positive rate at a 1% false-positive rate, the figure Carlini et al. (2022)
 argue for: an attack that is confident about a few members matters even when its AUC is near 0.5.
 """
@@ -67,3 +71,10 @@ def logan_scores(D: torch.nn.Module, images: torch.Tensor, labels: torch.Tensor 
 def gan_leaks_scores(images: torch.Tensor, samples: torch.Tensor) -> torch.Tensor:
     """GAN-Leaks' full black-box score: minus the RMS pixel distance from each uint8 image to its nearest sample."""
     return -nearest_neighbours(images, samples)[0]
+
+
+def calibrated_gan_leaks_scores(images: torch.Tensor, samples: torch.Tensor, reference: torch.Tensor
+                                ) -> torch.Tensor:
+    """Calibrated GAN-Leaks: the RMS pixel distance from each uint8 image to its nearest reference image (real,
+    unseen by the model and not among the candidates) minus that to its nearest sample."""
+    return nearest_neighbours(images, reference)[0] - nearest_neighbours(images, samples)[0]
