@@ -13,7 +13,8 @@ class-conditional samples (10,000 and 60,000, the DP literature's count; the bar
 real test set, beside the same classifier trained on as many real images. --n-d trains the private runs at other
 numbers of D steps per G step (Bie et al. 2023: more help under DP), each with the same D steps (--full-steps x the
 preset's n_D), so each needs the same noise for its ε; --batch-sizes at larger batches and proportionally fewer
-steps (the same images through D, about the same time; less noise per image). Runs are trained one after another in
+steps (the same images through D, about the same time; less noise per image); --seed 1, 2, ... repeat runs
+for the seeds' spread (names end in -s<seed>). Runs are trained one after another in
 one invocation, so machine load affects all of them; each row records its seconds per step, threads and load
 average. Usage:
     nice -n 10 python benchmarks/bench_privacy.py --threads 1 [--attack-steps 400] [--full-steps 0]
@@ -142,13 +143,15 @@ def audit_row(row: dict, out: Path, args) -> dict:
 
 def full_runs(args) -> list[tuple[str, float | None, int, int, int]]:
     """(name, ε, n_D, batch size, G steps) of each 60,000-image run: every ε at every --n-d and --batch-sizes, then
-    the non-private run at the preset's. Each shows D as many images as the preset does in --full-steps (--full-steps
-    x the preset's n_D x its batch size), so each costs about the same time, and at one batch size the same noise."""
+    the non-private run at the preset's; a --seed other than 0 ends each name in -s<seed>. Each shows D as many
+    images as the preset does in --full-steps (--full-steps x the preset's n_D x its batch size), so each costs
+    about the same time, and at one batch size the same noise."""
     base, base_batch = gan_preset(PRESET).gan.n_d, gan_preset(PRESET).train.batch_size
-    runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else ""),
-             epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
+    seed = f"-s{args.seed}" if args.seed else ""
+    runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else "")
+             + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
             for epsilon in args.epsilons for n_d in args.n_d or [base] for b in args.batch_sizes or [base_batch]]
-    return runs + ([("full-nonprivate", None, base, base_batch, args.full_steps)] if args.nonprivate else [])
+    return runs + ([("full-nonprivate" + seed, None, base, base_batch, args.full_steps)] if args.nonprivate else [])
 
 
 def real_reference(sizes: list[int], seed: int) -> dict:
