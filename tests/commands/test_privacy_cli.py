@@ -40,10 +40,11 @@ def test_audit_membership_writes_both_attacks_and_a_roc_picture(private_run, tmp
                  "--out", str(out)]) == 0
     result = json.loads(out.read_text())
     assert set(result["attacks"]) == {"logan", "gan_leaks", "gan_leaks_calibrated"} and result["per_side"] == 100
-    assert result["private"] and result["reference"].startswith("9900 of the non-member pool")
+    assert result["private"] and result["reference"].startswith("9,900 of the non-member pool")
     assert all(0 <= a["auc"] <= 1 and a["members"] == 100 for a in result["attacks"].values())
     assert out.with_suffix(".roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "logan: AUC" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "logan: AUC" in printed and "calibrated's reference: 9,900 of the non-member pool" in printed
     # non-members no more than the members: none left for the calibrated attack's reference, which is skipped
     assert main(["--quiet", "audit", "membership", "--ckpt", str(private_run), "--members", "test",
                  "--non-members", "train", "--samples", "50", "--out", str(out)]) == 0

@@ -13,6 +13,7 @@ def _membership(args) -> None:
     for name, a in r["attacks"].items():
         print(f"{name}: AUC {a['auc']:.3f}, TPR at 1% FPR {100 * a['tpr_at_1pct_fpr']:.1f}%, "
               f"at 0.1% FPR {100 * a['tpr_at_0.1pct_fpr']:.1f}%")
+    print(f"gan_leaks_calibrated's reference: {r['reference']}")
     print(f"wrote {r['written']} and {r['roc_png']}")
 
 

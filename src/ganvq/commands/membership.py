@@ -100,7 +100,7 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
             "gan_leaks": {"paper": "Chen et al. 2020, full black-box: minus the RMS pixel distance to the nearest "
                                    f"of {samples} samples", **attack_summary(*scores["gan_leaks"])},
         },
-        "reference": f"{len(reference)} of the non-member pool's images, none of them a candidate" if len(reference)
+        "reference": f"{len(reference):,} of the non-member pool's images, none of them a candidate" if len(reference)
                      else "none: the non-member pool had no images beyond those drawn, so gan_leaks_calibrated "
                           "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
