@@ -79,3 +79,17 @@ def test_the_report_shows_the_guarantee_and_the_membership_audit(private_run, tm
     text = page.read_text()
     assert "-DP by DP-SGD on D (rdp accountant)" in text and "Membership inference" in text
     assert text.count("data:image/png") >= 2  # the ROC picture among the page's pictures
+
+
+def test_roc_picture_has_a_log_log_panel_where_a_few_sure_members_show():
+    from ganvq.report.roc import MARGIN, SIZE, roc_picture
+
+    # 10% of members caught at 0.1% FPR, none more up to 1%: on linear axes a sliver, on log axes a plateau at 10%
+    curve = ([0.0, 0.001, 0.01, 1.0], [0.0, 0.1, 0.1, 1.0], 0.55)
+    im = roc_picture({"attack": curve}, "t")
+    assert im.size == (2 * (SIZE + 2 * MARGIN), SIZE + 2 * MARGIN)
+    left = SIZE + 2 * MARGIN  # the log-log panel: TPR 10% is a third of the way down from the top (1e-3 .. 1)
+    y = round(MARGIN + SIZE / 3)
+    x = left + MARGIN + SIZE // 6  # FPR ~0.3%, on the plateau
+    assert (31, 119, 180) in {im.getpixel((x, y + dy)) for dy in (-1, 0, 1)}
+    assert (31, 119, 180) not in {im.getpixel((x, y + dy)) for dy in range(10, 60)}  # nothing below it there
