@@ -202,7 +202,8 @@ def _membership(ev: Evidence, h: int) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         return ""
     roc = path.with_suffix(".roc.png")
-    picture = img(png_file_uri(roc.read_bytes()), "ROC curves of the membership attacks") if roc.is_file() else ""
+    alt = "ROC curves of the membership attacks, on linear and on log-log axes"
+    picture = f'<figure class="chart">{img(png_file_uri(roc.read_bytes()), alt)}</figure>' if roc.is_file() else ""
     return (f"<h{h}>Membership inference</h{h}><p>From {code(path.name)} ({code('ganvq audit membership')}): "
             f"{html.escape(str(audit.get('members')))} against {html.escape(str(audit.get('non_members')))}, "
             f"{audit.get('per_side')} of each; chance is AUC 0.5 and TPR 1% at 1% FPR.</p>{facts_table(rows)}{picture}")

@@ -32,30 +32,29 @@ def roc_picture(curves: dict[str, tuple[list[float], list[float], float]], title
     im = Image.new("RGB", (w, h), "white")
     d = ImageDraw.Draw(im)
     font = ImageFont.load_default(size=12)
-    panels = [(0, _linear, (0.0, 0.25, 0.5, 0.75, 1.0), "{:g}"),
-              (SIZE + 2 * MARGIN, _log, (1e-3, 1e-2, 1e-1, 1.0), "{:.1%}")]
-    for left, scale, ticks, label in panels:
+    panels = [(0, _linear, 0.0, (0.0, 0.25, 0.5, 0.75, 1.0), "{:g}", ""),
+              (SIZE + 2 * MARGIN, _log, LOG_FLOOR, (1e-3, 1e-2, 1e-1, 1.0), "{:.1%}", " (log)")]
+    for left, scale, low, ticks, label, axis in panels:
         def xy(fpr: float, tpr: float, left=left, scale=scale) -> tuple[float, float]:
             return left + MARGIN + scale(fpr) * SIZE, MARGIN + (1 - scale(tpr)) * SIZE
 
         for t in ticks:  # grid and tick labels
-            d.line([xy(t, LOG_FLOOR * (scale is _log)), xy(t, 1)], fill=(230, 230, 230))
-            d.line([xy(LOG_FLOOR * (scale is _log), t), xy(1, t)], fill=(230, 230, 230))
+            d.line([xy(t, low), xy(t, 1)], fill=(230, 230, 230))
+            d.line([xy(low, t), xy(1, t)], fill=(230, 230, 230))
             text = label.format(t).replace(".0%", "%")
-            d.text((xy(t, 0)[0] - 8, MARGIN + SIZE + 4), text, fill="black", font=font)
-            d.text((left + MARGIN - 6 - 6 * len(text), xy(0, t)[1] - 6), text, fill="black", font=font)
-        d.rectangle([xy(0, 1), xy(1, 0)], outline="black")
-        d.line([xy(0, 0), xy(1, 1)], fill=(150, 150, 150), width=1)  # chance
+            d.text((xy(t, low)[0] - 8, MARGIN + SIZE + 4), text, fill="black", font=font)
+            d.text((left + MARGIN - 6 - 6 * len(text), xy(low, t)[1] - 6), text, fill="black", font=font)
+        d.rectangle([xy(low, 1), xy(1, low)], outline="black")
+        d.line([xy(low, low), xy(1, 1)], fill=(150, 150, 150), width=1)  # chance
         for i, (name, (fpr, tpr, auc)) in enumerate(curves.items()):
             color = COLORS[i % len(COLORS)]
             d.line([xy(f, t) for f, t in zip(fpr, tpr)], fill=color, width=2)
-            if scale is _linear:
-                d.text((left + MARGIN + SIZE * 0.45, MARGIN + SIZE * 0.75 + 16 * i), f"{name}: AUC {auc:.3f}",
-                       fill=color, font=font)
-        axes = "false-positive rate" + (" (log)" if scale is _log else "")
-        d.text((left + MARGIN + SIZE / 2 - 60, MARGIN + SIZE + 22), axes, fill="black", font=font)
-        d.text((left + 6, MARGIN - 20), "true-positive rate" + (" (log)" if scale is _log else ""), fill="black",
+            if left == 0:  # the legend, once
+                d.text((MARGIN + SIZE * 0.45, MARGIN + SIZE * 0.75 + 16 * i), f"{name}: AUC {auc:.3f}", fill=color,
+                       font=font)
+        d.text((left + MARGIN + SIZE / 2 - 60, MARGIN + SIZE + 22), "false-positive rate" + axis, fill="black",
                font=font)
+        d.text((left + 6, MARGIN - 20), "true-positive rate" + axis, fill="black", font=font)
     d.text((MARGIN, 10), title, fill="black", font=font)
     return im
 
