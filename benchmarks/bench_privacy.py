@@ -13,10 +13,9 @@ class-conditional samples (10,000 and 60,000, the DP literature's count; the bar
 real test set, beside the same classifier trained on as many real images. --n-d trains the private runs at other
 numbers of D steps per G step (Bie et al. 2023: more help under DP), each with the same D steps (--full-steps x the
 preset's n_D), so each needs the same noise for its ε; --batch-sizes at larger batches and proportionally fewer
-steps (the same images through D, about the same time; less noise per image); --seed 1, 2, ... repeat runs
-for the seeds' spread (names end in -s<seed>). Runs are trained one after another in
-one invocation, so machine load affects all of them; each row records its seconds per step, threads and load
-average. Usage:
+steps (the same images through D, about the same time; less noise per image); --seed 1, 2, ... repeat runs for
+the seeds' spread (names end in -s<seed>). Runs are trained one after another in one invocation, so machine load
+affects all of them; each row records its seconds per step, threads and load average. Usage:
     nice -n 10 python benchmarks/bench_privacy.py --threads 1 [--attack-steps 400] [--full-steps 0]
 On two cores, the private 60,000-image run in one invocation and the rest in another, then one file of both:
     python benchmarks/bench_privacy.py --threads 1 --attack-steps 0 --full-steps N --no-nonprivate \
