@@ -152,8 +152,8 @@ def _add_train_vqgan(sub) -> None:
                        description="Train a VQGAN (Esser et al. 2021): a VQ-VAE whose decoder also learns against a "
                                    "patch discriminator, with a perceptual loss and the adaptive GAN weight. The run "
                                    "is a VQ-VAE run: eval, reconstruct, train prior, sample and the codec take it.")
-    _add_vqvae_options(p, "VQ-VAE preset; fmnist-7x7 and fmnist-14x14 (and fmnist-14x14-k64, with the "
-                       "14x14 ones) come with measured VQGAN weights",
+    _add_vqvae_options(p, "VQ-VAE preset; fmnist-7x7, fmnist-14x14 and fmnist-14x14-k64 come with measured "
+                       "VQGAN weights",
                        "model:, train:, vqgan:, data:", "the VQ-VAE's learning rate (default: the preset's)")
     p.add_argument("--gan-loss", choices=VQGAN_LOSSES, help="the discriminator's loss (default hinge)")
     p.add_argument("--disc-weight", type=float, help="weight of the GAN term, times the adaptive weight (default: "
