@@ -29,6 +29,13 @@ few_samples-N_CONFIG.png (100 samples of the first seed, one class per column). 
 
 --combine joins the rows of invocations run side by side (e.g. some configurations in one, the others in
 another) and recomputes the summary and the bars; it trains nothing.
+
+--references scores two yardsticks with the same suite and adds them to the JSON (training nothing): each subset
+repeated to --samples images (what a generator that copies its N training images exactly would score; the audit
+is skipped, its distances being 0), and --samples training images outside every subset (a generator as varied as
+the data itself). A GAN's FID on N images is read against the first.
+
+    python benchmarks/bench_few.py --references            # about a minute per size on one thread
 """
 
 from __future__ import annotations
@@ -189,6 +196,41 @@ def score_run(out: Path, name: str, size: int, seed: int, config, args: dict, re
     return row
 
 
+def references(sizes: list[int], subset_seed: int, samples: int, test_limit: int | None) -> dict:
+    """The yardsticks of --references: each subset repeated to `samples` images, and `samples` training images
+    outside every subset, scored against the test images like a run's samples (no audit)."""
+    import numpy as np
+
+    from ganvq.data import load_dataset
+    from ganvq.data.splits import balanced_subset
+    from ganvq.metrics.score import score_samples
+
+    def scores(images: torch.Tensor) -> dict:
+        result = score_samples(images, "fashion-mnist", "test", seed=SAMPLE_SEED, n_ref=test_limit, audit=False)
+        return {k: result[k] for k in SCORE_KEYS if k in result}
+
+    train = load_dataset("fashion-mnist", "train")
+    labels = train.labels.numpy()
+    used = np.zeros(len(train), dtype=bool)
+    out: dict = {"samples": samples, "subsets": []}
+    for size in sizes:
+        idx = balanced_subset(labels, size, subset_seed, len(train))
+        used[idx] = True
+        repeats = -(-samples // size)  # ceil: every image equally often, then cut to `samples`
+        copies = train.images[torch.from_numpy(idx)].repeat(repeats, 1, 1, 1)[:samples]
+        out["subsets"].append({"train_images": size, "subset_seed": subset_seed, "repeats": repeats,
+                               **scores(copies)})
+        print(json.dumps({"copies_of": size, "fid": out["subsets"][-1]["fid"]}), flush=True)
+    rest = np.flatnonzero(~used)
+    other = np.sort(np.random.default_rng(SAMPLE_SEED).choice(rest, size=min(samples, len(rest)), replace=False))
+    out["other_training_images"] = {"images": len(other), "draw_seed": SAMPLE_SEED,
+                                    **scores(train.images[torch.from_numpy(other)])}
+    print(json.dumps({"other_training_images": len(other), "fid": out["other_training_images"]["fid"]}), flush=True)
+    out["measured"] = time.strftime("%Y-%m-%d %H:%M")
+    out["machine"] = describe()
+    return out
+
+
 def _mean(values: list[float]) -> float:
     return sum(values) / len(values)
 
@@ -300,6 +342,8 @@ def main() -> None:
                         help="train nothing: score run folders this script trained (named SIZE-CONFIG-seedSEED) and "
                              "stopped early (SIGTERM saves a checkpoint); rows record the steps reached and planned")
     parser.add_argument("--no-utility", action="store_true", help="with --score-runs: skip the utility classifiers")
+    parser.add_argument("--references", action="store_true",
+                        help="train nothing: score the copy-the-subset and other-training-images yardsticks into --out")
     parser.add_argument("--quick", action="store_true",
                         help="smoke mode: 20 images, 2 + 2 steps (both legs), 100 samples, a 3-step classifier, "
                              "500 test images")
@@ -324,6 +368,14 @@ def main() -> None:
         old = json.loads(out.read_text())
         rows = old["results"]
     started = time.strftime("%Y-%m-%d %H:%M")
+    if args.references:
+        if not out.exists():
+            parser.error(f"--references adds to an existing JSON; {out} does not exist")
+        document = json.loads(out.read_text())
+        document["references"] = references(sizes, args.subset_seed, opts["samples"], opts["test_limit"])
+        write_json(out, document)
+        print(f"wrote {out}")
+        return
     if args.score_runs:
         rows = [r for r in rows if not r.get("stopped_early")] if args.merge else []
         opts["utility"] = not args.no_utility
@@ -404,6 +456,11 @@ def main() -> None:
 
 
 def _document(rows: list[dict], args, opts: dict, started: str) -> dict:
+    """The JSON of `rows`, keeping the yardsticks (--references) an earlier write of the same file holds."""
+    previous = Path(args.out or RESULTS / "few.json")
+    kept = json.loads(previous.read_text()).get("references") if previous.exists() else None
+    if kept and any(r["subset_seed"] != args.subset_seed for r in kept["subsets"]):
+        kept = None  # another subset's yardsticks
     budgets = sorted({round(r["train_cpu_seconds"] / 60, 2) for r in rows if r.get("train_cpu_seconds") is not None})
     reduced = not args.quick and args.cpu_minutes < ISSUE_CPU_MINUTES
     return {
@@ -431,7 +488,7 @@ def _document(rows: list[dict], args, opts: dict, started: str) -> dict:
         "bar": check_bar(rows, size=20 if args.quick else 100),
         "summary": summarize(rows),
         "results": rows,
-    }
+    } | ({"references": kept} if kept else {})
 
 
 if __name__ == "__main__":

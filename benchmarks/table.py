@@ -455,6 +455,17 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
               f"{_verdict(f['ratio'] <= 0.7, f['ok'])}; the gap ({g['gap']:.2f}) larger than the seeds' spread "
               f"({g['spread']:.2f}): {_verdict(g['gap'] > g['spread'], g['ok'])}; (b) − (a) ≥ 1 point "
               f"(mean {u['mean']:.2f}): {_verdict(u['mean'] >= 1, u['ok'])}."]
+    if refs := data.get("references"):
+        copies = "; ".join(f"the {r['train_images']:,} training images, each repeated {r['repeats']} times, "
+                           f"FID {r['fid']:.2f} (precision {r['precision']:.3f}, coverage {r['coverage']:.3f})"
+                           for r in refs["subsets"])
+        other = refs["other_training_images"]
+        lines += ["", f"Yardsticks (`--references`, {refs['samples']:,} images each, scored alike on CPU "
+                      f"{refs['machine']['cpu']}): a generator that copies its training set exactly, {copies}; its "
+                      "recall is 0 by construction (each image's k-th nearest neighbour is one of its own copies, so "
+                      f"the k-NN radius is 0). {other['images']:,} training images outside every subset, a generator "
+                      f"as varied as the data: FID {other['fid']:.2f}, precision {other['precision']:.3f}, recall "
+                      f"{other['recall']:.3f}."]
     return "\n".join(lines)
 
 

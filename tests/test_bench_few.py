@@ -60,6 +60,17 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
     assert (tmp_path / "few_real-20.png").is_file() and (tmp_path / "few_samples-20_few-100.png").is_file()
     assert "fid_at_most_0.7_of_no_augmentation" in doc["bar"] and doc["summary"]
 
+    # the yardsticks join the same JSON, and a later write of its runs keeps them
+    subprocess.run([sys.executable, str(BENCH), "--quick", "--references", "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    refs = json.loads(out.read_text())["references"]
+    (copies,) = refs["subsets"]
+    assert copies["train_images"] == 20 and copies["repeats"] == 5 and copies["fid"] > 0 and refs["samples"] == 100
+    assert refs["other_training_images"]["images"] == 100 and refs["other_training_images"]["fid"] > 0
+    subprocess.run([sys.executable, str(BENCH), "--quick", "--combine", str(out), "--out", str(out)],
+                   check=True, capture_output=True, timeout=600)
+    assert json.loads(out.read_text())["references"] == refs
+
     # the filtering benchmark reads such a run: libraries of n images, equal per class, from a pool of 2n
     filtered = tmp_path / "few_filter.json"
     run = tmp_path / "runs" / "20-few-100-seed0"
