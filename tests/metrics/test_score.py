@@ -37,3 +37,18 @@ def test_score_samples_rejects_float_images_and_tiny_sets():
         score_samples(torch.zeros(10, 1, 28, 28))
     with pytest.raises(GanvqError, match="more than"):
         score_samples(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
+
+
+def test_a_small_training_set_gets_the_fid_of_copying_it(fmnist_train):
+    subset = fmnist_train[:50]
+    copies = subset.repeat(20, 1, 1, 1)[:999]  # what a generator that copies its 50 training images would draw
+    kw = dict(n_ref=2000, kid_subsets=10, kid_subset_size=500, seed=0)
+    scored = score_samples(copies, **kw, train_subset=subset)
+    mem = scored["memorization"]
+    assert mem["copy_fid"] == pytest.approx(scored["fid"], rel=1e-6)  # the samples are that copy, repeated alike
+    assert mem["closer_than_test_q0.01_fraction"] == 1.0 and any("score FID" in n for n in scored["notes"])
+    other = score_samples(fmnist_train[-999:], **kw, train_subset=subset)
+    assert other["memorization"]["copy_fid"] == pytest.approx(mem["copy_fid"], rel=1e-6)  # the training set's, only
+    assert other["fid"] < mem["copy_fid"]  # 999 varied real images beat 50 repeated ones
+    whole = score_samples(fmnist_train[-200:], **kw, train_subset=fmnist_train[:500])
+    assert "copy_fid" not in whole["memorization"]  # more training images than samples: no such copy to score

@@ -54,7 +54,7 @@ CODE_MAPS = 4  # images whose code maps are drawn
 GAN_SCORES = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "class_coverage", "label_entropy",
               "samples"]
 AUDIT_SCORES = ["median_ratio", "closer_than_test_q0.01_fraction", "closer_than_every_test_fraction",
-                "sample_nn_median", "test_nn_median"]
+                "sample_nn_median", "test_nn_median", "copy_fid"]
 
 
 def _vqvae_keys(split: str) -> list[str]:

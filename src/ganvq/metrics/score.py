@@ -222,14 +222,29 @@ def score_samples(
         stage("memorization audit")
         data, fraction = trained_on or (real, val_fraction)
         try:
-            result["memorization"] = _audit(fake, data, fraction, pairs_png, train_subset=train_subset)
+            result["memorization"], train_images = _audit(fake, data, fraction, pairs_png, train_subset=train_subset)
         except GanvqError as e:
             notes.append(f"memorization audit skipped: {e}")
+        else:
+            if len(train_images) <= len(fake):
+                result["memorization"]["copy_fid"] = copy_fid(extractor, train_images, len(fake), ref)
+                notes.append(f"the {len(train_images):,} training images, repeated to {len(fake):,}, score FID "
+                             f"{result['memorization']['copy_fid']:.2f}: a FID near or below that can come from "
+                             "copying them (the audit says whether these samples do)")
         timings["memorization"] = time.perf_counter() - t0
     result["notes"] = notes
     result["seconds"] = {k: round(v, 2) for k, v in timings.items()}
     result["samples_per_second"] = round(len(fake) / max(timings["features"] + timings["fid_kid_prdc"], 1e-9), 1)
     return result
+
+
+def copy_fid(extractor, train_images: torch.Tensor, n: int, ref) -> float:
+    """The FID of a generator that repeats its training images: `train_images` each repeated until there are `n`
+    (every image equally often, cut to n), on `extractor` against the reference `ref`. A yardstick for small
+    training sets, where it can lie below a GAN's FID: there a lower FID may mean more copying, not a better model."""
+    f, _ = extractor(train_images)
+    mu, sigma = feature_stats(f.repeat(-(-n // len(f)), 1)[:n])
+    return frechet_distance(mu, sigma, ref.mu, ref.sigma)
 
 
 def _features(extractor, images: torch.Tensor, advance: Callable[[int], None] | None):
@@ -247,9 +262,9 @@ def _features(extractor, images: torch.Tensor, advance: Callable[[int], None] | 
 
 
 def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png: str | Path | None,
-           shown: int = 32, train_subset: torch.Tensor | None = None) -> dict:
-    """The memorization audit against the train split (or the subset of it a run was trained on); the
-    test-to-train distances of a whole split come from the cache, a subset's are computed (it is small)."""
+           shown: int = 32, train_subset: torch.Tensor | None = None) -> tuple[dict, torch.Tensor]:
+    """The memorization audit against the train split (or the subset of it a run was trained on), and those
+    training images; the test-to-train distances of a whole split come from the cache, a subset's are computed."""
     c, h, _ = fake.shape[1:]
     path = resolve_dataset(real)
     named = has_named_splits(path)
@@ -277,7 +292,7 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
         pairs = torch.stack([fake[order], train_images[idx[order]]], 1).flatten(0, 1)  # sample, its nearest
         save_grid(pairs_png, pairs, nrow=16, upscale=2)
         summary["closest_pairs_png"] = str(pairs_png)
-    return summary
+    return summary, train_images
 
 
 def fid_between(a: torch.Tensor, b: torch.Tensor, features: str = "auto") -> float:
@@ -297,7 +312,8 @@ def format_scores(result: dict) -> str:
     mem = result.get("memorization")
     if mem:
         rows += [("closer than 1% of test", mem["closer_than_test_q0.01_fraction"], ".4f"),
-                 ("NN distance ratio", mem["median_ratio"], ".3f")]
+                 ("NN distance ratio", mem["median_ratio"], ".3f"),
+                 ("FID, training set copied", mem.get("copy_fid"), ".2f")]
     ref = result["reference"]
     lines = [f"{result['samples']} samples vs {ref['data']} {ref['split']} ({ref.get('split_note') or ref['split']}, "
              f"{ref['images']} images), features {result['extractor']}"]

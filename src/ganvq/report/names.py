@@ -67,6 +67,9 @@ METRICS: dict[str, Metric] = {
     "closer_than_every_test_fraction": Metric("Closer than any held-out image", "share", ".4f"),
     "closer_than_test_q0.01_fraction": Metric("Closer than 1% of held-out images", "share", ".4f",
                                               "expected about 0.01 for a model that does not copy"),
+    "copy_fid": Metric("FID of the training images, copied", "", ".2f",
+                       "FID of the training images repeated to the sample count: on a small training set a copier "
+                       "can score below a good GAN, so a FID near this may mean copying"),
     # run facts
     "train_seconds": Metric("Training time", "s", ".0f"),
     "elapsed_seconds": Metric("Training time", "s", ".0f"),
