@@ -1089,8 +1089,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-14x14-amx.json": vqgan_table,
           **{f"vqgan-p0-seed{s}.json": vqgan_table for s in range(3)},
           "vqgan-p0-seed3.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
-          **{f"vqgan-p14-seed{s}.json": vqgan_table for s in range(2)},
-          "vqgan-p14-seed2.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
+          **{f"vqgan-p14-seed{s}.json": vqgan_table for s in range(4)},
+          "vqgan-p14-seed4.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           "vqgan-sweep.json": vqgan_sweep_table,
           "vqgan-generation.json": vqgan_generation_table, "vqgan-generation-seed1.json": vqgan_generation_table,
           "vqgan-generation-vqvae-ablation.json": vqgan_generation_table,
