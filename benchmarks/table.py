@@ -1087,8 +1087,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-perceptual.json": vqgan_table, "vqgan-perceptual-seed1.json": vqgan_table,
           "vqgan-perceptual-seed2.json": vqgan_table, "vqgan-perceptual-seed3.json": vqgan_table,
           "vqgan-14x14-amx.json": vqgan_table,
-          **{f"vqgan-p0-seed{s}.json": vqgan_table for s in range(3)},
-          "vqgan-p0-seed3.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
+          **{f"vqgan-p0-seed{s}.json": vqgan_table for s in range(5)},
+          "vqgan-p0-seed5.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           **{f"vqgan-p14-seed{s}.json": vqgan_table for s in range(4)},
           "vqgan-p14-seed4.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           "vqgan-sweep.json": vqgan_sweep_table,

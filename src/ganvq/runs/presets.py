@@ -90,8 +90,8 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
 # batch at weight 0.15, and a discriminator weighted 0.1 from step 150 (0.5 from step 100 lost codes), whose
 # adaptive weight then fell to ~0.005 within ~150 steps. On a CPU with AMX (about 1,900 steps in 5 minutes at 7x7)
 # the discriminator did not help (from step 300 it raised the FID from 1.00 to about 1.45) and the perceptual term
-# alone did better at weight 0.03, best from the first step: 7x7 FID ratio 0.386-0.496 against the VQ-VAE on 4
-# seeds, within 1 dB on 3 (results/vqgan-p0-seed*.json, vqgan-perceptual*.json, vqgan-sweep.json). So at 7x7 the
+# alone did better at weight 0.03, best from the first step: 7x7 FID ratio 0.385-0.496 against the VQ-VAE on 6
+# seeds, within 1 dB on 4 (results/vqgan-p0-seed*.json, vqgan-perceptual*.json, vqgan-sweep.json). So at 7x7 the
 # perceptual term starts at once at 0.03 and the discriminator joins at step 2,000, beyond those runs (taming-
 # transformers also starts it late); runs long enough for it to join have not been measured. At 14x14 (about 700
 # steps in 5 minutes on that CPU) the first tuning lost to the plain VQ-VAE on both counts (FID ratio 1.49, 3.5 dB
