@@ -1091,6 +1091,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p0-seed5.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           **{f"vqgan-p14-seed{s}.json": vqgan_table for s in range(4)},
           "vqgan-p14-seed4.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
+          "vqgan-p14-10min-seed0.json": vqgan_table,
+          "vqgan-p14-10min-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
           "vqgan-sweep.json": vqgan_sweep_table,
           "vqgan-generation.json": vqgan_generation_table, "vqgan-generation-seed1.json": vqgan_generation_table,
           "vqgan-generation-vqvae-ablation.json": vqgan_generation_table,
