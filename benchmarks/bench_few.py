@@ -203,7 +203,7 @@ def references(sizes: list[int], subset_seed: int, samples: int, test_limit: int
 
     from ganvq.data import load_dataset
     from ganvq.data.splits import balanced_subset
-    from ganvq.metrics.score import score_samples
+    from ganvq.metrics.score import repeat_to, score_samples
 
     def scores(images: torch.Tensor) -> dict:
         result = score_samples(images, "fashion-mnist", "test", seed=SAMPLE_SEED, n_ref=test_limit, audit=False)
@@ -216,9 +216,8 @@ def references(sizes: list[int], subset_seed: int, samples: int, test_limit: int
     for size in sizes:
         idx = balanced_subset(labels, size, subset_seed, len(train))
         used[idx] = True
-        repeats = -(-samples // size)  # ceil: every image equally often, then cut to `samples`
-        copies = train.images[torch.from_numpy(idx)].repeat(repeats, 1, 1, 1)[:samples]
-        out["subsets"].append({"train_images": size, "subset_seed": subset_seed, "repeats": repeats,
+        copies = repeat_to(train.images[torch.from_numpy(idx)], samples)  # as eval gan's copy_fid repeats them
+        out["subsets"].append({"train_images": size, "subset_seed": subset_seed, "repeats": -(-samples // size),
                                **scores(copies)})
         print(json.dumps({"copies_of": size, "fid": out["subsets"][-1]["fid"]}), flush=True)
     rest = np.flatnonzero(~used)

@@ -238,12 +238,18 @@ def score_samples(
     return result
 
 
+def repeat_to(x: torch.Tensor, n: int) -> torch.Tensor:
+    """`x` repeated along its first axis until there are `n` rows (every row equally often, then cut to n): what a
+    generator that copies its training images draws."""
+    return x.repeat(-(-n // len(x)), *[1] * (x.dim() - 1))[:n]
+
+
 def copy_fid(extractor, train_images: torch.Tensor, n: int, ref) -> float:
-    """The FID of a generator that repeats its training images: `train_images` each repeated until there are `n`
-    (every image equally often, cut to n), on `extractor` against the reference `ref`. A yardstick for small
-    training sets, where it can lie below a GAN's FID: there a lower FID may mean more copying, not a better model."""
+    """The FID of a generator that repeats its training images (repeat_to(train_images, n)), on `extractor`
+    against the reference `ref`. A yardstick for small training sets, where it can lie below a GAN's FID: there a
+    lower FID may mean more copying, not a better model."""
     f, _ = extractor(train_images)
-    mu, sigma = feature_stats(f.repeat(-(-n // len(f)), 1)[:n])
+    mu, sigma = feature_stats(repeat_to(f, n))
     return frechet_distance(mu, sigma, ref.mu, ref.sigma)
 
 
