@@ -14,6 +14,9 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # seeds 2 and 3 (--sizes 7x7) one after the other on one core while another benchmark ran on the other:
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 14x14 --set perceptual_weight=0.03 \
         --set perceptual_start=0 --set disc_start=100000 --seed S --out benchmarks/results/vqgan-p0-seedS.json
+    # results/vqgan-sweep/d500-*.json: discriminator screens, also scored on Inception-v3 (which no loss sees):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 --set perceptual=none --set disc_start=500 \
+        --set disc_weight=0.8 --inception-images 2000 --tag d500npw8- --out benchmarks/results/vqgan-sweep/...
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from ganvq.config import to_dict
 from ganvq.data import load_dataset
 from ganvq.images import to_float
 from ganvq.io import write_json
+from ganvq.metrics.features import get_extractor
+from ganvq.metrics.fid import fid_from_features
 from ganvq.metrics.recon import psnr_per_image, ssim_per_image, to_unit
 from ganvq.metrics.score import fid_between
 from ganvq.quantize.base import usage_stats
@@ -61,10 +66,22 @@ def config_for(kind: str, size: str, minutes: float, seed: int, threads: int, ch
     return build_run_config(kind, PRESETS[size], None, overrides)
 
 
+_INCEPTION_REFERENCE: dict[int, torch.Tensor] = {}  # features of the first N test images, computed once
+
+
+def inception_fid(test: torch.Tensor, recon: torch.Tensor, n: int) -> float:
+    """FID between the first `n` test images and their reconstructions on Inception-v3 (float32 stem, bf16 after
+    it): a network no ganvq loss sees, unlike the CNN the perceptual term matches."""
+    extractor = get_extractor("inception", bf16=True)
+    if n not in _INCEPTION_REFERENCE:
+        _INCEPTION_REFERENCE[n] = extractor(test[:n])[0]
+    return fid_from_features(_INCEPTION_REFERENCE[n], extractor(recon[:n])[0])
+
+
 @torch.no_grad()
-def score(out: Path, test: torch.Tensor) -> dict:
+def score(out: Path, test: torch.Tensor, inception_images: int = 0) -> dict:
     """PSNR, SSIM, codes used and reconstruction FID of the run in `out` on uint8 test images (encoded and decoded
-    once, as evaluate_reconstruction does)."""
+    once, as evaluate_reconstruction does); with `inception_images`, also the FID on Inception-v3 of that many."""
     model, _ = load_vqvae(out)
     t0 = time.perf_counter()
     indices = model.encode_images(test)
@@ -73,7 +90,9 @@ def score(out: Path, test: torch.Tensor) -> dict:
     stats = usage_stats(indices, model.codebook_size)
     recon_u8 = (x_hat * 255).round().to(torch.uint8)
     fid = fid_between(test, recon_u8, features="ganvq")
-    return {"recon_fid": round(fid, 3), "test_psnr_db": round(float(psnr_per_image(x, x_hat).mean()), 3),
+    extra = ({"recon_fid_inception": round(inception_fid(test, recon_u8, inception_images), 3),
+              "inception_images": inception_images} if inception_images else {})
+    return {"recon_fid": round(fid, 3), **extra, "test_psnr_db": round(float(psnr_per_image(x, x_hat).mean()), 3),
             "test_ssim": round(float(ssim_per_image(x, x_hat).mean()), 4), "codes_used": stats["codes_used"],
             "codebook_size": model.codebook_size, "perplexity": round(stats["perplexity"], 1),
             "test_images": len(test), "eval_seconds": round(time.perf_counter() - t0, 1)}
@@ -99,7 +118,7 @@ def run_model(kind: str, size: str, args, changes: dict, test: torch.Tensor) -> 
            "batch_size": config.train.batch_size, "threads": config.train.threads,
            "precision_used": summary.get("precision_used"),
            "load_average_1min_start": round(load, 2), "load_average_1min_end": round(os.getloadavg()[0], 2),
-           **score(out, test)}
+           **score(out, test, args.inception_images)}
     if kind == "vqgan":
         row["vqgan"] = to_dict(config.vqgan)
         row["around_disc_start"] = around_start(out, config.vqgan.disc_start)
@@ -114,6 +133,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
                         help="a VQGAN option over the preset's, e.g. disc_weight=0.2 (tuning)")
     parser.add_argument("--eval-images", type=int, default=10000, help="test images scored (10,000: all)")
+    parser.add_argument("--inception-images", type=int, default=0,
+                        help="also score the first N test images' reconstructions on Inception-v3 (0: not)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tag", default="", help="prefix of the run folders under runs/bench-vqgan/")
@@ -137,6 +158,9 @@ def main() -> None:
             ratio = b["recon_fid"] / a["recon_fid"]
             drop = a["test_psnr_db"] - b["test_psnr_db"]
             comparisons.append({"latent": size, "fid_ratio_vqgan_over_vqvae": round(ratio, 3),
+                                **({"fid_ratio_inception": round(b["recon_fid_inception"]
+                                                                 / a["recon_fid_inception"], 3)}
+                                   if args.inception_images else {}),
                                 "psnr_drop_db": round(drop, 3),
                                 "meets_bar": ratio <= BAR["fid_ratio_max"] and drop <= BAR["psnr_drop_max_db"]})
             print(json.dumps(comparisons[-1]), flush=True)
@@ -147,7 +171,8 @@ def main() -> None:
         "commands": [f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} nice -n {os.nice(0)} python "
                      f"benchmarks/bench_vqgan.py --minutes {args.minutes:g} --sizes {' '.join(args.sizes)}"
                      + "".join(f" --set {s}" for s in args.set) + (f" --only {args.only}" if args.only else "")
-                     + (f" --seed {args.seed}" if args.seed else "")],
+                     + (f" --seed {args.seed}" if args.seed else "")
+                     + (f" --inception-images {args.inception_images}" if args.inception_images else "")],
         "minutes_per_model": args.minutes,
         "recon_fid_definition": "FID between the test images and their reconstructions on ganvq-fmnist-cnn-v1 "
                                 "features (the evaluation suite's shipped extractor)",

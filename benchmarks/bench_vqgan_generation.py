@@ -18,6 +18,11 @@ precision/recall, classes, label entropy, memorization audit). Writes benchmarks
         --vqgan-minutes 5 --prior-minutes 3 --prior-set train.warmup_steps=20 --prior-set train.lr=0.003 \
         --prior-set model.dropout=0 --temperatures 1.0 --no-gan --tag abl- \
         --out benchmarks/results/vqgan-generation-vqvae-ablation.json
+    # results/vqgan-generation-inception.json (-seed5.json; -vqvae-ablation.json with the VQ-VAE and --no-gan): the
+    # same over the preset-recipe VQGANs of results/vqgan-p0-seed4.json and -seed5.json, also scored on Inception-v3:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan_generation.py --vqgan runs/bench-vqgan/p0sS7x7-vqgan \
+        --vqgan-minutes 5 --prior-minutes 3 --prior-set train.warmup_steps=20 --prior-set train.lr=0.003 \
+        --prior-set model.dropout=0 --temperatures 1.0 --inception 2000 --seed S --tag sS- --out ...
 """
 
 from __future__ import annotations
@@ -31,10 +36,11 @@ import time
 from pathlib import Path
 
 import torch
-from bench_vqgan import option_value
+from bench_vqgan import inception_fid, option_value
 from machine import describe
 
 from ganvq.commands.sample import sample, sample_prior
+from ganvq.data import load_dataset
 from ganvq.io import write_json
 from ganvq.metrics.score import score_samples
 from ganvq.runs import build_run_config, gan_preset, open_run
@@ -48,9 +54,15 @@ KEYS = ("fid", "kid_mean", "precision", "recall", "density", "coverage", "class_
 BAR = {"fid_ratio_max": 1.5, "recall": "at least the GAN's"}
 
 
-def _scores(images: torch.Tensor, seed: int) -> dict:
+def _scores(images: torch.Tensor, seed: int, inception: int = 0) -> dict:
+    """The evaluation suite's scores of `images`; with `inception`, also the FID of the first that many (classes in
+    turn) against the first that many test images on Inception-v3, a network no ganvq loss sees."""
     scores = score_samples(images, "fashion-mnist", seed=seed)
-    return {k: scores[k] for k in KEYS if k in scores}
+    extra = {}
+    if inception:
+        test = load_dataset("fashion-mnist", "test").images
+        extra = {"fid_inception": round(inception_fid(test, images, inception), 3), "inception_images": inception}
+    return {**{k: scores[k] for k in KEYS if k in scores}, **extra}
 
 
 def _nested(assignments: list[str]) -> dict:
@@ -77,6 +89,8 @@ def main() -> None:
     parser.add_argument("--temperatures", type=float, nargs="+", default=[1.0],
                         help="sampling temperatures of the prior; each is scored and judged against the bar")
     parser.add_argument("--n", type=int, default=5000, help="samples scored per model")
+    parser.add_argument("--inception", type=int, default=0, metavar="N",
+                        help="also the FID of N samples against N test images on Inception-v3 (0: not)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-gan", action="store_true",
@@ -103,7 +117,7 @@ def main() -> None:
             "run": str(prior_out.relative_to(RUNS.parents[1])), "vqgan": args.vqgan, "prior_steps": summary["step"],
             "prior_train_seconds": summary["train_seconds"], "temperature": temperature,
             "vqgan_minutes": args.vqgan_minutes, "vqgan_steps": vqgan_steps,
-            "total_minutes": args.vqgan_minutes + args.prior_minutes, **_scores(images, args.seed)}
+            "total_minutes": args.vqgan_minutes + args.prior_minutes, **_scores(images, args.seed, args.inception)}
         print(json.dumps(rows[f"{route} T={temperature:g}"]), flush=True)
 
     if not args.no_gan:
@@ -118,7 +132,7 @@ def main() -> None:
         images, _ = sample(gan_out, args.n, seed=args.seed)
         rows["gan fmnist-best"] = {"run": str(gan_out.relative_to(RUNS.parents[1])), "steps": summary["step"],
                                    "train_seconds": summary["train_seconds"], "total_minutes": minutes,
-                                   **_scores(images, args.seed)}
+                                   **_scores(images, args.seed, args.inception)}
         print(json.dumps(rows["gan fmnist-best"]), flush=True)
     gan = rows.get("gan fmnist-best")
     judged = {name: {"fid_ratio_vqgan_over_gan": round(row["fid"] / gan["fid"], 3),
@@ -131,7 +145,8 @@ def main() -> None:
                       f"--vqgan-minutes {args.vqgan_minutes:g} --prior-minutes {args.prior_minutes:g} --n {args.n}"
                       + "".join(f" --prior-set {s}" for s in args.prior_set)
                       + " --temperatures " + " ".join(f"{t:g}" for t in args.temperatures)
-                      + (f" --seed {args.seed}" if args.seed else "") + (" --no-gan" if args.no_gan else ""))],
+                      + (f" --seed {args.seed}" if args.seed else "") + (" --no-gan" if args.no_gan else "")
+                      + (f" --inception {args.inception}" if args.inception else ""))],
         "features": "ganvq-fmnist-cnn-v1 (the evaluation suite's shipped extractor)",
         "reference": "the 10,000 Fashion-MNIST test images",
         "temperature_note": "temperatures below 1 were chosen by looking at these test-set scores; T=1 is untuned",

@@ -18,7 +18,8 @@ from ganvq.io import write_json
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KEYS = ("model", "latent", "steps", "seconds_per_step", "precision_used", "load_average_1min_start",
-        "load_average_1min_end", "recon_fid", "test_psnr_db", "test_ssim", "codes_used", "codebook_size", "vqgan")
+        "load_average_1min_end", "recon_fid", "recon_fid_inception", "inception_images", "test_psnr_db", "test_ssim",
+        "codes_used", "codebook_size", "vqgan")
 
 
 def collect(paths: list[Path]) -> dict:

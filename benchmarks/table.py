@@ -849,7 +849,11 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
         recorded = next((c["meets_bar"] for c in data.get("comparisons", []) if c["latent"] == latent), None)
         checks.append(f"{latent}: recon FID {gan['recon_fid']:.2f} / {vae['recon_fid']:.2f} = {ratio:.3f} "
                       f"(≤ {bar['fid_ratio_max']:g}), PSNR {drop:.2f} dB lower (≤ {bar['psnr_drop_max_db']:g}): "
-                      + _verdict(ok, recorded))
+                      + _verdict(ok, recorded)
+                      + (f" (on Inception-v3, which no loss sees, first {gan['inception_images']:,} test images: "
+                         f"{gan['recon_fid_inception']:.2f} / {vae['recon_fid_inception']:.2f} = "
+                         f"{gan['recon_fid_inception'] / vae['recon_fid_inception']:.3f})"
+                         if "recon_fid_inception" in gan and "recon_fid_inception" in vae else ""))
     lines += ["", ("Bar (VQGAN against the VQ-VAE of the same latents, same minutes): " + "; ".join(checks) + ".")
               if checks else "No VQ-VAE row in this file: no bar comparison."]
     logged = [r for r in data["results"] if r.get("around_disc_start")]
@@ -900,6 +904,7 @@ def vqgan_sweep_table(path: Path = RESULTS / "vqgan-sweep.json") -> str:
     rows = data["rows"]
     cpus = ", ".join(dict.fromkeys(r["cpu"] for r in rows))
     minutes = ", ".join(dict.fromkeys(f"{r['minutes']:g}" for r in rows))
+    inception = ", ".join(dict.fromkeys(f"{r['inception_images']:,}" for r in rows if "inception_images" in r)) or "N"
     lines = [
         f"VQGAN settings swept on {data['dataset']} (`benchmarks/collect_vqgan_sweep.py` → "
         f"`benchmarks/results/{path.name}`, gathering the `benchmarks/bench_vqgan.py` runs in "
@@ -907,22 +912,52 @@ def vqgan_sweep_table(path: Path = RESULTS / "vqgan-sweep.json") -> str:
         f"{', '.join(dict.fromkeys(str(r['threads']) for r in rows))} thread of CPU {cpus}, all 10,000 test images "
         f"scored. Each row's settings are its command's `--set` options over the preset's (a VQ-VAE row: the plain "
         f"VQ-VAE that trained in the same invocation). Reconstruction FID: {data['recon_fid_definition']}; PSNR: "
-        f"{data['psnr_definition']}. Caveat: {data['caveat']}.",
+        f"{data['psnr_definition']}. Caveat: {data['caveat']}. Inception FID: the same on Inception-v3, which no "
+        f"ganvq loss sees, over the first {inception} test images (— where not scored).",
         "",
-        "| file | latents | model | seed | settings | steps | s / step | load | precision | recon FID | PSNR (dB) "
-        "| SSIM |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| file | latents | model | seed | settings | steps | s / step | load | precision | recon FID "
+        "| Inception FID | PSNR (dB) | SSIM |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         options = r["command"].split(" --")[1:]
         sets = " ".join(part.split(" ", 1)[1] for part in options if part.startswith("set "))
         seed = next((part.split(" ", 1)[1] for part in options if part.startswith("seed ")), "0")
         settings = f"`{sets}`" if r["model"] == "vqgan" and sets else ("preset" if r["model"] == "vqgan" else "—")
+        inception_fid = f"{r['recon_fid_inception']:.2f}" if "recon_fid_inception" in r else "—"
         lines.append(f"| `{r['file']}` | {r['latent']} | {r['model']} | {seed} | {settings} | {r['steps']:,} "
                      f"| {r['seconds_per_step']:.3f} | {_load(r)} | {r['precision_used']} | {r['recon_fid']:.2f} "
-                     f"| {r['test_psnr_db']:.2f} | {r['test_ssim']:.3f} |")
+                     f"| {inception_fid} | {r['test_psnr_db']:.2f} | {r['test_ssim']:.3f} |")
     return "\n".join(lines)
 
+
+def vqgan_extractors_table(path: Path = RESULTS / "vqgan-extractors.json") -> str:
+    """bench_vqgan pairs scored again on Inception-v3 beside the CNN their perceptual term matches."""
+    data = json.loads(path.read_text())
+    m = data["machine"]
+    lines = [f"The VQGAN's reconstruction FID on a network its loss never saw "
+             f"(`benchmarks/bench_vqgan_extractors.py` → `benchmarks/results/{path.name}`; `{data['command']}`), on "
+             f"CPU {m['cpu']}, {data['measured']}: {data['method']}. Ratios are VQGAN over VQ-VAE; the bar asks for "
+             f"at most {data['bar']['fid_ratio_max']:g}.",
+             "", "| file | latents | seed | minutes | steps (VQ-VAE / VQGAN) | PSNR drop (dB) | FID ratio, CNN, 10,000 "
+             "| FID ratio, CNN | Inception FID (VQ-VAE / VQGAN) | FID ratio, Inception |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    by_latent: dict[str, list[dict]] = {}
+    for p in data["pairs"]:
+        by_latent.setdefault(p["latent"], []).append(p)
+        a, b = p["vqvae"], p["vqgan"]
+        lines.append(f"| `{p['source']}` | {p['latent']} | {p['seed']} | {p['minutes_per_model']:g} "
+                     f"| {a['steps']:,} / {b['steps']:,} | {p['psnr_drop_db_10k']:.2f} | {p['fid_ratio_cnn_10k']:.3f} "
+                     f"| {p['fid_ratio_cnn']:.3f} | {a['fid_inception']:.2f} / {b['fid_inception']:.2f} "
+                     f"| {p['fid_ratio_inception']:.3f} |")
+    lines.append("")
+    for latent, pairs in by_latent.items():
+        mean = {k: sum(p[k] for p in pairs) / len(pairs) for k in ("fid_ratio_cnn", "fid_ratio_inception")}
+        lines.append(f"{latent}: {len(pairs)} pairs; mean FID ratio {mean['fid_ratio_cnn']:.3f} on the CNN, "
+                     f"{mean['fid_ratio_inception']:.3f} on Inception-v3; the VQGAN's Inception FID is the lower on "
+                     f"{sum(p['fid_ratio_inception'] < 1 for p in pairs)} of {len(pairs)}.")
+    lines += [f"Skipped: {s}." for s in data["skipped"]]
+    return "\n".join(lines)
 
 def vqgan_generation_table(path: Path = RESULTS / "vqgan-generation.json") -> str:
     """Generation through VQGAN codes (VQGAN + prior) against ganvq's best GAN preset at the same total minutes."""
@@ -956,6 +991,12 @@ def vqgan_generation_table(path: Path = RESULTS / "vqgan-generation.json") -> st
                      f"| {r['precision']:.3f} | {r['recall']:.3f} | {r['density']:.3f} | {r['coverage']:.3f} "
                      f"| {r['class_coverage']} | {r['label_entropy']:.3f} | {mem['median_ratio']:.2f} "
                      f"| {mem['closer_than_test_q0.01_fraction']:.4f} |")
+    on_inception = [(name, r) for name, r in res.items() if "fid_inception" in r]
+    if on_inception:
+        first = on_inception[0][1]["inception_images"]
+        lines += ["", f"FID on Inception-v3, which no ganvq loss sees (the first {first:,} samples, classes in turn, "
+                  "against the first as many test images; biased upward at this count, so compare routes, not "
+                  "papers): " + "; ".join(f"{name} {r['fid_inception']:.2f}" for name, r in on_inception) + "."]
     if data.get("prior_config_changes"):
         changes = ", ".join(f"`{c}`" for c in data["prior_config_changes"])
         lines += ["", f"The prior is the library's default with {changes}."]
@@ -1093,9 +1134,13 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p14-seed4.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           "vqgan-p14-10min-seed0.json": vqgan_table,
           "vqgan-p14-10min-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
-          "vqgan-sweep.json": vqgan_sweep_table,
+          "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-generation.json": vqgan_generation_table, "vqgan-generation-seed1.json": vqgan_generation_table,
           "vqgan-generation-vqvae-ablation.json": vqgan_generation_table,
+          "vqgan-generation-inception.json": vqgan_generation_table,
+          "vqgan-generation-inception-seed5.json": vqgan_generation_table,
+          "vqgan-generation-inception-vqvae-ablation.json": vqgan_generation_table,
+          "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table,
           "few_filter.json": few_filter_table}
 

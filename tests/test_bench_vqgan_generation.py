@@ -46,3 +46,20 @@ def test_an_ablation_without_the_gan_renders_without_a_bar(tmp_path, benchmark_m
     text = table.vqgan_generation_table(path)
     assert "| vqvae+prior T=1 | VQ-VAE 5 min (1,500 steps), then prior 400 steps" in text
     assert text.endswith("No GAN in this run (an ablation of the route through codes): no bar.")
+
+
+def test_the_table_adds_each_routes_inception_fid_when_scored(tmp_path, benchmark_module):
+    table = benchmark_module("table")
+    prior = {"prior_steps": 400, "prior_train_seconds": 180, "vqgan_minutes": 5, "vqgan_steps": 1500}
+    path = tmp_path / "gen.json"
+    path.write_text(json.dumps({
+        "commands": ["python benchmarks/bench_vqgan_generation.py --inception 2000"], "samples": 5000, "threads": 1,
+        "features": "ganvq-fmnist-cnn-v1", "machine": {"cpu": "Test CPU"}, "bar": {"fid_ratio_max": 1.5},
+        "results": {"vqgan+prior T=1": _route(4.0, 0.75, temperature=1.0, fid_inception=47.4, inception_images=2000,
+                                              **prior),
+                    "gan fmnist-best": _route(3.0, 0.70, steps=5000, train_seconds=480, fid_inception=36.8,
+                                              inception_images=2000)},
+        "judged": {"vqgan+prior T=1": {"meets_bar": True}}}))
+    text = table.vqgan_generation_table(path)
+    assert "(the first 2,000 samples, classes in turn" in text
+    assert "vqgan+prior T=1 47.40; gan fmnist-best 36.80." in text

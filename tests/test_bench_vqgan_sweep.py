@@ -45,3 +45,57 @@ def test_seeds_table_judges_each_seed_and_counts_them(tmp_path, benchmark_module
     assert "| 7x7 | 0 | 100 | 2.00 / 24.00 | 100 | 0.80 / 23.50 | 0.400 | 0.50 | met |" in text
     assert "| 7x7 | 1 | 100 | 2.00 / 24.00 | 100 | 1.00 / 22.50 | 0.500 | 1.50 | **not met** |" in text
     assert "7x7: the bar is met on 1 of 2 seeds; mean FID ratio 0.450, mean PSNR drop 1.00 dB." in text
+
+
+def test_sweep_shows_the_inception_fid_where_a_run_was_scored_on_it(tmp_path, benchmark_module):
+    collect = benchmark_module("collect_vqgan_sweep")
+    table = benchmark_module("table")
+    a = tmp_path / "a.json"
+    _bench_json(a, "python benchmarks/bench_vqgan.py --minutes 5 --sizes 7x7 --inception-images 2000",
+                [_row("vqvae", 2.0), {**_row("vqgan", 1.0), "recon_fid_inception": 33.5, "inception_images": 2000}])
+    out = tmp_path / "sweep.json"
+    out.write_text(json.dumps(collect.collect([a])))
+    text = table.vqgan_sweep_table(out)
+    assert "over the first 2,000 test images" in text
+    assert "| 0.2 | — | fp32 | 2.00 | — | 20.00 | 0.800 |" in text.replace("0.200", "0.2")  # not scored: a dash
+    assert "| fp32 | 1.00 | 33.50 | 20.00 | 0.800 |" in text
+
+
+def _pair(source, latent, cnn, inception, drop=0.5):
+    return {"source": source, "latent": latent, "seed": "0", "minutes_per_model": 5, "psnr_drop_db_10k": drop,
+            "fid_ratio_cnn_10k": cnn, "fid_ratio_cnn": cnn, "fid_ratio_inception": inception,
+            "vqvae": {"steps": 1000, "fid_inception": 30.0}, "vqgan": {"steps": 900, "fid_inception": 30.0 * inception}}
+
+
+def test_extractors_table_sets_each_pair_on_both_networks_and_averages_per_size(tmp_path, benchmark_module):
+    table = benchmark_module("table")
+    path = tmp_path / "vqgan-extractors.json"
+    path.write_text(json.dumps({
+        "command": "python benchmarks/bench_vqgan_extractors.py a.json b.json", "machine": {"cpu": "Test CPU"},
+        "measured": "2026-12-04", "method": "the method", "bar": {"fid_ratio_max": 0.5},
+        "pairs": [_pair("a.json", "7x7", 0.4, 0.9), _pair("b.json", "7x7", 0.5, 1.1),
+                  _pair("c.json", "14x14", 0.8, 0.95)],
+        "skipped": ["d.json 7x7: runs/x is not on disk"]}))
+    text = table.vqgan_extractors_table(path)
+    assert "| `a.json` | 7x7 | 0 | 5 | 1,000 / 900 | 0.50 | 0.400 | 0.400 | 30.00 / 27.00 | 0.900 |" in text
+    assert ("7x7: 2 pairs; mean FID ratio 0.450 on the CNN, 1.000 on Inception-v3; the VQGAN's Inception FID is the "
+            "lower on 1 of 2.") in text
+    assert "14x14: 1 pairs; mean FID ratio 0.800 on the CNN, 0.950 on Inception-v3" in text
+    assert text.endswith("Skipped: d.json 7x7: runs/x is not on disk.")
+
+
+def test_the_bar_line_adds_the_inception_ratio_when_both_models_were_scored_on_it(tmp_path, benchmark_module):
+    table = benchmark_module("table")
+    vqgan = {"loss": "hinge", "disc_weight": 0.1, "adaptive": True, "disc_start": 2000, "perceptual": "auto",
+             "perceptual_weight": 0.03, "d_width": 32, "d_norm": "sn"}
+    rows = [{**_row("vqvae", 2.0), "preset": "fmnist-7x7", "test_psnr_db": 24.0, "perplexity": 300.0,
+             "recon_fid_inception": 34.0, "inception_images": 2000, "around_disc_start": []},
+            {**_row("vqgan", 0.8), "preset": "fmnist-7x7", "test_psnr_db": 23.5, "perplexity": 300.0,
+             "recon_fid_inception": 35.7, "inception_images": 2000, "vqgan": vqgan, "around_disc_start": []}]
+    path = tmp_path / "v.json"
+    _bench_json(path, "python benchmarks/bench_vqgan.py --inception-images 2000", rows)
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, "bar": {"fid_ratio_max": 0.5, "psnr_drop_max_db": 1.0}, "wall_minutes": 11}))
+    text = table.vqgan_table(path)
+    assert "recon FID 0.80 / 2.00 = 0.400 (≤ 0.5), PSNR 0.50 dB lower (≤ 1): met (on Inception-v3, which no loss " \
+           "sees, first 2,000 test images: 35.70 / 34.00 = 1.050)" in text
