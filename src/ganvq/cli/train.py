@@ -162,8 +162,9 @@ def _add_train_vqgan(sub) -> None:
     p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
                    help="balance the GAN term by |grad L_rec| / |grad L_GAN| at the decoder's last layer (default on)")
     p.add_argument("--perceptual", choices=PERCEPTUAL,
-                   help="cnn: the shipped Fashion-MNIST CNN's features (1-channel 28 px); features: the "
-                        "discriminator's (feature matching, for RGB); auto (default): cnn where it applies")
+                   help="cnn: the shipped Fashion-MNIST CNN's features (1-channel 28 px; also the default FID "
+                        "extractor, so its FIDs flatter the VQGAN: check them on --features inception); features: "
+                        "the discriminator's (feature matching, for RGB); auto (default): cnn where it applies")
     p.add_argument("--perceptual-weight", type=float, help="weight of the perceptual term (default: the preset's)")
     p.add_argument("--perceptual-start", type=int,
                    help="steps before the perceptual term joins the loss (default: the preset's, 0: from the start)")
