@@ -97,9 +97,8 @@ def main() -> None:
                    f"--images {args.images} --threads {args.threads}",
         "method": f"the first {args.images:,} test images and their reconstructions by each run, FID on "
                   f"{cnn.name} (the network the VQGAN's perceptual term matches) and on "
-                  f"{get_extractor('inception', bf16=True).name} (which "
-                  "no ganvq loss sees); each run's CNN FID on all 10,000 test images was first checked equal to "
-                  "its result file's",
+                  f"{get_extractor('inception', bf16=True).name} (which no ganvq loss sees); each run's CNN FID on "
+                  "all 10,000 test images was first checked equal to its result file's",
         "bar": BAR, "pairs": pairs, "skipped": skipped,
         "load_average_at_start": load_start, "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
         "measured": time.strftime("%Y-%m-%d"), "wall_minutes": round((time.time() - started) / 60, 1),

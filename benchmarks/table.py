@@ -959,6 +959,7 @@ def vqgan_extractors_table(path: Path = RESULTS / "vqgan-extractors.json") -> st
     lines += [f"Skipped: {s}." for s in data["skipped"]]
     return "\n".join(lines)
 
+
 def vqgan_generation_table(path: Path = RESULTS / "vqgan-generation.json") -> str:
     """Generation through VQGAN codes (VQGAN + prior) against ganvq's best GAN preset at the same total minutes."""
     data = json.loads(path.read_text())
