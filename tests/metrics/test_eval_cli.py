@@ -23,6 +23,19 @@ def test_eval_folder_scores_images_from_another_tool_and_writes_json(tmp_path, f
     assert (tmp_path / "scores.closest-pairs.png").is_file()
 
 
+
+def test_eval_folder_warns_when_a_grid_written_by_reconstruct_sits_among_the_samples(tmp_path, fmnist_test, capsys):
+    fake = tmp_path / "rec"
+    fake.mkdir()
+    for i, img in enumerate(fmnist_test[:32, 0].numpy()):
+        Image.fromarray(np.ascontiguousarray(img)).save(fake / f"{i:03d}.png")
+    Image.fromarray(np.zeros((60, 120), np.uint8)).save(fake / "grid.png")  # as ganvq reconstruct -o rec leaves it
+    out = tmp_path / "scores.json"
+    assert main(["eval", "folder", "--real", "fashion-mnist", "--fake", str(fake), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert json.loads(out.read_text())["samples"] == 33  # still scored, and the user is told
+    assert f"{fake / 'grid.png'} looks like the overview picture" in err and "move it out" in err
+
 def test_eval_gan_samples_a_checkpoint_and_scores_it(tmp_path, tiny_gan_config, capsys):
     run = tmp_path / "gan"
     train_gan(tiny_gan_config, run, quiet=True)

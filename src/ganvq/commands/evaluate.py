@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 
 from ganvq.commands.export import SOURCE_FILE
+from ganvq.commands.reconstruct import GRID_NAMES
 from ganvq.commands.sample import generate, sample
 from ganvq.data import (
     ImageDataset,
@@ -118,6 +119,10 @@ def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torc
     note = describe_skipped(fake)
     if note:
         warn(note)
+    for name in GRID_NAMES:
+        if (Path(folder) / name).is_file():
+            warn(f"{Path(folder) / name} looks like the overview picture reconstruct, decode or restore writes beside "
+                 "its images: it is scored as one more sample; move it out of the folder to score the images alone")
     return fake.images
 
 

@@ -49,9 +49,12 @@ def input_names(path: str, data: ImageDataset) -> list[str]:
     return [f"{i:0{width}d}" for i in range(n)]
 
 
+GRID_NAMES = ("grid.png", "ganvq-grid.png")  # the overview written beside the images; the second if an input is grid
+
+
 def _grid_name(names: list[str]) -> str:
     """grid.png, unless an input image is itself called grid."""
-    return "grid.png" if "grid" not in names else "ganvq-grid.png"
+    return GRID_NAMES[0] if "grid" not in names else GRID_NAMES[1]
 
 
 def _encode(model, images: torch.Tensor, bar: Progress) -> torch.Tensor:
@@ -153,5 +156,5 @@ def decode(ckpt: str, codes: str, out: str, device: str = "auto", quiet: bool = 
     names = [f"{i:0{width}d}" for i in range(len(indices))]
     with progress(len(indices), "decode", unit="image", quiet=quiet) as bar:
         first = _decode_and_write(model, indices, out_dir, names, bar)
-    save_grid(out_dir / "grid.png", first, upscale=2)
+    save_grid(out_dir / GRID_NAMES[0], first, upscale=2)
     return {"images": len(indices), "out": str(out_dir)}
