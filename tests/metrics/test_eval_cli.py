@@ -35,6 +35,10 @@ def test_eval_folder_warns_when_a_grid_written_by_reconstruct_sits_among_the_sam
     err = capsys.readouterr().err
     assert json.loads(out.read_text())["samples"] == 33  # still scored, and the user is told
     assert f"{fake / 'grid.png'} looks like the overview picture" in err and "move it out" in err
+    Image.fromarray(np.zeros((60, 120), np.uint8)).save(fake / "ganvq-grid.png")  # then grid.png was an input
+    assert main(["eval", "folder", "--real", "fashion-mnist", "--fake", str(fake), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"{fake / 'ganvq-grid.png'} looks like" in err and f"{fake / 'grid.png'} looks like" not in err
 
 def test_eval_gan_samples_a_checkpoint_and_scores_it(tmp_path, tiny_gan_config, capsys):
     run = tmp_path / "gan"

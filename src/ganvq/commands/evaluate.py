@@ -119,10 +119,11 @@ def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torc
     note = describe_skipped(fake)
     if note:
         warn(note)
-    for name in GRID_NAMES:
-        if (Path(folder) / name).is_file():
-            warn(f"{Path(folder) / name} looks like the overview picture reconstruct, decode or restore writes beside "
-                 "its images: it is scored as one more sample; move it out of the folder to score the images alone")
+    # ganvq-grid.png first: reconstruct writes it when an input is called grid, and then grid.png is a sample
+    grid = next((Path(folder) / n for n in reversed(GRID_NAMES) if (Path(folder) / n).is_file()), None)
+    if grid:
+        warn(f"{grid} looks like the overview picture reconstruct, decode or restore writes beside its images: it "
+             "is scored as one more sample; move it out of the folder to score the images alone")
     return fake.images
 
 
