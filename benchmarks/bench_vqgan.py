@@ -14,6 +14,7 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # seeds 2 and 3 (--sizes 7x7) one after the other on one core while another benchmark ran on the other:
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 14x14 --set perceptual_weight=0.03 \
         --set perceptual_start=0 --set disc_start=100000 --seed S --out benchmarks/results/vqgan-p0-seedS.json
+    # (-seed4 .. -seed7: --sizes 7x7, two invocations at once; seeds 6 and 7 also with --inception-images 2000)
     # results/vqgan-sweep/d500-*.json: discriminator screens, also scored on Inception-v3 (which no loss sees):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 --set perceptual=none --set disc_start=500 \
         --set disc_weight=0.8 --inception-images 2000 --tag d500npw8- --out benchmarks/results/vqgan-sweep/...

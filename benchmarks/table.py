@@ -882,19 +882,27 @@ def vqgan_seeds_table(path: Path) -> str:
              "| latents | seed | VQ-VAE steps | VQ-VAE FID / PSNR | VQGAN steps | VQGAN FID / PSNR | FID ratio "
              "| PSNR drop (dB) | bar |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     pairs: dict[str, list[tuple[float, float, bool]]] = {}
+    on_inception: dict[str, list[tuple[str, float]]] = {}  # (seed, ratio) where both models were scored on it
     for f in files:
         seed = f.stem.rsplit("seed", 1)[1]
         for latent, vae, gan, ratio, drop, ok in _vqgan_pairs(json.loads(f.read_text())):
             pairs.setdefault(latent, []).append((ratio, drop, ok))
+            if "recon_fid_inception" in vae and "recon_fid_inception" in gan:
+                on_inception.setdefault(latent, []).append(
+                    (seed, gan["recon_fid_inception"] / vae["recon_fid_inception"]))
             lines.append(f"| {latent} | {seed} | {vae['steps']:,} | {vae['recon_fid']:.2f} / {vae['test_psnr_db']:.2f} "
                          f"| {gan['steps']:,} | {gan['recon_fid']:.2f} / {gan['test_psnr_db']:.2f} | {ratio:.3f} "
                          f"| {drop:.2f} | {_verdict(ok)} |")
     lines.append("")
     for latent, rows in pairs.items():
         met = sum(ok for _, _, ok in rows)
+        inception = on_inception.get(latent)
         lines.append(f"{latent}: the bar is met on {met} of {len(rows)} seeds; mean FID ratio "
                      f"{sum(r for r, _, _ in rows) / len(rows):.3f}, mean PSNR drop "
-                     f"{sum(d for _, d, _ in rows) / len(rows):.2f} dB.")
+                     f"{sum(d for _, d, _ in rows) / len(rows):.2f} dB."
+                     + (f" On Inception-v3 (seed{'s' * (len(inception) > 1)} {', '.join(s for s, _ in inception)}): "
+                        "FID ratio "
+                        + ", ".join(f"{r:.3f}" for _, r in inception) + "." if inception else ""))
     return "\n".join(lines)
 
 
@@ -1129,8 +1137,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-perceptual.json": vqgan_table, "vqgan-perceptual-seed1.json": vqgan_table,
           "vqgan-perceptual-seed2.json": vqgan_table, "vqgan-perceptual-seed3.json": vqgan_table,
           "vqgan-14x14-amx.json": vqgan_table,
-          **{f"vqgan-p0-seed{s}.json": vqgan_table for s in range(5)},
-          "vqgan-p0-seed5.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
+          **{f"vqgan-p0-seed{s}.json": vqgan_table for s in range(7)},
+          "vqgan-p0-seed7.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           **{f"vqgan-p14-seed{s}.json": vqgan_table for s in range(4)},
           "vqgan-p14-seed4.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           "vqgan-p14-10min-seed0.json": vqgan_table,

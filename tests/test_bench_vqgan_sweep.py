@@ -39,12 +39,15 @@ def test_seeds_table_judges_each_seed_and_counts_them(tmp_path, benchmark_module
     bar = {"fid_ratio_max": 0.5, "psnr_drop_max_db": 1.0}
     for seed, (fid, psnr) in enumerate([(0.8, 23.5), (1.0, 22.5)]):  # seed 1: ratio 0.5 but 1.5 dB lower
         rows = [{**_row("vqvae", 2.0), "test_psnr_db": 24.0}, {**_row("vqgan", fid), "test_psnr_db": psnr}]
+        if seed == 1:  # scored on Inception-v3 too
+            rows = [{**rows[0], "recon_fid_inception": 30.0}, {**rows[1], "recon_fid_inception": 28.5}]
         (tmp_path / f"rec-seed{seed}.json").write_text(json.dumps({"bar": bar, "results": rows}))
     (tmp_path / "other-seed0.json").write_text(json.dumps({"bar": bar, "results": []}))  # another recipe: left out
     text = table.vqgan_seeds_table(tmp_path / "rec-seed1.json")
     assert "| 7x7 | 0 | 100 | 2.00 / 24.00 | 100 | 0.80 / 23.50 | 0.400 | 0.50 | met |" in text
     assert "| 7x7 | 1 | 100 | 2.00 / 24.00 | 100 | 1.00 / 22.50 | 0.500 | 1.50 | **not met** |" in text
-    assert "7x7: the bar is met on 1 of 2 seeds; mean FID ratio 0.450, mean PSNR drop 1.00 dB." in text
+    assert ("7x7: the bar is met on 1 of 2 seeds; mean FID ratio 0.450, mean PSNR drop 1.00 dB. On Inception-v3 "
+            "(seed 1): FID ratio 0.950.") in text
 
 
 def test_sweep_shows_the_inception_fid_where_a_run_was_scored_on_it(tmp_path, benchmark_module):
