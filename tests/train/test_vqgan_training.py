@@ -49,6 +49,25 @@ def test_the_discriminator_and_the_perceptual_term_start_at_their_start_steps(ti
     assert late["train/gan_weight"] > 0 and late["train/d_loss"] > 0
 
 
+
+def test_a_gan_weight_of_zero_leaves_the_discriminator_untrained(tiny_vqgan_config):
+    config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(tiny_vqgan_config.vqgan, disc_weight=0))
+    with loop.seeded(config.train):
+        task = VQGANTask(config)
+        before = _disc(task)
+        metrics = [task.train_step(s) for s in range(4)]  # past its start step, 2
+    assert all(torch.equal(before[k], v) for k, v in _disc(task).items())
+    assert all(m["train/g_loss"] == m["train/d_loss"] == 0 for m in metrics)
+    assert metrics[-1]["train/perceptual"] > 0  # the rest of the VQGAN still trains
+    features = dataclasses.replace(config, vqgan=dataclasses.replace(config.vqgan, perceptual="features"))
+    with loop.seeded(features.train):
+        task = VQGANTask(features)  # its perceptual term matches D's features, so D still learns
+        before = _disc(task)
+        metrics = [task.train_step(s) for s in range(4)]
+    assert any(not torch.equal(before[k], v) for k, v in _disc(task).items())
+    assert metrics[-1]["train/g_loss"] == 0 and metrics[-1]["train/d_loss"] > 0
+
+
 def test_a_vqgan_checkpoint_resumes_exactly(tmp_path, tiny_vqgan_config, crash_after_checkpoint):
     full = tmp_path / "full"
     train_vqgan(tiny_vqgan_config, full, quiet=True)

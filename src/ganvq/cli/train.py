@@ -156,8 +156,9 @@ def _add_train_vqgan(sub) -> None:
                        "VQGAN weights",
                        "model:, train:, vqgan:, data:", "the VQ-VAE's learning rate (default: the preset's)")
     p.add_argument("--gan-loss", choices=VQGAN_LOSSES, help="the discriminator's loss (default hinge)")
-    p.add_argument("--disc-weight", type=float, help="weight of the GAN term, times the adaptive weight (default: "
-                                                     "the preset's)")
+    p.add_argument("--disc-weight", type=float,
+                   help="weight of the GAN term, times the adaptive weight (default: the preset's; 0: no GAN term, "
+                        "and D trains only for --perceptual features)")
     p.add_argument("--disc-start", type=int, help="steps before the discriminator starts (default: the preset's)")
     p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=None,
                    help="balance the GAN term by |grad L_rec| / |grad L_GAN| at the decoder's last layer (default on)")

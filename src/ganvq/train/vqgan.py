@@ -85,7 +85,11 @@ class VQGANTask(VQVAETask):
             self._fit_codebook()
         x = self._next_images()
         x_in = x if self.corruption is None else self.corruption(x, self._corrupt_generator(step))
-        gan_on = adopt_weight(1.0, step, g.disc_start) > 0
+        started = adopt_weight(1.0, step, g.disc_start) > 0
+        # a GAN weight of 0 leaves the GAN term out, and D too unless the perceptual term uses D's features: neither
+        # then costs a step
+        gan_on = started and g.disc_weight > 0
+        d_on = gan_on or (started and self.perceptual_kind == "features")
         with autocast(self.device, cfg.train.precision):
             out = self.ddp(x_in, target=x)  # a restoration model (--corrupt): damaged inputs, clean targets; D and
             # the perceptual loss compare the output with the clean images
@@ -105,7 +109,7 @@ class VQGANTask(VQVAETask):
         self.scaler.update()
 
         d_loss = torch.zeros(())
-        if gan_on:  # real and fake in one batch: one forward for DDP, and spectral norm has no batch statistics
+        if d_on:  # real and fake in one batch: one forward for DDP, and spectral norm has no batch statistics
             with autocast(self.device, cfg.train.precision):
                 logits = self.ddp_disc(torch.cat([x, out.x_hat.detach()]))  # (2B, h, w)
                 d_loss = discriminator_loss(g.loss, *logits.chunk(2))
