@@ -18,6 +18,12 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # results/vqgan-sweep/d500-*.json: discriminator screens, also scored on Inception-v3 (which no loss sees):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 7x7 --set perceptual=none --set disc_start=500 \
         --set disc_weight=0.8 --inception-images 2000 --tag d500npw8- --out benchmarks/results/vqgan-sweep/...
+    # results/vqgan-d15-seedS.json: the 7x7 preset as shipped in 15-minute runs, long enough for its discriminator
+    # to join at step 2,000; vqgan-d15nod-seedS.json: the same VQGAN without it, logged around the same step:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 15 --sizes 7x7 --seed S --inception-images 2000 \
+        --out benchmarks/results/vqgan-d15-seedS.json
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 15 --sizes 7x7 --seed S --inception-images 2000 \
+        --only vqgan --set disc_start=100000 --around 2000 --out benchmarks/results/vqgan-d15nod-seedS.json
 """
 
 from __future__ import annotations
@@ -59,10 +65,12 @@ def option_value(text: str):
         return text
 
 
-def config_for(kind: str, size: str, minutes: float, seed: int, threads: int, changes: dict) -> VQVAERunConfig:
-    """The preset's run config with a time budget, no periodic scoring, a metric line every 25 steps."""
-    train = {"steps": None, "minutes": minutes, "seed": seed, "threads": threads, "eval_images": 0,
-             "ckpt_every": 10**9, "log_every": 25}
+def config_for(kind: str, size: str, minutes: float, seed: int, threads: int, changes: dict,
+               steps: int | None = None) -> VQVAERunConfig:
+    """The preset's run config with a time budget (or a step count), no periodic scoring, a metric line every 25
+    steps."""
+    train = {"steps": steps, "minutes": None if steps else minutes, "seed": seed, "threads": threads,
+             "eval_images": 0, "ckpt_every": 10**9, "log_every": 25}
     overrides = {"train": train, **({"vqgan": changes} if kind == "vqgan" else {})}
     return build_run_config(kind, PRESETS[size], None, overrides)
 
@@ -108,7 +116,7 @@ def around_start(out: Path, start: int, before: int = 100, after: int = 600) -> 
 
 
 def run_model(kind: str, size: str, args, changes: dict, test: torch.Tensor) -> dict:
-    config = config_for(kind, size, args.minutes, args.seed, args.threads, changes)
+    config = config_for(kind, size, args.minutes, args.seed, args.threads, changes, args.steps)
     out = RUNS / f"{args.tag}{size}-{kind}"
     shutil.rmtree(out, ignore_errors=True)
     load = os.getloadavg()[0]
@@ -122,13 +130,19 @@ def run_model(kind: str, size: str, args, changes: dict, test: torch.Tensor) -> 
            **score(out, test, args.inception_images)}
     if kind == "vqgan":
         row["vqgan"] = to_dict(config.vqgan)
-        row["around_disc_start"] = around_start(out, config.vqgan.disc_start)
+        around = args.around if args.around is not None else config.vqgan.disc_start
+        row["around_disc_start"] = around_start(out, around)
+        if args.around is not None:
+            row["around_step"] = args.around
     return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget per model")
+    parser.add_argument("--steps", type=int, help="a step count per model instead of --minutes: the learning-rate "
+                        "schedule then follows steps, not the clock, so two runs of one seed that differ only from "
+                        "step S on are the same run up to S")
     parser.add_argument("--sizes", nargs="+", default=list(PRESETS), choices=list(PRESETS))
     parser.add_argument("--only", choices=["vqvae", "vqgan"], help="train one of the two (tuning)")
     parser.add_argument("--set", action="append", default=[], metavar="OPTION=VALUE",
@@ -136,6 +150,9 @@ def main() -> None:
     parser.add_argument("--eval-images", type=int, default=10000, help="test images scored (10,000: all)")
     parser.add_argument("--inception-images", type=int, default=0,
                         help="also score the first N test images' reconstructions on Inception-v3 (0: not)")
+    parser.add_argument("--around", type=int, metavar="STEP",
+                        help="log training PSNR around this step instead of the discriminator's start (a run "
+                             "without one, to compare with a run whose discriminator starts there)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tag", default="", help="prefix of the run folders under runs/bench-vqgan/")
@@ -170,11 +187,15 @@ def main() -> None:
         "dataset": "fashion-mnist (train 60,000 / test 10,000)",
         # the niceness this process ran at (os.nice(0) reads it), not the usage line's suggestion
         "commands": [f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} nice -n {os.nice(0)} python "
-                     f"benchmarks/bench_vqgan.py --minutes {args.minutes:g} --sizes {' '.join(args.sizes)}"
+                     f"benchmarks/bench_vqgan.py "
+                     + (f"--steps {args.steps}" if args.steps else f"--minutes {args.minutes:g}")
+                     + f" --sizes {' '.join(args.sizes)}"
                      + "".join(f" --set {s}" for s in args.set) + (f" --only {args.only}" if args.only else "")
                      + (f" --seed {args.seed}" if args.seed else "")
+                     + (f" --around {args.around}" if args.around is not None else "")
                      + (f" --inception-images {args.inception_images}" if args.inception_images else "")],
-        "minutes_per_model": args.minutes,
+        "minutes_per_model": None if args.steps else args.minutes,
+        **({"steps_per_model": args.steps} if args.steps else {}),
         "recon_fid_definition": "FID between the test images and their reconstructions on ganvq-fmnist-cnn-v1 "
                                 "features (the evaluation suite's shipped extractor)",
         "caveat": "the VQGAN's perceptual loss (perceptual 'cnn') compares features of that same extractor, so "

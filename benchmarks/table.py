@@ -866,9 +866,11 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
               "| latents | model | step | PSNR (dB) | codes used | adaptive GAN weight | D loss |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in logged:
+        who = (f"{r['model']} (D from step {r['vqgan']['disc_start']:,}; logged around step {r['around_step']:,})"
+               if "around_step" in r else f"{r['model']} (D from step {r['vqgan']['disc_start']})")
         for p in r["around_disc_start"]:
-            lines.append(f"| {r['latent']} | {r['model']} (D from step {r['vqgan']['disc_start']}) | {p['step']} "
-                         f"| {p['psnr']:.2f} | {p['codes_used']} | {p['gan_weight']:.3f} | {p['d_loss']:.3f} |")
+            lines.append(f"| {r['latent']} | {who} | {p['step']} | {p['psnr']:.2f} | {p['codes_used']} "
+                         f"| {p['gan_weight']:.3f} | {p['d_loss']:.3f} |")
     return "\n".join(lines)
 
 
@@ -903,6 +905,76 @@ def vqgan_seeds_table(path: Path) -> str:
                      + (f" On Inception-v3 (seed{'s' * (len(inception) > 1)} {', '.join(s for s, _ in inception)}): "
                         "FID ratio "
                         + ", ".join(f"{r:.3f}" for _, r in inception) + "." if inception else ""))
+    return "\n".join(lines)
+
+
+def vqgan_long_table(path: Path) -> str:
+    """The discriminator in long runs: each seed's PREFIX-seedS.json (a VQGAN whose D joins during the run, after
+    the VQ-VAE of its invocation if any) beside PREFIXnod-seedS.json (the same VQGAN without D, its training PSNR
+    logged around the step D joins in the other); `path`: one of the first."""
+    prefix = path.name.rsplit("-seed", 1)[0]
+    files = sorted(path.parent.glob(f"{prefix}-seed*.json"), key=lambda f: int(f.stem.rsplit("seed", 1)[1]))
+    lines, notes, pairs = [], [], []
+    for f in files:
+        seed = f.stem.rsplit("seed", 1)[1]
+        data = json.loads(f.read_text())
+        by = {r["model"]: r for r in data["results"]}
+        bare = path.parent / f"{prefix}nod-seed{seed}.json"
+        nod = json.loads(bare.read_text())["results"][0] if bare.is_file() else None
+        if not lines:
+            m, gan = data["machine"], by["vqgan"]
+            budget = (f"{data['steps_per_model']:,} steps" if data.get("steps_per_model")
+                      else f"{data['minutes_per_model']:g} minutes")
+            lines = [f"The discriminator in runs long enough for it to join (`benchmarks/bench_vqgan.py` → "
+                     f"`benchmarks/results/{prefix}-seed*.json`, `{data['commands'][0]}`; without D: "
+                     f"`{prefix}nod-seed*.json`, the same with `"
+                     + "--only vqgan " * ("--only" not in data["commands"][0])
+                     + f"--set disc_start=100000 --around "
+                     f"{gan['vqgan']['disc_start']}`): {budget} per model on {m['threads']} thread of CPU {m['cpu']}, "
+                     f"two invocations at once. CNN FID: {data['recon_fid_definition']}, all 10,000 test images; "
+                     f"Inception FID: the same on Inception-v3 (which no ganvq loss sees), first "
+                     f"{gan.get('inception_images', 0):,} test images.", "",
+                     "| seed | model | steps | D steps | s / step | CNN FID | Inception FID | PSNR (dB) | SSIM "
+                     "| codes used |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for name, r in (("VQ-VAE", by.get("vqvae")), ("VQGAN, D joins", by["vqgan"]), ("VQGAN, no D", nod)):
+            if r is None:
+                continue
+            start = r["vqgan"]["disc_start"] if "vqgan" in r else None
+            d_steps = f"{r['steps'] - start:,}" if start is not None and start < r["steps"] else "—"
+            lines.append(f"| {seed} | {name} | {r['steps']:,} | {d_steps} | {r['seconds_per_step']:.3f} "
+                         f"| {r['recon_fid']:.2f} "
+                         f"| {r['recon_fid_inception']:.2f} | {r['test_psnr_db']:.2f} | {r['test_ssim']:.3f} "
+                         f"| {r['codes_used']} / {r['codebook_size']} |")
+        vae, gan = by.get("vqvae"), by["vqgan"]
+        if vae:
+            pairs.append((gan["recon_fid"] / vae["recon_fid"],
+                          gan["recon_fid_inception"] / vae["recon_fid_inception"],
+                          vae["test_psnr_db"] - gan["test_psnr_db"]))
+        if nod is not None:
+            notes.append((seed, gan, nod))
+    lines.append("")
+    if pairs:
+        n = len(pairs)
+        lines.append(f"VQGAN (D joins) over the VQ-VAE, mean of {n} seed{'s' * (n > 1)}: CNN FID ratio "
+                     f"{sum(p[0] for p in pairs) / n:.3f}, Inception FID ratio {sum(p[1] for p in pairs) / n:.3f}, "
+                     f"PSNR {sum(p[2] for p in pairs) / n:.2f} dB lower; the bar (CNN ratio ≤ 0.5, ≤ 1 dB lower) is "
+                     f"met on {sum(p[0] <= 0.5 and p[2] <= 1 for p in pairs)} of {n}.")
+    for seed, gan, nod in notes:
+        at = {q["step"]: q["psnr"] for q in nod["around_disc_start"]}
+        start = gan["vqgan"]["disc_start"]
+        logged = [q for q in gan["around_disc_start"] if q["step"] in at]
+
+        def gap(lo: int, hi: int) -> str:
+            diffs = [q["psnr"] - at[q["step"]] for q in logged if lo <= q["step"] <= hi]
+            return f"{sum(diffs) / len(diffs):+.2f} dB" if diffs else "—"
+
+        end = logged[-1]["step"] if logged else start
+        lines.append(f"Seed {seed}, with D over without: CNN FID ratio {gan['recon_fid'] / nod['recon_fid']:.3f}, "
+                     f"Inception FID ratio {gan['recon_fid_inception'] / nod['recon_fid_inception']:.3f}, test PSNR "
+                     f"{gan['test_psnr_db'] - nod['test_psnr_db']:+.2f} dB; training PSNR with D minus without (logged "
+                     f"every 25 steps), mean over steps {start - 100:,}–{start:,}, before D joins: "
+                     f"{gap(start - 100, start)}; over steps {start + 1:,}–{start + 200:,}: "
+                     f"{gap(start + 1, start + 200)}; over steps {end - 199:,}–{end:,}: {gap(end - 199, end)}.")
     return "\n".join(lines)
 
 
@@ -1144,6 +1216,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p14-10min-seed0.json": vqgan_table,
           "vqgan-p14-10min-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
+          "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
+          "vqgan-s4400-seed1.json": vqgan_long_table,
           "vqgan-generation.json": vqgan_generation_table, "vqgan-generation-seed1.json": vqgan_generation_table,
           "vqgan-generation-vqvae-ablation.json": vqgan_generation_table,
           "vqgan-generation-inception.json": vqgan_generation_table,

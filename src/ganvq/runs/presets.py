@@ -95,7 +95,9 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
 # term matches; on Inception-v3 the ratio is 0.948 over 4 of those seeds (results/vqgan-extractors.json,
 # vqgan-p0-seed6.json, -seed7.json), so the gain is the term fitting its scorer's features. So at 7x7 the
 # perceptual term starts at once at 0.03 and the discriminator joins at step 2,000, beyond those runs (taming-
-# transformers also starts it late); runs long enough for it to join have not been measured. At 14x14 (about 700
+# transformers also starts it late). Where it joins, it has not helped: in 15-minute runs (about 4,300 steps) the bar
+# held on 2 seeds of 4 (results/vqgan-d15-seed*.json), and against the same run without it at 4,400 steps it gave
+# Inception FID ratios 1.111 and 0.981, CNN 1.317 and 0.959 (results/vqgan-s4400*.json). At 14x14 (about 700
 # steps in 5 minutes on that CPU) the first tuning lost to the plain VQ-VAE on both counts (FID ratio 1.49, 3.5 dB
 # lower; results/vqgan-14x14-amx.json), as did the term from step 0 at 0.03 (1.64, 2.5 dB); at 0.01 from step 0 it
 # gave a mean ratio of 0.832 over 5 seeds (0.601-1.184) at a mean 0.59 dB lower (results/vqgan-p14-seed*.json):
