@@ -143,7 +143,7 @@ def train_vqgan(config: VQVAERunConfig | None, out: str | Path, resume: bool = F
 
     def make_and_tell(cfg: VQVAERunConfig, previous=None) -> VQVAETask:
         task = make_task(cfg, previous)
-        start = cfg.vqgan.disc_start if cfg.vqgan else 0
+        start = cfg.vqgan.disc_start if cfg.vqgan and cfg.vqgan.disc_weight > 0 else 0  # 0: no GAN term to join
         if previous is None and start > 0 and not quiet and distributed.current().main:  # once the config is valid
             print(f"ganvq: the discriminator joins at step {start:,} (--disc-start); until then the VQ-VAE learns "
                   "from its pixel and perceptual terms alone", file=sys.stderr)
