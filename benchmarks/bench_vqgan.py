@@ -24,6 +24,10 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
         --out benchmarks/results/vqgan-d15-seedS.json
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 15 --sizes 7x7 --seed S --inception-images 2000 \
         --only vqgan --set disc_start=100000 --around 2000 --out benchmarks/results/vqgan-d15nod-seedS.json
+    # results/vqgan-s4400-seedS.json and vqgan-s4400nod-seedS.json: the same two VQGANs for 4,400 steps each, a
+    # step count making them the same run up to step 2,000 (a --minutes budget lets them drift apart before):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --steps 4400 --sizes 7x7 --seed S --inception-images 2000 \
+        --only vqgan [--set disc_start=100000 --around 2000] --out benchmarks/results/vqgan-s4400[nod]-seedS.json
 """
 
 from __future__ import annotations

@@ -49,7 +49,6 @@ def test_the_discriminator_and_the_perceptual_term_start_at_their_start_steps(ti
     assert late["train/gan_weight"] > 0 and late["train/d_loss"] > 0
 
 
-
 def test_a_gan_weight_of_zero_leaves_the_discriminator_untrained(tiny_vqgan_config):
     config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(tiny_vqgan_config.vqgan, disc_weight=0))
     with loop.seeded(config.train):
