@@ -874,11 +874,16 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
     return "\n".join(lines)
 
 
+def _seed_files(path: Path) -> tuple[str, list[Path]]:
+    """The prefix of a PREFIX-seedS.json file and all of that prefix's seed files beside it, by seed."""
+    prefix = path.name.rsplit("-seed", 1)[0]
+    return prefix, sorted(path.parent.glob(f"{prefix}-seed*.json"), key=lambda f: int(f.stem.rsplit("seed", 1)[1]))
+
+
 def vqgan_seeds_table(path: Path) -> str:
     """One recipe's bench_vqgan.py files over seeds (PREFIX-seedS.json, `path` one of them): each seed's pair and
     verdict, then per latent size the seeds that meet the bar and the mean ratio and PSNR drop."""
-    prefix = path.name.rsplit("-seed", 1)[0]
-    files = sorted(path.parent.glob(f"{prefix}-seed*.json"), key=lambda f: int(f.stem.rsplit("seed", 1)[1]))
+    prefix, files = _seed_files(path)
     lines = [f"The `{prefix}-seed*.json` pairs above, seed by seed (VQGAN against the VQ-VAE trained before it in "
              "the same invocation):", "",
              "| latents | seed | VQ-VAE steps | VQ-VAE FID / PSNR | VQGAN steps | VQGAN FID / PSNR | FID ratio "
@@ -912,8 +917,7 @@ def vqgan_long_table(path: Path) -> str:
     """The discriminator in long runs: each seed's PREFIX-seedS.json (a VQGAN whose D joins during the run, after
     the VQ-VAE of its invocation if any) beside PREFIXnod-seedS.json (the same VQGAN without D, its training PSNR
     logged around the step D joins in the other); `path`: one of the first."""
-    prefix = path.name.rsplit("-seed", 1)[0]
-    files = sorted(path.parent.glob(f"{prefix}-seed*.json"), key=lambda f: int(f.stem.rsplit("seed", 1)[1]))
+    prefix, files = _seed_files(path)
     lines, notes, pairs = [], [], []
     for f in files:
         seed = f.stem.rsplit("seed", 1)[1]
