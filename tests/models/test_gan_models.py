@@ -72,6 +72,21 @@ def test_projection_discriminator_scores_depend_on_the_label():
     assert not torch.allclose(D(x, torch.tensor([0, 0])), D(x, torch.tensor([5, 5])))
 
 
+def test_a_pooled_projection_meets_the_summed_features_with_s0_squared_fewer_weights():
+    torch.manual_seed(0)
+    flat = build_discriminator(_tiny(d_norm="none", num_classes=10))
+    pooled = build_discriminator(_tiny(d_norm="none", num_classes=10, d_projection="pooled")).eval()
+    assert flat.embed.weight.shape == (10, 16 * 7 * 7) and pooled.embed.weight.shape == (10, 16)
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 4, 9])
+    h = x
+    for conv in pooled.convs:
+        h = torch.nn.functional.leaky_relu(conv(h), 0.2)
+    expected = pooled.last(h).flatten() + (pooled.embed.weight[y] * h.sum((2, 3))).sum(1)
+    torch.testing.assert_close(pooled(x, y), expected)
+    with pytest.raises(GanvqError, match="projection"):
+        GANConfig(d_projection="spatial")
+
+
 def test_labels_must_match_the_model():
     G = build_generator(_tiny(num_classes=10))
     with pytest.raises(GanvqError, match="conditional"):

@@ -220,6 +220,9 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--loss", choices=LOSSES, help="GAN loss (default: the preset's)")
     p.add_argument("--arch", choices=["dcgan", "resnet"], help="DCGAN or SN-ResNet generator and discriminator")
     p.add_argument("--d-norm", choices=["bn", "sn", "none"], help="discriminator normalisation (bn: the article)")
+    p.add_argument("--d-projection", choices=["flat", "pooled"],
+                   help="what a conditional DCGAN discriminator's class embedding meets: its last feature map "
+                        "(flat) or that map summed over space (pooled: 49x fewer weights at 28 px)")
     p.add_argument("--n-d", type=int, help="discriminator steps per generator step")
     p.add_argument("--ema-decay", type=float, help="EMA of G for sampling, e.g. 0.999 (0: off)")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
@@ -271,7 +274,8 @@ def build_gan_config(args) -> GANRunConfig:
            "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
            "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
            "on_diverge": args.on_diverge, "sample_every": args.sample_every}
-    model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm}
+    model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm,
+             "d_projection": args.d_projection}
     privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,
                "noise_multiplier": args.dp_noise_multiplier, "accountant": args.dp_accountant}
     return build_run_config("gan", args.preset, args.config, {"model": model, "train": _train_options(args),

@@ -20,6 +20,7 @@ from ganvq.errors import GanvqError
 
 ARCHS = ("dcgan", "resnet")
 D_NORMS = ("bn", "sn", "none")
+D_PROJECTIONS = ("flat", "pooled")
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,10 @@ class GANConfig:
     d_width: int = 64  # discriminator channels at full resolution (DCGAN's ndf)
     d_norm: str = "bn"  # discriminator normalisation: "bn" (the article), "sn" (spectral), "none" (for WGAN-GP)
     num_classes: int = 0  # 0: unconditional; K > 0: conditional G (one-hot input, conditional BN), projection D
+    # What the DCGAN D's class embedding meets: "flat", the s0 x s0 feature map its last layer reads (C * s0²
+    # numbers per class), or "pooled", that map summed over space (C numbers: Miyato & Koyama 2018, as the
+    # SN-ResNet D always does); pooled has s0² times fewer embedding weights, which DP-SGD's noise grows with.
+    d_projection: str = "flat"
     dcgan_init: bool = True  # weights ~ N(0, 0.02), BN gains ~ N(1, 0.02), as the DCGAN paper prescribes
 
     def __post_init__(self) -> None:
@@ -39,6 +44,9 @@ class GANConfig:
             raise GanvqError(f"unknown GAN architecture {self.arch!r}; choose {' or '.join(ARCHS)}")
         if self.d_norm not in D_NORMS:
             raise GanvqError(f"unknown discriminator norm {self.d_norm!r}; choose from {', '.join(D_NORMS)}")
+        if self.d_projection not in D_PROJECTIONS:
+            raise GanvqError(f"unknown discriminator projection {self.d_projection!r}; choose from "
+                             f"{', '.join(D_PROJECTIONS)}")
         if self.arch == "resnet" and self.d_norm == "bn":
             raise GanvqError("the SN-ResNet discriminator takes d_norm 'sn' or 'none', not batch norm")
         if self.channels not in (1, 3):
@@ -164,8 +172,9 @@ class DCGANDiscriminator(nn.Module):
             self.norms.append(nn.BatchNorm2d(b) if cfg.d_norm == "bn" else nn.Identity())
         self.last = _sn(nn.Conv2d(chans[-1], 1, s0, 1, 0, bias=bias), sn)  # a linear layer on the s0 x s0 map
         if cfg.num_classes:
-            # Projection D: the class embedding meets the same flattened features the last layer reads.
-            self.embed = _sn(nn.Embedding(cfg.num_classes, chans[-1] * s0 * s0), sn)
+            # Projection D: the class embedding meets the flattened features the last layer reads, or their sum
+            self.pooled = cfg.d_projection == "pooled"
+            self.embed = _sn(nn.Embedding(cfg.num_classes, chans[-1] * (1 if self.pooled else s0 * s0)), sn)
             nn.init.normal_(self.embed.parametrizations.weight.original if sn else self.embed.weight, 0.0, 0.02)
         if cfg.dcgan_init:
             _dcgan_init(self)
@@ -182,7 +191,8 @@ class DCGANDiscriminator(nn.Module):
             h = F.leaky_relu(norm(conv(h)), 0.2)  # (B, C_i, H / 2**(i+1), W / 2**(i+1))
         logits = self.last(h).flatten()  # (B,)
         if y is not None:
-            logits = logits + (self.embed(y) * h.flatten(1)).sum(1)
+            phi = h.sum((2, 3)) if self.pooled else h.flatten(1)
+            logits = logits + (self.embed(y) * phi).sum(1)
         return logits
 
 
