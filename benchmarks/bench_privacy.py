@@ -61,10 +61,14 @@ SAMPLES = 10_000
 
 
 def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
-               width: int | None = None, n_d: int | None = None, batch: int | None = None):
+               width: int | None = None, n_d: int | None = None, batch: int | None = None,
+               projection: str | None = None):
     """dp-fmnist for `steps` G steps on the first `limit` images (None: all), private at ε when given, at another
-    width of G and D, another number of D steps per G step and another batch size, when given."""
+    width of G and D, another number of D steps per G step, another batch size and another projection of D's
+    class embedding, when given."""
     config = gan_preset(PRESET)
+    if projection:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, d_projection=projection))
     if n_d:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, n_d=n_d))
     if width:
@@ -77,11 +81,13 @@ def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, 
 
 
 def command(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None, out: Path,
-            width: int | None, n_d: int | None = None, batch: int | None = None) -> str:
+            width: int | None, n_d: int | None = None, batch: int | None = None,
+            projection: str | None = None) -> str:
     """The CLI command that trains the same run."""
     parts = [f"ganvq train gan --preset {PRESET} --steps {steps} --seed {seed} --out {out.name}"]
     parts += [f"--n-d {n_d}"] if n_d and n_d != gan_preset(PRESET).gan.n_d else []
     parts += [f"--batch-size {batch}"] if batch and batch != gan_preset(PRESET).train.batch_size else []
+    parts += [f"--d-projection {projection}"] if projection else []
     parts += [f"--config width{width}.json (model: g_width {width}, d_width {width})"] if width else []
     parts += [f"--limit {limit}"] if limit else []
     parts += [f"--dp-epsilon {epsilon:g} --dp-delta {DELTA:g}"] if epsilon else []
@@ -91,9 +97,9 @@ def command(limit: int | None, steps: int, epsilon: float | None, seed: int, thr
 
 def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
               workdir: Path, width: int | None = None, n_d: int | None = None,
-              batch: int | None = None) -> tuple[dict, Path]:
+              batch: int | None = None, projection: str | None = None) -> tuple[dict, Path]:
     """Train one run; its row: steps, time per step, threads, load, privacy spent."""
-    config = run_config(limit, steps, epsilon, seed, threads, width, n_d, batch)
+    config = run_config(limit, steps, epsilon, seed, threads, width, n_d, batch, projection)
     out = workdir / name
     shutil.rmtree(out, ignore_errors=True)  # a rerun trains its runs afresh
     load_before = os.getloadavg()
@@ -102,7 +108,8 @@ def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, s
     g_steps = summary["step"]
     return {
         "name": name, "train_images": limit or 60000, "epsilon_target": epsilon, "delta": DELTA if epsilon else None,
-        "command": command(limit, steps, epsilon, seed, threads, out, width, n_d, batch), "steps_asked": steps,
+        "command": command(limit, steps, epsilon, seed, threads, out, width, n_d, batch, projection),
+        "steps_asked": steps, "d_projection": config.model.d_projection,
         "n_d": config.gan.n_d, "batch_size": config.train.batch_size, "generator_steps": g_steps,
         "discriminator_steps": g_steps * config.gan.n_d,
         "train_seconds": summary["train_seconds"], "minutes": round(summary["train_seconds"] / 60, 2),
@@ -126,9 +133,10 @@ def attack_part(args, workdir: Path) -> list[dict]:
 def audit_row(row: dict, out: Path, args) -> dict:
     """The attacked run's row with its membership attacks (all of `ganvq audit membership`'s), its memorization
     audit, its samples and ROC pictures."""
-    audit = audit_membership(out, "train", "test", n=row["train_images"], samples=SAMPLES, seed=args.seed)
-    row["membership"] = {k: audit[k] for k in ("members", "non_members", "per_side", "samples", "reference",
-                                               "attacks") if k in audit}
+    audit = audit_membership(out, "train", "test", n=row["train_images"], samples=SAMPLES, seed=args.seed,
+                             non_member_n=args.non_member_n)
+    row["membership"] = {k: audit[k] for k in ("members", "non_members", "per_side", "member_count",
+                                               "non_member_count", "samples", "reference", "attacks") if k in audit}
     run = open_run(out, "gan")
     images = sample(run, SAMPLES, args.seed, device="cpu")[0]
     train, _, _ = candidates(run, "train")
@@ -147,8 +155,9 @@ def full_runs(args) -> list[tuple[str, float | None, int, int, int]]:
     about the same time, and at one batch size the same noise."""
     base, base_batch = gan_preset(PRESET).gan.n_d, gan_preset(PRESET).train.batch_size
     seed = f"-s{args.seed}" if args.seed else ""
+    projection = f"-{args.d_projection}" if args.d_projection else ""
     runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else "")
-             + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
+             + projection + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
             for epsilon in args.epsilons for n_d in args.n_d or [base] for b in args.batch_sizes or [base_batch]]
     return runs + ([("full-nonprivate" + seed, None, base, base_batch, args.full_steps)] if args.nonprivate else [])
 
@@ -168,7 +177,8 @@ def real_reference(sizes: list[int], seed: int) -> dict:
 def full_part(args, workdir: Path) -> list[dict]:
     rows = []
     for name, epsilon, n_d, batch, steps in full_runs(args):
-        row, out = train_row(name, None, steps, epsilon, args.seed, args.threads, workdir, n_d=n_d, batch=batch)
+        row, out = train_row(name, None, steps, epsilon, args.seed, args.threads, workdir, n_d=n_d, batch=batch,
+                             projection=args.d_projection if epsilon else None)
         run = open_run(out, "gan")
         images = sample(run, SAMPLES, args.seed, device="cpu")[0]
         scores = score_samples(images, "fashion-mnist", seed=args.seed)
@@ -232,6 +242,9 @@ def main() -> None:
                         help="training images of the attacked runs (the first N; default 1000), and members audited")
     parser.add_argument("--attack-width", type=int, default=16,
                         help="G and D width of the attacked runs (the preset's is 32; 16 trains ~3x faster)")
+    parser.add_argument("--non-member-n", type=int,
+                        help="held-out images each attacked run is audited against (default: as many as its "
+                             "members); more pin the 1%% FPR threshold down")
     parser.add_argument("--full-steps", type=int, default=0, help="G steps of each 60,000-image run (0: skip)")
     parser.add_argument("--epsilons", type=float, nargs="*", default=[10.0],
                         help="ε of the 60,000-image runs (none: only the non-private one)")
@@ -241,6 +254,9 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+",
                         help="batch sizes of the private 60,000-image runs (default: the preset's 128); each takes "
                              "fewer steps so that D sees as many images (Bie et al. 2023: larger batches help)")
+    parser.add_argument("--d-projection", choices=["flat", "pooled"],
+                        help="the private 60,000-image runs' projection of D's class embedding (default: the "
+                             "preset's); names end in -<projection>")
     parser.add_argument("--utility-n", type=int, nargs="+", default=[10_000, 60_000],
                         help="samples the utility classifier trains on (the largest is the bar's; default 10,000 and "
                              "60,000, the DP literature's convention)")

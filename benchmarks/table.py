@@ -1148,8 +1148,9 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
         lines += ["", "The same classifier trained on real training images instead of samples (what a perfect "
                   "generator would score): " + ", ".join(f"{a:.1%} on {int(n):,}" for n, a in
                                                reference["accuracy_by_images"].items()) + "."]
-    lines += ["", "Membership inference (members: the run's training images; non-members: as many held-out images) "
-              "and the memorization audit (nearest training image per sample, RMS pixels):", "",
+    lines += ["", "Membership inference (members: the run's training images; non-members: held-out images, as many as "
+              "listed; 95% bootstrap intervals in brackets, where recorded) and the memorization audit (nearest "
+              "training image per sample, RMS pixels):", "",
               "| run | attack | members / non-members | AUC | TPR at 1% FPR | TPR at 0.1% FPR | NN median ratio "
               "| closer than 1% of test |",
               "| --- | --- | --- | --- | --- | --- | --- | --- |"]
@@ -1158,8 +1159,12 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
             continue
         mem = r["memorization"]
         for name, a in r["membership"]["attacks"].items():
-            lines.append(f"| {r['name']} | {name} | {a['members']:,} / {a['non_members']:,} | {a['auc']:.3f} "
-                         f"| {a['tpr_at_1pct_fpr']:.1%} | {a['tpr_at_0.1pct_fpr']:.1%} | {mem['median_ratio']:.2f} "
+            auc, tpr = f"{a['auc']:.3f}", f"{a['tpr_at_1pct_fpr']:.1%}"
+            if "auc_95" in a:
+                (lo, hi), (tlo, thi) = a["auc_95"], a["tpr_at_1pct_fpr_95"]
+                auc, tpr = f"{auc} [{lo:.3f}, {hi:.3f}]", f"{tpr} [{tlo:.1%}, {thi:.1%}]"
+            lines.append(f"| {r['name']} | {name} | {a['members']:,} / {a['non_members']:,} | {auc} "
+                         f"| {tpr} | {a['tpr_at_0.1pct_fpr']:.1%} | {mem['median_ratio']:.2f} "
                          f"| {mem['closer_than_test_q0.01_fraction']:.4f} |")
     recorded = data.get("bar", {})
     by = {r["name"]: r for r in runs}

@@ -20,12 +20,15 @@ def private_run(tmp_path_factory):
     small.write_text(json.dumps({"model": {"g_width": 8, "d_width": 8, "z_dim": 16}}))
     run = tmp / "run"
     assert main(["--quiet", "train", "gan", "--out", str(run), "--config", str(small), *TINY,
-                 "--dp-epsilon", "5", "--dp-delta", "1e-5", "--dp-max-grad-norm", "0.5"]) == 0
+                 "--dp-epsilon", "5", "--dp-delta", "1e-5", "--dp-max-grad-norm", "0.5",
+                 "--d-projection", "pooled"]) == 0
     return run
 
 
 def test_a_private_run_stores_its_guarantee_and_its_utility_is_measured(private_run):
-    config = json.loads((private_run / "config.json").read_text())["privacy"]
+    config = json.loads((private_run / "config.json").read_text())
+    assert config["model"]["d_projection"] == "pooled"
+    config = config["privacy"]
     assert config["epsilon"] == 5.0 and config["max_grad_norm"] == 0.5 and config["noise_multiplier"] > 0
     run = open_run(private_run, "gan")
     facts = privacy_facts(run)  # what `ganvq eval gan` adds to eval-gan.json and prints
@@ -45,6 +48,16 @@ def test_audit_membership_writes_both_attacks_and_a_roc_picture(private_run, tmp
     assert out.with_suffix(".roc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "logan: AUC" in printed and "calibrated's reference: 9,900 of the non-member pool" in printed
+    assert "95% intervals: AUC" in printed and "100 of each" in printed
+    # more non-members than members: the rest of the pool is the reference
+    assert main(["--quiet", "audit", "membership", "--ckpt", str(private_run), "--n", "100", "--non-member-n", "1000",
+                 "--samples", "200", "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert (result["member_count"], result["non_member_count"], result["per_side"]) == (100, 1000, None)
+    assert result["reference"].startswith("9,000 of the non-member pool")
+    assert all(a["non_members"] == 1000 and a["auc_95"][0] <= a["auc"] <= a["auc_95"][1]
+               for a in result["attacks"].values())
+    assert "100 members and 1,000 non-members" in capsys.readouterr().out
     # non-members no more than the members: none left for the calibrated attack's reference, which is skipped
     assert main(["--quiet", "audit", "membership", "--ckpt", str(private_run), "--members", "test",
                  "--non-members", "train", "--samples", "50", "--out", str(out)]) == 0
@@ -78,6 +91,7 @@ def test_the_report_shows_the_guarantee_and_the_membership_audit(private_run, tm
     assert main(["--quiet", "report", str(private_run), "--out", str(page)]) == 0
     text = page.read_text()
     assert "-DP by DP-SGD on D (rdp accountant)" in text and "Membership inference" in text
+    assert "50 of each" in text and "95% intervals: AUC" in text
     assert text.count("data:image/png") >= 2  # the ROC picture among the page's pictures
 
 

@@ -5,6 +5,7 @@ import torch
 
 from ganvq.metrics.membership import (
     attack_summary,
+    bootstrap_intervals,
     calibrated_gan_leaks_scores,
     gan_leaks_scores,
     logan_scores,
@@ -35,6 +36,19 @@ def test_tpr_at_fpr_takes_the_best_threshold_within_the_false_positive_limit():
     non_members = torch.tensor([8.0] + [0.5] * 99)
     assert tpr_at_fpr(members, non_members, 0.0) == 0.5  # above 8: no non-member
     assert tpr_at_fpr(members, non_members, 0.01) == 0.75  # down to 1: one non-member in 100
+
+
+def test_bootstrap_intervals_cover_chance_when_both_sides_share_one_distribution():
+    g = torch.Generator().manual_seed(0)
+    members = torch.randn(500, generator=g)
+    few, many = torch.randn(500, generator=g), torch.randn(5000, generator=g)
+    s = attack_summary(members, few, rounds=300)
+    (lo, hi), (tlo, thi) = s["auc_95"], s["tpr_at_1pct_fpr_95"]
+    assert lo < 0.5 < hi and lo <= s["auc"] <= hi and tlo <= 0.01 <= thi
+    (lo, hi), (tlo, thi) = bootstrap_intervals(members, many, rounds=300).values()  # unbalanced sides
+    assert lo < 0.5 < hi and tlo <= 0.01 <= thi
+    assert bootstrap_intervals(members, few, rounds=50) == bootstrap_intervals(members, few, rounds=50)  # seeded
+    assert "auc_95" not in attack_summary(members, few, rounds=0)
 
 
 def test_gan_leaks_auc_is_one_when_members_are_exact_copies_among_the_samples():

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 
 def _membership(args) -> None:
-    from ganvq.commands.membership import audit_membership
+    from ganvq.commands.membership import audit_membership, counts, intervals
 
     r = audit_membership(args.ckpt, members=args.members, non_members=args.non_members, n=args.n,
-                         samples=args.samples, seed=args.seed, out=args.out, quiet=args.quiet)
-    print(f"members: {r['members']}; non-members: {r['non_members']}; {r['per_side']} of each "
+                         samples=args.samples, seed=args.seed, out=args.out, quiet=args.quiet,
+                         non_member_n=args.non_member_n)
+    print(f"members: {r['members']}; non-members: {r['non_members']}; {counts(r)} "
           "(chance: AUC 0.5, TPR 1% at 1% FPR)")
     for name, a in r["attacks"].items():
         print(f"{name}: AUC {a['auc']:.3f}, TPR at 1% FPR {100 * a['tpr_at_1pct_fpr']:.1f}%, "
-              f"at 0.1% FPR {100 * a['tpr_at_0.1pct_fpr']:.1f}%")
+              f"at 0.1% FPR {100 * a['tpr_at_0.1pct_fpr']:.1f}%{intervals(a)}")
     print(f"gan_leaks_calibrated's reference: {r['reference']}")
     print(f"wrote {r['written']} and {r['roc_png']}")
 
@@ -36,6 +37,10 @@ def add_audit_commands(sub) -> None:
                    help="images that were not: test (default: the run's held-out images) or a dataset name or path")
     p.add_argument("--n", type=int, default=1000, help="images drawn from each side (default 1000; fewer when a "
                                                        "side has fewer)")
+    p.add_argument("--non-member-n", type=int, metavar="N",
+                   help="draw N non-members instead of as many as the members: more of them pin the 1%% FPR "
+                        "threshold down (it rests on their highest 1%%); the rest are the calibrated attack's "
+                        "reference")
     p.add_argument("--samples", type=int, default=10_000, help="generated images GAN-Leaks searches (default 10000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the drawn candidates and samples")
     p.add_argument("-o", "--out", help="JSON file to write (default: audit-membership.json in the run folder; the "

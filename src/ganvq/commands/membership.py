@@ -1,10 +1,12 @@
 """`ganvq audit membership`: membership inference against a trained GAN (LOGAN and GAN-Leaks; metrics.membership).
 
 Members and non-members default to the run's own training images and its held-out images, so the audit
-needs only the run; any labelled dataset can stand in for either. Both sides are cut to the same size by a
-seeded draw, so chance is AUC 0.5 and TPR at 1% FPR 1%. The non-members left over from the draw (up to
-REFERENCE_MAX) are the calibrated GAN-Leaks attack's reference; with none left over that attack is skipped and
-the result says why.
+needs only the run; any labelled dataset can stand in for either. Both sides are drawn by a seeded draw, by
+default to the same size; more non-members than members (non_member_n) pin the 1% FPR threshold down better,
+since it is set by the highest 1% of their scores. Chance is AUC 0.5 and TPR at 1% FPR 1% either way, and each
+attack reports 95% bootstrap intervals of both. The non-members left over from the draw (up to REFERENCE_MAX)
+are the calibrated GAN-Leaks attack's reference; with none left over that attack is skipped and the result says
+why.
 """
 
 from __future__ import annotations
@@ -59,11 +61,29 @@ def _subset(images: torch.Tensor, labels: torch.Tensor | None, n: int, seed: int
     return images[idx], None if labels is None else labels[idx], images[order[n:]]
 
 
+def counts(audit: dict) -> str:
+    """How many candidates each side had: "500 of each", or "500 members and 5,000 non-members"."""
+    m = audit.get("member_count", audit.get("per_side"))
+    o = audit.get("non_member_count", audit.get("per_side"))
+    return f"{m:,} of each" if m == o and m is not None else f"{m:,} members and {o:,} non-members"
+
+
+def intervals(attack: dict) -> str:
+    """The attack's 95% bootstrap intervals as text ("" when the audit predates them)."""
+    if "auc_95" not in attack:
+        return ""
+    (a, b), (c, d) = attack["auc_95"], attack["tpr_at_1pct_fpr_95"]
+    return f" (95% intervals: AUC {a:.3f}–{b:.3f}, TPR {100 * c:.1f}–{100 * d:.1f}%)"
+
+
 def audit_membership(ckpt: str | Path, members: str = "train", non_members: str = "test", n: int = 1000,
-                     samples: int = 10_000, seed: int = 0, out: str | Path | None = None, quiet: bool = True) -> dict:
-    """Run the attacks on n members and n non-members; write RUN/audit-membership.json and its ROC picture."""
-    if n < 1 or samples < 1:
-        raise GanvqError(f"--n and --samples must be at least 1, got {n} and {samples}")
+                     samples: int = 10_000, seed: int = 0, out: str | Path | None = None, quiet: bool = True,
+                     non_member_n: int | None = None) -> dict:
+    """Run the attacks on n members and as many non-members (non_member_n of them when given); write
+    RUN/audit-membership.json and its ROC picture."""
+    if n < 1 or samples < 1 or (non_member_n is not None and non_member_n < 1):
+        raise GanvqError(f"--n, --non-member-n and --samples must be at least 1, got {n}, {non_member_n} and "
+                         f"{samples}")
     run = open_run(ckpt, "gan")
     num_classes = run.config.model.num_classes
     sides = []
@@ -76,12 +96,16 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                              "give a labelled dataset")
         if num_classes and int(labels.max()) >= num_classes:
             raise GanvqError(f"{spec}: label {int(labels.max())} is outside the model's {num_classes} classes")
-        sides.append((*_subset(images, labels if num_classes else None, n, seed + i), what))
-    k = min(len(sides[0][0]), len(sides[1][0]))  # balanced: chance is AUC 0.5
-    (m_x, m_y, _, m_what), (o_x, o_y, rest, o_what) = [(x[:k], None if y is None else y[:k], r, w)
-                                                       for x, y, r, w in sides]
+        want = n if i == 0 or non_member_n is None else non_member_n
+        sides.append((*_subset(images, labels if num_classes else None, want, seed + i), what))
+    (m_x, m_y, _, m_what), (o_x, o_y, rest, o_what) = sides
+    balanced = non_member_n is None  # then both sides are cut to the smaller one: as many non-members as members
+    k = min(len(m_x), len(o_x)) if balanced else len(m_x)
+    k_o = k if balanced else len(o_x)
     # the non-members cut by the balancing are not references: they are kept apart from the candidates entirely
-    reference = torch.cat([sides[1][0][k:], rest])[:REFERENCE_MAX] if members != non_members else rest[:0]
+    reference = torch.cat([o_x[k_o:], rest])[:REFERENCE_MAX] if members != non_members else rest[:0]
+    m_x, m_y = m_x[:k], None if m_y is None else m_y[:k]
+    o_x, o_y = o_x[:k_o], None if o_y is None else o_y[:k_o]
     D = run.discriminator("cpu")
     fake = sample(run, samples, seed, device="cpu", quiet=quiet)[0]
     scores = {"logan": (logan_scores(D, m_x, m_y), logan_scores(D, o_x, o_y)),
@@ -92,7 +116,8 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
     target = Path(out) if out else run.folder / "audit-membership.json"
     picture = target.with_suffix(".roc.png")
     result = {
-        "checkpoint": str(ckpt), "members": m_what, "non_members": o_what, "per_side": k, "samples": samples,
+        "checkpoint": str(ckpt), "members": m_what, "non_members": o_what, "per_side": k if k == k_o else None,
+        "member_count": k, "non_member_count": k_o, "samples": samples,
         "seed": seed, "private": run.config.privacy.private,
         "attacks": {
             "logan": {"paper": "Hayes et al. 2019, white-box: the discriminator's logit",

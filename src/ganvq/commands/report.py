@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from ganvq.commands.evaluate import privacy_facts, reference_split
+from ganvq.commands.membership import counts, intervals
 from ganvq.commands.sample import interpolation_grid, sample, sample_prior
 from ganvq.data import describe_split, has_named_splits, held_out_fraction, load_dataset
 from ganvq.errors import GanvqError, warn
@@ -197,8 +198,9 @@ def _membership(ev: Evidence, h: int) -> str:
     try:
         audit = json.loads(path.read_text(encoding="utf-8"))
         rows = [(f"{name}: AUC, TPR at 1% / 0.1% FPR",
-                 f"{a['auc']:.3f}, {100 * a['tpr_at_1pct_fpr']:.1f}% / {100 * a['tpr_at_0.1pct_fpr']:.1f}%")
-                for name, a in audit["attacks"].items()]
+                 f"{a['auc']:.3f}, {100 * a['tpr_at_1pct_fpr']:.1f}% / {100 * a['tpr_at_0.1pct_fpr']:.1f}%"
+                 f"{intervals(a)}") for name, a in audit["attacks"].items()]
+        sizes = counts(audit)
     except (OSError, ValueError, KeyError, TypeError):
         return ""
     roc = path.with_suffix(".roc.png")
@@ -206,7 +208,7 @@ def _membership(ev: Evidence, h: int) -> str:
     picture = f'<figure class="chart">{img(png_file_uri(roc.read_bytes()), alt)}</figure>' if roc.is_file() else ""
     return (f"<h{h}>Membership inference</h{h}><p>From {code(path.name)} ({code('ganvq audit membership')}): "
             f"{html.escape(str(audit.get('members')))} against {html.escape(str(audit.get('non_members')))}, "
-            f"{audit.get('per_side')} of each; chance is AUC 0.5 and TPR 1% at 1% FPR.</p>{facts_table(rows)}{picture}")
+            f"{sizes}; chance is AUC 0.5 and TPR 1% at 1% FPR.</p>{facts_table(rows)}{picture}")
 
 
 def _by_class(images: torch.Tensor, labels: torch.Tensor | None, names) -> str:

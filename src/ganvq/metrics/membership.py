@@ -43,15 +43,40 @@ def roc_auc(members: torch.Tensor, non_members: torch.Tensor) -> float:
 
 def tpr_at_fpr(members: torch.Tensor, non_members: torch.Tensor, fpr_max: float = 0.01) -> float:
     """The highest true-positive rate of a threshold whose false-positive rate is at most fpr_max."""
-    fpr, tpr = roc_curve(members, non_members)
+    return _tpr_at(*roc_curve(members, non_members), fpr_max)
+
+
+def _tpr_at(fpr: torch.Tensor, tpr: torch.Tensor, fpr_max: float) -> float:
     return float(tpr[fpr <= fpr_max + 1e-12].max())
 
 
-def attack_summary(members: torch.Tensor, non_members: torch.Tensor) -> dict:
-    """AUC, TPR at 1% and 0.1% FPR, and the counts, for one attack's scores."""
-    return {"auc": roc_auc(members, non_members), "tpr_at_1pct_fpr": tpr_at_fpr(members, non_members, 0.01),
-            "tpr_at_0.1pct_fpr": tpr_at_fpr(members, non_members, 0.001),
-            "members": len(members), "non_members": len(non_members)}
+def bootstrap_intervals(members: torch.Tensor, non_members: torch.Tensor, rounds: int = 1000, seed: int = 0
+                        ) -> dict[str, list[float]]:
+    """95% percentile-bootstrap intervals of the AUC and of the TPR at 1% FPR: both sides redrawn with replacement
+    `rounds` times, so the interval holds the uncertainty of the threshold (set by the few highest non-member
+    scores) as well as of the members caught."""
+    g = torch.Generator().manual_seed(seed)
+    aucs, tprs = [], []
+    for _ in range(rounds):
+        m = members[torch.randint(len(members), (len(members),), generator=g)]
+        o = non_members[torch.randint(len(non_members), (len(non_members),), generator=g)]
+        fpr, tpr = roc_curve(m, o)
+        aucs.append(float(torch.trapezoid(tpr, fpr)))
+        tprs.append(_tpr_at(fpr, tpr, 0.01))
+    q = torch.tensor([0.025, 0.975], dtype=torch.float64)
+    return {name: [round(float(v), 6) for v in torch.quantile(torch.tensor(vals, dtype=torch.float64), q)]
+            for name, vals in (("auc_95", aucs), ("tpr_at_1pct_fpr_95", tprs))}
+
+
+def attack_summary(members: torch.Tensor, non_members: torch.Tensor, rounds: int = 1000) -> dict:
+    """AUC, TPR at 1% and 0.1% FPR, the counts, and 95% bootstrap intervals of the first two (none when a side
+    is empty or rounds is 0), for one attack's scores."""
+    summary = {"auc": roc_auc(members, non_members), "tpr_at_1pct_fpr": tpr_at_fpr(members, non_members, 0.01),
+               "tpr_at_0.1pct_fpr": tpr_at_fpr(members, non_members, 0.001),
+               "members": len(members), "non_members": len(non_members)}
+    if rounds and len(members) and len(non_members):
+        summary.update(bootstrap_intervals(members, non_members, rounds))
+    return summary
 
 
 @torch.no_grad()
