@@ -24,7 +24,7 @@ def test_eval_folder_scores_images_from_another_tool_and_writes_json(tmp_path, f
 
 
 
-def test_eval_folder_warns_when_a_grid_written_by_reconstruct_sits_among_the_samples(tmp_path, fmnist_test, capsys):
+def test_eval_folder_leaves_out_the_grid_reconstruct_writes_beside_the_images(tmp_path, fmnist_test, capsys):
     fake = tmp_path / "rec"
     fake.mkdir()
     for i, img in enumerate(fmnist_test[:32, 0].numpy()):
@@ -33,12 +33,18 @@ def test_eval_folder_warns_when_a_grid_written_by_reconstruct_sits_among_the_sam
     out = tmp_path / "scores.json"
     assert main(["eval", "folder", "--real", "fashion-mnist", "--fake", str(fake), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert json.loads(out.read_text())["samples"] == 33  # still scored, and the user is told
-    assert f"{fake / 'grid.png'} looks like the overview picture" in err and "move it out" in err
+    assert json.loads(out.read_text())["samples"] == 32  # the images alone, and the user is told
+    assert f"{fake / 'grid.png'} is left out: it looks like the overview picture" in err and "120x60" in err
     Image.fromarray(np.zeros((60, 120), np.uint8)).save(fake / "ganvq-grid.png")  # then grid.png was an input
     assert main(["eval", "folder", "--real", "fashion-mnist", "--fake", str(fake), "--out", str(out)]) == 0
     err = capsys.readouterr().err
-    assert f"{fake / 'ganvq-grid.png'} looks like" in err and f"{fake / 'grid.png'} looks like" not in err
+    assert json.loads(out.read_text())["samples"] == 33
+    assert f"{fake / 'ganvq-grid.png'} is left out" in err and f"{fake / 'grid.png'} is left out" not in err
+    (fake / "ganvq-grid.png").unlink()
+    Image.fromarray(np.zeros((28, 28), np.uint8)).save(fake / "grid.png")  # a sample's size: a sample called grid
+    assert main(["eval", "folder", "--real", "fashion-mnist", "--fake", str(fake), "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["samples"] == 33 and "left out" not in capsys.readouterr().err
+
 
 def test_eval_gan_samples_a_checkpoint_and_scores_it(tmp_path, tiny_gan_config, capsys):
     run = tmp_path / "gan"

@@ -23,6 +23,8 @@ from ganvq.data import (
     load_dataset,
     resolve_dataset,
 )
+from ganvq.data.folder import list_image_files
+from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError, warn
 from ganvq.io import write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
@@ -115,16 +117,33 @@ def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torc
     """A folder of generated images as uint8, at the real dataset's size and channel count."""
     reference = load_dataset(real, "all", limit=1)
     c, h, _ = reference.shape
-    fake = load_dataset(folder, "all", size=h, channels=c, limit=limit)
+    grid = overview_picture(folder)
+    fake = load_dataset(folder, "all", size=h, channels=c, limit=limit, exclude=[grid.name] if grid else ())
     note = describe_skipped(fake)
     if note:
         warn(note)
-    # ganvq-grid.png first: reconstruct writes it when an input is called grid, and then grid.png is a sample
-    grid = next((Path(folder) / n for n in reversed(GRID_NAMES) if (Path(folder) / n).is_file()), None)
-    if grid:
-        warn(f"{grid} looks like the overview picture reconstruct, decode or restore writes beside its images: it "
-             "is scored as one more sample; move it out of the folder to score the images alone")
     return fake.images
+
+
+def overview_picture(folder: str) -> Path | None:
+    """The overview grid that reconstruct, decode or restore wrote beside its images, if the folder has one: a
+    grid.png (ganvq-grid.png when an input was itself called grid) of another size than the folder's other
+    images. It is said on stderr; a grid file of the images' own size is taken for a sample."""
+    root = Path(folder)
+    grid = next((root / n for n in reversed(GRID_NAMES) if (root / n).is_file()), None) if root.is_dir() else None
+    other = next((f for f in list_image_files(root) if f != grid), None) if grid else None
+    if other is None:
+        return None
+    try:
+        with open_image(grid) as a, open_image(other) as b:
+            sizes = a.size, b.size
+    except (OSError, GanvqError):  # unreadable: the loader skips it and says so
+        return None
+    if sizes[0] == sizes[1]:
+        return None
+    warn(f"{grid} is left out: it looks like the overview picture reconstruct, decode or restore writes beside "
+         f"its images ({sizes[0][0]}x{sizes[0][1]} pixels, where {other.name} is {sizes[1][0]}x{sizes[1][1]})")
+    return grid
 
 
 def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int | None = None, seed: int = 0,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,10 +139,12 @@ def load_dataset(
     on_bad: str = "skip",
     limit: int | None = None,
     val_fraction: float | None = None,
+    exclude: Collection[str] = (),
 ) -> ImageDataset:
     """Load one role ("train", "val", "test" or "all"; see ganvq.data.splits) of a named dataset, IDX folder
     or file, .npz, image folder or image file into memory. `val_fraction` is the held-out fraction (None:
-    the default for the input); `limit` keeps the first N images of the role."""
+    the default for the input); `limit` keeps the first N images of the role; `exclude` names files of an
+    image folder (relative, with /) to leave out."""
     if split not in SPLITS:
         raise GanvqError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     if channels not in (None, 1, 3):
@@ -167,7 +170,7 @@ def load_dataset(
         images, labels = _read_idx_split(path, part)
         class_names = KNOWN_DATASETS.get(name) if labels is not None else None
     elif path.is_dir():
-        folder = read_image_folder(path, size or DEFAULT_FOLDER_SIZE, channels, on_bad, limit, keep)
+        folder = read_image_folder(path, size or DEFAULT_FOLDER_SIZE, channels, on_bad, limit, keep, exclude)
         images, labels = folder.images, folder.labels
         class_names, skipped = folder.classes, tuple(folder.skipped)
     elif path.suffix.lower() == ".npz":

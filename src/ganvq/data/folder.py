@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import NamedTuple
 
@@ -34,11 +34,13 @@ def read_image_folder(
     on_bad: str = "skip",
     limit: int | None = None,
     keep: Callable[[int, np.ndarray | None], np.ndarray] | None = None,
+    exclude: Collection[str] = (),
 ) -> FolderImages:
     """Read every image under `path` (recursive, sorted), resized and center-cropped to size×size.
 
     `keep(n, labels)` picks, from the n files listed (and their class labels, or None), the positions
-    to read; `limit` then applies to those. Unreadable files do not move other files' positions."""
+    to read; `limit` then applies to those. Unreadable files do not move other files' positions. Files
+    named in `exclude` (paths relative to the folder, with /) are not listed at all."""
     root = Path(path)
     if on_bad not in ("skip", "fail"):
         raise GanvqError(f"on_bad must be 'skip' or 'fail', got {on_bad!r}")
@@ -51,7 +53,7 @@ def read_image_folder(
     if not root.is_dir():
         raise GanvqError(f"{root}: not a folder")
     hidden: list[Path] = []
-    files = list_image_files(root, hidden)
+    files = [f for f in list_image_files(root, hidden) if f.relative_to(root).as_posix() not in exclude]
     if hidden:
         warn(f"{root}: skipped {len(hidden)} image file(s) whose name or folder starts with '.' (hidden), e.g. "
              f"{hidden[0].relative_to(root).as_posix()}; rename them to use them")
