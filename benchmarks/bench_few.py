@@ -416,7 +416,9 @@ def main() -> None:
                     {(q["config"], q["train_images"], q["seed"]) for q in part["results"]}] + part["results"]
         rows.sort(key=lambda r: (r["train_images"], list(CONFIGS).index(r["config"]), r["seed"]))
         document = _document(rows, args, opts, min(p["started"] for p in parts))
-        document["combined_from"] = [str(f) for f in args.combine]
+        # what the parts were combined from before, then the parts: a re-combined file keeps its history
+        earlier = [f for part in parts for f in part.get("combined_from", [])]
+        document["combined_from"] = list(dict.fromkeys(earlier + [str(f) for f in args.combine]))
         write_json(out, document)
         print(json.dumps(document["bar"], indent=2))
         print(f"wrote {out}")

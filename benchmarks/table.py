@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 RESULTS = Path(__file__).parent / "results"
@@ -426,12 +427,26 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
     return "\n".join(lines)
 
 
+def _row_cpus(data: dict) -> str:
+    """The CPU the runs of a combined file ran on: the file's, or the most common one and the runs on others."""
+    rows = data["results"]
+    cpus = Counter(r.get("machine", data["machine"])["cpu"] for r in rows)
+    main = cpus.most_common(1)[0][0] if cpus else data["machine"]["cpu"]
+    others = {}
+    for r in rows:
+        cpu = r.get("machine", data["machine"])["cpu"]
+        if cpu != main:
+            others.setdefault((cpu, r["config"]), []).append(f"{r['train_images']}/{r['seed']}")
+    return f"CPU {main}" + "".join(f" (`{config}` at images/seed {', '.join(runs)}: CPU {cpu})"
+                                   for (cpu, config), runs in others.items())
+
+
 def few_table(path: Path = RESULTS / "few.json") -> str:
     """Small training sets: FID, precision/recall, audit and downstream utility per configuration, over seeds."""
     data = json.loads(path.read_text())
-    m, b = data["machine"], data["budget"]
+    b = data["budget"]
     lines = [f"Little data (`benchmarks/bench_few.py` → `benchmarks/results/{path.name}`): {data['dataset']}; "
-             f"{data['samples_per_run']:,} samples per run, CPU {m['cpu']}, one thread per run. Budget: "
+             f"{data['samples_per_run']:,} samples per run, {_row_cpus(data)}, one thread per run. Budget: "
              f"{b.get('user_note') or b['note']}. Utility: the fixed classifier on (a) the real subset with classic "
              "augmentation, (b) those plus the samples, (c) the samples alone, accuracy on the 10,000 test images:",
              "", "| images | config | seeds | G steps | FID (mean, each) | precision | recall | audit median ratio "
