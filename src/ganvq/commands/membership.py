@@ -81,9 +81,10 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                      non_member_n: int | None = None) -> dict:
     """Run the attacks on n members and as many non-members (non_member_n of them when given); write
     RUN/audit-membership.json and its ROC picture."""
-    if n < 1 or samples < 1 or (non_member_n is not None and non_member_n < 1):
-        raise GanvqError(f"--n, --non-member-n and --samples must be at least 1, got {n}, {non_member_n} and "
-                         f"{samples}")
+    if n < 1 or samples < 1:
+        raise GanvqError(f"--n and --samples must be at least 1, got {n} and {samples}")
+    if non_member_n is not None and non_member_n < 1:
+        raise GanvqError(f"--non-member-n must be at least 1, got {non_member_n}")
     run = open_run(ckpt, "gan")
     num_classes = run.config.model.num_classes
     sides = []
