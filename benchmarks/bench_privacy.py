@@ -62,11 +62,13 @@ SAMPLES = 10_000
 
 def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
                width: int | None = None, n_d: int | None = None, batch: int | None = None,
-               projection: str | None = None):
+               projection: str | None = None, class_loss: float | None = None):
     """dp-fmnist for `steps` G steps on the first `limit` images (None: all), private at ε when given, at another
-    width of G and D, another number of D steps per G step, another batch size and another projection of D's
-    class embedding, when given."""
+    width of G and D, another number of D steps per G step, another batch size, another projection of D's
+    class embedding and with a class loss of this weight, when given."""
     config = gan_preset(PRESET)
+    if class_loss:
+        config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, class_loss=class_loss))
     if projection:
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, d_projection=projection))
     if n_d:
@@ -82,12 +84,13 @@ def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, 
 
 def command(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None, out: Path,
             width: int | None, n_d: int | None = None, batch: int | None = None,
-            projection: str | None = None) -> str:
+            projection: str | None = None, class_loss: float | None = None) -> str:
     """The CLI command that trains the same run."""
     parts = [f"ganvq train gan --preset {PRESET} --steps {steps} --seed {seed} --out {out.name}"]
     parts += [f"--n-d {n_d}"] if n_d and n_d != gan_preset(PRESET).gan.n_d else []
     parts += [f"--batch-size {batch}"] if batch and batch != gan_preset(PRESET).train.batch_size else []
     parts += [f"--d-projection {projection}"] if projection else []
+    parts += [f"--class-loss {class_loss:g}"] if class_loss else []
     parts += [f"--config width{width}.json (model: g_width {width}, d_width {width})"] if width else []
     parts += [f"--limit {limit}"] if limit else []
     parts += [f"--dp-epsilon {epsilon:g} --dp-delta {DELTA:g}"] if epsilon else []
@@ -97,9 +100,10 @@ def command(limit: int | None, steps: int, epsilon: float | None, seed: int, thr
 
 def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
               workdir: Path, width: int | None = None, n_d: int | None = None,
-              batch: int | None = None, projection: str | None = None) -> tuple[dict, Path]:
+              batch: int | None = None, projection: str | None = None,
+              class_loss: float | None = None) -> tuple[dict, Path]:
     """Train one run; its row: steps, time per step, threads, load, privacy spent."""
-    config = run_config(limit, steps, epsilon, seed, threads, width, n_d, batch, projection)
+    config = run_config(limit, steps, epsilon, seed, threads, width, n_d, batch, projection, class_loss)
     out = workdir / name
     shutil.rmtree(out, ignore_errors=True)  # a rerun trains its runs afresh
     load_before = os.getloadavg()
@@ -108,8 +112,8 @@ def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, s
     g_steps = summary["step"]
     return {
         "name": name, "train_images": limit or 60000, "epsilon_target": epsilon, "delta": DELTA if epsilon else None,
-        "command": command(limit, steps, epsilon, seed, threads, out, width, n_d, batch, projection),
-        "steps_asked": steps, "d_projection": config.model.d_projection,
+        "command": command(limit, steps, epsilon, seed, threads, out, width, n_d, batch, projection, class_loss),
+        "steps_asked": steps, "d_projection": config.model.d_projection, "class_loss": config.gan.class_loss,
         "n_d": config.gan.n_d, "batch_size": config.train.batch_size, "generator_steps": g_steps,
         "discriminator_steps": g_steps * config.gan.n_d,
         "train_seconds": summary["train_seconds"], "minutes": round(summary["train_seconds"] / 60, 2),
@@ -133,8 +137,8 @@ def attack_part(args, workdir: Path) -> list[dict]:
 def audit_row(row: dict, out: Path, args) -> dict:
     """The attacked run's row with its membership attacks (all of `ganvq audit membership`'s), its memorization
     audit, its samples and ROC pictures."""
-    audit = audit_membership(out, "train", "test", n=row["train_images"], samples=SAMPLES, seed=args.seed,
-                             non_member_n=args.non_member_n)
+    audit = audit_membership(out, "train", "test", n=row["train_images"], samples=args.attack_samples,
+                             seed=args.seed, non_member_n=args.non_member_n)
     row["membership"] = {k: audit[k] for k in ("members", "non_members", "per_side", "member_count",
                                                "non_member_count", "samples", "reference", "attacks") if k in audit}
     run = open_run(out, "gan")
@@ -155,7 +159,8 @@ def full_runs(args) -> list[tuple[str, float | None, int, int, int]]:
     about the same time, and at one batch size the same noise."""
     base, base_batch = gan_preset(PRESET).gan.n_d, gan_preset(PRESET).train.batch_size
     seed = f"-s{args.seed}" if args.seed else ""
-    projection = f"-{args.d_projection}" if args.d_projection else ""
+    projection = (f"-{args.d_projection}" if args.d_projection else "") + (
+        f"-cls{args.class_loss:g}" if args.class_loss else "")
     runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else "")
              + projection + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
             for epsilon in args.epsilons for n_d in args.n_d or [base] for b in args.batch_sizes or [base_batch]]
@@ -178,7 +183,8 @@ def full_part(args, workdir: Path) -> list[dict]:
     rows = []
     for name, epsilon, n_d, batch, steps in full_runs(args):
         row, out = train_row(name, None, steps, epsilon, args.seed, args.threads, workdir, n_d=n_d, batch=batch,
-                             projection=args.d_projection if epsilon else None)
+                             projection=args.d_projection if epsilon else None,
+                             class_loss=args.class_loss if epsilon else None)
         run = open_run(out, "gan")
         images = sample(run, SAMPLES, args.seed, device="cpu")[0]
         scores = score_samples(images, "fashion-mnist", seed=args.seed)
@@ -245,6 +251,9 @@ def main() -> None:
     parser.add_argument("--non-member-n", type=int,
                         help="held-out images each attacked run is audited against (default: as many as its "
                              "members); more pin the 1%% FPR threshold down")
+    parser.add_argument("--attack-samples", type=int, default=SAMPLES,
+                        help="generated images GAN-Leaks searches for each member's nearest (default 10,000; "
+                             "more make the attack stronger, Chen et al. 2020)")
     parser.add_argument("--full-steps", type=int, default=0, help="G steps of each 60,000-image run (0: skip)")
     parser.add_argument("--epsilons", type=float, nargs="*", default=[10.0],
                         help="ε of the 60,000-image runs (none: only the non-private one)")
@@ -257,6 +266,9 @@ def main() -> None:
     parser.add_argument("--d-projection", choices=["flat", "pooled"],
                         help="the private 60,000-image runs' projection of D's class embedding (default: the "
                              "preset's); names end in -<projection>")
+    parser.add_argument("--class-loss", type=float, metavar="W",
+                        help="the private 60,000-image runs' class loss weight (GANOptions.class_loss; default: the "
+                             "preset's 0); names end in -cls<W>")
     parser.add_argument("--utility-n", type=int, nargs="+", default=[10_000, 60_000],
                         help="samples the utility classifier trains on (the largest is the bar's; default 10,000 and "
                              "60,000, the DP literature's convention)")

@@ -61,3 +61,7 @@ def test_cli_resume_and_divergence_options_reach_the_run(tmp_path, capsys):
     assert "--resume" in capsys.readouterr().err
     assert main(["sample", "--ckpt", str(run), "--class", "1", "--out", str(tmp_path / "g.png")]) == 2
     assert "without labels" in capsys.readouterr().err
+    other = [a if a != str(run) else str(tmp_path / "other") for a in args]
+    assert main([*other, "--class-loss", "1"]) == 2  # the textbook recipe is unconditional
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--class-loss needs a class-conditional run" in err

@@ -87,6 +87,22 @@ def test_a_pooled_projection_meets_the_summed_features_with_s0_squared_fewer_wei
         GANConfig(d_projection="spatial")
 
 
+@pytest.mark.parametrize("arch,d_norm,projection", [("dcgan", "none", "flat"), ("dcgan", "sn", "pooled"),
+                                                     ("resnet", "sn", "flat")])
+def test_the_projection_read_as_a_classifier_gives_each_class_its_projection_term(arch, d_norm, projection):
+    torch.manual_seed(0)
+    D = build_discriminator(_tiny(arch=arch, d_norm=d_norm, num_classes=10, d_projection=projection)).eval()
+    x, y = torch.randn(3, 1, 28, 28), torch.tensor([0, 4, 9])
+    logits, scores = D(x, y, classes=True)
+    assert scores.shape == (3, 10)
+    torch.testing.assert_close(logits, D(x, y))  # the logits are those of a plain call
+    unconditioned = logits - scores.gather(1, y[:, None])[:, 0]
+    for k in (0, 4, 7):  # class k's score is what labelling every image k adds to the logit
+        torch.testing.assert_close(D(x, torch.full((3,), k)), unconditioned + scores[:, k])
+    with pytest.raises(GanvqError, match="class scores"):
+        build_discriminator(_tiny(arch=arch, d_norm=d_norm))(x, classes=True)
+
+
 def test_labels_must_match_the_model():
     G = build_generator(_tiny(num_classes=10))
     with pytest.raises(GanvqError, match="conditional"):

@@ -1,6 +1,7 @@
 import copy
 import dataclasses
 import json
+import math
 
 import pytest
 import torch
@@ -168,6 +169,30 @@ def test_every_loss_trains_a_few_finite_steps(tmp_path, tiny_gan_config, loss):
     assert result["step"] == 3 and any("train/d_loss" in r and "train/g_loss" in r for r in records)
     if loss == "wgan-gp":
         assert any("train/gp" in r for r in records)
+
+
+@pytest.mark.parametrize("d_norm", ["none", "bn"])  # one batch of real and fake, or two (batch norm)
+def test_a_class_loss_teaches_d_to_classify_real_images_and_g_to_make_fakes_it_classifies(tmp_path, tiny_gan_config,
+                                                                                      d_norm):
+    config = dataclasses.replace(_with(tiny_gan_config, class_loss=1.0, diffaugment="", lr_d=4e-3),
+                                 model=dataclasses.replace(tiny_gan_config.model, d_norm=d_norm))
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, steps=40, lr=2e-3, log_every=10,
+                                                                   ckpt_every=10**6))
+    train_gan(config, tmp_path, quiet=True)
+    records = [json.loads(line) for line in (tmp_path / loop.METRICS).read_text().splitlines()]
+    d_ce = [r["train/d_class_loss"] for r in records if "train/d_class_loss" in r]
+    g_ce = [r["train/g_class_loss"] for r in records if "train/g_class_loss" in r]
+    assert len(d_ce) == len(g_ce) == 4
+    chance = math.log(10)  # the cross-entropy of a uniform guess over 10 classes
+    assert g_ce[0] > 0.95 * chance  # G's first fakes are no class in D's eyes ...
+    assert d_ce[-1] < 0.6 * chance and g_ce[-1] < 0.8 * chance  # ... after 40 steps D classifies, G's fakes fit
+
+
+def test_a_class_loss_needs_labels(tiny_gan_config):
+    with pytest.raises(GanvqError, match="class-conditional"):
+        GANTask(_with(tiny_gan_config, class_loss=1.0, conditional=False))
+    with pytest.raises(GanvqError, match="class_loss"):
+        _with(tiny_gan_config, class_loss=-1.0)
 
 
 def test_n_d_discriminator_steps_draw_n_d_real_batches_per_generator_step(tiny_gan_config):

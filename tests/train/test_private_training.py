@@ -3,6 +3,7 @@ import json
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from ganvq.errors import GanvqError
 from ganvq.losses.gan import discriminator_loss
@@ -33,7 +34,16 @@ def _history(run) -> list:
     return unflatten_state(run.meta["extra"], run.tensors)["privacy"]["history"]
 
 
-def test_each_images_gradient_is_clipped_to_c_before_summing(private_config):
+def _pair_loss(D, x, y, fake, y_fake, class_loss: bool) -> torch.Tensor:
+    """D's loss on real and fake images, with the cross-entropy of its class scores on the real ones if asked."""
+    if not class_loss:
+        return discriminator_loss("non-saturating", D(x, y), D(fake, y_fake))
+    logits, scores = D(x, y, classes=True)
+    return discriminator_loss("non-saturating", logits, D(fake, y_fake)) + F.cross_entropy(scores, y)
+
+
+@pytest.mark.parametrize("class_loss", [False, True])  # the class scores call D's embedding on (B, K) labels
+def test_each_images_gradient_is_clipped_to_c_before_summing(private_config, class_loss):
     torch.manual_seed(0)
     D = build_discriminator(dataclasses.replace(private_config.model, num_classes=10))
     C = 1e-3  # below every per-image gradient norm: every image is clipped
@@ -43,12 +53,12 @@ def test_each_images_gradient_is_clipped_to_c_before_summing(private_config):
     y, y_fake = torch.randint(10, (5,)), torch.randint(10, (5,))
     private.zero_grad()
     with private.recording() as M:
-        discriminator_loss("non-saturating", M(x, y), M(fake, y_fake)).backward()
+        _pair_loss(M, x, y, fake, y_fake, class_loss).backward()
     private.optimizer.clip_and_accumulate()
     expected = [torch.zeros_like(p) for p in D.parameters()]
     for i in range(5):  # each pair (real i, fake i) on its own, by plain autograd
         D.zero_grad()
-        discriminator_loss("non-saturating", D(x[i : i + 1], y[i : i + 1]), D(fake[i : i + 1], y_fake[i : i + 1])).backward()
+        _pair_loss(D, x[i : i + 1], y[i : i + 1], fake[i : i + 1], y_fake[i : i + 1], class_loss).backward()
         grads = [p.grad.clone() for p in D.parameters()]
         norm = torch.sqrt(sum(g.square().sum() for g in grads))
         assert norm > C

@@ -225,6 +225,9 @@ def _add_train_gan(sub) -> None:
                         "(flat) or that map summed over space (pooled: 49x fewer weights at 28 px, but 12-15 "
                         "points less downstream accuracy under DP-SGD, docs/results.md)")
     p.add_argument("--n-d", type=int, help="discriminator steps per generator step")
+    p.add_argument("--class-loss", type=float, metavar="W",
+                   help="conditional runs: weight of a class loss read off D's projection (D learns to classify "
+                        "real images, G to make fakes D classifies as their label; 0: off, the default)")
     p.add_argument("--ema-decay", type=float, help="EMA of G for sampling, e.g. 0.999 (0: off)")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
     p.add_argument("--diffaugment", help='DiffAugment transforms, e.g. "color,translation,cutout" ("" for none)')
@@ -274,7 +277,7 @@ def build_gan_config(args) -> GANRunConfig:
            "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment, "diffaugment_p": args.diffaugment_p,
            "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
            "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
-           "on_diverge": args.on_diverge, "sample_every": args.sample_every}
+           "on_diverge": args.on_diverge, "sample_every": args.sample_every, "class_loss": args.class_loss}
     model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm,
              "d_projection": args.d_projection}
     privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,

@@ -4,7 +4,8 @@ Both are sized by `GANConfig.image_size` (28 for Fashion-MNIST, 32 or 64 for RGB
 an optional class label: a conditional generator reads the one-hot label beside z (Mirza &
 Osindero 2014) and uses class-conditional batch norm (de Vries et al. 2017), a conditional
 discriminator adds the projection term <embed(y), phi(x)> (Miyato & Koyama 2018). Generators map z (B, z_dim) [+ y (B,)] to images (B, C, H, W) in [-1, 1];
-discriminators map images [+ y] to logits (B,).
+discriminators map images [+ y] to logits (B,), and with `classes=True` also give the projection's score of every
+class (B, K), which GANOptions.class_loss trains as a classifier.
 """
 
 from __future__ import annotations
@@ -123,6 +124,23 @@ def _dcgan_init(module: nn.Module) -> None:
             nn.init.zeros_(m.bias)
 
 
+def _projected(logits: torch.Tensor, embed: nn.Embedding | None, phi: torch.Tensor | None, y: torch.Tensor | None,
+               classes: bool):
+    """A projection discriminator's output: logits + <embed(y), phi> (Miyato & Koyama 2018), or without labels the
+    logits. With `classes`, (that, scores (B, K)) where scores[:, k] = <embed(k), phi>: the projection read as a
+    K-way classifier with no weights of its own (the dual projection GAN's label matching, Han et al. 2021), for
+    GANOptions.class_loss. embed is called on (B, K) indices, so opacus records its per-sample gradients."""
+    if embed is None:
+        if classes:
+            raise GanvqError("class scores need a class-conditional discriminator and labels")
+        return logits
+    if not classes:
+        return logits + (embed(y) * phi).sum(1)
+    every = torch.arange(embed.num_embeddings, device=phi.device).expand(len(phi), -1)  # (B, K)
+    scores = (embed(every) * phi[:, None]).sum(2)  # (B, K)
+    return logits + scores.gather(1, y[:, None])[:, 0], scores
+
+
 # --- DCGAN ---------------------------------------------------------------------------------------
 
 
@@ -184,16 +202,17 @@ class DCGANDiscriminator(nn.Module):
         """True when real and fake must be scored in separate batches (BN would mix their statistics)."""
         return self.config.d_norm == "bn"
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, classes: bool = False):
+        """Logits (B,); with `classes`, also the projection's scores of every class (B, K) (see _projected)."""
         _check_labels(y, self.config.num_classes, "discriminator")
         h = x
         for conv, norm in zip(self.convs, self.norms):
             h = F.leaky_relu(norm(conv(h)), 0.2)  # (B, C_i, H / 2**(i+1), W / 2**(i+1))
         logits = self.last(h).flatten()  # (B,)
-        if y is not None:
-            phi = h.sum((2, 3)) if self.pooled else h.flatten(1)
-            logits = logits + (self.embed(y) * phi).sum(1)
-        return logits
+        if y is None:
+            return _projected(logits, None, None, None, classes)
+        phi = h.sum((2, 3)) if self.pooled else h.flatten(1)
+        return _projected(logits, self.embed, phi, y, classes)
 
 
 class PatchDiscriminator(DCGANDiscriminator):
@@ -310,13 +329,12 @@ class ResNetDiscriminator(nn.Module):
 
     uses_batch_stats = False
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, classes: bool = False):
+        """Logits (B,); with `classes`, also the projection's scores of every class (B, K) (see _projected)."""
         _check_labels(y, self.config.num_classes, "discriminator")
         phi = F.relu(self.blocks(x)).sum((2, 3))  # (B, W): sum-pooled features
         logits = self.linear(phi).flatten()  # (B,)
-        if y is not None:
-            logits = logits + (self.embed(y) * phi).sum(1)
-        return logits
+        return _projected(logits, self.embed if y is not None else None, phi, y, classes)
 
 
 def build_generator(cfg: GANConfig) -> nn.Module:

@@ -114,6 +114,10 @@ class GANOptions:
     diffaugment_shift: float = 0.125  # translation: the largest shift, as a fraction of the image size
     diffaugment_fill: str = "zeros"  # translation: what a shift uncovers, "zeros" (mid-grey), "black" or "edge" pixels
     conditional: bool = True  # train class-conditionally when the data has labels
+    # Weight of a class loss on a conditional run (0: off): D's projection scores every class, <embed(k), phi(x)>,
+    # and cross-entropy teaches D to name real images' classes and G to make fakes D names as their label (the
+    # dual projection GAN, Han et al. 2021; AC-GAN's idea, Odena et al. 2017, without a separate head)
+    class_loss: float = 0.0
     sample_every: int = 500  # steps between sample grids in RUN/samples/ (0: only at checkpoints)
     on_diverge: str = "stop"  # NaN/inf or |loss| > diverge_loss: "stop" (naming the last good checkpoint) | "rollback"
     diverge_loss: float = 1e4  # a loss this large counts as divergence
@@ -128,7 +132,7 @@ class GANOptions:
             raise GanvqError(f"--lr-d must be a positive number, got {self.lr_d}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise GanvqError(f"Adam betas must lie in [0, 1), got {self.beta1}, {self.beta2}")
-        for name in ("gp_weight", "r1_gamma", "diverge_loss"):
+        for name in ("gp_weight", "r1_gamma", "diverge_loss", "class_loss"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise GanvqError(f"{name} must be a non-negative number, got {getattr(self, name)}")
         if self.sample_every < 0 or self.max_rollbacks < 0:

@@ -17,6 +17,7 @@ import math
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganvq.config import to_dict
@@ -67,6 +68,9 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     num_classes = train.num_classes if conditional else 0
     model = dataclasses.replace(m, channels=train.shape[0], num_classes=num_classes)
     names = train.class_names if conditional else None
+    if config.gan.class_loss and not conditional:
+        raise GanvqError("--class-loss needs a class-conditional run: labelled data (a class per sub-folder, or an "
+                         "array of labels) and conditional training")
     return train, dataclasses.replace(config, model=model, class_names=names, 
                                          privacy=with_noise(config, len(train.images)))
 
@@ -204,7 +208,7 @@ class GANTask:
             records.append(record)
         metrics = {k: sum(r[k] for r in records if k in r) / sum(k in r for r in records)
                    for k in dict.fromkeys(k for r in records for k in r)}  # an empty Poisson batch logs nothing
-        g_loss = self._g_step()
+        g_loss = self._g_step(metrics)
         if g_loss is None:
             return self._roll_back("generator")
         metrics["train/g_loss"] = g_loss
@@ -261,13 +265,28 @@ class GANTask:
             self.aug_p = ada_adjust(self.aug_p, ada["signs"] / ada["images"], target, ada["images"])
             self._ada = dict(ADA_FRESH)
 
+    def _judge(self, D: nn.Module, x: torch.Tensor, y: torch.Tensor | None):
+        """D's logits on x (B,), and with a class loss its scores of every class (B, K), else None."""
+        return D(x, y, classes=True) if self.config.gan.class_loss else (D(x, y), None)
+
     def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
-        """D's logits on (augmented) real and fake images: one batch unless D's batch norm would mix them."""
+        """D's logits on (augmented) real and fake images, and its class scores of the real ones (None without a
+        class loss): one batch unless D's batch norm would mix them."""
         if self.D.uses_batch_stats:
-            return self.D_ddp(self._augment(x), y), self.D_ddp(self._augment(fake), y_fake)
+            logits_real, scores = self._judge(self.D_ddp, self._augment(x), y)
+            return logits_real, self._judge(self.D_ddp, self._augment(fake), y_fake)[0], scores
         both = torch.cat([self._augment(x), self._augment(fake)])
         labels = None if y is None else torch.cat([y, y_fake])
-        return self.D_ddp(both, labels).split([len(x), len(fake)])
+        logits, scores = self._judge(self.D_ddp, both, labels)
+        return *logits.split([len(x), len(fake)]), None if scores is None else scores[:len(x)]
+
+    def _class_term(self, scores: torch.Tensor | None, y: torch.Tensor | None, metrics: dict, name: str):
+        """class_loss x the cross-entropy of D's class scores against labels y (0 without a class loss); logged."""
+        if scores is None:
+            return 0.0
+        ce = F.cross_entropy(scores.float(), y)
+        metrics[name] = ce.item()
+        return self.config.gan.class_loss * ce
 
     def _d_step(self) -> dict[str, float] | None:
         """One discriminator update; None (and no update) when its loss is not finite or explodes."""
@@ -282,10 +301,11 @@ class GANTask:
         if g.r1_gamma:
             x.requires_grad_(True)  # R1 differentiates D's score of the real images (through DiffAugment)
         with autocast(self.device, cfg.train.precision):
-            logits_real, logits_fake = self._score(x, y, fake, y_fake)
+            logits_real, logits_fake, scores = self._score(x, y, fake, y_fake)
         loss = discriminator_loss(g.loss, logits_real, logits_fake)
         metrics = {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
                    "train/logits_fake": logits_fake.float().mean().item()}
+        loss = loss + self._class_term(scores, y, metrics, "train/d_class_loss")
         if g.loss == "wgan-gp":
             # fp32, outside autocast: the penalty is a gradient norm, sensitive to bf16 rounding.
             gp = gradient_penalty(lambda t: self.D(t, y), x.detach(), fake, None)
@@ -324,25 +344,29 @@ class GANTask:
             fake = self.G(z, y_fake)
         with self.private.recording() as D:
             with autocast(self.device, cfg.train.precision):
-                logits_real = D(self._augment(x), y)
+                logits_real, scores = self._judge(D, self._augment(x), y)
                 logits_fake = D(self._augment(fake.float()), y_fake)
             loss = discriminator_loss(g.loss, logits_real, logits_fake)
+            metrics = {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
+                       "train/logits_fake": logits_fake.float().mean().item()}
+            loss = loss + self._class_term(scores, y, metrics, "train/d_class_loss")  # clipped with the pair
             if not self._sane(loss):
                 return None
             loss.backward()
         self.private.step()
-        return {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
-                "train/logits_fake": logits_fake.float().mean().item()}
+        return metrics
 
-    def _g_step(self) -> float | None:
-        """One generator update through a frozen D; None (and no update) when the loss is not sane."""
+    def _g_step(self, metrics: dict) -> float | None:
+        """One generator update through a frozen D; None (and no update) when the loss is not sane. Its class
+        loss, if any, goes into `metrics`."""
         cfg, g = self.config, self.config.gan
         z, y_fake = self._latents(cfg.train.batch_size)
         self.D.requires_grad_(False)  # no weight gradients for D: a third less work in its backward
         try:
             with autocast(self.device, cfg.train.precision):
-                logits_fake = self.D(self._augment(self.G_ddp(z, y_fake)), y_fake)
-            loss = generator_loss(g.loss, logits_fake)
+                logits_fake, scores = self._judge(self.D, self._augment(self.G_ddp(z, y_fake)), y_fake)
+            adversarial = generator_loss(g.loss, logits_fake)  # logged as g_loss, like d_loss without the class term
+            loss = adversarial + self._class_term(scores, y_fake, metrics, "train/g_class_loss")
             if not self._sane(loss):
                 return None
             self.opt_g.zero_grad(set_to_none=True)
@@ -351,7 +375,7 @@ class GANTask:
             self.D.requires_grad_(True)
         self.scalers["G"].step(self.opt_g)
         self.scalers["G"].update()
-        return loss.item()
+        return adversarial.item()
 
     def _sane(self, loss: torch.Tensor) -> bool:
         """Whether the loss (averaged over the processes under torchrun, so all of them decide alike) is finite
