@@ -1166,9 +1166,9 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
     lines += ["", "Membership inference (members: the run's training images; non-members: held-out images, as many as "
               "listed; 95% bootstrap intervals in brackets, where recorded) and the memorization audit (nearest "
               "training image per sample, RMS pixels):", "",
-              "| run | attack | members / non-members | AUC | TPR at 1% FPR | TPR at 0.1% FPR | NN median ratio "
-              "| closer than 1% of test |",
-              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+              "| run | attack | members / non-members | generated images searched | AUC | TPR at 1% FPR "
+              "| TPR at 0.1% FPR | NN median ratio | closer than 1% of test |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for r in runs:
         if "membership" not in r:
             continue
@@ -1178,7 +1178,8 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
             if "auc_95" in a:
                 (lo, hi), (tlo, thi) = a["auc_95"], a["tpr_at_1pct_fpr_95"]
                 auc, tpr = f"{auc} [{lo:.3f}, {hi:.3f}]", f"{tpr} [{tlo:.1%}, {thi:.1%}]"
-            lines.append(f"| {r['name']} | {name} | {a['members']:,} / {a['non_members']:,} | {auc} "
+            searched = f"{r['membership']['samples']:,}" if name.startswith("gan_leaks") else "—"
+            lines.append(f"| {r['name']} | {name} | {a['members']:,} / {a['non_members']:,} | {searched} | {auc} "
                          f"| {tpr} | {a['tpr_at_0.1pct_fpr']:.1%} | {mem['median_ratio']:.2f} "
                          f"| {mem['closer_than_test_q0.01_fraction']:.4f} |")
     recorded = data.get("bar", {})
