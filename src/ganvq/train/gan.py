@@ -356,10 +356,11 @@ class GANTask:
         self.private.step()
         return metrics
 
-    def _g_step(self, metrics: dict) -> float | None:
+    def _g_step(self, metrics: dict | None = None) -> float | None:
         """One generator update through a frozen D; None (and no update) when the loss is not sane. Its class
         loss, if any, goes into `metrics`."""
         cfg, g = self.config, self.config.gan
+        metrics = {} if metrics is None else metrics
         z, y_fake = self._latents(cfg.train.batch_size)
         self.D.requires_grad_(False)  # no weight gradients for D: a third less work in its backward
         try:
