@@ -228,7 +228,7 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--class-loss", type=float, metavar="W",
                    help="conditional runs: weight of a class loss read off D's projection (D learns to classify "
                         "real images, G to make fakes D classifies as their label; 0: off, the default; under "
-                        "DP-SGD it collapsed each class and cost 13-23 points of accuracy, docs/results.md)")
+                        "DP-SGD it narrowed each class and cost 13-23 points of accuracy, docs/results.md)")
     p.add_argument("--ema-decay", type=float, help="EMA of G for sampling, e.g. 0.999 (0: off)")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
     p.add_argument("--diffaugment", help='DiffAugment transforms, e.g. "color,translation,cutout" ("" for none)')
