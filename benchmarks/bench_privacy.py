@@ -159,10 +159,10 @@ def full_runs(args) -> list[tuple[str, float | None, int, int, int]]:
     about the same time, and at one batch size the same noise."""
     base, base_batch = gan_preset(PRESET).gan.n_d, gan_preset(PRESET).train.batch_size
     seed = f"-s{args.seed}" if args.seed else ""
-    projection = (f"-{args.d_projection}" if args.d_projection else "") + (
+    variant = (f"-{args.d_projection}" if args.d_projection else "") + (
         f"-cls{args.class_loss:g}" if args.class_loss else "")
     runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else "")
-             + projection + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
+             + variant + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
             for epsilon in args.epsilons for n_d in args.n_d or [base] for b in args.batch_sizes or [base_batch]]
     return runs + ([("full-nonprivate" + seed, None, base, base_batch, args.full_steps)] if args.nonprivate else [])
 

@@ -429,12 +429,11 @@ def own_data_table(path: Path = RESULTS / "own_data.json") -> str:
 
 def _row_cpus(data: dict) -> str:
     """The CPU the runs of a combined file ran on: the file's, or the most common one and the runs on others."""
-    rows = data["results"]
-    cpus = Counter(r.get("machine", data["machine"])["cpu"] for r in rows)
+    cpu_of = [(r, r.get("machine", data["machine"])["cpu"]) for r in data["results"]]
+    cpus = Counter(cpu for _, cpu in cpu_of)
     main = cpus.most_common(1)[0][0] if cpus else data["machine"]["cpu"]
     others = {}
-    for r in rows:
-        cpu = r.get("machine", data["machine"])["cpu"]
+    for r, cpu in cpu_of:
         if cpu != main:
             others.setdefault((cpu, r["config"]), []).append(f"{r['train_images']}/{r['seed']}")
     return f"CPU {main}" + "".join(f" (`{config}` at images/seed {', '.join(runs)}: CPU {cpu})"

@@ -274,7 +274,7 @@ class GANTask:
         class loss): one batch unless D's batch norm would mix them."""
         if self.D.uses_batch_stats:
             logits_real, scores = self._judge(self.D_ddp, self._augment(x), y)
-            return logits_real, self._judge(self.D_ddp, self._augment(fake), y_fake)[0], scores
+            return logits_real, self.D_ddp(self._augment(fake), y_fake), scores  # the fakes' scores go unused
         both = torch.cat([self._augment(x), self._augment(fake)])
         labels = None if y is None else torch.cat([y, y_fake])
         logits, scores = self._judge(self.D_ddp, both, labels)
