@@ -2,10 +2,11 @@
 the downstream utility and FID of a private GAN on all of Fashion-MNIST beside its non-private ceiling.
 
 Part 1 (attacks): the `dp-fmnist` preset (at --attack-width) on the first --attack-images Fashion-MNIST images for
---attack-steps generator steps (n_D = 5 D steps each: hundreds of passes over the 1,000 images), once without
-privacy and once with (ε = 10, δ = 1e-5; σ calibrated to the same steps). Each run is attacked with
-`ganvq audit membership` (LOGAN and GAN-Leaks, the 1,000 members against 1,000 held-out test images, 10,000
-samples) and audited for memorization (metrics.audit: each sample's nearest training image vs the test images').
+--attack-steps generator steps (n_D = 5 D steps each: hundreds of passes over the images), once without
+privacy and once with (ε = 10, δ = 1e-5; σ calibrated to the same steps; --attack-runs trains one of the two).
+Each run is attacked with `ganvq audit membership` (LOGAN and GAN-Leaks, the members against as many held-out test
+images or --non-member-n, 10,000 samples) and audited for memorization (metrics.audit: each sample's nearest
+training image vs the test images').
 Part 2 (--full-steps > 0): the same preset on all 60,000 training images at ε = 10 (and --epsilons), and without
 privacy, for --full-steps generator steps each: FID (ganvq's Fashion-MNIST features, 10,000 samples against the
 10,000 test images) and the downstream accuracy of metrics.utility's fixed classifier trained on --utility-n
@@ -62,10 +63,10 @@ SAMPLES = 10_000
 
 def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
                width: int | None = None, n_d: int | None = None, batch: int | None = None,
-               projection: str | None = None, class_loss: float | None = None):
+               projection: str | None = None, class_loss: float | None = None, d_width: int | None = None):
     """dp-fmnist for `steps` G steps on the first `limit` images (None: all), private at ε when given, at another
-    width of G and D, another number of D steps per G step, another batch size, another projection of D's
-    class embedding and with a class loss of this weight, when given."""
+    width of G and D (or of D alone), another number of D steps per G step, another batch size, another projection
+    of D's class embedding and with a class loss of this weight, when given."""
     config = gan_preset(PRESET)
     if class_loss:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, class_loss=class_loss))
@@ -75,6 +76,8 @@ def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, 
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, n_d=n_d))
     if width:
         config = dataclasses.replace(config, model=dataclasses.replace(config.model, g_width=width, d_width=width))
+    if d_width:
+        config = dataclasses.replace(config, model=dataclasses.replace(config.model, d_width=d_width))
     # ckpt_every out of reach: a periodic scored checkpoint would spend the budget on disk writes.
     train = dataclasses.replace(config.train, steps=steps, minutes=None, seed=seed, ckpt_every=10**9,
                                 threads=threads, log_every=50, batch_size=batch or config.train.batch_size)
@@ -84,7 +87,7 @@ def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, 
 
 def command(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None, out: Path,
             width: int | None, n_d: int | None = None, batch: int | None = None,
-            projection: str | None = None, class_loss: float | None = None) -> str:
+            projection: str | None = None, class_loss: float | None = None, d_width: int | None = None) -> str:
     """The CLI command that trains the same run."""
     parts = [f"ganvq train gan --preset {PRESET} --steps {steps} --seed {seed} --out {out.name}"]
     parts += [f"--n-d {n_d}"] if n_d and n_d != gan_preset(PRESET).gan.n_d else []
@@ -92,6 +95,7 @@ def command(limit: int | None, steps: int, epsilon: float | None, seed: int, thr
     parts += [f"--d-projection {projection}"] if projection else []
     parts += [f"--class-loss {class_loss:g}"] if class_loss else []
     parts += [f"--config width{width}.json (model: g_width {width}, d_width {width})"] if width else []
+    parts += [f"--config dwidth{d_width}.json (model: d_width {d_width})"] if d_width else []
     parts += [f"--limit {limit}"] if limit else []
     parts += [f"--dp-epsilon {epsilon:g} --dp-delta {DELTA:g}"] if epsilon else []
     parts += [f"--threads {threads}"] if threads else []
@@ -101,9 +105,9 @@ def command(limit: int | None, steps: int, epsilon: float | None, seed: int, thr
 def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
               workdir: Path, width: int | None = None, n_d: int | None = None,
               batch: int | None = None, projection: str | None = None,
-              class_loss: float | None = None) -> tuple[dict, Path]:
+              class_loss: float | None = None, d_width: int | None = None) -> tuple[dict, Path]:
     """Train one run; its row: steps, time per step, threads, load, privacy spent."""
-    config = run_config(limit, steps, epsilon, seed, threads, width, n_d, batch, projection, class_loss)
+    config = run_config(limit, steps, epsilon, seed, threads, width, n_d, batch, projection, class_loss, d_width)
     out = workdir / name
     shutil.rmtree(out, ignore_errors=True)  # a rerun trains its runs afresh
     load_before = os.getloadavg()
@@ -112,8 +116,10 @@ def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, s
     g_steps = summary["step"]
     return {
         "name": name, "train_images": limit or 60000, "epsilon_target": epsilon, "delta": DELTA if epsilon else None,
-        "command": command(limit, steps, epsilon, seed, threads, out, width, n_d, batch, projection, class_loss),
+        "command": command(limit, steps, epsilon, seed, threads, out, width, n_d, batch, projection, class_loss,
+                           d_width),
         "steps_asked": steps, "d_projection": config.model.d_projection, "class_loss": config.gan.class_loss,
+        "g_width": config.model.g_width, "d_width": config.model.d_width,
         "n_d": config.gan.n_d, "batch_size": config.train.batch_size, "generator_steps": g_steps,
         "discriminator_steps": g_steps * config.gan.n_d,
         "train_seconds": summary["train_seconds"], "minutes": round(summary["train_seconds"] / 60, 2),
@@ -128,6 +134,8 @@ def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, s
 def attack_part(args, workdir: Path) -> list[dict]:
     rows = []
     for name, epsilon in (("overfit", None), ("overfit-dp-eps10", 10.0)):
+        if ("dp" if epsilon else "overfit") not in args.attack_runs:
+            continue
         row, out = train_row(name, args.attack_images, args.attack_steps, epsilon, args.seed, args.threads, workdir,
                              args.attack_width)
         rows.append(audit_row(row, out, args))
@@ -160,7 +168,7 @@ def full_runs(args) -> list[tuple[str, float | None, int, int, int]]:
     base, base_batch = gan_preset(PRESET).gan.n_d, gan_preset(PRESET).train.batch_size
     seed = f"-s{args.seed}" if args.seed else ""
     variant = (f"-{args.d_projection}" if args.d_projection else "") + (
-        f"-cls{args.class_loss:g}" if args.class_loss else "")
+        f"-cls{args.class_loss:g}" if args.class_loss else "") + (f"-dw{args.d_width}" if args.d_width else "")
     runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else "")
              + variant + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
             for epsilon in args.epsilons for n_d in args.n_d or [base] for b in args.batch_sizes or [base_batch]]
@@ -184,7 +192,8 @@ def full_part(args, workdir: Path) -> list[dict]:
     for name, epsilon, n_d, batch, steps in full_runs(args):
         row, out = train_row(name, None, steps, epsilon, args.seed, args.threads, workdir, n_d=n_d, batch=batch,
                              projection=args.d_projection if epsilon else None,
-                             class_loss=args.class_loss if epsilon else None)
+                             class_loss=args.class_loss if epsilon else None,
+                             d_width=args.d_width if epsilon else None)
         run = open_run(out, "gan")
         images = sample(run, SAMPLES, args.seed, device="cpu")[0]
         scores = score_samples(images, "fashion-mnist", seed=args.seed)
@@ -248,6 +257,9 @@ def main() -> None:
                         help="training images of the attacked runs (the first N; default 1000), and members audited")
     parser.add_argument("--attack-width", type=int, default=16,
                         help="G and D width of the attacked runs (the preset's is 32; 16 trains ~3x faster)")
+    parser.add_argument("--attack-runs", nargs="+", choices=["overfit", "dp"], default=["overfit", "dp"],
+                        help="which attacked runs to train: the overfit one, its DP twin (default both; two "
+                             "invocations can train one each side by side, then --combine)")
     parser.add_argument("--non-member-n", type=int,
                         help="held-out images each attacked run is audited against (default: as many as its "
                              "members); more pin the 1%% FPR threshold down")
@@ -269,6 +281,10 @@ def main() -> None:
     parser.add_argument("--class-loss", type=float, metavar="W",
                         help="the private 60,000-image runs' class loss weight (GANOptions.class_loss; default: the "
                              "preset's 0); names end in -cls<W>")
+    parser.add_argument("--d-width", type=int,
+                        help="the private 60,000-image runs' D width (default: the preset's 32); a narrower D has "
+                             "fewer weights for DP-SGD's noise to fall on and takes less time per step; names end "
+                             "in -dw<W>")
     parser.add_argument("--utility-n", type=int, nargs="+", default=[10_000, 60_000],
                         help="samples the utility classifier trains on (the largest is the bar's; default 10,000 and "
                              "60,000, the DP literature's convention)")

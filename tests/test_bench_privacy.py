@@ -31,14 +31,14 @@ def test_combine_keeps_both_invocations_rows_and_judges_the_bar(tmp_path, benchm
 def test_full_runs_give_every_n_d_the_same_discriminator_steps(benchmark_module):
     bench = benchmark_module("bench_privacy")
     args = bench.argparse.Namespace(epsilons=[10.0, 1.0], n_d=[5, 20], batch_sizes=None, full_steps=5500,
-                                    nonprivate=True, seed=0, d_projection=None, class_loss=None)
+                                    nonprivate=True, seed=0, d_projection=None, class_loss=None,
+                                    d_width=None)
     runs = bench.full_runs(args)
     assert [r[0] for r in runs] == ["full-dp-eps10", "full-dp-eps10-nd20", "full-dp-eps1", "full-dp-eps1-nd20",
                                     "full-nonprivate"]
     assert {n_d * steps for _, _, n_d, _, steps in runs} == {27500}
     args = bench.argparse.Namespace(epsilons=[10.0], n_d=None, batch_sizes=[128, 512], full_steps=5500,
-                                    nonprivate=False, seed=1, d_projection=None,
-                                    class_loss=None)
+                                    nonprivate=False, seed=1, d_projection=None, class_loss=None, d_width=None)
     runs = bench.full_runs(args)  # a larger batch: fewer steps, the same images through D; another seed, its name
     assert [(r[0], r[3], r[4]) for r in runs] == [("full-dp-eps10-s1", 128, 5500), ("full-dp-eps10-b512-s1", 512, 1375)]
     args.batch_sizes, args.d_projection = None, "pooled"  # another projection of D's class embedding, its name
@@ -48,6 +48,11 @@ def test_full_runs_give_every_n_d_the_same_discriminator_steps(benchmark_module)
     config = bench.run_config(None, 10, 10.0, 1, 1, class_loss=1.0)
     assert config.gan.class_loss == 1.0 and config.privacy.epsilon == 10.0
     assert "--class-loss 1 " in bench.command(None, 10, 10.0, 1, 1, bench.Path("x"), None, class_loss=1.0)
+    args.class_loss, args.d_width = None, 16  # a narrower D, its width in the name; G keeps the preset's
+    assert [r[0] for r in bench.full_runs(args)] == ["full-dp-eps10-dw16-s1"]
+    config = bench.run_config(None, 10, 10.0, 1, 1, d_width=16)
+    assert (config.model.g_width, config.model.d_width) == (32, 16)
+    assert "d_width 16" in bench.command(None, 10, 10.0, 1, 1, bench.Path("x"), None, d_width=16)
 
 
 def test_the_bar_takes_the_best_private_run_at_epsilon_10_and_names_it(benchmark_module):
@@ -74,3 +79,17 @@ def test_the_attack_bar_takes_gan_leaks_best_variant_and_holds_every_attack_to_c
     assert bar["dp_attacks_near_chance"]["ok"] is False  # the calibrated variant is 0.06 from chance
     rows[0]["membership"]["attacks"]["gan_leaks_calibrated"]["auc"] = 0.59
     assert bench.check_bar(rows)["attacks_work_on_overfit_run"]["ok"] is False
+
+
+def test_attack_runs_trains_only_the_attacked_runs_asked_for(benchmark_module, monkeypatch, tmp_path):
+    bench = benchmark_module("bench_privacy")
+    trained = []
+    monkeypatch.setattr(bench, "train_row", lambda name, limit, steps, epsilon, *a, **k: (
+        trained.append((name, limit, epsilon)) or {"name": name}, tmp_path / name))
+    monkeypatch.setattr(bench, "audit_row", lambda row, out, args: row)
+    args = bench.argparse.Namespace(attack_images=200, attack_steps=10, seed=0, threads=1, attack_width=32,
+                                    attack_runs=["dp"])
+    assert [r["name"] for r in bench.attack_part(args, tmp_path)] == ["overfit-dp-eps10"]
+    assert trained == [("overfit-dp-eps10", 200, 10.0)]
+    args.attack_runs = ["overfit", "dp"]  # the default: both, the overfit one first
+    assert [r["name"] for r in bench.attack_part(args, tmp_path)] == ["overfit", "overfit-dp-eps10"]
