@@ -109,6 +109,25 @@ def test_gan_scores_name_reference_split_and_extractor(tmp_path, capsys, one_thr
     assert "give --real" in capsys.readouterr().err
 
 
+def test_a_sample_folder_of_a_run_on_part_of_its_data_is_audited_against_that_part(tmp_path, capsys, one_thread):
+    data = _digits_npz(tmp_path / "digits.npz")
+    gan = tmp_path / "gan"
+    (tmp_path / "small.json").write_text('{"model": {"g_width": 8, "d_width": 8}}')
+    assert main(["--quiet", "train", "gan", "--data", str(data), "--out", str(gan), "--steps", "2", "--limit", "40",
+                 "--batch-size", "16", "--precision", "fp32", "--config", str(tmp_path / "small.json")]) == 0
+    assert main(["--quiet", "eval", "gan", "--ckpt", str(gan), "--n", "30"]) == 0
+    by_run = json.loads((gan / "eval-gan.json").read_text())["memorization"]
+    assert main(["sample", "--ckpt", str(gan), "--n", "30", "--out-dir", str(tmp_path / "lib")]) == 0
+    source = json.loads((tmp_path / "lib" / "source.json").read_text())
+    assert source["train_part"]["limit"] == 40 and source["train_part"]["subset"] is None
+    capsys.readouterr()
+    assert main(["eval", "folder", "--fake", str(tmp_path / "lib")]) == 0
+    by_folder = json.loads((tmp_path / "lib-eval.json").read_text())["memorization"]
+    # the 40 images the run saw, not all 110 of the train split: the same audit as eval gan's on the same samples
+    assert by_folder["training_data"]["images"] == by_run["training_data"]["images"] == 40
+    assert by_folder["sample_nn_median"] == pytest.approx(by_run["sample_nn_median"], abs=1e-4)
+
+
 def test_colour_samples_on_the_fashion_cnn_are_flagged_out_of_domain(tmp_path, capsys):
     from ganvq.metrics.score import domain_note
 

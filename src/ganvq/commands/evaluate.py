@@ -163,10 +163,13 @@ def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int 
     target = Path(out) if out else Path(fake).with_name(Path(fake).name + "-eval.json")
     pairs = target.with_suffix(".closest-pairs.png")
     audit = trained is not None or has_named_splits(real)
+    part = source.get("train_part") if source else None  # the model saw only these of its training data
+    few = None if trained is None or not isinstance(part, dict) else part_of_train(
+        trained[0], held_out_fraction(trained[0], trained[1]), images.shape[-1], images.shape[1], part)
     with _scoring(len(images), "eval folder", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
                                val_fraction=fraction, trained_on=trained, notes=notes, audit=audit,
-                               stage=_stage(bar), advance=bar.update)
+                               stage=_stage(bar), advance=bar.update, train_subset=None if few is None else few.images)
     result = {"fake": str(fake), "source": source, **scores}
     write_json(target, result)
     return {**result, "written": str(target)}
@@ -198,11 +201,18 @@ def training_subset(run, real_subset: int | None = None, subset_seed: int | None
     subset = real_subset or getattr(c, "subset", None)
     if run.kind != "gan" or (subset is None and c.limit is None):
         return None
-    fraction = held_out_fraction(c.data, c.val_fraction)
-    train = load_dataset(c.data, "train", size=c.model.image_size, channels=c.model.channels, on_bad=c.on_bad,
-                         limit=c.limit, val_fraction=fraction)
     seed = c.subset_seed if subset_seed is None else subset_seed
-    return train if subset is None else train.balanced(subset, seed)
+    return part_of_train(c.data, held_out_fraction(c.data, c.val_fraction), c.model.image_size, c.model.channels,
+                         {"limit": c.limit, "subset": subset, "subset_seed": seed, "on_bad": c.on_bad})
+
+
+def part_of_train(data: str, fraction: float, size: int, channels: int, part: dict) -> ImageDataset:
+    """The training images a run took from its data's train split: the first `limit` (train gan --limit), then
+    `subset` of them balanced over the classes with `subset_seed` (--subset), as sample.source_record writes
+    them into an exported folder's source.json."""
+    train = load_dataset(data, "train", size=size, channels=channels, on_bad=part.get("on_bad", "skip"),
+                         limit=part.get("limit"), val_fraction=fraction)
+    return train if part.get("subset") is None else train.balanced(part["subset"], part.get("subset_seed") or 0)
 
 
 def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | None = None,

@@ -233,8 +233,14 @@ def source_record(run: Run, seed: int) -> dict:
     """What an exported sample folder's source.json says: the run, its training data and held-out fraction,
     so `ganvq eval folder` can score the folder against the right images without being told."""
     data = trained_on(run)
-    return {"checkpoint": str(run.checkpoint), "kind": run.kind, "step": run.meta.get("step"), "seed": seed,
-            "data": data[0] if data else None, "val_fraction": data[1] if data else None}
+    record = {"checkpoint": str(run.checkpoint), "kind": run.kind, "step": run.meta.get("step"), "seed": seed,
+              "data": data[0] if data else None, "val_fraction": data[1] if data else None}
+    c = run.config
+    if run.kind == "gan" and (c.limit is not None or getattr(c, "subset", None) is not None):
+        # a GAN trained on part of its data: eval folder's memorization audit compares with those images alone
+        record["train_part"] = {"limit": c.limit, "subset": getattr(c, "subset", None),
+                                "subset_seed": getattr(c, "subset_seed", None), "on_bad": c.on_bad}
+    return record
 
 
 def generate(ckpt: str | Path | Run, n: int, seed: int = 0, quiet: bool = True

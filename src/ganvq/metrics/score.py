@@ -280,7 +280,7 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
         train_images = train_subset
         test = load_dataset(real, "test", size=h, channels=c, val_fraction=fraction)
         test_nn = nearest_neighbours(test.images, train_images)[0]
-        note = f"a subset of {len(train_images)} images of {note} (the run's --subset)"
+        note = f"a subset of {len(train_images)} images of {note} (those the run trained on: --limit, --subset)"
     else:
         train_images = load_dataset(real, "train", size=h, channels=c, val_fraction=fraction).images
         tag = "" if named and fraction == 0 else f"-vf{fraction:g}"
