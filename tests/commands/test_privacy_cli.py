@@ -49,6 +49,9 @@ def test_audit_membership_writes_both_attacks_and_a_roc_picture(private_run, tmp
     printed = capsys.readouterr().out
     assert "logan: AUC" in printed and "calibrated's reference: 9,900 of the non-member pool" in printed
     assert "95% intervals: AUC" in printed and "100 of each" in printed
+    # 100 non-members: the 1% FPR threshold rests on one score, the 0.1% one on none, and the output says so
+    assert "note: 100 non-members: the 1% FPR threshold rests on their single highest score and" in printed
+    assert result["notes"] and "--non-member-n" in result["notes"][0]
     # more non-members than members: the rest of the pool is the reference
     assert main(["--quiet", "audit", "membership", "--ckpt", str(private_run), "--n", "100", "--non-member-n", "1000",
                  "--samples", "200", "--out", str(out)]) == 0
@@ -57,7 +60,8 @@ def test_audit_membership_writes_both_attacks_and_a_roc_picture(private_run, tmp
     assert result["reference"].startswith("9,000 of the non-member pool")
     assert all(a["non_members"] == 1000 and a["auc_95"][0] <= a["auc"] <= a["auc_95"][1]
                for a in result["attacks"].values())
-    assert "100 members and 1,000 non-members" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "100 members and 1,000 non-members" in printed and "note:" not in printed and result["notes"] == []
     # non-members no more than the members: none left for the calibrated attack's reference, which is skipped
     assert main(["--quiet", "audit", "membership", "--ckpt", str(private_run), "--members", "test",
                  "--non-members", "train", "--samples", "50", "--out", str(out)]) == 0

@@ -15,6 +15,8 @@ def _membership(args) -> None:
         print(f"{name}: AUC {a['auc']:.3f}, TPR at 1% FPR {100 * a['tpr_at_1pct_fpr']:.1f}%, "
               f"at 0.1% FPR {100 * a['tpr_at_0.1pct_fpr']:.1f}%{intervals(a)}")
     print(f"gan_leaks_calibrated's reference: {r['reference']}")
+    for note in r["notes"]:
+        print(f"note: {note}")
     print(f"wrote {r['written']} and {r['roc_png']}")
 
 

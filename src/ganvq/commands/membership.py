@@ -76,6 +76,18 @@ def intervals(attack: dict) -> str:
     return f" (95% intervals: AUC {a:.3f}–{b:.3f}, TPR {100 * c:.1f}–{100 * d:.1f}%)"
 
 
+def threshold_note(non_members: int) -> str | None:
+    """A line for an audit whose non-members are too few for the low false-positive rates: the threshold at a rate
+    f rests on their highest f x N scores, so under 1,000 of them the 0.1% rate rests on none."""
+    if non_members >= 1000:
+        return None
+    top = non_members // 100
+    rests = ("on none of their scores" if top == 0 else "on their single highest score" if top == 1
+             else f"on their {top:,} highest scores")
+    return (f"{non_members:,} non-members: the 1% FPR threshold rests {rests} and the 0.1% one on none, so those "
+            "true-positive rates are coarse; more non-members (--non-member-n 5000) pin them down")
+
+
 def audit_membership(ckpt: str | Path, members: str = "train", non_members: str = "test", n: int = 1000,
                      samples: int = 10_000, seed: int = 0, out: str | Path | None = None, quiet: bool = True,
                      non_member_n: int | None = None) -> dict:
@@ -131,6 +143,7 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                           "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
         "roc_png": str(picture),
+        "notes": [note for note in [threshold_note(k_o)] if note],
     }
     if len(reference):
         calibrated = attack_summary(*scores["gan_leaks_calibrated"])
