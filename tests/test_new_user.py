@@ -126,6 +126,11 @@ def test_a_sample_folder_of_a_run_on_part_of_its_data_is_audited_against_that_pa
     # the 40 images the run saw, not all 110 of the train split: the same audit as eval gan's on the same samples
     assert by_folder["training_data"]["images"] == by_run["training_data"]["images"] == 40
     assert by_folder["sample_nn_median"] == pytest.approx(by_run["sample_nn_median"], abs=1e-4)
+    source["train_part"]["limit"] = "40"  # a hand-edited source.json: one line, not a traceback
+    (tmp_path / "lib" / "source.json").write_text(json.dumps(source))
+    capsys.readouterr()
+    assert main(["eval", "folder", "--fake", str(tmp_path / "lib")]) == 2
+    assert "train_part must hold whole numbers" in capsys.readouterr().err
 
 
 def test_colour_samples_on_the_fashion_cnn_are_flagged_out_of_domain(tmp_path, capsys):

@@ -83,7 +83,9 @@ def test_eval_gan_of_a_subset_run_audits_against_its_images_and_reports_utility_
     assert (u["real_images"], u["synthetic_images"], u["test_images"]) == (20, 30, 10000)
     assert {"real", "real_plus_synthetic", "synthetic"} <= set(u) and "points" in printed
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--utility", "30", "--real-subset", "30"]) == 0
-    assert json.loads((run / "eval-gan.json").read_text())["utility"]["real_images"] == 30
+    result = json.loads((run / "eval-gan.json").read_text())
+    assert result["utility"]["real_images"] == 30  # --real-subset draws the utility's real images ...
+    assert result["memorization"]["training_data"]["images"] == 20  # ... the audit keeps the run's own
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--real-subset", "30"]) == 2
     assert "--real-subset chooses the real images of --utility" in capsys.readouterr().err
 

@@ -164,7 +164,10 @@ def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int 
     pairs = target.with_suffix(".closest-pairs.png")
     audit = trained is not None or has_named_splits(real)
     part = source.get("train_part") if source else None  # the model saw only these of its training data
-    few = None if trained is None or not isinstance(part, dict) else part_of_train(
+    if part is not None and not (isinstance(part, dict) and all(
+            part.get(k) is None or type(part.get(k)) is int for k in ("limit", "subset", "subset_seed"))):
+        raise GanvqError(f"{Path(fake) / SOURCE_FILE}: train_part must hold whole numbers limit, subset, subset_seed")
+    few = None if trained is None or part is None else part_of_train(
         trained[0], held_out_fraction(trained[0], trained[1]), images.shape[-1], images.shape[1], part)
     with _scoring(len(images), "eval folder", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
@@ -257,6 +260,7 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
         raise GanvqError("--real-subset chooses the real images of --utility: give --utility too")
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
     few = training_subset(run, real_subset, subset_seed)
+    seen = training_subset(run) if real_subset is not None else few  # the audit's: the images the run trained on
     images, trained = generate(run, n, seed, quiet=quiet)
     real = real or (trained[0] if trained else None)
     if not real:
@@ -267,7 +271,7 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     with _scoring(len(images), "eval gan", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
                                val_fraction=fraction, trained_on=trained, notes=notes, stage=_stage(bar),
-                               advance=bar.update, train_subset=None if few is None else few.images)
+                               advance=bar.update, train_subset=None if seen is None else seen.images)
     result = {"checkpoint": str(ckpt), "sample_seed": seed, **scores}
     if run.kind == "gan" and privacy_facts(run) is not None:
         result["privacy"] = privacy_facts(run)
