@@ -86,7 +86,7 @@ def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, 
 
 
 def command(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None, out: Path,
-            width: int | None, n_d: int | None = None, batch: int | None = None,
+            width: int | None = None, n_d: int | None = None, batch: int | None = None,
             projection: str | None = None, class_loss: float | None = None, d_width: int | None = None) -> str:
     """The CLI command that trains the same run."""
     parts = [f"ganvq train gan --preset {PRESET} --steps {steps} --seed {seed} --out {out.name}"]
@@ -103,11 +103,10 @@ def command(limit: int | None, steps: int, epsilon: float | None, seed: int, thr
 
 
 def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
-              workdir: Path, width: int | None = None, n_d: int | None = None,
-              batch: int | None = None, projection: str | None = None,
-              class_loss: float | None = None, d_width: int | None = None) -> tuple[dict, Path]:
-    """Train one run; its row: steps, time per step, threads, load, privacy spent."""
-    config = run_config(limit, steps, epsilon, seed, threads, width, n_d, batch, projection, class_loss, d_width)
+              workdir: Path, **variant) -> tuple[dict, Path]:
+    """Train one run (`variant`: run_config's width, n_d, batch, projection, class_loss, d_width); its row: steps,
+    time per step, threads, load, privacy spent."""
+    config = run_config(limit, steps, epsilon, seed, threads, **variant)
     out = workdir / name
     shutil.rmtree(out, ignore_errors=True)  # a rerun trains its runs afresh
     load_before = os.getloadavg()
@@ -116,8 +115,7 @@ def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, s
     g_steps = summary["step"]
     return {
         "name": name, "train_images": limit or 60000, "epsilon_target": epsilon, "delta": DELTA if epsilon else None,
-        "command": command(limit, steps, epsilon, seed, threads, out, width, n_d, batch, projection, class_loss,
-                           d_width),
+        "command": command(limit, steps, epsilon, seed, threads, out, **variant),
         "steps_asked": steps, "d_projection": config.model.d_projection, "class_loss": config.gan.class_loss,
         "g_width": config.model.g_width, "d_width": config.model.d_width,
         "n_d": config.gan.n_d, "batch_size": config.train.batch_size, "generator_steps": g_steps,
@@ -137,7 +135,7 @@ def attack_part(args, workdir: Path) -> list[dict]:
         if ("dp" if epsilon else "overfit") not in args.attack_runs:
             continue
         row, out = train_row(name, args.attack_images, args.attack_steps, epsilon, args.seed, args.threads, workdir,
-                             args.attack_width)
+                             width=args.attack_width)
         rows.append(audit_row(row, out, args))
     return rows
 
