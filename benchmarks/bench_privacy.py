@@ -63,10 +63,11 @@ SAMPLES = 10_000
 
 def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
                width: int | None = None, n_d: int | None = None, batch: int | None = None,
-               projection: str | None = None, class_loss: float | None = None, d_width: int | None = None):
+               projection: str | None = None, class_loss: float | None = None, d_width: int | None = None,
+               clipping: str | None = None):
     """dp-fmnist for `steps` G steps on the first `limit` images (None: all), private at ε when given, at another
     width of G and D (or of D alone), another number of D steps per G step, another batch size, another projection
-    of D's class embedding and with a class loss of this weight, when given."""
+    of D's class embedding, with a class loss of this weight and DP-SGD's other clipping, when given."""
     config = gan_preset(PRESET)
     if class_loss:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, class_loss=class_loss))
@@ -81,13 +82,14 @@ def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, 
     # ckpt_every out of reach: a periodic scored checkpoint would spend the budget on disk writes.
     train = dataclasses.replace(config.train, steps=steps, minutes=None, seed=seed, ckpt_every=10**9,
                                 threads=threads, log_every=50, batch_size=batch or config.train.batch_size)
-    privacy = PrivacyOptions(epsilon=epsilon, delta=DELTA)
+    privacy = PrivacyOptions(epsilon=epsilon, delta=DELTA, clipping=clipping or "pair")
     return dataclasses.replace(config, train=train, limit=limit, privacy=privacy)
 
 
 def command(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None, out: Path,
             width: int | None = None, n_d: int | None = None, batch: int | None = None,
-            projection: str | None = None, class_loss: float | None = None, d_width: int | None = None) -> str:
+            projection: str | None = None, class_loss: float | None = None, d_width: int | None = None,
+            clipping: str | None = None) -> str:
     """The CLI command that trains the same run."""
     parts = [f"ganvq train gan --preset {PRESET} --steps {steps} --seed {seed} --out {out.name}"]
     parts += [f"--n-d {n_d}"] if n_d and n_d != gan_preset(PRESET).gan.n_d else []
@@ -98,13 +100,15 @@ def command(limit: int | None, steps: int, epsilon: float | None, seed: int, thr
     parts += [f"--config dwidth{d_width}.json (model: d_width {d_width})"] if d_width else []
     parts += [f"--limit {limit}"] if limit else []
     parts += [f"--dp-epsilon {epsilon:g} --dp-delta {DELTA:g}"] if epsilon else []
+    parts += [f"--dp-clipping {clipping}"] if clipping else []
     parts += [f"--threads {threads}"] if threads else []
     return " ".join(parts)
 
 
 def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
               workdir: Path, **variant) -> tuple[dict, Path]:
-    """Train one run (`variant`: run_config's width, n_d, batch, projection, class_loss, d_width); its row: steps,
+    """Train one run (`variant`: run_config's width, n_d, batch, projection, class_loss, d_width, clipping); its
+    row: steps,
     time per step, threads, load, privacy spent."""
     config = run_config(limit, steps, epsilon, seed, threads, **variant)
     out = workdir / name
@@ -117,7 +121,7 @@ def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, s
         "name": name, "train_images": limit or 60000, "epsilon_target": epsilon, "delta": DELTA if epsilon else None,
         "command": command(limit, steps, epsilon, seed, threads, out, **variant),
         "steps_asked": steps, "d_projection": config.model.d_projection, "class_loss": config.gan.class_loss,
-        "g_width": config.model.g_width, "d_width": config.model.d_width,
+        "g_width": config.model.g_width, "d_width": config.model.d_width, "clipping": config.privacy.clipping,
         "n_d": config.gan.n_d, "batch_size": config.train.batch_size, "generator_steps": g_steps,
         "discriminator_steps": g_steps * config.gan.n_d,
         "train_seconds": summary["train_seconds"], "minutes": round(summary["train_seconds"] / 60, 2),
@@ -166,7 +170,8 @@ def full_runs(args) -> list[tuple[str, float | None, int, int, int]]:
     base, base_batch = gan_preset(PRESET).gan.n_d, gan_preset(PRESET).train.batch_size
     seed = f"-s{args.seed}" if args.seed else ""
     variant = (f"-{args.d_projection}" if args.d_projection else "") + (
-        f"-cls{args.class_loss:g}" if args.class_loss else "") + (f"-dw{args.d_width}" if args.d_width else "")
+        f"-cls{args.class_loss:g}" if args.class_loss else "") + (f"-dw{args.d_width}" if args.d_width else "") + (
+        "-sep" if args.dp_clipping == "separate" else "") + args.suffix
     runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else "")
              + variant + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
             for epsilon in args.epsilons for n_d in args.n_d or [base] for b in args.batch_sizes or [base_batch]]
@@ -191,7 +196,8 @@ def full_part(args, workdir: Path) -> list[dict]:
         row, out = train_row(name, None, steps, epsilon, args.seed, args.threads, workdir, n_d=n_d, batch=batch,
                              projection=args.d_projection if epsilon else None,
                              class_loss=args.class_loss if epsilon else None,
-                             d_width=args.d_width if epsilon else None)
+                             d_width=args.d_width if epsilon else None,
+                             clipping=args.dp_clipping if epsilon else None)
         run = open_run(out, "gan")
         images = sample(run, SAMPLES, args.seed, device="cpu")[0]
         scores = score_samples(images, "fashion-mnist", seed=args.seed)
@@ -283,6 +289,10 @@ def main() -> None:
                         help="the private 60,000-image runs' D width (default: the preset's 32); a narrower D has "
                              "fewer weights for DP-SGD's noise to fall on and takes less time per step; names end "
                              "in -dw<W>")
+    parser.add_argument("--dp-clipping", choices=["pair", "separate"],
+                        help="the private 60,000-image runs' clipping (PrivacyOptions.clipping; default: pair); "
+                             "separate ends names in -sep")
+    parser.add_argument("--suffix", default="", help="ends the 60,000-image runs' names (e.g. -fixed)")
     parser.add_argument("--utility-n", type=int, nargs="+", default=[10_000, 60_000],
                         help="samples the utility classifier trains on (the largest is the bar's; default 10,000 and "
                              "60,000, the DP literature's convention)")

@@ -14,14 +14,15 @@ TINY = ["--preset", "dp-fmnist", "--steps", "3", "--batch-size", "32", "--limit"
 
 @pytest.fixture(scope="module")
 def private_run(tmp_path_factory):
-    """A private GAN trained through the CLI at ε = 5, at width 8 (a config file), in a few seconds."""
+    """A private GAN trained through the CLI at ε = 5, at width 8 (a config file), each image and fake clipped on
+    its own, in a few seconds."""
     tmp = tmp_path_factory.mktemp("private")
     small = tmp / "small.json"
     small.write_text(json.dumps({"model": {"g_width": 8, "d_width": 8, "z_dim": 16}}))
     run = tmp / "run"
     assert main(["--quiet", "train", "gan", "--out", str(run), "--config", str(small), *TINY,
                  "--dp-epsilon", "5", "--dp-delta", "1e-5", "--dp-max-grad-norm", "0.5",
-                 "--d-projection", "pooled"]) == 0
+                 "--d-projection", "pooled", "--dp-clipping", "separate"]) == 0
     return run
 
 
@@ -30,9 +31,10 @@ def test_a_private_run_stores_its_guarantee_and_its_utility_is_measured(private_
     assert config["model"]["d_projection"] == "pooled"
     config = config["privacy"]
     assert config["epsilon"] == 5.0 and config["max_grad_norm"] == 0.5 and config["noise_multiplier"] > 0
+    assert config["clipping"] == "separate"
     run = open_run(private_run, "gan")
     facts = privacy_facts(run)  # what `ganvq eval gan` adds to eval-gan.json and prints
-    assert 4.99 <= facts["epsilon"] <= 5.0 and facts["d_steps"] == 6 and facts["sample_rate"] == 32 / 256
+    assert 4.99 <= facts["epsilon"] <= 5.0 and facts["d_steps"] == 6 and facts["sample_rate"] == 32 / 256 and facts["clipping"] == "separate"
     result = utility(run, 200, test_limit=500)
     assert 0 <= result["accuracy"] <= 1 and result["train_images"] == 200 and result["test_images"] == 500
 

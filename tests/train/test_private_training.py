@@ -119,3 +119,54 @@ def test_a_calibrated_private_run_needs_a_step_count(tmp_path, private_config):
     config = dataclasses.replace(private_config, train=train, privacy=PrivacyOptions(epsilon=5.0))
     with pytest.raises(GanvqError, match="--steps"):
         train_gan(config, tmp_path / "run", quiet=True)
+
+
+@pytest.mark.parametrize("clipping, drawn, class_loss", [
+    ("pair", 5, False), ("pair", 5, True), ("separate", 5, False), ("separate", 5, True), ("separate", 0, False),
+])
+def test_the_private_d_step_clips_each_images_own_gradient(private_config, clipping, drawn, class_loss):
+    """GANTask's DP-SGD step, as training runs it (channels_last G and data): the clipped sum equals that of each
+    sample's loss gradient by plain autograd, clipped to C. A sample: real image i with fake i ("pair"), or each
+    real image and each fake alone ("separate", whose fakes are the expected batch, 32, even for an empty draw)."""
+    from ganvq.train.gan import GANTask
+
+    privacy = dataclasses.replace(private_config.privacy, max_grad_norm=1e-3, clipping=clipping)
+    gan = dataclasses.replace(private_config.gan, class_loss=1.0 if class_loss else 0.0)
+    task = GANTask(dataclasses.replace(private_config, privacy=privacy, gan=gan))
+    idx = torch.arange(3, 3 + drawn)
+    task.private.sample = lambda: idx
+    task.private.step = task.private.optimizer.clip_and_accumulate  # the clipped sum, before noise and update
+    made = []
+    generator = task.G
+    task.G = lambda z, y: made.append((generator(z, y), y)) or made[-1][0]
+    task._private_d_step()
+    (fake, y_fake), = made
+    assert len(fake) == (32 if clipping == "separate" else drawn)
+    images, labels = task._private_data
+    x, y = images[idx].float() / 127.5 - 1, labels[idx]
+    D, C = task.D, 1e-3
+
+    def real(i):
+        if not class_loss:
+            return F.softplus(-D(x[i:i + 1], y[i:i + 1])).sum()
+        logits, scores = D(x[i:i + 1], y[i:i + 1], classes=True)
+        return F.softplus(-logits).sum() + F.cross_entropy(scores, y[i:i + 1])
+
+    def fake_row(j):
+        return F.softplus(D(fake[j:j + 1], y_fake[j:j + 1])).sum()
+
+    if clipping == "pair":
+        rows = [lambda i=i: real(i) + fake_row(i) for i in range(drawn)]
+    else:
+        rows = [lambda i=i: real(i) for i in range(drawn)] + [lambda j=j: fake_row(j) for j in range(32)]
+    expected = [torch.zeros_like(p) for p in D.parameters()]
+    for row in rows:  # each sample's loss on its own, by plain autograd, clipped to norm C
+        D.zero_grad()
+        row().backward()
+        grads = [p.grad.clone() for p in D.parameters()]
+        norm = torch.sqrt(sum(g.square().sum() for g in grads))
+        assert norm > C
+        for e, g in zip(expected, grads):
+            e += g * (C / (norm + 1e-6))
+    for p, e in zip(D.parameters(), expected):
+        assert torch.allclose(p.summed_grad, e, rtol=1e-4, atol=1e-9)

@@ -145,7 +145,8 @@ def _eval_gan(args) -> None:
     if "privacy" in result:
         p = result["privacy"]
         print(f"privacy: (ε = {p['epsilon']:.3g}, δ = {p['delta']:g})-DP ({p['accountant']} accountant), noise "
-              f"multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g}, {p['d_steps']} D steps")
+              f"multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g} ({p['clipping']}), "
+              f"{p['d_steps']} D steps")
     if "utility" in result:
         u = result["utility"]
         if "accuracy" in u:

@@ -268,6 +268,9 @@ def _add_privacy_options(p) -> None:
     p.add_argument("--dp-noise-multiplier", type=float, metavar="SIGMA",
                    help="noise std / C (default: calibrated so --steps x n_D D steps spend exactly E)")
     p.add_argument("--dp-accountant", choices=["rdp", "prv"], help="opacus accountant (default rdp)")
+    p.add_argument("--dp-clipping", choices=["pair", "separate"],
+                   help="clip each real image's gradient with its paired fake's (pair, the default) or each on its "
+                        "own (separate: a fixed number of fakes per step; the same noise, the same epsilon)")
 
 
 def build_gan_config(args) -> GANRunConfig:
@@ -282,7 +285,8 @@ def build_gan_config(args) -> GANRunConfig:
     model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm,
              "d_projection": args.d_projection}
     privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,
-               "noise_multiplier": args.dp_noise_multiplier, "accountant": args.dp_accountant}
+               "noise_multiplier": args.dp_noise_multiplier, "accountant": args.dp_accountant,
+               "clipping": args.dp_clipping}
     return build_run_config("gan", args.preset, args.config, {"model": model, "train": _train_options(args),
                                                               "gan": gan, "privacy": privacy, **_data_options(args),
                                                               "subset": args.subset, "subset_seed": args.subset_seed})

@@ -190,7 +190,7 @@ def privacy_facts(run) -> dict | None:
     history = unflatten_state(run.meta["extra"], run.tensors)["privacy"]["history"]
     return {"epsilon": epsilon_of(privacy.accountant, history, privacy.delta), "delta": privacy.delta,
             "target_epsilon": privacy.epsilon, "noise_multiplier": privacy.noise_multiplier,
-            "max_grad_norm": privacy.max_grad_norm, "accountant": privacy.accountant,
+            "max_grad_norm": privacy.max_grad_norm, "clipping": privacy.clipping, "accountant": privacy.accountant,
             "sample_rate": history[0][1] if history else None, "d_steps": sum(int(h[2]) for h in history),
             "covers": "the discriminator's updates, hence G, its EMA and every sample; not the training losses logged "
                       "in metrics.jsonl"}

@@ -290,7 +290,8 @@ def _summary(run) -> list[tuple[str, str]]:
         p = privacy_facts(run)
         if p is not None:
             guarantee = (f"(ε = {p['epsilon']:.3g}, δ = {p['delta']:g})-DP by DP-SGD on D ({p['accountant']} "
-                         f"accountant): noise multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g}, "
+                         f"accountant): noise multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g} "
+                         f"({p['clipping']}), "
                          f"{p['d_steps']:,} D steps at sampling rate {p['sample_rate']:.4g}")
             return [("Kind", KIND_TITLES[run.kind]), ("Data", _short_path(str(data))), ("Model", model),
                     ("Privacy", guarantee), *run_facts(run)]

@@ -194,6 +194,7 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # and EMA; measured by benchmarks/bench_privacy.py (results/privacy.json). The projection stays flat: the
     # pooled one, with 45% fewer D weights for the noise to fall on, lost 12-15 points of utility on 2 seeds.
     # D stays at width 32: width 16, with twice the steps in the same minutes, lost 3.6-5.9 points on 2 seeds.
+    # (Both measured before the fix of D's per-sample conv gradients; clipping "separate" measured after it.)
     "dp-fmnist": GANRunConfig(
         model=GANConfig(arch="dcgan", d_norm="none", g_width=32, d_width=32),
         train=gan_train(batch_size=128, lr=2e-4, lr_schedule="constant", precision="fp32"),

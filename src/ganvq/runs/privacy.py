@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from ganvq.errors import GanvqError
 
 ACCOUNTANTS = ("rdp", "prv")  # opacus' Rényi-DP (Mironov 2017) and PRV (Gopi et al. 2021) accountants
+# What DP-SGD clips to C in D's step: "pair": real image i with its fake i, one gradient (Xie et al. 2018);
+# "separate": each real image and each fake on its own (DP-CGAN, Torkzadehmahani et al. 2019). Noise σC either way.
+CLIPPINGS = ("pair", "separate")
 
 
 @dataclass(frozen=True)
@@ -17,11 +20,16 @@ class PrivacyOptions:
 
     epsilon: float | None = None  # the (ε, δ) budget; training stops when the next G step would exceed it
     delta: float = 1e-5  # δ; keep it below 1 / (training images)
-    max_grad_norm: float = 1.0  # C: every image's gradient (with its paired fake) is clipped to this L2 norm
+    max_grad_norm: float = 1.0  # C: each image's gradient (with its paired fake's: see clipping) is clipped to this
     # σ: Gaussian noise N(0, σ²C²) added to the summed clipped gradients; None: calibrated so that the run's
     # --steps × n_D discriminator steps spend exactly ε (a new run stores the σ it used here)
     noise_multiplier: float | None = None
     accountant: str = "rdp"  # "rdp" (Rényi DP) or "prv" (privacy random variables: tighter, slower)
+    # "pair" or "separate" (CLIPPINGS). Separate: the batch's fakes are a fixed number (the expected batch), drawn
+    # from G whatever images the Poisson batch holds, so they add nothing that depends on the private images, and
+    # one image still moves the clipped sum by at most C: the same noise buys the same ε. Each real image's
+    # gradient gets the whole of C instead of sharing it with its fake's.
+    clipping: str = "pair"
 
     def __post_init__(self) -> None:
         if self.epsilon is not None and not (math.isfinite(self.epsilon) and self.epsilon > 0):
@@ -34,6 +42,8 @@ class PrivacyOptions:
             raise GanvqError(f"--dp-noise-multiplier must be a positive number, got {self.noise_multiplier}")
         if self.accountant not in ACCOUNTANTS:
             raise GanvqError(f"unknown accountant {self.accountant!r}; choose from {', '.join(ACCOUNTANTS)}")
+        if self.clipping not in CLIPPINGS:
+            raise GanvqError(f"unknown DP clipping {self.clipping!r}; choose from {', '.join(CLIPPINGS)}")
 
     @property
     def private(self) -> bool:

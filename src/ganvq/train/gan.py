@@ -108,6 +108,11 @@ def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
             e.copy_(m)
 
 
+def _grad_scaled(t: torch.Tensor, scale: float) -> torch.Tensor:
+    """t itself, whose gradient is multiplied by `scale` on the way back."""
+    return t * scale + (t * (1 - scale)).detach()
+
+
 class GANTask:
     """One GAN training run: G, D, EMA of G, their optimizers, batches, and the per-step update."""
 
@@ -328,28 +333,45 @@ class GANTask:
         return metrics
 
     def _private_d_step(self) -> dict[str, float] | None:
-        """One DP-SGD discriminator update on a Poisson batch; real image i and fake i form one clipped sample
-        (two forward passes, one backward: opacus sums their per-sample gradients row by row)."""
+        """One DP-SGD discriminator update on a Poisson batch. Clipping "pair": real image i and fake i form one
+        clipped sample (two forward passes, one backward: opacus sums their per-sample gradients row by row).
+        "separate": the expected batch's worth of fakes, however many images were drawn, and one pass over
+        images and fakes together, each row its own clipped sample."""
         cfg, g = self.config, self.config.gan
+        separate = cfg.privacy.clipping == "separate"
         images, labels = self._private_data
         idx = self.private.sample()
         self.private.zero_grad()
-        if len(idx) == 0:  # no image drawn: the noise step still happens, and is accounted for
+        if len(idx) == 0 and not separate:  # no image drawn: the noise step still happens, and is accounted for
             self.private.step()
             return {}
         x = to_float(images[idx]).to(self.device, memory_format=MEMORY_FORMAT)
         y = None if labels is None else labels[idx].to(self.device)
-        z, y_fake = self._latents(len(x))
+        z, y_fake = self._latents(self.private.expected_batch if separate else len(x))
         with torch.no_grad(), autocast(self.device, cfg.train.precision):
-            fake = self.G(z, y_fake)
+            fake = self.G(z, y_fake).float()
         with self.private.recording() as D:
             with autocast(self.device, cfg.train.precision):
-                logits_real, scores = self._judge(D, self._augment(x), y)
-                logits_fake = D(self._augment(fake.float()), y_fake)
-            loss = discriminator_loss(g.loss, logits_real, logits_fake)
-            metrics = {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
-                       "train/logits_fake": logits_fake.float().mean().item()}
-            loss = loss + self._class_term(scores, y, metrics, "train/d_class_loss")  # clipped with the pair
+                if separate:
+                    both = torch.cat([self._augment(x), self._augment(fake)])
+                    logits, scores = self._judge(D, both, None if y is None else torch.cat([y, y_fake]))
+                    # opacus' "mean" reduction multiplies the gradients by the rows (real and fake); the losses
+                    # average the real rows and the fake rows apart: scaled so that each row's gradient is its own
+                    real, fake_share = len(x) / len(logits), len(fake) / len(logits)
+                    logits_real, logits_fake = logits.split([len(x), len(fake)])
+                    logits_real, logits_fake = _grad_scaled(logits_real, real), _grad_scaled(logits_fake, fake_share)
+                    scores = None if scores is None else _grad_scaled(scores[:len(x)], real)
+                else:
+                    logits_real, scores = self._judge(D, self._augment(x), y)
+                    logits_fake = D(self._augment(fake), y_fake)
+            if len(x) == 0:  # separate, no image drawn: the fakes' rows still count (their number is fixed)
+                loss = discriminator_loss(g.loss, torch.zeros(1, device=self.device), logits_fake)
+                metrics = {}
+            else:
+                loss = discriminator_loss(g.loss, logits_real, logits_fake)
+                metrics = {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
+                           "train/logits_fake": logits_fake.float().mean().item()}
+                loss = loss + self._class_term(scores, y, metrics, "train/d_class_loss")  # clipped with the image
             if not self._sane(loss):
                 return None
             loss.backward()

@@ -44,6 +44,11 @@ def with_noise(config: GANRunConfig, n_images: int) -> PrivacyOptions:
     return dataclasses.replace(p, noise_multiplier=noise)
 
 
+def _nchw_input(layer: nn.Module, args: tuple) -> tuple:
+    """A forward pre-hook: the layer's input in NCHW-contiguous layout (a copy only where it is not)."""
+    return tuple(a.contiguous() if torch.is_tensor(a) else a for a in args)
+
+
 class PrivateDiscriminator:
     """D's private update: per-sample gradients (opacus GradSampleModule), Poisson batches, clipping and noise
     (DPOptimizer), and the accountant's history, which the checkpoint keeps so a resumed run goes on spending."""
@@ -66,6 +71,14 @@ class PrivateDiscriminator:
         self.sample_rate = min(batch_size / n_images, 1.0)
         self.expected_batch = batch_size
         self.noise = options.noise_multiplier
+        # opacus 1.6's per-sample conv gradients (unfold2d's as_strided) assume NCHW-contiguous activations: for
+        # channels_last ones (ganvq's layout) they read the wrong pixels of each image (in dp-fmnist's D, only
+        # padding for the middle convolution: zero gradients). Each row still read only its own image, so clipping
+        # bounded it and ε held, but D learned from wrong gradients. So every convolution of D takes its input
+        # NCHW-contiguous (tests compare the clipped sum with autograd's).
+        for layer in D.modules():
+            if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+                layer.register_forward_pre_hook(_nchw_input)
         self.module = GradSampleModule(D, loss_reduction="mean")
         self.module.disable_hooks()  # on only in D's own steps (recording()), not when G's loss runs through D
         # Noise comes from torch's global RNG, which checkpoints save and restore: resuming continues exactly.
