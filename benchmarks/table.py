@@ -1127,6 +1127,12 @@ def _utility_by_samples(row: dict) -> dict[str, float]:
     return {str(u.get("train_images", 10_000)): u["accuracy"]} if u else {}
 
 
+def _before_layout_fix(row: dict) -> bool:
+    """Whether a private run was trained before ganvq fed opacus NCHW inputs (those rows have no "clipping": the
+    fix and the option came in one commit)."""
+    return bool(row.get("privacy")) and "clipping" not in row
+
+
 def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
     """DP-SGD GANs and membership-inference attacks (LOGAN, GAN-Leaks) against private and non-private runs."""
     data = json.loads(path.read_text())
@@ -1146,6 +1152,7 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
     ]
     for r in runs:
         p = r.get("privacy")
+        name = r["name"] + ("†" if _before_layout_fix(r) else "")
         eps = "not private" if not p else f"{p['epsilon']:.2f} ({p['target_epsilon']:g}), {p['delta']:g}"
         noise = "—" if not p else f"{p['noise_multiplier']:.3f}"
         rate = "—" if not p else f"{p['sample_rate']:.4g}"
@@ -1153,10 +1160,15 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
         acc = ", ".join(f"{a:.1%} ({int(n):,})" for n, a in _utility_by_samples(r).items()) or "—"
         n_d = r.get("n_d", r["discriminator_steps"] // max(r["generator_steps"], 1))
         batch = r.get("batch_size", r.get("config", {}).get("train", {}).get("batch_size", "?"))
-        lines.append(f"| {r['name']} | {r['train_images']:,} | {eps} | {noise} | {rate} "
+        lines.append(f"| {name} | {r['train_images']:,} | {eps} | {noise} | {rate} "
                      f"| {r['generator_steps']:,} / {r['discriminator_steps']:,} ({n_d}, {batch}) | {r['minutes']:.2f} "
                      f"| {r['seconds_per_generator_step']:.3f} | {r['load_average_before'][0]:g} → "
                      f"{r['load_average_after'][0]:g} | {fid} | {r.get('class_coverage', '—')} | {acc} |")
+    if any(map(_before_layout_fix, runs)):
+        lines += ["", "† Trained before the fix of D's per-sample gradients: opacus 1.6 computes a convolution's "
+                  "per-sample gradients right only for NCHW-contiguous inputs, and ganvq fed it channels_last ones, "
+                  "so D's middle convolution got zero gradients (it learned from the noise alone) and its last one "
+                  "wrong ones. Each row still read only its own image, so the ε listed holds."]
     reference = data.get("real_reference")
     if reference:
         lines += ["", "The same classifier trained on real training images instead of samples (what a perfect "
