@@ -274,15 +274,18 @@ class GANTask:
         """D's logits on x (B,), and with a class loss its scores of every class (B, K), else None."""
         return D(x, y, classes=True) if self.config.gan.class_loss else (D(x, y), None)
 
-    def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None):
+    def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None,
+               D: nn.Module | None = None):
         """D's logits on (augmented) real and fake images, and its class scores of the real ones (None without a
-        class loss): one batch unless D's batch norm would mix them."""
+        class loss): one batch unless D's batch norm would mix them. D: the (wrapped) discriminator to call, by
+        default the run's."""
+        D = D or self.D_ddp
         if self.D.uses_batch_stats:
-            logits_real, scores = self._judge(self.D_ddp, self._augment(x), y)
-            return logits_real, self.D_ddp(self._augment(fake), y_fake), scores  # the fakes' scores go unused
+            logits_real, scores = self._judge(D, self._augment(x), y)
+            return logits_real, D(self._augment(fake), y_fake), scores  # the fakes' scores go unused
         both = torch.cat([self._augment(x), self._augment(fake)])
         labels = None if y is None else torch.cat([y, y_fake])
-        logits, scores = self._judge(self.D_ddp, both, labels)
+        logits, scores = self._judge(D, both, labels)
         return *logits.split([len(x), len(fake)]), None if scores is None else scores[:len(x)]
 
     def _class_term(self, scores: torch.Tensor | None, y: torch.Tensor | None, metrics: dict, name: str):
@@ -352,15 +355,14 @@ class GANTask:
             fake = self.G(z, y_fake).float()
         with self.private.recording() as D:
             with autocast(self.device, cfg.train.precision):
-                if separate:
-                    both = torch.cat([self._augment(x), self._augment(fake)])
-                    logits, scores = self._judge(D, both, None if y is None else torch.cat([y, y_fake]))
+                if separate:  # one batch (D has no batch norm); each row a sample of its own
+                    logits_real, logits_fake, scores = self._score(x, y, fake, y_fake, D)
                     # opacus' "mean" reduction multiplies the gradients by the rows (real and fake); the losses
                     # average the real rows and the fake rows apart: scaled so that each row's gradient is its own
-                    real, fake_share = len(x) / len(logits), len(fake) / len(logits)
-                    logits_real, logits_fake = logits.split([len(x), len(fake)])
+                    rows = len(x) + len(fake)
+                    real, fake_share = len(x) / rows, len(fake) / rows
                     logits_real, logits_fake = _grad_scaled(logits_real, real), _grad_scaled(logits_fake, fake_share)
-                    scores = None if scores is None else _grad_scaled(scores[:len(x)], real)
+                    scores = None if scores is None else _grad_scaled(scores, real)
                 else:
                     logits_real, scores = self._judge(D, self._augment(x), y)
                     logits_fake = D(self._augment(fake), y_fake)
