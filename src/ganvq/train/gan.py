@@ -279,7 +279,7 @@ class GANTask:
         """D's logits on (augmented) real and fake images, and its class scores of the real ones (None without a
         class loss): one batch unless D's batch norm would mix them. D: the (wrapped) discriminator to call, by
         default the run's."""
-        D = D or self.D_ddp
+        D = self.D_ddp if D is None else D  # not `or`: a module with __len__ (Sequential) of length 0 is falsy
         if self.D.uses_batch_stats:
             logits_real, scores = self._judge(D, self._augment(x), y)
             return logits_real, D(self._augment(fake), y_fake), scores  # the fakes' scores go unused
