@@ -15,8 +15,10 @@ real test set, beside the same classifier trained on as many real images. --n-d 
 numbers of D steps per G step (Bie et al. 2023: more help under DP), each with the same D steps (--full-steps x the
 preset's n_D), so each needs the same noise for its ε; --batch-sizes at larger batches and proportionally fewer
 steps (the same images through D, about the same time; less noise per image); --seed 1, 2, ... repeat runs for
-the seeds' spread (names end in -s<seed>). Runs are trained one after another in one invocation, so machine load
-affects all of them; each row records its seconds per step, threads and load average. Usage:
+the seeds' spread (names end in -s<seed>); --noise-multiplier fixes σ instead of calibrating it (with a large
+--epsilons and a small σ: DP-SGD's clipping and sampling without its noise, an ablation). Runs are trained one
+after another in one invocation, so machine load affects all of them; each row records its seconds per step,
+threads and load average. Usage:
     nice -n 10 python benchmarks/bench_privacy.py --threads 1 [--attack-steps 400] [--full-steps 0]
 On two cores, the private 60,000-image run in one invocation and the rest in another, then one file of both:
     python benchmarks/bench_privacy.py --threads 1 --attack-steps 0 --full-steps N --no-nonprivate \
@@ -64,10 +66,11 @@ SAMPLES = 10_000
 def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
                width: int | None = None, n_d: int | None = None, batch: int | None = None,
                projection: str | None = None, class_loss: float | None = None, d_width: int | None = None,
-               clipping: str | None = None):
+               clipping: str | None = None, noise: float | None = None):
     """dp-fmnist for `steps` G steps on the first `limit` images (None: all), private at ε when given, at another
     width of G and D (or of D alone), another number of D steps per G step, another batch size, another projection
-    of D's class embedding, with a class loss of this weight and DP-SGD's other clipping, when given."""
+    of D's class embedding, with a class loss of this weight, DP-SGD's other clipping and a fixed noise multiplier
+    instead of the calibrated one, when given."""
     config = gan_preset(PRESET)
     if class_loss:
         config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, class_loss=class_loss))
@@ -82,14 +85,14 @@ def run_config(limit: int | None, steps: int, epsilon: float | None, seed: int, 
     # ckpt_every out of reach: a periodic scored checkpoint would spend the budget on disk writes.
     train = dataclasses.replace(config.train, steps=steps, minutes=None, seed=seed, ckpt_every=10**9,
                                 threads=threads, log_every=50, batch_size=batch or config.train.batch_size)
-    privacy = PrivacyOptions(epsilon=epsilon, delta=DELTA, clipping=clipping or "pair")
+    privacy = PrivacyOptions(epsilon=epsilon, delta=DELTA, clipping=clipping or "pair", noise_multiplier=noise)
     return dataclasses.replace(config, train=train, limit=limit, privacy=privacy)
 
 
 def command(limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None, out: Path,
             width: int | None = None, n_d: int | None = None, batch: int | None = None,
             projection: str | None = None, class_loss: float | None = None, d_width: int | None = None,
-            clipping: str | None = None) -> str:
+            clipping: str | None = None, noise: float | None = None) -> str:
     """The CLI command that trains the same run."""
     parts = [f"ganvq train gan --preset {PRESET} --steps {steps} --seed {seed} --out {out.name}"]
     parts += [f"--n-d {n_d}"] if n_d and n_d != gan_preset(PRESET).gan.n_d else []
@@ -101,13 +104,14 @@ def command(limit: int | None, steps: int, epsilon: float | None, seed: int, thr
     parts += [f"--limit {limit}"] if limit else []
     parts += [f"--dp-epsilon {epsilon:g} --dp-delta {DELTA:g}"] if epsilon else []
     parts += [f"--dp-clipping {clipping}"] if clipping else []
+    parts += [f"--dp-noise-multiplier {noise:g}"] if noise else []
     parts += [f"--threads {threads}"] if threads else []
     return " ".join(parts)
 
 
 def train_row(name: str, limit: int | None, steps: int, epsilon: float | None, seed: int, threads: int | None,
               workdir: Path, **variant) -> tuple[dict, Path]:
-    """Train one run (`variant`: run_config's width, n_d, batch, projection, class_loss, d_width, clipping); its
+    """Train one run (`variant`: run_config's width, n_d, batch, projection, class_loss, d_width, clipping, noise); its
     row: steps,
     time per step, threads, load, privacy spent."""
     config = run_config(limit, steps, epsilon, seed, threads, **variant)
@@ -171,7 +175,8 @@ def full_runs(args) -> list[tuple[str, float | None, int, int, int]]:
     seed = f"-s{args.seed}" if args.seed else ""
     variant = (f"-{args.d_projection}" if args.d_projection else "") + (
         f"-cls{args.class_loss:g}" if args.class_loss else "") + (f"-dw{args.d_width}" if args.d_width else "") + (
-        "-sep" if args.dp_clipping == "separate" else "") + args.suffix
+        "-sep" if args.dp_clipping == "separate" else "") + (
+        f"-sigma{args.noise_multiplier:g}" if args.noise_multiplier else "") + args.suffix
     runs = [(f"full-dp-eps{epsilon:g}" + (f"-nd{n_d}" if n_d != base else "") + (f"-b{b}" if b != base_batch else "")
              + variant + seed, epsilon, n_d, b, args.full_steps * base * base_batch // (n_d * b))
             for epsilon in args.epsilons for n_d in args.n_d or [base] for b in args.batch_sizes or [base_batch]]
@@ -197,7 +202,8 @@ def full_part(args, workdir: Path) -> list[dict]:
                              projection=args.d_projection if epsilon else None,
                              class_loss=args.class_loss if epsilon else None,
                              d_width=args.d_width if epsilon else None,
-                             clipping=args.dp_clipping if epsilon else None)
+                             clipping=args.dp_clipping if epsilon else None,
+                             noise=args.noise_multiplier if epsilon else None)
         run = open_run(out, "gan")
         images = sample(run, SAMPLES, args.seed, device="cpu")[0]
         scores = score_samples(images, "fashion-mnist", seed=args.seed)
@@ -292,6 +298,11 @@ def main() -> None:
     parser.add_argument("--dp-clipping", choices=["pair", "separate"],
                         help="the private 60,000-image runs' clipping (PrivacyOptions.clipping; default: pair); "
                              "separate ends names in -sep")
+    parser.add_argument("--noise-multiplier", type=float, metavar="SIGMA",
+                        help="the private 60,000-image runs' noise multiplier, fixed instead of calibrated to ε: "
+                             "with a large --epsilons (e.g. 1e9, so that the budget never stops them) and a small "
+                             "SIGMA, an ablation that keeps DP-SGD's clipping and sampling without its noise; names "
+                             "end in -sigma<SIGMA>")
     parser.add_argument("--suffix", default="", help="ends the 60,000-image runs' names (e.g. -fixed)")
     parser.add_argument("--utility-n", type=int, nargs="+", default=[10_000, 60_000],
                         help="samples the utility classifier trains on (the largest is the bar's; default 10,000 and "

@@ -32,14 +32,14 @@ def test_full_runs_give_every_n_d_the_same_discriminator_steps(benchmark_module)
     bench = benchmark_module("bench_privacy")
     args = bench.argparse.Namespace(epsilons=[10.0, 1.0], n_d=[5, 20], batch_sizes=None, full_steps=5500,
                                     nonprivate=True, seed=0, d_projection=None, class_loss=None,
-                                    d_width=None, dp_clipping=None, suffix="")
+                                    d_width=None, dp_clipping=None, suffix="", noise_multiplier=None)
     runs = bench.full_runs(args)
     assert [r[0] for r in runs] == ["full-dp-eps10", "full-dp-eps10-nd20", "full-dp-eps1", "full-dp-eps1-nd20",
                                     "full-nonprivate"]
     assert {n_d * steps for _, _, n_d, _, steps in runs} == {27500}
     args = bench.argparse.Namespace(epsilons=[10.0], n_d=None, batch_sizes=[128, 512], full_steps=5500,
                                     nonprivate=False, seed=1, d_projection=None, class_loss=None, d_width=None,
-                                    dp_clipping=None, suffix="")
+                                    dp_clipping=None, suffix="", noise_multiplier=None)
     runs = bench.full_runs(args)  # a larger batch: fewer steps, the same images through D; another seed, its name
     assert [(r[0], r[3], r[4]) for r in runs] == [("full-dp-eps10-s1", 128, 5500), ("full-dp-eps10-b512-s1", 512, 1375)]
     args.batch_sizes, args.d_projection = None, "pooled"  # another projection of D's class embedding, its name
@@ -59,6 +59,10 @@ def test_full_runs_give_every_n_d_the_same_discriminator_steps(benchmark_module)
     assert bench.run_config(None, 10, 10.0, 1, 1, clipping="separate").privacy.clipping == "separate"
     assert bench.run_config(None, 10, 10.0, 1, 1).privacy.clipping == "pair"
     assert "--dp-clipping separate" in bench.command(None, 10, 10.0, 1, 1, bench.Path("x"), clipping="separate")
+    args.dp_clipping, args.epsilons, args.noise_multiplier = None, [1e9], 0.01  # clipping without its noise
+    assert [r[0] for r in bench.full_runs(args)] == ["full-dp-eps1e+09-sigma0.01-fixed-s1"]
+    assert bench.run_config(None, 10, 1e9, 1, 1, noise=0.01).privacy.noise_multiplier == 0.01
+    assert "--dp-noise-multiplier 0.01" in bench.command(None, 10, 1e9, 1, 1, bench.Path("x"), noise=0.01)
 
 
 def test_the_bar_takes_the_best_private_run_at_epsilon_10_and_names_it(benchmark_module):

@@ -118,3 +118,16 @@ def test_one_sample_command_serves_gans_and_priors_and_refuses_the_other_kinds_o
     gan = runs / "cond"
     with pytest.raises(GanvqError, match="--temperature and --top-k apply to a prior"):
         write_samples(gan, n=2, out=tmp_path / "g.png", top_k=5)
+
+
+def test_sampling_the_last_weights_uses_g_not_its_ema(runs):
+    from ganvq.commands.sample import _generate
+    from ganvq.runs import load_gan
+
+    ema, _ = sample(runs / "cond", 8, seed=2)
+    last, labels = sample(runs / "cond", 8, seed=2, ema=False)
+    G, config = load_gan(runs / "cond", ema=False)
+    z = latents(8, config.model.z_dim, torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert torch.equal(last, _generate(G, z, labels))  # G's own weights
+    assert not torch.equal(ema, last)  # 4 steps at EMA decay 0.9 leave the two apart

@@ -61,9 +61,11 @@ def sample(
     truncation: float | None = None,
     device: str = "auto",
     quiet: bool = True,
+    ema: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """n samples of the checkpoint's EMA generator: uint8 images (n, C, H, W) and int64 labels (n,) or None."""
-    G, config = load_gan(ckpt, device)
+    """n samples of the checkpoint's EMA generator (its last weights if ema=False, as trained): uint8 images
+    (n, C, H, W) and int64 labels (n,) or None."""
+    G, config = load_gan(ckpt, device, ema)
     return _sample(G, config, n, seed, class_, truncation, quiet)
 
 
