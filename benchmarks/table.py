@@ -1230,6 +1230,41 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
     return "\n".join(lines)
 
 
+def privacy_labels_table(path: Path = RESULTS / "privacy-labels.json") -> str:
+    """Per run: do the samples show their class (GAN-test), the data's variety (precision/recall per class), and what
+    the downstream classifier trained on them gets right (GAN-train)?"""
+    data = json.loads(path.read_text())
+    m, rows, names = data["machine"], data["results"], data["class_names"]
+    lines = [
+        f"Samples against the test set, class by class (`benchmarks/bench_privacy_labels.py` → "
+        f"`benchmarks/results/{path.name}`, measured {data['measured']}, CPU {m['cpu']}, {m['threads']} thread): "
+        f"each run's {rows[-1]['samples']:,} samples (sample seed {data['sample_seed']}, classes in turn) on the "
+        f"shipped Fashion-MNIST CNN, against {data['reference']}. Agreement: the share the CNN puts in the class "
+        "asked for (GAN-test). Precision, recall and coverage (k = 5) of all samples against all test images, "
+        "then the mean over the classes of class k's samples against class k's test images. Downstream: the utility "
+        "classifier (seed 0) trained on these samples, accuracy on the real test set, and its weakest class; "
+        "augmented: the same classifier trained with classic augmentation (random shifts up to 2 pixels, "
+        "horizontal flips). The real row is as many real training images: the CNN was trained on them, so its "
+        "agreement is an upper bound, not a comparison:",
+        "",
+        "| run | G weights | agreement | precision | recall | coverage | recall per class (mean) "
+        "| coverage per class (mean) | downstream accuracy | weakest class downstream | downstream, augmented |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in rows:
+        per, down = r["per_class_prdc"], r["downstream_per_class"]
+        weakest = min(range(len(down)), key=down.__getitem__)
+        weights = "—" if r["run"] is None else ("EMA" if r.get("ema", True) else "last")
+        name = r["name"].split(" (")[0] if r["run"] else r["name"]
+        augmented = r.get("downstream_accuracy_augmented")
+        lines.append(f"| {name} | {weights} | {r['agreement']:.1%} | {r['prdc']['precision']:.3f} "
+                     f"| {r['prdc']['recall']:.3f} | {r['prdc']['coverage']:.3f} "
+                     f"| {sum(per['recall']) / len(per['recall']):.3f} "
+                     f"| {sum(per['coverage']) / len(per['coverage']):.3f} | {r['downstream_accuracy']:.1%} "
+                     f"| {names[weakest]} {down[weakest]:.1%} | {'—' if augmented is None else f'{augmented:.1%}'} |")
+    return "\n".join(lines)
+
+
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table,
@@ -1261,7 +1296,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-generation-inception-vqvae-ablation.json": vqgan_generation_table,
           "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table,
-          "few_filter.json": few_filter_table}
+          "few_filter.json": few_filter_table, "privacy-labels.json": privacy_labels_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
