@@ -1,4 +1,4 @@
-"""Do a conditional GAN's samples show the class they were asked for, and its variety? (issue 22: why utility lags FID).
+"""Do a conditional GAN's samples show the class asked for, and the data's variety? (issue 22: why utility lags FID).
 
 For each run folder given (conditional GAN runs that benchmarks/bench_privacy.py trained, kept with its --workdir),
 draws --n samples of the EMA generator (sample seed 0, classes in turn) and measures, on the shipped Fashion-MNIST
@@ -83,6 +83,8 @@ def main() -> None:
     args = parser.parse_args()
     if not args.runs and not args.real:
         parser.error("give run folders, --real, or both")
+    if args.n < 60:
+        parser.error(f"--n must be at least 60 (recall at k = 5 needs over 5 samples of each class), got {args.n}")
     try:
         runs = {path: open_run(path, "gan") for path in args.runs}  # a bad folder stops here, before any work
     except GanvqError as e:
