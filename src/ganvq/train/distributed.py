@@ -50,6 +50,12 @@ class Processes:
 
 SINGLE = Processes()
 _current = SINGLE
+_joined = False  # whether this process joined torchrun's process group (cli.main then leaves with os._exit)
+
+
+def joined_a_group() -> bool:
+    """Whether this process joined torchrun's process group (a session) at some point."""
+    return _joined
 
 
 def current() -> Processes:
@@ -102,7 +108,7 @@ def session(device_name: str) -> Iterator[Processes]:
     On CUDA the process's current device becomes cuda:LOCAL_RANK, so "cuda" means its own GPU everywhere.
     Without torchrun (or inside a process group the caller made) it yields the processes as they are.
     """
-    global _current
+    global _current, _joined
     import torch.distributed as dist
 
     procs = launched()
@@ -129,6 +135,7 @@ def session(device_name: str) -> Iterator[Processes]:
         dist.init_process_group("gloo", timeout=TIMEOUT)
     procs = Processes(procs.rank, procs.world, procs.local_rank, device)
     _current = procs
+    _joined = True
     try:
         yield procs
         # Every process leaves together, so none tears gloo down while a peer's last transfer is in flight. It made
