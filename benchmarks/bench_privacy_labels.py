@@ -37,34 +37,44 @@ from ganvq.data.datasets import FASHION_MNIST_CLASSES, load_dataset
 from ganvq.errors import GanvqError
 from ganvq.io import write_json
 from ganvq.metrics.features import get_extractor
-from ganvq.metrics.prdc import prdc
+from ganvq.metrics.prdc import knn_radii, prdc
 from ganvq.metrics.utility import RECIPE, classifier_accuracy, per_class_accuracy, predictions, train_classifier
 from ganvq.runs import open_run
 
 RESULTS = Path(__file__).parent / "results"
+K = 5  # PRDC's nearest neighbours (metrics.prdc's default)
 
 
-def measure(name: str, images: torch.Tensor, labels: torch.Tensor, test: tuple, extractor, test_features,
+def reference_of(test: tuple, extractor) -> dict:
+    """The test images' features and k-NN radii (k = 5, PRDC's), of all of them and of each class: the same for
+    every row, so computed once."""
+    features = extractor(test[0])[0]
+    by_class = [features[test[1] == k] for k in range(int(test[1].max()) + 1)]
+    return {"features": features, "radii": knn_radii(features, K), "by_class": by_class,
+            "by_class_radii": [knn_radii(f, K) for f in by_class]}
+
+
+def measure(name: str, images: torch.Tensor, labels: torch.Tensor, test: tuple, extractor, reference: dict,
             augmented: bool = False) -> dict:
     """Agreement, per-class PRDC against the test images of the class, and the downstream classifier per class."""
     features, predicted = extractor(images)
     right = predicted == labels
-    classes = int(test[1].max()) + 1
-    per_class_prdc = [prdc(test_features[test[1] == k], features[labels == k]) for k in range(classes)]
+    classes = len(reference["by_class"])
+    per_class_prdc = [prdc(reference["by_class"][k], features[labels == k], K, reference["by_class_radii"][k])
+                      for k in range(classes)]
     model = train_classifier(images, labels, classes, RECIPE["seed"])
     with_augmentation = train_classifier(images, labels, classes, RECIPE["seed"], augment=True) if augmented else None
     test_predicted = predictions(model, test[0])
-    confusion = torch.zeros(classes, classes, dtype=torch.long)
-    confusion.index_put_((test[1].long(), test_predicted.long()), torch.ones(len(test_predicted), dtype=torch.long),
-                         accumulate=True)
+    confusion = torch.bincount(test[1].long() * classes + test_predicted.long(), minlength=classes**2)
     r3 = lambda v: round(v, 3)  # noqa: E731
     return {"name": name, "samples": len(images), "agreement": round(right.float().mean().item(), 4),
             "per_class": [r3(right[labels == k].float().mean().item()) for k in range(classes)],
-            "prdc": {key: r3(value) for key, value in prdc(test_features, features).items()},
+            "prdc": {key: r3(value) for key, value in prdc(reference["features"], features, K,
+                                                             reference["radii"]).items()},
             "per_class_prdc": {key: [r3(p[key]) for p in per_class_prdc] for key in per_class_prdc[0]},
             "downstream_accuracy": round((test_predicted == test[1]).float().mean().item(), 4),
             "downstream_per_class": [r3(a) for a in per_class_accuracy(test_predicted, test[1], classes)],
-            "downstream_confusion": confusion.tolist(),
+            "downstream_confusion": confusion.view(classes, classes).tolist(),
             **({"downstream_accuracy_augmented": round(classifier_accuracy(with_augmentation, *test), 4)}
                if augmented else {})}
 
@@ -95,19 +105,19 @@ def main() -> None:
     extractor = get_extractor("ganvq")
     test_set = load_dataset("fashion-mnist", "test")
     test = (test_set.images, test_set.labels)
-    test_features = extractor(test[0])[0]
+    reference = reference_of(test, extractor)
     rows = []
     if args.real:
         train = load_dataset("fashion-mnist", "train")
         pick = torch.randperm(len(train.images), generator=torch.Generator().manual_seed(0))[:args.n]
         rows.append({"run": None, **measure(f"real training images ({args.n:,})", train.images[pick],
-                                           train.labels[pick], test, extractor, test_features, args.augmented)})
+                                           train.labels[pick], test, extractor, reference, args.augmented)})
     for path, ema in [(path, ema) for path in args.runs for ema in ([True, False] if args.last_g else [True])]:
         images, labels = sample(runs[path], args.n, 0, device="cpu", ema=ema)
         if labels is None:
             raise SystemExit(f"{path}: not a conditional run (its samples have no labels)")
         name = Path(path).name + ("" if ema else " (last G)")
-        rows.append({"run": path, "ema": ema, **measure(name, images, labels, test, extractor, test_features,
+        rows.append({"run": path, "ema": ema, **measure(name, images, labels, test, extractor, reference,
                                                         args.augmented)})
     for r in rows:
         print(f"{r['name']}: agreement {r['agreement']:.1%}, recall {r['prdc']['recall']:.3f}, mean per-class recall "
