@@ -445,7 +445,8 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
     data = json.loads(path.read_text())
     b = data["budget"]
     lines = [f"Little data (`benchmarks/bench_few.py` → `benchmarks/results/{path.name}`): {data['dataset']}; "
-             f"{data['samples_per_run']:,} samples per run, {_row_cpus(data)}, one thread per run. Budget: "
+             f"{data['samples_per_run']:,} samples per run, {_row_cpus(data)}, one thread per run, precision "
+             f"{', '.join(sorted({r.get('precision_used', '?') for r in data['results']}))}. Budget: "
              f"{b.get('user_note') or b['note']}. Utility: the fixed classifier on (a) the real subset with classic "
              "augmentation, (b) those plus the samples, (c) the samples alone, accuracy on the 10,000 test images:",
              "", "| images | config | seeds | G steps | FID (mean, each) | precision | recall | audit median ratio "
@@ -469,6 +470,10 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
               f"{_verdict(f['ratio'] <= 0.7, f['ok'])}; the gap ({g['gap']:.2f}) larger than the seeds' spread "
               f"({g['spread']:.2f}): {_verdict(g['gap'] > g['spread'], g['ok'])}; (b) − (a) ≥ 1 point "
               f"(mean {u['mean']:.2f}): {_verdict(u['mean'] >= 1, u['ok'])}."]
+    if others := bar.get("other_configs_fid_against_no_augmentation"):
+        lines += ["", "The same FID comparison for the other configurations (not the preset, so not the bar): " + "; ".join(
+            f"`{name}` {c['mean']:.2f} against {c['no_augmentation']:.2f} ({c['ratio']:.2f}×; gap {c['gap']:.2f}, "
+            f"spread {c['spread']:.2f}; seeds {', '.join(map(str, c['seeds']))})" for name, c in others.items()) + "."]
     if refs := data.get("references"):
         copies = "; ".join(f"the {r['train_images']:,} training images, each repeated {r['repeats']} times, "
                            f"FID {r['fid']:.2f} (precision {r['precision']:.3f}, coverage {r['coverage']:.3f})"
@@ -1295,7 +1300,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-generation-inception-seed5.json": vqgan_generation_table,
           "vqgan-generation-inception-vqvae-ablation.json": vqgan_generation_table,
           "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
-          "privacy.json": privacy_table, "few.json": few_table,
+          "privacy.json": privacy_table, "few.json": few_table, "few-bf16.json": few_table,
           "few_filter.json": few_filter_table, "privacy-labels.json": privacy_labels_table}
 
 if __name__ == "__main__":

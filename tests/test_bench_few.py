@@ -30,8 +30,10 @@ def test_the_fid_bar_needs_a_ratio_of_0_7_and_a_gap_beyond_the_seed_spread(bench
     bar = bench.check_bar(rows)
     assert bar["fid_at_most_0.7_of_no_augmentation"]["ok"] and not bar["fid_gap_larger_than_seed_spread"]["ok"]
     assert bar["utility_real_plus_synthetic_beats_real_by_1_point"]["mean"] == pytest.approx(1.5)
-    rows = [_row("few-100", 8.0, 0, 0.9), _row("no-augmentation", 10.0, 0)]
+    rows = [_row("few-100", 8.0, 0, 0.9), _row("no-augmentation", 10.0, 0), _row("lecam-1", 6.0, 0, 3.0)]
     bar = bench.check_bar(rows)
+    other = bar["other_configs_fid_against_no_augmentation"]  # listed beside the bars, not one of them
+    assert list(other) == ["lecam-1"] and other["lecam-1"]["ratio"] == 0.6 and other["lecam-1"]["seeds"] == [0]
     assert not bar["fid_at_most_0.7_of_no_augmentation"]["ok"] and not bar["fid_gap_larger_than_seed_spread"]["ok"]
     assert not bar["utility_real_plus_synthetic_beats_real_by_1_point"]["ok"] and not bar["all_ok"]
 

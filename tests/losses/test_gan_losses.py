@@ -9,6 +9,7 @@ from ganvq.losses.gan import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    lecam_penalty,
     r1_penalty,
 )
 
@@ -106,3 +107,13 @@ def test_r1_penalty_and_its_gradient_match_autograd_on_a_tiny_critic():
     (grad_w,) = torch.autograd.grad(r1, w)
     (expected_w,) = torch.autograd.grad(expected, w)
     torch.testing.assert_close(grad_w, expected_w)
+
+
+def test_lecam_penalty_is_the_papers_formula_worked_out_by_hand():
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, 1.0])
+    # anchors a_R = 1, a_F = -2: reals above -2 by 4, 2.5, 1; fakes below 1 by 4 (the other, 1.0, is not below)
+    assert lecam_penalty(real, fake, 1.0, -2.0).item() == pytest.approx((16 + 6.25 + 1) / 3 + 16 / 2)
+    assert lecam_penalty(real, fake, -5.0, 3.0).item() == 0.0  # reals under a_F, fakes over a_R: nothing to pull
+    logits = torch.tensor([1.5], requires_grad=True)
+    lecam_penalty(logits, torch.tensor([0.0]), 0.0, 0.5).backward()
+    assert logits.grad.item() == pytest.approx(2 * (1.5 - 0.5))  # pulls a real logit down toward a_F

@@ -70,6 +70,38 @@ def test_resume_keeps_the_adaptive_diffaugment_p_and_its_half_gathered_signs(tmp
     assert logged and a["aug_p"] > 0  # logged (as window means), and a target this low was exceeded: p rose
 
 
+def test_lecam_anchors_start_at_the_first_means_move_at_their_decay_and_survive_a_resume(tmp_path, tiny_gan_config,
+                                                                                   crash_after_checkpoint):
+    task = GANTask(_with(tiny_gan_config, lecam_weight=0.3, lecam_decay=0.9))
+    term = task._lecam_term(torch.tensor([1.0, 3.0]), torch.tensor([-1.0]))
+    assert (task._lecam["real"], task._lecam["fake"]) == (2.0, -1.0)  # the first step sets them
+    assert term.item() == pytest.approx((2.0**2 + 4.0**2) / 2 + 3.0**2)
+    task._lecam_term(torch.tensor([0.0]), torch.tensor([1.0]))
+    assert task._lecam["real"] == pytest.approx(0.9 * 2.0) and task._lecam["fake"] == pytest.approx(-0.9 + 0.1)
+    assert "train/lecam" in task._d_step() and "train/lecam" not in GANTask(tiny_gan_config)._d_step()
+
+    config = _with(tiny_gan_config, lecam_weight=0.3)
+    full, crashed = tmp_path / "full", tmp_path / "crashed"
+    train_gan(config, full, quiet=True)
+    crash_after_checkpoint(lambda: GANTask(config, out=crashed), config.train, crashed)
+    train_gan(config, crashed, resume=True, quiet=True)
+    a, b = _weights(full), _weights(crashed)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+    extras = [loop.unflatten_state(meta["extra"], tensors)["lecam"]
+              for tensors, meta in (load_checkpoint(run / loop.CHECKPOINT) for run in (full, crashed))]
+    assert extras[0] == extras[1] and extras[0]["updates"] > 0
+
+
+def test_lecam_is_refused_for_a_private_run(tiny_gan_config):
+    from ganvq.runs.privacy import check_private_recipe
+
+    with pytest.raises(GanvqError, match="LeCam"):
+        check_private_recipe("none", "non-saturating", 0.0, 0.0, lecam_weight=0.3)
+    with pytest.raises(GanvqError, match="lecam_decay"):
+        _with(tiny_gan_config, lecam_decay=1.0)
+
+
 def test_ada_moves_p_by_the_images_seen_toward_the_target_every_interval(tiny_gan_config):
     assert ada_adjust(0.5, 0.7, 0.6, 256) == pytest.approx(0.5 + 256 / ADA_IMAGES)
     assert ada_adjust(0.5, 0.6, 0.6, 256) == pytest.approx(0.5 - 256 / ADA_IMAGES)

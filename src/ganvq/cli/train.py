@@ -231,6 +231,8 @@ def _add_train_gan(sub) -> None:
                         "DP-SGD it narrowed each class and cost 13-23 points of accuracy, docs/results.md)")
     p.add_argument("--ema-decay", type=float, help="EMA of G for sampling, e.g. 0.999 (0: off)")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
+    p.add_argument("--lecam", type=float, metavar="W",
+                   help="LeCam regularisation weight for small training sets (Tseng et al. 2021; 0: off)")
     p.add_argument("--diffaugment", help='DiffAugment transforms, e.g. "color,translation,cutout" ("" for none)')
     p.add_argument("--diffaugment-p", type=float, metavar="P",
                    help="probability that each DiffAugment transform touches an image (default 1: always)")
@@ -281,7 +283,8 @@ def build_gan_config(args) -> GANRunConfig:
            "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment, "diffaugment_p": args.diffaugment_p,
            "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
            "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
-           "on_diverge": args.on_diverge, "sample_every": args.sample_every, "class_loss": args.class_loss}
+           "on_diverge": args.on_diverge, "sample_every": args.sample_every, "class_loss": args.class_loss,
+           "lecam_weight": args.lecam}
     model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm,
              "d_projection": args.d_projection}
     privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,

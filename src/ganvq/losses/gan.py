@@ -100,6 +100,16 @@ def gradient_penalty(
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
 
 
+def lecam_penalty(logits_real: torch.Tensor, logits_fake: torch.Tensor, ema_real: float,
+                  ema_fake: float) -> torch.Tensor:
+    """LeCam regularisation (Tseng et al. 2021, eq. 3): E[relu(D(x) - a_F)^2] + E[relu(a_R - D(G(z)))^2], where a_R
+    and a_F are moving averages of D's mean logit on real and on fake images. It keeps D's scores of real images
+    from drifting above what it gave fakes lately (and the fakes' below the reals'), which bounds how far a
+    discriminator that memorises a small training set can push them apart."""
+    return (F.relu(logits_real.float() - ema_fake).pow(2).mean()
+            + F.relu(ema_real - logits_fake.float()).pow(2).mean())
+
+
 def r1_penalty(logits_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """E[||grad_x D(x)||^2] on real data (Mescheder et al. 2018, eq. 9); the loss adds gamma / 2 times it.
 

@@ -106,6 +106,10 @@ class GANOptions:
     ema_decay: float = 0.0  # EMA of G's weights used for sampling (e.g. 0.999); 0: sample the last G
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (loss "wgan-gp" only)
     r1_gamma: float = 0.0  # gamma of the R1 penalty on real data (Mescheder et al. 2018); 0: off
+    # LeCam regularisation's weight (Tseng et al. 2021; 0.3 with hinge in their BigGAN runs); 0: off. Its anchors are
+    # moving averages, at lecam_decay, of D's mean logits on real and on fake images.
+    lecam_weight: float = 0.0
+    lecam_decay: float = 0.99
     diffaugment: str = ""  # DiffAugment transforms before D, e.g. "color,translation,cutout"; "": none
     diffaugment_p: float = 1.0  # probability that each transform touches each image (ADA-style; 1: always)
     # ADA's adaptive p (Karras et al. 2020), e.g. 0.6: p starts at 0 (diffaugment_p is unused) and moves to keep
@@ -132,11 +136,13 @@ class GANOptions:
             raise GanvqError(f"--lr-d must be a positive number, got {self.lr_d}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise GanvqError(f"Adam betas must lie in [0, 1), got {self.beta1}, {self.beta2}")
-        for name in ("gp_weight", "r1_gamma", "diverge_loss", "class_loss"):
+        for name in ("gp_weight", "r1_gamma", "diverge_loss", "class_loss", "lecam_weight"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise GanvqError(f"{name} must be a non-negative number, got {getattr(self, name)}")
         if self.sample_every < 0 or self.max_rollbacks < 0:
             raise GanvqError("--sample-every and max_rollbacks must be non-negative")
+        if not 0 <= self.lecam_decay < 1:
+            raise GanvqError(f"lecam_decay must lie in [0, 1), got {self.lecam_decay}")
         if not 0 <= self.ema_decay < 1:
             raise GanvqError(f"--ema-decay must lie in [0, 1), got {self.ema_decay}")
         if self.on_diverge not in ("stop", "rollback"):
@@ -181,7 +187,8 @@ class GANRunConfig:
         if not 0 <= self.subset_seed < 2**63:
             raise GanvqError(f"--subset-seed must lie in [0, 2^63), got {self.subset_seed}")
         if self.privacy.private:
-            check_private_recipe(self.model.d_norm, self.gan.loss, self.gan.r1_gamma, self.gan.diffaugment_target)
+            check_private_recipe(self.model.d_norm, self.gan.loss, self.gan.r1_gamma, self.gan.diffaugment_target,
+                                 self.gan.lecam_weight)
         if self.gan.loss == "wgan-gp" and self.model.d_norm == "bn":
             # Batch norm couples the critic's outputs across the batch, so per-image gradient norms
             # (what the penalty constrains) lose their meaning (Gulrajani et al. 2017, sec. 4).

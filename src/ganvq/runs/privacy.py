@@ -50,7 +50,8 @@ class PrivacyOptions:
         return self.epsilon is not None
 
 
-def check_private_recipe(d_norm: str, loss: str, r1_gamma: float, diffaugment_target: float) -> None:
+def check_private_recipe(d_norm: str, loss: str, r1_gamma: float, diffaugment_target: float,
+                         lecam_weight: float = 0.0) -> None:
     """A GanvqError when a private run's recipe has parts DP-SGD cannot account for."""
     if d_norm in ("bn", "sn"):
         # Batch norm mixes images within a batch (no per-image gradient); spectral norm's power iteration is a
@@ -60,6 +61,9 @@ def check_private_recipe(d_norm: str, loss: str, r1_gamma: float, diffaugment_ta
     if loss == "wgan-gp" or r1_gamma:
         raise GanvqError("a private run cannot take gradient penalties (wgan-gp, --r1-gamma): their double backward "
                          "has no per-image gradients to clip")
+    if lecam_weight:
+        raise GanvqError("a private run cannot take LeCam regularisation (--lecam): its anchors average D's scores of "
+                         "the private images outside the accountant")
     if diffaugment_target:
         raise GanvqError("a private run cannot adapt DiffAugment's p (--diffaugment-target): ADA reads D's scores of "
                          "the private images outside the accountant; give a fixed --diffaugment-p")

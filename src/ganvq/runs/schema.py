@@ -210,9 +210,10 @@ def _check_extra(kind: str, extra: dict, tensors: dict[str, torch.Tensor]) -> No
             raise GanvqError(f"field extra.rollbacks must be a non-negative integer, got {extra.get('rollbacks')!r}")
         if "aug_p" in extra and not (_is_number(extra["aug_p"]) and 0 <= extra["aug_p"] <= 1):
             raise GanvqError(f"field extra.aug_p must be a number in [0, 1], got {extra['aug_p']!r}")
-        ada = extra.get("ada", {})
-        if not isinstance(ada, dict) or not all(_is_number(v) for v in ada.values()):
-            raise GanvqError(f"field extra.ada must be an object of numbers, got {ada!r}"[:300])
+        for field in ("ada", "lecam"):
+            value = extra.get(field, {})
+            if not isinstance(value, dict) or not all(_is_number(v) for v in value.values()):
+                raise GanvqError(f"field extra.{field} must be an object of numbers, got {value!r}"[:300])
 
 
 def check_meta(meta: dict, tensors: dict[str, torch.Tensor]) -> None:

@@ -36,6 +36,7 @@ from ganvq.losses.gan import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    lecam_penalty,
     r1_penalty,
 )
 from ganvq.models.gan import build_discriminator, build_generator
@@ -47,7 +48,8 @@ from ganvq.train.private import PrivateDiscriminator, with_noise
 SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
 ADA_INTERVAL = 4  # adaptive DiffAugment: D steps between adjustments of p (ADA's ada_interval)
 ADA_IMAGES = 500_000  # ... and p can move from 0 to 1 in this many real images (ADA's ada_kimg = 500)
-ADA_FRESH = {"signs": 0.0, "images": 0, "steps": 0}  # sign(D(real)) summed over real images in D steps, so far
+ADA_FRESH = {"signs": 0.0, "images": 0, "steps": 0}
+LECAM_FRESH = {"real": 0.0, "fake": 0.0, "updates": 0}  # sign(D(real)) summed over real images in D steps, so far
 GRID_SIZE = 64  # images in a sample grid (100 for 10-class models: one column per class)
 # channels_last lets oneDNN pick faster convolution kernels on CPU.
 MEMORY_FORMAT = torch.channels_last
@@ -152,6 +154,7 @@ class GANTask:
         # DiffAugment's p: fixed, or adapted (ADA) from the signs of D's real logits, summed over real images.
         self.aug_p = 0.0 if g.diffaugment_target else g.diffaugment_p
         self._ada = dict(ADA_FRESH)
+        self._lecam = dict(LECAM_FRESH)  # LeCam's anchors: moving averages of D's mean logits, and their count
         # Fixed latents for the sample grids, from their own generator so the run's RNG is untouched.
         gen = torch.Generator().manual_seed(config.train.seed)
         k = config.model.num_classes
@@ -177,7 +180,7 @@ class GANTask:
 
     def extra_state(self) -> dict:
         state = {"batches": self.batches.state_dict(), "rollbacks": self.rollbacks, "aug_p": self.aug_p,
-                 "ada": dict(self._ada)}
+                 "ada": dict(self._ada), "lecam": dict(self._lecam)}
         if self.scalers["G"].is_enabled():
             state["scalers"] = {name: s.state_dict() for name, s in self.scalers.items()}
         if self.private is not None:
@@ -190,6 +193,7 @@ class GANTask:
         # Checkpoints from before adaptive p keep the fixed p they were trained with.
         self.aug_p = state.get("aug_p", self.aug_p)
         self._ada = dict(state.get("ada", self._ada))
+        self._lecam = dict(state.get("lecam", self._lecam))
         if "scalers" in state and self.scalers["G"].is_enabled():
             for name, scaler in self.scalers.items():
                 scaler.load_state_dict(state["scalers"][name])
@@ -296,6 +300,18 @@ class GANTask:
         metrics[name] = ce.item()
         return self.config.gan.class_loss * ce
 
+    def _lecam_term(self, logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+        """LeCam's penalty against anchors that first take in this step's mean logits (over the global batch, so
+        every process holds the same anchors; the first step sets them, later ones move them at lecam_decay)."""
+        state = self._lecam
+        sums = distributed.agree([logits_real.detach().float().sum().item(), len(logits_real),
+                                  logits_fake.detach().float().sum().item(), len(logits_fake)])
+        decay = self.config.gan.lecam_decay if state["updates"] else 0.0
+        for key, total, count in (("real", sums[0], sums[1]), ("fake", sums[2], sums[3])):
+            state[key] = decay * state[key] + (1 - decay) * total / count
+        state["updates"] += 1
+        return lecam_penalty(logits_real, logits_fake, state["real"], state["fake"])
+
     def _d_step(self) -> dict[str, float] | None:
         """One discriminator update; None (and no update) when its loss is not finite or explodes."""
         cfg, g = self.config, self.config.gan
@@ -319,6 +335,10 @@ class GANTask:
             gp = gradient_penalty(lambda t: self.D(t, y), x.detach(), fake, None)
             loss = loss + g.gp_weight * gp
             metrics["train/gp"] = gp.item()
+        if g.lecam_weight:
+            lecam = self._lecam_term(logits_real, logits_fake)
+            loss = loss + g.lecam_weight * lecam
+            metrics["train/lecam"] = lecam.item()
         if g.r1_gamma:
             r1 = r1_penalty(logits_real, x)
             loss = loss + g.r1_gamma / 2 * r1
@@ -419,6 +439,7 @@ class GANTask:
             "modules": {n: copy.deepcopy(m.state_dict()) for n, m in self.modules().items()},
             "optim": {n: opt_state(o) for n, o in self.optimizers().items()},
             "aug": (self.aug_p, dict(self._ada)),
+            "lecam": dict(self._lecam),
         }
 
     def _roll_back(self, player: str) -> dict[str, float]:
@@ -433,6 +454,7 @@ class GANTask:
             module.load_state_dict(self._snapshot["modules"][name])
         self.aug_p, ada = self._snapshot["aug"]
         self._ada = dict(ada)
+        self._lecam = dict(self._snapshot["lecam"])
         for name, opt in self.optimizers().items():
             # Only the per-parameter state: param_groups stay the same dicts the loop schedules.
             opt.state.clear()
