@@ -48,8 +48,8 @@ from ganvq.train.private import PrivateDiscriminator, with_noise
 SNAPSHOT_EVERY = 200  # on_diverge="rollback": steps between in-memory snapshots to roll back to
 ADA_INTERVAL = 4  # adaptive DiffAugment: D steps between adjustments of p (ADA's ada_interval)
 ADA_IMAGES = 500_000  # ... and p can move from 0 to 1 in this many real images (ADA's ada_kimg = 500)
-ADA_FRESH = {"signs": 0.0, "images": 0, "steps": 0}
-LECAM_FRESH = {"real": 0.0, "fake": 0.0, "updates": 0}  # sign(D(real)) summed over real images in D steps, so far
+ADA_FRESH = {"signs": 0.0, "images": 0, "steps": 0}  # sign(D(real)) summed over real images in D steps, so far
+LECAM_FRESH = {"real": 0.0, "fake": 0.0, "updates": 0}  # LeCam's anchors (D's mean logits, averaged) before any step
 GRID_SIZE = 64  # images in a sample grid (100 for 10-class models: one column per class)
 # channels_last lets oneDNN pick faster convolution kernels on CPU.
 MEMORY_FORMAT = torch.channels_last
