@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -1270,6 +1271,47 @@ def privacy_labels_table(path: Path = RESULTS / "privacy-labels.json") -> str:
     return "\n".join(lines)
 
 
+def privacy_ema_table(path: Path = RESULTS / "privacy-ema-s1.json") -> str:
+    """bench_privacy_ema.py over seeds (PREFIX-sS.json beside `path`, one of them): each private run read out through
+    G's averages, and per readout the mean change in downstream accuracy against the run's own EMA."""
+    prefix = path.stem.rsplit("-s", 1)[0]
+    files = sorted((f for f in path.parent.glob(f"{prefix}-s*.json") if re.fullmatch(rf"{prefix}-s\d+", f.stem)),
+                   key=lambda f: int(f.stem.rsplit("-s", 1)[1]))
+    parts = [json.loads(f.read_text()) for f in files]
+    first = parts[0]
+    runs = "; ".join(
+        f"seed {d['seed']}: {d['run']['generator_steps']:,} G steps in {d['run']['minutes']} minutes on "
+        f"{d['run']['threads']} thread of CPU {d['machine']['cpu']}, load {d['run']['load_average_before'][0]:g} → "
+        f"{d['run']['load_average_after'][0]:g}, ε {d['run']['privacy']['epsilon']:.2f} (δ {d['run']['delta']:g}), "
+        f"noise multiplier {d['run']['privacy']['noise_multiplier']:.3f}" for d in parts)
+    lines = [f"One private run per seed read out through several averages of G's weights "
+             f"(`benchmarks/bench_privacy_ema.py` → `benchmarks/results/{prefix}-s*.json`; preset `dp-fmnist` on "
+             f"all 60,000 training images): {runs}. {first['what'][0].upper() + first['what'][1:]}. "
+             f"{first['labels_what'][0].upper() + first['labels_what'][1:]}:" if "labels_what" in first else
+             f"{first['what'][0].upper() + first['what'][1:]}:", "",
+             "| seed | G weights | FID | precision | recall | agreement | recall per class (mean) "
+             "| downstream (10,000 samples) | downstream (60,000 samples) | against the run's EMA (60,000) |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    change: dict[str, list[float]] = {}
+    for d in parts:
+        base = next(r for r in d["results"] if r["readout"] == "ema (preset)")["utility_accuracy_by_samples"]
+        for r in d["results"]:
+            u = r["utility_accuracy_by_samples"]
+            delta = 100 * (u["60000"] - base["60000"])
+            change.setdefault(r["readout"], []).append(delta)
+            agreement, per_class, small = r.get("agreement"), r.get("recall_per_class_mean"), u.get("10000")
+            lines.append(f"| {d['seed']} | {r['readout']} | {r['fid']:.1f} | {r['precision']:.3f} "
+                         f"| {r['recall']:.3f} | {'—' if agreement is None else f'{agreement:.1%}'} "
+                         f"| {'—' if per_class is None else f'{per_class:.3f}'} "
+                         f"| {'—' if small is None else f'{small:.1%}'} | {u['60000']:.1%} "
+                         f"| {'—' if r['readout'] == 'ema (preset)' else f'{delta:+.1f} points'} |")
+    lines += ["", "Mean change in downstream accuracy (60,000 samples) against the run's own EMA, over "
+              f"{len(parts)} seed{'s' * (len(parts) > 1)}: " + "; ".join(
+                  f"{k} {sum(v) / len(v):+.1f} points ({', '.join(f'{x:+.1f}' for x in v)})"
+                  for k, v in change.items() if k != "ema (preset)") + "."]
+    return "\n".join(lines)
+
+
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table,
@@ -1301,7 +1343,9 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-generation-inception-vqvae-ablation.json": vqgan_generation_table,
           "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table, "few-bf16.json": few_table,
-          "few_filter.json": few_filter_table, "privacy-labels.json": privacy_labels_table}
+          "few_filter.json": few_filter_table, "privacy-labels.json": privacy_labels_table,
+          "privacy-ema-s1.json": privacy_ema_table,  # both seeds' files
+          "privacy-ema-short-s0.json": privacy_ema_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]

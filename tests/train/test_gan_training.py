@@ -19,6 +19,7 @@ from ganvq.train.gan import (
     ada_adjust,
     ema_decay_at,
     ema_update,
+    power_ema_decay,
     train_gan,
 )
 
@@ -32,15 +33,18 @@ def _with(config: GANRunConfig, **gan) -> GANRunConfig:
     return dataclasses.replace(config, gan=dataclasses.replace(config.gan, **gan))
 
 
+def _full_and_resumed(config: GANRunConfig, tmp_path, crash_after_checkpoint):
+    """Two runs of `config`: one uninterrupted, one crashed after its periodic checkpoint and resumed; their folders."""
+    full, crashed = tmp_path / "full", tmp_path / "crashed"
+    train_gan(config, full, quiet=True)
+    crash_after_checkpoint(lambda: GANTask(config, out=crashed), config.train, crashed)
+    train_gan(config, crashed, resume=True, quiet=True)
+    return full, crashed
+
+
 def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path, tiny_gan_config, crash_after_checkpoint):
     config = _with(tiny_gan_config, n_d=2, r1_gamma=1.0)  # every moving part: DiffAugment, R1, EMA, labels
-    full = tmp_path / "full"
-    train_gan(config, full, quiet=True)
-
-    crashed = tmp_path / "crashed"
-    crash_after_checkpoint(lambda: GANTask(config, out=crashed), config.train, crashed)
-
-    train_gan(config, crashed, resume=True, quiet=True)
+    full, crashed = _full_and_resumed(config, tmp_path, crash_after_checkpoint)
     a, b = _weights(full), _weights(crashed)
     assert a.keys() == b.keys() and any(k.startswith("G_ema.") for k in a)
     for key in a:
@@ -80,11 +84,7 @@ def test_lecam_anchors_start_at_the_first_means_move_at_their_decay_and_survive_
     assert task._lecam["real"] == pytest.approx(0.9 * 2.0) and task._lecam["fake"] == pytest.approx(-0.9 + 0.1)
     assert "train/lecam" in task._d_step() and "train/lecam" not in GANTask(tiny_gan_config)._d_step()
 
-    config = _with(tiny_gan_config, lecam_weight=0.3)
-    full, crashed = tmp_path / "full", tmp_path / "crashed"
-    train_gan(config, full, quiet=True)
-    crash_after_checkpoint(lambda: GANTask(config, out=crashed), config.train, crashed)
-    train_gan(config, crashed, resume=True, quiet=True)
+    full, crashed = _full_and_resumed(_with(tiny_gan_config, lecam_weight=0.3), tmp_path, crash_after_checkpoint)
     a, b = _weights(full), _weights(crashed)
     for key in a:
         assert torch.equal(a[key], b[key]), key
@@ -146,6 +146,26 @@ def test_a_training_step_moves_the_ema_generator_by_the_formula(tiny_gan_config)
         if v.dtype.is_floating_point:
             torch.testing.assert_close(v, d * g0[k] + (1 - d) * g1[k], msg=k)
     assert not torch.equal(g0["first.weight"], g1["first.weight"])  # G did move
+
+
+def test_a_power_average_follows_its_own_decay_and_resumes_exactly(tmp_path, tiny_gan_config,
+                                                                    crash_after_checkpoint):
+    config = _with(tiny_gan_config, ema_decay=0.999, ema_power=1.0)  # the power replaces the decay
+    task = GANTask(config)
+    task.train_step(0)  # power_ema_decay(1, 1) = 0: the average starts at G's first update
+    assert all(torch.equal(v, task.G.state_dict()[k]) for k, v in task.G_ema.state_dict().items())
+    g1 = {k: v.clone() for k, v in task.G.state_dict().items()}
+    task.train_step(1)
+    d = power_ema_decay(1.0, 2)
+    assert d == pytest.approx(0.25)  # (1 - 1/2)^2: updates 1 and 2 weigh 1 : 3, as s^1 to O(1/n)
+    for k, v in task.G_ema.state_dict().items():
+        if v.dtype.is_floating_point:
+            torch.testing.assert_close(v, d * g1[k] + (1 - d) * task.G.state_dict()[k], msg=k)
+    full, crashed = _full_and_resumed(config, tmp_path, crash_after_checkpoint)
+    a, b = _weights(full), _weights(crashed)
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("G_ema."))
+    with pytest.raises(GanvqError, match="--ema-power"):
+        _with(tiny_gan_config, ema_power=-1.0)
 
 
 def test_nan_in_a_loss_stops_training_naming_the_last_good_checkpoint(tmp_path, tiny_gan_config, monkeypatch):

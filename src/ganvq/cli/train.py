@@ -230,6 +230,9 @@ def _add_train_gan(sub) -> None:
                         "real images, G to make fakes D classifies as their label; 0: off, the default; under "
                         "DP-SGD it narrowed each class and cost 13-23 points of accuracy, docs/results.md)")
     p.add_argument("--ema-decay", type=float, help="EMA of G for sampling, e.g. 0.999 (0: off)")
+    p.add_argument("--ema-power", type=float, metavar="GAMMA",
+                   help="average G's weights as a power function instead (EDM2): update s weighs as s^GAMMA, "
+                        "so a smaller GAMMA averages a longer share of the run (replaces --ema-decay's)")
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
     p.add_argument("--lecam", type=float, metavar="W",
                    help="LeCam regularisation weight for small training sets (Tseng et al. 2021; 0: off)")
@@ -280,7 +283,7 @@ def build_gan_config(args) -> GANRunConfig:
     from ganvq.runs import build_run_config
 
     gan = {"lr_d": args.lr_d, "loss": args.loss, "n_d": args.n_d, "ema_decay": args.ema_decay,
-           "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment, "diffaugment_p": args.diffaugment_p,
+           "ema_power": args.ema_power, "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment, "diffaugment_p": args.diffaugment_p,
            "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
            "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
            "on_diverge": args.on_diverge, "sample_every": args.sample_every, "class_loss": args.class_loss,

@@ -104,6 +104,10 @@ class GANOptions:
     beta1: float = 0.5  # Adam betas of both players (DCGAN's 0.5 damps oscillation)
     beta2: float = 0.999
     ema_decay: float = 0.0  # EMA of G's weights used for sampling (e.g. 0.999); 0: sample the last G
+    # The EMA as a power-function average instead (Karras et al. 2024, EDM2): decay (1 - 1/n)^(ema_power + 1) after G
+    # update n, so update s weighs as s^ema_power and the average spans the same share of a run however long it is
+    # (a smaller power: a longer tail); None: ema_decay's average
+    ema_power: float | None = None
     gp_weight: float = 10.0  # lambda of the WGAN-GP gradient penalty (loss "wgan-gp" only)
     r1_gamma: float = 0.0  # gamma of the R1 penalty on real data (Mescheder et al. 2018); 0: off
     # LeCam regularisation's weight (Tseng et al. 2021; 0.3 with hinge in their BigGAN runs); 0: off. Its anchors are
@@ -145,6 +149,8 @@ class GANOptions:
             raise GanvqError(f"lecam_decay must lie in [0, 1), got {self.lecam_decay}")
         if not 0 <= self.ema_decay < 1:
             raise GanvqError(f"--ema-decay must lie in [0, 1), got {self.ema_decay}")
+        if self.ema_power is not None and not (math.isfinite(self.ema_power) and self.ema_power >= 0):
+            raise GanvqError(f"--ema-power must be a non-negative number, got {self.ema_power}")
         if self.on_diverge not in ("stop", "rollback"):
             raise GanvqError(f"unknown on_diverge {self.on_diverge!r}; choose stop or rollback")
         check_policy(self.diffaugment)

@@ -97,6 +97,12 @@ def ema_decay_at(decay: float, step: int) -> float:
     return min(decay, (1 + step) / (10 + step))
 
 
+def power_ema_decay(power: float, n: int) -> float:
+    """The decay of a power-function average after G update n (1-based; Karras et al. 2024): (1 - 1/n)^(power + 1),
+    0 at n = 1, so that update s of n weighs as s^power (to O(1/n))."""
+    return (1.0 - 1.0 / n) ** (power + 1.0)
+
+
 @torch.no_grad()
 def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model, over weights and BN statistics; integer buffers are copied.
@@ -221,7 +227,8 @@ class GANTask:
         if g_loss is None:
             return self._roll_back("generator")
         metrics["train/g_loss"] = g_loss
-        ema_update(self.G_ema, self.G, ema_decay_at(g.ema_decay, step))
+        decay = ema_decay_at(g.ema_decay, step) if g.ema_power is None else power_ema_decay(g.ema_power, step + 1)
+        ema_update(self.G_ema, self.G, decay)
         if self.sample_dir is not None and g.sample_every and (step + 1) % g.sample_every == 0:
             self.write_grid(self.sample_dir / f"step-{step + 1:07d}.png")
         return metrics
