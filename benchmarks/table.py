@@ -1284,11 +1284,10 @@ def privacy_ema_table(path: Path = RESULTS / "privacy-ema-s1.json") -> str:
         f"{d['run']['threads']} thread of CPU {d['machine']['cpu']}, load {d['run']['load_average_before'][0]:g} → "
         f"{d['run']['load_average_after'][0]:g}, ε {d['run']['privacy']['epsilon']:.2f} (δ {d['run']['delta']:g}), "
         f"noise multiplier {d['run']['privacy']['noise_multiplier']:.3f}" for d in parts)
+    described = [d[0].upper() + d[1:] for d in (first["what"], first.get("labels_what")) if d]
     lines = [f"One private run per seed read out through several averages of G's weights "
              f"(`benchmarks/bench_privacy_ema.py` → `benchmarks/results/{prefix}-s*.json`; preset `dp-fmnist` on "
-             f"all 60,000 training images): {runs}. {first['what'][0].upper() + first['what'][1:]}. "
-             f"{first['labels_what'][0].upper() + first['labels_what'][1:]}:" if "labels_what" in first else
-             f"{first['what'][0].upper() + first['what'][1:]}:", "",
+             f"all 60,000 training images): {runs}. {'. '.join(described)}:", "",
              "| seed | G weights | FID | precision | recall | agreement | recall per class (mean) "
              "| downstream (10,000 samples) | downstream (60,000 samples) | against the run's EMA (60,000) |",
              "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
