@@ -4,10 +4,10 @@ through several averages of its generator's weights, each scored like `bench_pri
 DP-SGD's noise makes G wander, and the EMA of its weights carries much of a private run's utility (sampling G's
 last weights instead loses 9-11 points: results/privacy-labels.json). ganvq's EMA uses decay
 min(ema_decay, (1 + t) / (10 + t)), whose warm-up still rules at the preset's 5,500 G steps (it reaches 0.999 only
-at t = 8,990): in effect it weighs G's update s about as s^8, roughly the last tenth of the run. This trains one run and keeps, beside its own
-EMA, power-function averages (Karras et al. 2024, EDM2: after update n, decay (1 - 1/n)^(gamma + 1), whose weight on
-update s grows as s^gamma, so a smaller gamma averages a longer tail of the run). The averages only read G's weights,
-so they cost no privacy (post-processing) and change nothing in training: every row of one run is the same
+at t = 8,990): in effect it weighs G's update s about as s^8, roughly the last tenth of the run. This trains one
+run and keeps, beside its own EMA, power-function averages (Karras et al. 2024, EDM2: after update n, decay
+(1 - 1/n)^(gamma + 1), whose weight on update s grows as s^gamma, so a smaller gamma averages a longer tail of the
+run). The averages only read G's weights, so they cost no privacy (post-processing) and change nothing in training: every row of one run is the same
 training, and their differences are the averaging's alone.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_privacy_ema.py --seed 0 --out benchmarks/results/privacy-ema-s0.json
@@ -78,15 +78,19 @@ def train(config, out: Path, gammas: list[float]) -> dict:
     return summary
 
 
+def _sampling(run, weights: dict[str, torch.Tensor]):
+    """The run with `weights` (a generator's state dict) in place of its EMA, which sampling reads."""
+    return dataclasses.replace(run, tensors={**run.tensors, **{f"G_ema.{k}": v for k, v in weights.items()}})
+
+
 def readouts(run, gammas: list[float]) -> dict:
     """The run read out through each average: its own EMA, each power average, and G's last weights."""
     saved = load_file(str(run.folder / AVERAGES))
-    out = {"ema (preset)": run, "last": dataclasses.replace(
-        run, tensors={**run.tensors, **{k.replace("G.", "G_ema.", 1): v for k, v in run.tensors.items()
-                                        if k.startswith("G.")}})}
+    out = {"ema (preset)": run, "last": _sampling(run, run.weights("G"))}
     for g in gammas:
-        weights = {f"G_ema.{k[len(f'{g:g}.'):]}": v for k, v in saved.items() if k.startswith(f"{g:g}.")}
-        out[f"power gamma {g:g}"] = dataclasses.replace(run, tensors={**run.tensors, **weights})
+        prefix = f"{g:g}."
+        out[f"power gamma {g:g}"] = _sampling(run, {k[len(prefix):]: v for k, v in saved.items()
+                                                    if k.startswith(prefix)})
     return out
 
 

@@ -148,6 +148,23 @@ def test_a_training_step_moves_the_ema_generator_by_the_formula(tiny_gan_config)
     assert not torch.equal(g0["first.weight"], g1["first.weight"])  # G did move
 
 
+@pytest.mark.parametrize("gamma", [0.0, 1.0, 2.0])
+def test_power_average_weighs_update_s_as_s_to_the_gamma(gamma):
+    model, average = torch.nn.Linear(3, 2), torch.nn.Linear(3, 2)
+    seen = []
+    for n in range(1, 41):
+        with torch.no_grad():
+            model.weight.normal_()
+        seen.append(model.weight.detach().clone())
+        ema_update(average, model, power_ema_decay(gamma, n))
+    s = torch.arange(1, 41, dtype=torch.float64) ** gamma
+    expected = sum(w.double() * c for w, c in zip(seen, s / s.sum()))
+    # gamma 0: the plain mean of every update's weights; the discrete weights match s^gamma to O(1/n)
+    tolerance = 1e-6 if gamma == 0 else 0.03
+    assert torch.allclose(average.weight.double(), expected, atol=tolerance)
+    assert power_ema_decay(gamma, 1) == 0.0  # the first update replaces the random initial weights
+
+
 def test_a_power_average_follows_its_own_decay_and_resumes_exactly(tmp_path, tiny_gan_config,
                                                                     crash_after_checkpoint):
     config = _with(tiny_gan_config, ema_decay=0.999, ema_power=1.0)  # the power replaces the decay

@@ -283,7 +283,8 @@ def build_gan_config(args) -> GANRunConfig:
     from ganvq.runs import build_run_config
 
     gan = {"lr_d": args.lr_d, "loss": args.loss, "n_d": args.n_d, "ema_decay": args.ema_decay,
-           "ema_power": args.ema_power, "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment, "diffaugment_p": args.diffaugment_p,
+           "ema_power": args.ema_power, "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment,
+           "diffaugment_p": args.diffaugment_p,
            "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
            "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
            "on_diverge": args.on_diverge, "sample_every": args.sample_every, "class_loss": args.class_loss,
