@@ -7,8 +7,8 @@ min(ema_decay, (1 + t) / (10 + t)), whose warm-up still rules at the preset's 5,
 at t = 8,990): in effect it weighs G's update s about as s^8, roughly the last tenth of the run. This trains one
 run and keeps, beside its own EMA, power-function averages (Karras et al. 2024, EDM2: after update n, decay
 (1 - 1/n)^(gamma + 1), whose weight on update s grows as s^gamma, so a smaller gamma averages a longer tail of the
-run). The averages only read G's weights, so they cost no privacy (post-processing) and change nothing in training: every row of one run is the same
-training, and their differences are the averaging's alone.
+run). The averages only read G's weights, so they cost no privacy (post-processing) and change nothing in
+training: every row of one run is the same training, and their differences are the averaging's alone.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_privacy_ema.py --seed 0 --out benchmarks/results/privacy-ema-s0.json
 """
