@@ -220,8 +220,12 @@ def full_part(args, workdir: Path) -> list[dict]:
 
 def combine(paths: list[str]) -> tuple[list[dict], dict, float, list[str]]:
     """The rows of outputs of invocations run side by side (a later file's row replaces an earlier one of the same
-    name), their machine (the first file's), wall minutes (the longest) and commands."""
+    name), their machine (the first file's), wall minutes (the longest) and commands. Each row keeps the CPU it ran
+    on ("cpu"), so that rows of parts run on another machine say so."""
     parts = [json.loads(Path(f).read_text()) for f in paths]
+    for part in parts:
+        for r in part["results"]:
+            r.setdefault("cpu", part["machine"]["cpu"])
     named = {r["name"]: r for part in parts for r in part["results"]}
     return (list(named.values()), parts[0]["machine"], max(part["wall_minutes_this_invocation"] for part in parts),
             [c for part in parts for c in part.get("commands", [])])

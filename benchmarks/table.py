@@ -1156,9 +1156,11 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
         "| minutes | s / G step | load | FID | classes | downstream accuracy (classifier's samples) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    elsewhere = sorted({r["cpu"] for r in runs if r.get("cpu", m["cpu"]) != m["cpu"]})
     for r in runs:
         p = r.get("privacy")
-        name = r["name"] + ("†" if _before_layout_fix(r) else "")
+        other_cpu = r.get("cpu", m["cpu"]) != m["cpu"]
+        name = r["name"] + ("†" if _before_layout_fix(r) else "") + ("‡" if other_cpu else "")
         eps = "not private" if not p else f"{p['epsilon']:.2f} ({p['target_epsilon']:g}), {p['delta']:g}"
         noise = "—" if not p else f"{p['noise_multiplier']:.3f}"
         rate = "—" if not p else f"{p['sample_rate']:.4g}"
@@ -1175,6 +1177,9 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
                   "per-sample gradients right only for NCHW-contiguous inputs, and ganvq fed it channels_last ones, "
                   "so D's middle convolution got zero gradients (it learned from the noise alone) and its last one "
                   "wrong ones. Each row still read only its own image, so the ε listed holds."]
+    if elsewhere:
+        lines += ["", f"‡ Trained and scored on CPU {' and '.join(elsewhere)} instead (runs are set by G "
+                  "steps; its minutes and load are that machine's)."]
     reference = data.get("real_reference")
     if reference:
         lines += ["", "The same classifier trained on real training images instead of samples (what a perfect "

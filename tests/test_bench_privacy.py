@@ -103,3 +103,25 @@ def test_attack_runs_trains_only_the_attacked_runs_asked_for(benchmark_module, m
     assert trained == [("overfit-dp-eps10", 200, 10.0)]
     args.attack_runs = ["overfit", "dp"]  # the default: both, the overfit one first
     assert [r["name"] for r in bench.attack_part(args, tmp_path)] == ["overfit", "overfit-dp-eps10"]
+
+
+def test_combined_rows_keep_their_cpu_and_the_table_marks_rows_from_another_machine(tmp_path, benchmark_module):
+    bench, table = benchmark_module("bench_privacy"), benchmark_module("table")
+    run = {"train_images": 60000, "generator_steps": 10, "discriminator_steps": 50, "minutes": 1.0, "clipping": "pair",
+           "seconds_per_generator_step": 6.0, "load_average_before": [1.0], "load_average_after": [2.0],
+           "privacy": {"epsilon": 9.9, "target_epsilon": 10.0, "delta": 1e-5, "noise_multiplier": 0.5,
+                       "sample_rate": 0.002}}
+    here, there = tmp_path / "here.json", tmp_path / "there.json"
+    _part(here, 5.0, [{**run, "name": "full-dp-eps10"}], "bench_privacy.py")
+    there.write_text(json.dumps({"machine": {"cpu": "Other CPU", "threads": 1}, "wall_minutes_this_invocation": 5.0,
+                                 "results": [{**run, "name": "full-dp-eps10-b256"}]}))
+    rows, machine, _, _ = bench.combine([str(here), str(there)])
+    assert [r["cpu"] for r in rows] == ["Test CPU", "Other CPU"] and machine["cpu"] == "Test CPU"
+    out = tmp_path / "privacy.json"
+    out.write_text(json.dumps({"machine": machine, "results": rows, "preset": "dp-fmnist", "samples_per_run": 100}))
+    text = table.privacy_table(out)
+    assert "| full-dp-eps10 |" in text and "| full-dp-eps10-b256‡ |" in text
+    assert "‡ Trained and scored on CPU Other CPU instead" in text
+    rows[1]["cpu"] = "Test CPU"  # all on the file's machine: no mark, no footnote
+    out.write_text(json.dumps({"machine": machine, "results": rows, "preset": "dp-fmnist", "samples_per_run": 100}))
+    assert "‡" not in table.privacy_table(out)
