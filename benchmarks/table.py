@@ -1316,6 +1316,30 @@ def privacy_ema_table(path: Path = RESULTS / "privacy-ema-s1.json") -> str:
     return "\n".join(lines)
 
 
+def privacy_latent_table(path: Path = RESULTS / "privacy-latent.json") -> str:
+    """bench_privacy_latent.py: private runs sampled with their latents spread wider, per run and scale."""
+    data = json.loads(path.read_text())
+    lines = [f"Private samples from wider latents (`benchmarks/bench_privacy_latent.py` → "
+             f"`benchmarks/results/{path.name}`, CPU {data['machine']['cpu']}): {data['what']}:", "",
+             "| run (training seed) | G steps | z scale s | FID | precision | recall | downstream (60,000 samples) "
+             "| against s = 1 |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    base = {r["folder"]: r["downstream_accuracy"] for r in data["results"] if r["scale"] == 1}
+    changes: dict[float, list[float]] = {}
+    for r in data["results"]:
+        change = "—"
+        if r["scale"] != 1 and r["folder"] in base:
+            changes.setdefault(r["scale"], []).append(100 * (r["downstream_accuracy"] - base[r["folder"]]))
+            change = f"{changes[r['scale']][-1]:+.1f} points"
+        lines.append(f"| `{r['run']}` ({r['train_seed']}) | {r['generator_steps']:,} | {r['scale']:g} "
+                     f"| {r['fid']:.1f} | {r['precision']:.3f} | {r['recall']:.3f} "
+                     f"| {r['downstream_accuracy']:.1%} | {change} |")
+    if changes:
+        lines += ["", "Mean change in downstream accuracy against the same run at s = 1: " + "; ".join(
+            f"s = {k:g} {sum(v) / len(v):+.1f} points over {len(v)} run{'s' * (len(v) > 1)} "
+            f"({', '.join(f'{x:+.1f}' for x in v)})" for k, v in sorted(changes.items())) + "."]
+    return "\n".join(lines)
+
+
 TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": gan_table,
           "gan-da-variants.json": gan_da_variants_table, "gan-da-variants-long.json": gan_da_variants_table,
           "codec.json": codec_table,
@@ -1349,7 +1373,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "privacy.json": privacy_table, "few.json": few_table, "few-bf16.json": few_table,
           "few_filter.json": few_filter_table, "privacy-labels.json": privacy_labels_table,
           "privacy-ema-s1.json": privacy_ema_table,  # both seeds' files
-          "privacy-ema-short-s0.json": privacy_ema_table}
+          "privacy-ema-short-s0.json": privacy_ema_table, "privacy-latent.json": privacy_latent_table}
 
 if __name__ == "__main__":
     tables = [fn(RESULTS / name) for name, fn in TABLES.items() if (RESULTS / name).is_file()]
