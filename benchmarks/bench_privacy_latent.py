@@ -25,6 +25,7 @@ from machine import describe
 
 from ganvq.commands.sample import _generate, _labels_for, latents, load_gan
 from ganvq.data.datasets import load_dataset
+from ganvq.errors import GanvqError
 from ganvq.io import write_json
 from ganvq.metrics.score import score_samples
 from ganvq.metrics.utility import downstream_accuracy
@@ -51,12 +52,17 @@ def main() -> None:
     args = ap.parse_args()
     if any(s <= 0 for s in args.scales):
         raise SystemExit("bench_privacy_latent: --scales must be positive")
+    try:
+        runs = {folder: open_run(folder, "gan") for folder in args.runs}  # a bad folder stops here, before any work
+    except GanvqError as e:
+        raise SystemExit(f"bench_privacy_latent.py: {e}") from None
+    if any(not run.config.model.num_classes for run in runs.values()):
+        raise SystemExit("bench_privacy_latent.py: the utility classifier needs class-conditional GAN runs")
     torch.set_num_threads(args.threads)
     t0 = time.time()
     rows = json.loads(Path(args.out).read_text())["results"] if args.merge and Path(args.out).exists() else []
     test = load_dataset("fashion-mnist", "test")
-    for folder in args.runs:
-        run = open_run(folder, "gan")
+    for folder, run in runs.items():
         G, config = load_gan(run, "cpu", True)
         for scale in args.scales:
             images, _ = spread_samples(G, config, SCORED, args.seed, scale)
