@@ -51,7 +51,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/results/privacy-latent.json")
     args = ap.parse_args()
     if any(s <= 0 for s in args.scales):
-        raise SystemExit("bench_privacy_latent: --scales must be positive")
+        raise SystemExit("bench_privacy_latent.py: --scales must be positive")
     try:
         runs = {folder: open_run(folder, "gan") for folder in args.runs}  # a bad folder stops here, before any work
     except GanvqError as e:

@@ -1156,11 +1156,10 @@ def privacy_table(path: Path = RESULTS / "privacy.json") -> str:
         "| minutes | s / G step | load | FID | classes | downstream accuracy (classifier's samples) |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    elsewhere = sorted({r["cpu"] for r in runs if r.get("cpu", m["cpu"]) != m["cpu"]})
+    elsewhere = sorted({r["cpu"] for r in runs if r.get("cpu", m["cpu"]) != m["cpu"]})  # rows of other machines
     for r in runs:
         p = r.get("privacy")
-        other_cpu = r.get("cpu", m["cpu"]) != m["cpu"]
-        name = r["name"] + ("†" if _before_layout_fix(r) else "") + ("‡" if other_cpu else "")
+        name = r["name"] + ("†" if _before_layout_fix(r) else "") + ("‡" if r.get("cpu") in elsewhere else "")
         eps = "not private" if not p else f"{p['epsilon']:.2f} ({p['target_epsilon']:g}), {p['delta']:g}"
         noise = "—" if not p else f"{p['noise_multiplier']:.3f}"
         rate = "—" if not p else f"{p['sample_rate']:.4g}"
