@@ -472,9 +472,15 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
               f"({g['spread']:.2f}): {_verdict(g['gap'] > g['spread'], g['ok'])}; (b) − (a) ≥ 1 point "
               f"(mean {u['mean']:.2f}): {_verdict(u['mean'] >= 1, u['ok'])}."]
     if others := bar.get("other_configs_fid_against_no_augmentation"):
-        lines += ["", "The same FID comparison for the other configurations (not the preset, so not the bar): " + "; ".join(
-            f"`{name}` {c['mean']:.2f} against {c['no_augmentation']:.2f} ({c['ratio']:.2f}×; gap {c['gap']:.2f}, "
-            f"spread {c['spread']:.2f}; seeds {', '.join(map(str, c['seeds']))})" for name, c in others.items()) + "."]
+        def compared(name, c):
+            plain = f"{c['no_augmentation']:.2f}"
+            plain = f"`{c['against']}`'s {plain}" if "against" in c else plain
+            seeds = (f"spread {c['spread']:.2f}; seeds {', '.join(map(str, c['seeds']))}" if len(c["seeds"]) > 1
+                     else f"seed {c['seeds'][0]} only")
+            return f"`{name}` {c['mean']:.2f} against {plain} ({c['ratio']:.2f}×; gap {c['gap']:.2f}, {seeds})"
+
+        lines += ["", "The same FID comparison for the other configurations (not the preset, so not the bar): "
+                  + "; ".join(compared(name, c) for name, c in others.items()) + "."]
     if refs := data.get("references"):
         copies = "; ".join(f"the {r['train_images']:,} training images, each repeated {r['repeats']} times, "
                            f"FID {r['fid']:.2f} (precision {r['precision']:.3f}, coverage {r['coverage']:.3f})"

@@ -36,6 +36,12 @@ def test_the_fid_bar_needs_a_ratio_of_0_7_and_a_gap_beyond_the_seed_spread(bench
     assert list(other) == ["lecam-1"] and other["lecam-1"]["ratio"] == 0.6 and other["lecam-1"]["seeds"] == [0]
     assert not bar["fid_at_most_0.7_of_no_augmentation"]["ok"] and not bar["fid_gap_larger_than_seed_spread"]["ok"]
     assert not bar["utility_real_plus_synthetic_beats_real_by_1_point"]["ok"] and not bar["all_ok"]
+    # a configuration with its own counterpart without augmentation is set against that one, and the counterpart
+    # itself is no candidate
+    rows += [_row("wide", 4.0, 0), _row("wide-no-augmentation", 5.0, 0)]
+    other = bench.check_bar(rows)["other_configs_fid_against_no_augmentation"]
+    assert list(other) == ["lecam-1", "wide"] and other["wide"]["ratio"] == 0.8
+    assert other["wide"]["against"] == "wide-no-augmentation" and "against" not in other["lecam-1"]
 
 
 def test_the_runs_compared_differ_only_in_what_the_benchmark_compares(benchmark_module):
@@ -46,6 +52,13 @@ def test_the_runs_compared_differ_only_in_what_the_benchmark_compares(benchmark_
     assert dict(vars(few.gan), diffaugment="") == vars(plain.gan)
     assert {c.subset for c in (few, plain, textbook)} == {100} and textbook.gan.loss == "non-saturating"
     assert {c.train.threads for c in (few, plain, textbook)} == {1}
+    wide, wide_plain = bench.run_config("wide", 100, 1), bench.run_config("wide-no-augmentation", 100, 1)
+    assert wide.model == wide_plain.model != few.model and wide.model.d_width == 64 and wide.gan == few.gan
+    assert wide_plain.gan == plain.gan
+    b32, b32_plain = bench.run_config("batch-32", 100, 1), bench.run_config("batch-32-no-augmentation", 100, 1)
+    assert b32.train.batch_size == b32_plain.train.batch_size == 32 != few.train.batch_size
+    assert dict(vars(b32.train), batch_size=few.train.batch_size) == vars(few.train) and b32.gan == few.gan
+    assert b32_plain.gan == plain.gan and b32.model == few.model
 
 
 def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
