@@ -169,7 +169,8 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # regime the DiffAugment 100-shot results come from (Zhao et al. 2020), so every transform at p = 1, with the
     # mild translation (1/16, edge fill) that fared best at 28 px (bench_gan_da_variants.py). Measured against
     # itself without DiffAugment and dcgan-textbook by benchmarks/bench_few.py (results/few.json). A shift of 1/8,
-    # fmnist-best's widths (64) and batch 32 did no better at 100 images (results/few-bf16.json; 1 to 3 seeds).
+    # fmnist-best's widths (64) and batch 32 did no better at 100 images (results/few-bf16.json; 1 to 3 seeds); batch 32
+    # with --lecam 1 scored lower (3.57 against 4.00, 3 seeds) but is not measured at 500 images.
     "few-100": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16),
                        gan=replace(_FMNIST_BEST.gan, diffaugment="color,translation,cutout", diffaugment_shift=1 / 16,
                                    diffaugment_fill="edge")),
