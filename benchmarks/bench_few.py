@@ -319,7 +319,7 @@ def check_bar(rows: list[dict], size: int = 100) -> dict:
             "train_images": size, "config": "few-100", "gain_points_each": gain["each"], "mean": gain["mean"],
             "ok": gain["mean"] >= 1.0}
     bar["all_ok"] = bool(bar) and all(v["ok"] for v in bar.values())
-    others = {name: c for name in CONFIGS if name != "few-100" and not name.endswith("no-augmentation")
+    others = {name: c for name in CONFIGS if name not in {"few-100", "no-augmentation", *PLAIN.values()}
               and (c := _fid_against_plain(rows, size, name)) is not None}
     if others:  # not bars: the same FID comparison for the other configurations (e.g. candidates for the preset)
         bar["other_configs_fid_against_no_augmentation"] = others
