@@ -2,11 +2,13 @@
 
 For each subset size (balanced classes, subset seed --subset-seed, drawn as `ganvq train gan --subset` draws it)
 and each training seed, trains at equal CPU budgets:
-- `few-100`: ganvq's small-data preset (fmnist-few's width-16 conditional SN-GAN with DiffAugment),
-- `no-augmentation`: the same preset without DiffAugment,
+- `batch-32-lecam-1` (PRESET_CONFIG): ganvq's small-data preset `few-100` (fmnist-few's width-16 conditional
+  SN-GAN with DiffAugment, LeCam regularisation at weight 1, batch 32),
+- `batch-32-no-augmentation`: the same without DiffAugment and LeCam,
 - `textbook`: `dcgan-textbook` (the pytorch/examples DCGAN, unconditional).
-Other configurations run on request (--configs; CONFIGS): LeCam, a larger shift, fmnist-best's widths, batch 32. One
-that changes the preset's model or batch is set against its own run without augmentation (PLAIN).
+Other configurations run on request (--configs; CONFIGS): `few-100` and `no-augmentation` (the preset until
+2026-12-06, DiffAugment alone at batch 64, and the same without it), LeCam, a larger shift, fmnist-best's widths,
+batch 32. One that changes the model or batch is set against its own run without augmentation (PLAIN).
 The budget is CPU time, not wall time, so that runs on a shared machine get equal work: each configuration's
 CPU seconds per step are timed first (CALIBRATION_STEPS steps after a warm-up, time.process_time, one torch
 thread), the run trains FIRST_LEG of the budget at that rate, and is then resumed for the rest of the budget at
@@ -20,8 +22,9 @@ ganvq.metrics.utility.few_shot_utility, the code `ganvq eval gan --utility` runs
 (a) the subset's real images with classic augmentation, (b) those plus --utility-n samples, (c) the samples alone,
 tested on the 10,000 test images ((a) does not depend on the GAN: it is trained once per subset).
 
-Bars (issue 23), at 100 images: mean FID of `few-100` <= 0.7 x `no-augmentation`'s, with the gap larger than
-either configuration's seed range (max - min); utility (b) - (a) >= 1 point, mean over seeds. Writes
+Bars (issue 23), at 100 images, for the preset's configuration (`few-100` in files measured before 2026-12-06): mean
+FID <= 0.7 x its run without augmentation's, with the gap larger than either configuration's seed range (max - min);
+utility (b) - (a) >= 1 point, mean over seeds. Writes
 benchmarks/results/few.json, few_real-N.png (the N real images, one class per column) and
 few_samples-N_CONFIG.png (100 samples of the first seed, one class per column). Usage:
 
@@ -62,7 +65,10 @@ CALIBRATION_STEPS = 20  # timed steps (after WARMUP_STEPS) that fix a configurat
 WARMUP_STEPS = 3
 FIRST_LEG = 0.8  # share of the budget trained at the calibrated rate; the rest follows the rate measured there
 SAMPLE_SEED = 0
-# name -> (preset, GANOptions changes[, GANConfig changes[, training changes]])
+# name -> (preset, GANOptions changes[, GANConfig changes[, training changes]]). A configuration on few-100 starts
+# from FEW_BASE, the preset as first measured (DiffAugment alone at batch 64), so that its rows keep their meaning
+# when the preset moves; the configuration `train gan` uses now is PRESET_CONFIG.
+FEW_BASE = ({"lecam_weight": 0.0}, {}, {"batch_size": 64})
 CONFIGS = {
     "few-100": ("few-100", {}),
     "no-augmentation": ("few-100", {"diffaugment": ""}),
@@ -80,11 +86,19 @@ CONFIGS = {
     "batch-32": ("few-100", {}, {}, {"batch_size": 32}),
     "batch-32-no-augmentation": ("few-100", {"diffaugment": ""}, {}, {"batch_size": 32}),
     "batch-32-lecam-1": ("few-100", {"lecam_weight": 1.0}, {}, {"batch_size": 32}),
+    # the preset (batch-32-lecam-1) at three times the LeCam weight, and at batch 16 (more G steps again)
+    "batch-32-lecam-3": ("few-100", {"lecam_weight": 3.0}, {}, {"batch_size": 32}),
+    "batch-16-lecam-1": ("few-100", {"lecam_weight": 1.0}, {}, {"batch_size": 16}),
+    "batch-16-no-augmentation": ("few-100", {"diffaugment": ""}, {}, {"batch_size": 16}),
 }
 # each configuration's FID is set against its own counterpart without augmentation (others: `no-augmentation`)
 PLAIN = {"wide": "wide-no-augmentation", "batch-32": "batch-32-no-augmentation",
-         "batch-32-lecam-1": "batch-32-no-augmentation"}
-DEFAULT_CONFIGS = ("few-100", "no-augmentation", "textbook")  # the issue's comparison; the others on request
+         "batch-32-lecam-1": "batch-32-no-augmentation", "batch-32-lecam-3": "batch-32-no-augmentation",
+         "batch-16-lecam-1": "batch-16-no-augmentation"}
+# the configuration that is the few-100 preset now (batch 32 and LeCam 1 since 2026-12-06; tests check that it is):
+# the bars are checked for it, or for `few-100` in a file measured before it
+PRESET_CONFIG = "batch-32-lecam-1"
+DEFAULT_CONFIGS = (PRESET_CONFIG, PLAIN[PRESET_CONFIG], "textbook")  # the issue's comparison; the others on request
 SCORE_KEYS = ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "class_coverage",
               "label_entropy")
 MEMO_KEYS = ("median_ratio", "closer_than_test_q0.01_fraction", "closer_than_every_test_fraction",
@@ -96,6 +110,9 @@ def run_config(name: str, size: int, seed: int, subset_seed: int = 0, steps: int
     from ganvq.runs import gan_preset
 
     preset, changes, model_changes, train_changes = (*CONFIGS[name], {}, {})[:4]
+    if preset == "few-100":
+        changes, model_changes, train_changes = ({**base, **mine} for base, mine in
+                                                 zip(FEW_BASE, (changes, model_changes, train_changes)))
     config = gan_preset(preset)
     config = dataclasses.replace(config, model=dataclasses.replace(config.model, **model_changes))
     # no periodic checkpoints or sample grids: they would spend the budget on disk writes
@@ -299,15 +316,24 @@ def _fid_against_plain(rows: list[dict], size: int, name: str) -> dict | None:
             "spread": max(max(f) - min(f), max(p) - min(p))} | ({"against": against} if name in PLAIN else {})
 
 
+def bar_config(rows: list[dict], size: int = 100) -> str:
+    """The configuration the bars are checked for: PRESET_CONFIG where the rows have it at `size` images, else
+    `few-100` (the preset until 2026-12-06, in files measured before)."""
+    return PRESET_CONFIG if any(r["config"] == PRESET_CONFIG and r["train_images"] == size for r in rows) else "few-100"
+
+
 def check_bar(rows: list[dict], size: int = 100) -> dict:
-    """The issue's bars at `size` images, each with the numbers it compared (missing rows: not checked); the FID
-    bar is checked for the preset (`few-100`), and the same comparison is listed for every other configuration."""
+    """The issue's bars at `size` images, each with the numbers it compared (missing rows: not checked); the bars
+    are checked for the preset's configuration (bar_config), and the same FID comparison is listed for every other
+    configuration."""
     summary = {(s["train_images"], s["config"]): s for s in summarize(rows)}
     bar = {}
-    few = summary.get((size, "few-100"))
-    if (c := _fid_against_plain(rows, size, "few-100")) is not None:
+    subject = bar_config(rows, size)
+    few = summary.get((size, subject))
+    if (c := _fid_against_plain(rows, size, subject)) is not None:
         bar["fid_at_most_0.7_of_no_augmentation"] = {
-            "train_images": size, "seeds": c["seeds"], "few_100": c["mean"], "no_augmentation": c["no_augmentation"],
+            "train_images": size, "config": subject, "seeds": c["seeds"], "mean": c["mean"],
+            "against": PLAIN.get(subject, "no-augmentation"), "no_augmentation": c["no_augmentation"],
             "ratio": c["ratio"], "ok": c["ratio"] <= 0.7}
         bar["fid_gap_larger_than_seed_spread"] = {
             "gap": c["gap"], "spread": c["spread"], "spread_definition": "the larger of the two configurations' seed "
@@ -316,10 +342,10 @@ def check_bar(rows: list[dict], size: int = 100) -> dict:
     if few and "utility_gain_points" in few:
         gain = few["utility_gain_points"]
         bar["utility_real_plus_synthetic_beats_real_by_1_point"] = {
-            "train_images": size, "config": "few-100", "gain_points_each": gain["each"], "mean": gain["mean"],
+            "train_images": size, "config": subject, "gain_points_each": gain["each"], "mean": gain["mean"],
             "ok": gain["mean"] >= 1.0}
     bar["all_ok"] = bool(bar) and all(v["ok"] for v in bar.values())
-    others = {name: c for name in CONFIGS if name not in {"few-100", "no-augmentation", *PLAIN.values()}
+    others = {name: c for name in CONFIGS if name not in {subject, "no-augmentation", *PLAIN.values()}
               and (c := _fid_against_plain(rows, size, name)) is not None}
     if others:  # not bars: the same FID comparison for the other configurations (e.g. candidates for the preset)
         bar["other_configs_fid_against_no_augmentation"] = others

@@ -467,7 +467,9 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
     bar = data["bar"]
     f, g, u = (bar["fid_at_most_0.7_of_no_augmentation"], bar["fid_gap_larger_than_seed_spread"],
                bar["utility_real_plus_synthetic_beats_real_by_1_point"])
-    lines += ["", f"Bars: FID ≤ 0.7 × no augmentation at {f['train_images']} images ({f['ratio']:.2f}×): "
+    subject = f.get("config", "few-100")  # few-100 in files measured before it stopped being the preset
+    who = "" if subject == "few-100" else f" (for `{subject}`, the preset, against `{f['against']}`)"
+    lines += ["", f"Bars{who}: FID ≤ 0.7 × no augmentation at {f['train_images']} images ({f['ratio']:.2f}×): "
               f"{_verdict(f['ratio'] <= 0.7, f['ok'])}; the gap ({g['gap']:.2f}) larger than the seeds' spread "
               f"({g['spread']:.2f}): {_verdict(g['gap'] > g['spread'], g['ok'])}; (b) − (a) ≥ 1 point "
               f"(mean {u['mean']:.2f}): {_verdict(u['mean'] >= 1, u['ok'])}."]

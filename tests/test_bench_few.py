@@ -1,5 +1,6 @@
 """The small-data benchmark's bars, and its smoke mode end to end."""
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -23,7 +24,7 @@ def test_the_fid_bar_needs_a_ratio_of_0_7_and_a_gap_beyond_the_seed_spread(bench
     rows += [_row("no-augmentation", f, s, 0.0) for s, f in enumerate([10.0, 9.0, 11.0])]
     bar = bench.check_bar(rows)
     ratio, gap = bar["fid_at_most_0.7_of_no_augmentation"], bar["fid_gap_larger_than_seed_spread"]
-    assert ratio["few_100"] == 5.5 and ratio["no_augmentation"] == 10.0 and ratio["ok"]
+    assert ratio["config"] == "few-100" and ratio["mean"] == 5.5 and ratio["no_augmentation"] == 10.0 and ratio["ok"]
     assert gap["gap"] == 4.5 and gap["spread"] == 2.0 and gap["ok"]
     assert bar["utility_real_plus_synthetic_beats_real_by_1_point"]["mean"] == 2.0 and bar["all_ok"]
     rows[0], rows[2] = _row("few-100", 1.0, 0, 0.5), _row("few-100", 9.0, 2, 2.0)  # mean 5.17, but a range of 8
@@ -42,6 +43,15 @@ def test_the_fid_bar_needs_a_ratio_of_0_7_and_a_gap_beyond_the_seed_spread(bench
     other = bench.check_bar(rows)["other_configs_fid_against_no_augmentation"]
     assert list(other) == ["lecam-1", "wide"] and other["wide"]["ratio"] == 0.8
     assert other["wide"]["against"] == "wide-no-augmentation" and "against" not in other["lecam-1"]
+    # with rows of the preset's configuration the bars are its own, against its counterpart, and `few-100` (the
+    # preset before) is one of the others
+    preset, plain = bench.PRESET_CONFIG, bench.PLAIN[bench.PRESET_CONFIG]
+    rows += [_row(preset, 3.0, 0, 1.5), _row(plain, 6.0, 0)]
+    bar = bench.check_bar(rows)
+    ratio = bar["fid_at_most_0.7_of_no_augmentation"]
+    assert (ratio["config"], ratio["against"], ratio["ratio"], ratio["ok"]) == (preset, plain, 0.5, True)
+    assert bar["utility_real_plus_synthetic_beats_real_by_1_point"]["config"] == preset
+    assert bar["other_configs_fid_against_no_augmentation"]["few-100"]["ratio"] == 0.8
 
 
 def test_the_runs_compared_differ_only_in_what_the_benchmark_compares(benchmark_module):
@@ -61,18 +71,33 @@ def test_the_runs_compared_differ_only_in_what_the_benchmark_compares(benchmark_
     assert b32_plain.gan == plain.gan and b32.model == few.model
 
 
-def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
+def test_the_preset_configuration_is_the_preset_and_few_100_the_one_before(benchmark_module):
+    from ganvq.runs import gan_preset
+
+    bench = benchmark_module("bench_few")
+    preset, run = gan_preset("few-100"), bench.run_config(bench.PRESET_CONFIG, 100, 1)
+    assert run.model == preset.model
+    assert dataclasses.replace(run.gan, sample_every=preset.gan.sample_every) == preset.gan
+    bench_only = ("steps", "minutes", "seed", "ckpt_every", "ckpt_minutes", "threads")  # the benchmark's own settings
+    assert dataclasses.replace(run.train, **{k: getattr(preset.train, k) for k in bench_only}) == preset.train
+    before = bench.run_config("few-100", 100, 1)  # the preset until 2026-12-06: DiffAugment alone at batch 64
+    assert (before.train.batch_size, before.gan.lecam_weight) == (64, 0.0) and before.gan.diffaugment
+
+
+def test_quick_mode_trains_scores_and_writes_every_column(tmp_path, benchmark_module):
+    bench = benchmark_module("bench_few")
     out = tmp_path / "few.json"
     subprocess.run([sys.executable, str(BENCH), "--quick", "--out", str(out), "--workdir", str(tmp_path / "runs")],
                    check=True, capture_output=True, timeout=600)
     doc = json.loads(out.read_text())
-    assert doc["quick"] and {r["config"] for r in doc["results"]} == {"few-100", "no-augmentation", "textbook"}
+    assert doc["quick"] and {r["config"] for r in doc["results"]} == set(bench.DEFAULT_CONFIGS)
     for row in doc["results"]:
         assert row["first_leg_steps"] == 2 and row["generator_steps"] == 4  # the second leg resumed the first
         assert row["fid"] > 0 and row["memorization"]["training_images"] == 20
         assert row["load_average_before"] and row["machine"]["cpu"]
         assert (row["utility"] is None) == (row["config"] == "textbook")
-    assert (tmp_path / "few_real-20.png").is_file() and (tmp_path / "few_samples-20_few-100.png").is_file()
+    assert (tmp_path / "few_real-20.png").is_file()
+    assert (tmp_path / f"few_samples-20_{bench.PRESET_CONFIG}.png").is_file()
     assert "fid_at_most_0.7_of_no_augmentation" in doc["bar"] and doc["summary"]
 
     # the yardsticks join the same JSON, and a later write of its runs keeps them
@@ -88,12 +113,12 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path):
 
     # the filtering benchmark reads such a run: libraries of n images, equal per class, from a pool of 2n
     filtered = tmp_path / "few_filter.json"
-    run = tmp_path / "runs" / "20-few-100-seed0"
+    run = tmp_path / "runs" / f"20-{bench.PRESET_CONFIG}-seed0"
     subprocess.run([sys.executable, str(BENCH.with_name("bench_few_filter.py")), str(run), "--n", "20",
                     "--oversample", "2", "--steps", "2", "--out", str(filtered)],
                    check=True, capture_output=True, timeout=600)
     row = json.loads(filtered.read_text())["results"][0]
-    assert row["config"] == "few-100" and row["size"] == 20 and row["pool"] == 40
+    assert row["config"] == bench.PRESET_CONFIG and row["size"] == 20 and row["pool"] == 40
     assert row["d_membership_auc"]["per_side"] == 20 and 0 <= row["d_membership_auc"]["logan"] <= 1
     none = row["filters"]["none"]
     assert none["agreement"] == 1.0 and none["library"] == 20

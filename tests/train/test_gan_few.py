@@ -80,6 +80,7 @@ def test_the_small_data_preset_augments_with_every_transform_and_a_mild_shift():
     assert few.gan.diffaugment == "color,translation,cutout" and few.gan.diffaugment_p == 1.0
     assert (few.gan.diffaugment_shift, few.gan.diffaugment_fill) == (1 / 16, "edge")
     assert few.model == gan_preset("fmnist-few").model and few.gan.conditional and few.gan.ema_decay > 0
+    assert (few.gan.lecam_weight, few.train.batch_size) == (1.0, 32)  # LeCam and batch 32 (results/few-bf16.json)
 
 
 def test_train_gan_without_a_preset_picks_the_small_data_one_for_little_data(tmp_path, capsys, one_thread):

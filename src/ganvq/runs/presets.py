@@ -167,13 +167,16 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     "fmnist-few": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16)),
     # fmnist-few for a hundred or so images (train gan --subset 100): there D overfits within minutes, the
     # regime the DiffAugment 100-shot results come from (Zhao et al. 2020), so every transform at p = 1, with the
-    # mild translation (1/16, edge fill) that fared best at 28 px (bench_gan_da_variants.py). Measured against
-    # itself without DiffAugment and dcgan-textbook by benchmarks/bench_few.py (results/few.json). A shift of 1/8,
-    # fmnist-best's widths (64) and batch 32 did no better at 100 images (results/few-bf16.json; 1 to 3 seeds); batch 32
-    # with --lecam 1 scored lower (3.57 against 4.00, 3 seeds) but is not measured at 500 images.
+    # mild translation (1/16, edge fill) that fared best at 28 px (bench_gan_da_variants.py). On top of it LeCam
+    # regularisation at weight 1 (Tseng et al. 2021) and batch 32 (about 1.5 times the G steps in the same minutes):
+    # FID 3.57 against 4.00 with DiffAugment alone at batch 64 on 100 images, 2.25 against 2.72 on 500, with higher
+    # recall and utility at 500 (benchmarks/bench_few.py as `batch-32-lecam-1`, results/few-bf16.json: 3 seeds each,
+    # 15 CPU-minutes, bf16). LeCam at batch 64 was within the seeds' spread of it at both sizes (3.77 and 2.12);
+    # batch 32 alone was level with the old preset (4.01; 2.74 on one seed). A 1/8 shift and wider nets did no better.
     "few-100": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16),
+                       train=replace(_FMNIST_BEST.train, batch_size=32),
                        gan=replace(_FMNIST_BEST.gan, diffaugment="color,translation,cutout", diffaugment_shift=1 / 16,
-                                   diffaugment_fill="edge")),
+                                   diffaugment_fill="edge", lecam_weight=1.0)),
     # fmnist-best's recipe for RGB photos on a 2-core CPU: DCGAN-shaped G and D at half its width (32 channels at
     # full size, 256 at 4x4: a quarter of the cost per step), and 16 at 64 px. At 32 px on the photo crops, a
     # batch-norm D at 5x the learning rates (1e-3 for G, 2e-3 for D; the EMA of G smooths the steps) took the FID
