@@ -325,7 +325,7 @@ def _default_gan_preset(args) -> str:
     name = default_gan_preset(n)
     if name != "fmnist-best" and not args.quiet:
         print(f"ganvq: {n:,} training images (at most {SMALL_DATA_IMAGES:,}): preset {name}, made for little "
-              "data (DiffAugment, narrow networks); --preset to choose another", file=sys.stderr)
+              "data (DiffAugment, LeCam, narrow networks); --preset to choose another", file=sys.stderr)
     return name
 
 
