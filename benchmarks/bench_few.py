@@ -298,6 +298,12 @@ def summarize(rows: list[dict]) -> list[dict]:
     return out
 
 
+def counterpart(name: str) -> str:
+    """The configuration `name`'s FID is set against: its own run without augmentation (PLAIN), else
+    `no-augmentation`."""
+    return PLAIN.get(name, "no-augmentation")
+
+
 def _fid_against_plain(rows: list[dict], size: int, name: str) -> dict | None:
     """Configuration `name`'s mean FID against its counterpart's without augmentation (PLAIN, else
     `no-augmentation`) over the seeds both ran at `size` images: the ratio, the gap, and the larger of the two seed
@@ -305,7 +311,7 @@ def _fid_against_plain(rows: list[dict], size: int, name: str) -> dict | None:
     def fids(config):
         return {r["seed"]: r["fid"] for r in rows if r["train_images"] == size and r["config"] == config}
 
-    against = PLAIN.get(name, "no-augmentation")
+    against = counterpart(name)
     mine, plain = fids(name), fids(against)
     seeds = sorted(set(mine) & set(plain))
     if not seeds:
@@ -329,18 +335,18 @@ def check_bar(rows: list[dict], size: int = 100) -> dict:
     summary = {(s["train_images"], s["config"]): s for s in summarize(rows)}
     bar = {}
     subject = bar_config(rows, size)
-    few = summary.get((size, subject))
+    mine = summary.get((size, subject))
     if (c := _fid_against_plain(rows, size, subject)) is not None:
         bar["fid_at_most_0.7_of_no_augmentation"] = {
             "train_images": size, "config": subject, "seeds": c["seeds"], "mean": c["mean"],
-            "against": PLAIN.get(subject, "no-augmentation"), "no_augmentation": c["no_augmentation"],
+            "against": counterpart(subject), "no_augmentation": c["no_augmentation"],
             "ratio": c["ratio"], "ok": c["ratio"] <= 0.7}
         bar["fid_gap_larger_than_seed_spread"] = {
             "gap": c["gap"], "spread": c["spread"], "spread_definition": "the larger of the two configurations' seed "
                                                                          "ranges (max - min FID)",
             "ok": len(c["seeds"]) > 1 and c["gap"] > c["spread"]}
-    if few and "utility_gain_points" in few:
-        gain = few["utility_gain_points"]
+    if mine and "utility_gain_points" in mine:
+        gain = mine["utility_gain_points"]
         bar["utility_real_plus_synthetic_beats_real_by_1_point"] = {
             "train_images": size, "config": subject, "gain_points_each": gain["each"], "mean": gain["mean"],
             "ok": gain["mean"] >= 1.0}
