@@ -42,3 +42,16 @@ def test_rgb_64_has_no_stem_and_a_config_saved_before_the_option_keeps_its_stem(
 def test_no_stem_needs_a_downsample():
     with pytest.raises(GanvqError, match="stem"):
         VQVAEConfig(downsamples=0, stem=False)
+
+
+def test_decoder_only_images_carry_gradient_to_the_decoder_and_not_the_encoder():
+    torch.manual_seed(0)
+    model = VQVAE(VQVAEConfig(downsamples=1, hidden=8, vq=dataclasses.replace(VQVAEConfig().vq, codebook_size=16)))
+    x = torch.rand(4, 1, 28, 28) * 2 - 1
+    out = model(x, decoder_only=2)
+    assert out.x_hat_decoder.shape == (2, 1, 28, 28)
+    assert torch.allclose(out.x_hat_decoder, out.x_hat[:2])  # the same images, decoded again
+    out.x_hat_decoder.square().mean().backward()
+    assert all(p.grad is None or not p.grad.any() for p in model.encoder.parameters())
+    assert any(p.grad is not None and p.grad.any() for p in model.decoder.parameters())
+    assert model(x).x_hat_decoder is None

@@ -162,3 +162,19 @@ def test_train_vqgan_says_when_its_discriminator_joins(tmp_path, capsys):
     assert main(["--quiet", "train", "vqgan", "--out", str(tmp_path / "quiet"), "--steps", "1", "--limit", "32",
                  "--disc-start", "1500"]) == 0
     assert "discriminator joins" not in capsys.readouterr().err
+
+
+def test_a_decoder_only_perceptual_term_leaves_the_encoders_first_step_as_without_it(tiny_vqgan_config):
+    def first_step(**options):
+        config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(
+            tiny_vqgan_config.vqgan, disc_start=100, **options))
+        with loop.seeded(config.train):
+            task = VQGANTask(config)
+            metrics = task.train_step(0)
+        return metrics, task.model
+
+    (m_plain, plain), (m_dec, dec) = first_step(perceptual_weight=0), first_step(perceptual_decoder_only=True)
+    assert m_dec["train/perceptual"] > 0 and m_dec["train/perceptual_weight"] > 0
+    for a, b in zip(plain.encoder.parameters(), dec.encoder.parameters()):
+        assert torch.equal(a, b)  # the term's gradient never reached the encoder
+    assert any(not torch.equal(a, b) for a, b in zip(plain.decoder.parameters(), dec.decoder.parameters()))

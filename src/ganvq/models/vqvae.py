@@ -111,6 +111,9 @@ class VQVAEOutput:
     indices: torch.Tensor  # (B, h, w); (B, h, w * levels) with residual quantization
     rec_loss: torch.Tensor  # MSE on [-1, 1] pixels
     vq_loss: torch.Tensor  # codebook + commitment terms
+    # the first images decoded again from detached codes (forward's `decoder_only`): a loss on these trains the
+    # decoder alone
+    x_hat_decoder: torch.Tensor | None = None
 
     @property
     def loss(self) -> torch.Tensor:
@@ -134,12 +137,15 @@ class VQVAE(nn.Module):
     def codebook_size(self) -> int:
         return self.quantizer.codebook_size
 
-    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None) -> VQVAEOutput:
-        """Encode, quantize, decode; the reconstruction loss is against `target` (a damaged x's clean image) or x."""
+    def forward(self, x: torch.Tensor, target: torch.Tensor | None = None, decoder_only: int = 0) -> VQVAEOutput:
+        """Encode, quantize, decode; the reconstruction loss is against `target` (a damaged x's clean image) or x.
+        With `decoder_only` n > 0 the first n images are also decoded from detached codes (x_hat_decoder), so a loss
+        on them reaches the decoder and not the encoder or codebook; inside forward, so DDP sees one pass."""
         q = self.quantizer(self.encoder(x))
         x_hat = self.decoder(q.z_q)
         rec = F.mse_loss(x_hat.float(), (x if target is None else target).float())
-        return VQVAEOutput(x_hat=x_hat, indices=q.indices, rec_loss=rec, vq_loss=q.loss)
+        again = self.decoder(q.z_q[:decoder_only].detach()) if decoder_only > 0 else None
+        return VQVAEOutput(x_hat=x_hat, indices=q.indices, rec_loss=rec, vq_loss=q.loss, x_hat_decoder=again)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
