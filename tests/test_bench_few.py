@@ -38,8 +38,8 @@ def test_the_fid_bar_needs_a_ratio_of_0_7_and_a_gap_beyond_the_seed_spread(bench
     assert not bar["fid_at_most_0.7_of_no_augmentation"]["ok"] and not bar["fid_gap_larger_than_seed_spread"]["ok"]
     assert not bar["utility_real_plus_synthetic_beats_real_by_1_point"]["ok"] and not bar["all_ok"]
     # a configuration with its own counterpart without augmentation is set against that one, and the counterpart
-    # itself is no candidate
-    rows += [_row("wide", 4.0, 0), _row("wide-no-augmentation", 5.0, 0)]
+    # itself is no candidate; nor is the textbook DCGAN, which the table shows beside the preset
+    rows += [_row("wide", 4.0, 0), _row("wide-no-augmentation", 5.0, 0), _row("textbook", 14.0, 0)]
     other = bench.check_bar(rows)["other_configs_fid_against_no_augmentation"]
     assert list(other) == ["lecam-1", "wide"] and other["wide"]["ratio"] == 0.8
     assert other["wide"]["against"] == "wide-no-augmentation" and "against" not in other["lecam-1"]
