@@ -173,7 +173,7 @@ def test_a_decoder_only_perceptual_term_leaves_the_encoders_first_step_as_withou
             metrics = task.train_step(0)
         return metrics, task.model
 
-    (m_plain, plain), (m_dec, dec) = first_step(perceptual_weight=0), first_step(perceptual_decoder_only=True)
+    (_, plain), (m_dec, dec) = first_step(perceptual_weight=0), first_step(perceptual_decoder_only=True)
     assert m_dec["train/perceptual"] > 0 and m_dec["train/perceptual_weight"] > 0
     for a, b in zip(plain.encoder.parameters(), dec.encoder.parameters()):
         assert torch.equal(a, b)  # the term's gradient never reached the encoder

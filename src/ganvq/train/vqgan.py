@@ -91,13 +91,14 @@ class VQGANTask(VQVAETask):
         gan_on = started and g.disc_weight > 0
         d_on = gan_on or (started and self.perceptual_kind == "features")
         with autocast(self.device, cfg.train.precision):
-            p_on = step >= g.perceptual_start and self.perceptual_kind != "none"
-            n_dec = (g.perceptual_images or len(x)) if p_on and g.perceptual_decoder_only else 0
+            p_on = step >= g.perceptual_start
+            decoder_only = p_on and g.perceptual_decoder_only and self.perceptual_kind != "none"
+            n_dec = (g.perceptual_images or len(x)) if decoder_only else 0  # images decoded again for the term
             # a restoration model (--corrupt): damaged inputs, clean targets; D and the perceptual loss compare the
             # output with the clean images
             out = self.ddp(x_in, target=x, decoder_only=n_dec)
             x_hat_p = out.x_hat if out.x_hat_decoder is None else out.x_hat_decoder
-            perceptual = (self._perceptual(x, x_hat_p) if step >= g.perceptual_start
+            perceptual = (self._perceptual(x, x_hat_p) if p_on
                           else out.rec_loss.new_zeros((), dtype=torch.float32))  # not computed: a cheaper step
             p_weight = ramped_weight(g.perceptual_weight, step, g.perceptual_start, g.perceptual_ramp)
             nll = out.rec_loss + p_weight * perceptual  # the reconstruction side of eq. 7
