@@ -1015,12 +1015,15 @@ def vqgan_sweep_table(path: Path = RESULTS / "vqgan-sweep.json") -> str:
     data = json.loads(path.read_text())
     rows = data["rows"]
     cpus = ", ".join(dict.fromkeys(r["cpu"] for r in rows))
-    minutes = ", ".join(dict.fromkeys(f"{r['minutes']:g}" for r in rows))
+    budget = ", ".join(dict.fromkeys(f"{r['minutes']:g}" for r in rows if r["minutes"] is not None))
+    budget += " minutes of training per model"
+    if any(r["minutes"] is None for r in rows):  # bench_vqgan.py --steps: a step count instead of a time budget
+        budget += " (where a command says `--steps N`: N steps)"
     inception = ", ".join(dict.fromkeys(f"{r['inception_images']:,}" for r in rows if "inception_images" in r)) or "N"
     lines = [
         f"VQGAN settings swept on {data['dataset']} (`benchmarks/collect_vqgan_sweep.py` → "
         f"`benchmarks/results/{path.name}`, gathering the `benchmarks/bench_vqgan.py` runs in "
-        f"`benchmarks/results/vqgan-sweep/`): {minutes} minutes of training per model on "
+        f"`benchmarks/results/vqgan-sweep/`): {budget} on "
         f"{', '.join(dict.fromkeys(str(r['threads']) for r in rows))} thread of CPU {cpus}, all 10,000 test images "
         f"scored. Each row's settings are its command's `--set` options over the preset's (a VQ-VAE row: the plain "
         f"VQ-VAE that trained in the same invocation). Reconstruction FID: {data['recon_fid_definition']}; PSNR: "

@@ -102,3 +102,17 @@ def test_the_bar_line_adds_the_inception_ratio_when_both_models_were_scored_on_i
     text = table.vqgan_table(path)
     assert "recon FID 0.80 / 2.00 = 0.400 (≤ 0.5), PSNR 0.50 dB lower (≤ 1): met (on Inception-v3, which no loss " \
            "sees, first 2,000 test images: 35.70 / 34.00 = 1.050)" in text
+
+
+def test_sweep_names_a_step_budget_beside_the_minutes(tmp_path, benchmark_module):
+    collect = benchmark_module("collect_vqgan_sweep")
+    table = benchmark_module("table")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    _bench_json(a, "python benchmarks/bench_vqgan.py --minutes 5 --sizes 7x7", [_row("vqgan", 1.0)])
+    _bench_json(b, "python benchmarks/bench_vqgan.py --steps 100 --sizes 7x7 --only vqgan", [_row("vqgan", 1.5)])
+    data = json.loads(b.read_text())
+    b.write_text(json.dumps({**data, "minutes_per_model": None}))  # what bench_vqgan.py --steps writes
+    out = tmp_path / "sweep.json"
+    out.write_text(json.dumps(collect.collect([a, b])))
+    assert ("5 minutes of training per model (where a command says `--steps N`: N steps) on 1 thread"
+            in table.vqgan_sweep_table(out))

@@ -36,8 +36,8 @@ class VQGANOptions:
     perceptual_images: int = 32
     # the perceptual term's gradient reaches the decoder only (the codes are decoded again, detached, for it), so
     # the encoder and codebook learn from the pixel loss alone, as a plain VQ-VAE's do. Not in any preset: at 14x14
-    # (about 300-350 steps) worse than the preset on Inception FID on seed 0, better on seed 1 with 14% more steps;
-    # neither near half the VQ-VAE's FID (results/vqgan-sweep.json, dec-14x14-amd*.json beside preset-14x14-amd*)
+    # (about 300-350 steps) worse than the preset on Inception FID on seed 0, and on seed 1 with the steps matched
+    # worse on both FIDs and PSNR (results/vqgan-sweep.json, dec-14x14-amd*.json beside preset-14x14-amd*)
     perceptual_decoder_only: bool = False
     lr_d: float | None = None  # the discriminator's learning rate; None: the VQ-VAE's
     beta1: float = 0.5  # the discriminator's Adam betas (taming-transformers: 0.5, 0.9)
