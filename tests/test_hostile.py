@@ -261,6 +261,25 @@ def test_bad_option_values_are_one_line_and_exit_2(argv, message, capsys):
     assert e.value.code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 
 
+def test_every_whole_number_option_accepts_the_default_its_help_names():
+    """An option whose help says its default is 0 must take 0 when given (--subset-seed 0 was refused)."""
+    import re
+
+    from ganvq.cli import build_parser
+    from ganvq.cli.parser import subcommands
+
+    checked = []
+    for path, parser in subcommands(build_parser()):
+        for action in parser._actions:
+            if getattr(action.type, "__name__", "") != "whole number":
+                continue
+            for default in re.findall(r"default:? (?:[^()]*\belse )?(-?\d[\d,_]*)\)", action.help or ""):
+                value = action.type(default.replace(",", ""))  # raises argparse.ArgumentTypeError when refused
+                checked.append((" ".join(path), action.option_strings[-1], value))
+    assert ("train gan", "--subset-seed", 0) in checked and ("eval gan", "--subset-seed", 0) in checked
+    assert len(checked) > 20, checked
+
+
 def test_device_that_is_not_there_is_one_line(tmp_path, capsys):
     npz = tmp_path / "x.npz"
     np.savez(npz, x=np.zeros((4, 28, 28), np.uint8))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import math
 
-# others: at least 1; a VQGAN's start steps may be 0 (from the first step, the default)
-INT_MINIMUM = {"--class": 0, "--seed": 0, "--sample-every": 0, "--disc-start": 0, "--perceptual-start": 0,
-               "--perceptual-ramp": 0}
+# others: at least 1; a VQGAN's start steps may be 0 (from the first step, the default), seeds from 0 (the default)
+INT_MINIMUM = {"--class": 0, "--seed": 0, "--subset-seed": 0, "--sample-every": 0, "--disc-start": 0,
+               "--perceptual-start": 0, "--perceptual-ramp": 0}
 INT_MAXIMUM = {  # others: DEFAULT_INT_MAXIMUM
     "--n": 1_000_000, "--rows": 1_000, "--steps": 10**12, "--batch": 1_000_000, "--batch-size": 1_000_000,
-    "--image-size": 4096, "--threads": 1024, "--seed": 2**63 - 1, "--top-k": 1 << 20, "--codebook-size": 1 << 20,
+    "--image-size": 4096, "--threads": 1024, "--seed": 2**63 - 1, "--subset-seed": 2**63 - 1, "--top-k": 1 << 20,
+    "--codebook-size": 1 << 20,
     "--levels": 64, "--epochs": 10_000,
 }
 DEFAULT_INT_MAXIMUM = 10**9
