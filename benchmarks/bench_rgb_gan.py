@@ -29,8 +29,11 @@ from machine import run_record
 from photo_crops import DEFAULT_OUT as DEFAULT_DATA
 from photo_crops import build as build_crops
 
+from ganvq.commands.sample import sample
+from ganvq.data import load_dataset
+from ganvq.images import save_grid
 from ganvq.io import read_json, write_json
-from ganvq.runs import GAN_PRESETS
+from ganvq.runs import GAN_PRESETS, read_metrics
 
 RESULTS = Path(__file__).parent / "results"
 SIZE = GAN_SIZE  # the crops train_gan trains on
@@ -38,6 +41,8 @@ SIZE = GAN_SIZE  # the crops train_gan trains on
 # Options laid over `--preset rgb-32`, each variant naming its D norm, both learning rates and its batch (rows
 # measured before the batch was named ran at the preset's batch of the time, 64); MODEL, model options given
 # through a config file (train gan has no flag for them).
+# few-100's DiffAugment: every transform, a 1/16 shift, edge fill
+FEW_AUGMENT = ["--diffaugment", "color,translation,cutout", "--diffaugment-shift", 1 / 16, "--diffaugment-fill", "edge"]
 VARIANTS: dict[str, list] = {
     "sn D, lr 2e-4 (before)": ["--d-norm", "sn", "--lr", 2e-4, "--lr-d", 4e-4, "--batch-size", 64],
     "sn D, lr 1e-3": ["--d-norm", "sn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 64],
@@ -56,21 +61,31 @@ VARIANTS: dict[str, list] = {
                                       "--loss", "non-saturating"],
     "bn D, lr 1e-3, batch 32, non-saturating": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 32,
                                                 "--loss", "non-saturating"],
+    # for little data (--subset): the preset with few-100's regularisers, and few-100 itself at 32 px
+    "bn D, lr 1e-3, batch 32, DiffAugment 3": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3, "--batch-size", 32,
+                                               *FEW_AUGMENT],
+    "bn D, lr 1e-3, batch 32, DiffAugment 3, LeCam 1": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3,
+                                                        "--batch-size", 32, *FEW_AUGMENT, "--lecam", 1.0],
+    "few-100": ["--d-norm", "sn", "--lr", 2e-4, "--lr-d", 4e-4, "--batch-size", 32, *FEW_AUGMENT, "--lecam", 1.0],
 }
-MODEL: dict[str, dict] = {"bn D width 64, lr 2e-4": {"d_width": 64}, "bn D, lr 1e-3, G width 64": {"g_width": 64}}
+MODEL: dict[str, dict] = {"bn D width 64, lr 2e-4": {"d_width": 64}, "bn D, lr 1e-3, G width 64": {"g_width": 64},
+                          "few-100": {"g_width": 16, "d_width": 16}}
 BASE = "sn D, lr 2e-4 (before)"  # differences are reported against this variant
+PRESET = "bn D, lr 1e-3, batch 32"  # rgb-32 as it is; with --subset, differences are reported against it
 # What each option sets in the run's config.json: a reused run folder must agree with its variant.
 CONFIG_KEYS = {"--d-norm": ("model", "d_norm"), "--lr": ("train", "lr"),
                "--lr-d": ("gan", "lr_d"), "--batch-size": ("train", "batch_size"),
                "--diffaugment": ("gan", "diffaugment"), "--ema-decay": ("gan", "ema_decay"),
-               "--loss": ("gan", "loss")}
+               "--loss": ("gan", "loss"), "--diffaugment-shift": ("gan", "diffaugment_shift"),
+               "--diffaugment-fill": ("gan", "diffaugment_fill"), "--lecam": ("gan", "lecam_weight")}
 
 
 def folder(args, variant: str, seed: int) -> Path:
-    return args.workdir / f"{variant.replace(' ', '-').replace(',', '').replace('(', '').replace(')', '')}-s{seed}"
+    name = variant.replace(' ', '-').replace(',', '').replace('(', '').replace(')', '')
+    return args.workdir / f"{name}{f'-n{args.subset}' if args.subset else ''}-s{seed}"
 
 
-def matches(run: Path, variant: str, seed: int, minutes: float) -> bool:
+def matches(run: Path, variant: str, seed: int, minutes: float, subset: int | None = None) -> bool:
     """Whether a finished run folder was trained as this variant, seed and budget say (for --reuse)."""
     if not (run / "eval-train-ref.json").exists() or not (run / "config.json").exists():
         return False
@@ -82,8 +97,13 @@ def matches(run: Path, variant: str, seed: int, minutes: float) -> bool:
     expected.update({CONFIG_KEYS[f]: v for f, v in zip(flags[::2], flags[1::2])})
     expected.update({("model", key): value for key, value in MODEL.get(variant, {}).items()})
     expected.update({("train", "seed"): seed, ("train", "minutes"): minutes, ("train", "threads"): 1})
+    if subset:  # rows measured before --subset existed trained on every crop
+        expected.update({("subset", None): subset, ("subset_seed", None): 0})
     missing = object()  # a config.json without the key (an older ganvq's) is not this variant's run
-    return all(cfg.get(section, {}).get(key, missing) == value for (section, key), value in expected.items())
+
+    def value_of(section: str, key: str | None):
+        return cfg.get(section, missing) if key is None else cfg.get(section, {}).get(key, missing)
+    return all(value_of(section, key) == value for (section, key), value in expected.items())
 
 
 def train_one(variant: str, seed: int, args, reference: Path) -> dict:
@@ -92,7 +112,7 @@ def train_one(variant: str, seed: int, args, reference: Path) -> dict:
     log: list[str] = []
     data = crops_file(args.data, SIZE)
     scored = run / "eval-train-ref.json"
-    reused = args.reuse and matches(run, variant, seed, args.minutes)
+    reused = args.reuse and matches(run, variant, seed, args.minutes, args.subset)
     if not reused:
         fresh(run)
         extra = []
@@ -100,23 +120,40 @@ def train_one(variant: str, seed: int, args, reference: Path) -> dict:
             config = run.parent / f"{run.name}.json"
             write_json(config, {"model": MODEL[variant]})
             extra = ["--config", config]
-        train_gan(run, data, "rgb-32", args.minutes, 1, seed, log, [*VARIANTS[variant], *extra])
+        subset = ["--subset", args.subset, "--subset-seed", 0] if args.subset else []
+        train_gan(run, data, "rgb-32", args.minutes, 1, seed, log, [*VARIANTS[variant], *extra, *subset])
         score_gan(run, reference, args.samples, "inception", 0, scored, log)
     s = read_json(scored)
+    grid = {}
+    if args.subset and seed == 0:  # what the samples look like, beside the crops they learned from
+        images, _ = sample(run, 64, seed=0, device="cpu")
+        grid = {"grid": args.out.with_name(f"{args.out.stem}_{run.name.removesuffix('-s0')}.png")}
+        save_grid(grid["grid"], images, nrow=16)
+        grid["grid"] = grid["grid"].name
     return {"variant": variant, "seed": seed, "options": [str(o) for o in VARIANTS[variant]],
             "model_options": MODEL.get(variant, {}),
             **training_record(run), "fid": round(s["fid"], 2), "kid_mean": round(s["kid_mean"], 4),
             "precision": s.get("precision"), "recall": s.get("recall"), "samples": s["samples"],
-            "reference": s["reference"], "extractor": s["extractor"], "reused_run_folder": reused,
+            **({"subset": args.subset} if args.subset else {}),
+            "reference": s["reference"], "extractor": s["extractor"], "reused_run_folder": reused, **grid,
+            "last_logged": last_logged(run),
             "commands": log}
 
 
-def summarize(rows: list[dict]) -> dict:
-    """Mean FID and KID per variant over its seeds, and the FID ratio to BASE's mean."""
+def last_logged(run: Path) -> dict:
+    """D's loss and mean logits on real and fake images over the last logged window of training: how well D tells
+    the training images from G's at the end (a D that has memorised them scores them far apart)."""
+    last = [m for m in read_metrics(run) if "train/d_loss" in m][-1]
+    return {"step": last["step"], **{k.removeprefix("train/"): round(v, 3) for k, v in last.items()
+                                     if k in ("train/d_loss", "train/logits_real", "train/logits_fake")}}
+
+
+def summarize(rows: list[dict], base_variant: str = BASE) -> dict:
+    """Mean FID and KID per variant over its seeds, and the FID ratio to `base_variant`'s mean."""
     by: dict[str, list[dict]] = {}
     for r in rows:
         by.setdefault(r["variant"], []).append(r)
-    base = statistics.mean(r["fid"] for r in by[BASE]) if BASE in by else None
+    base = statistics.mean(r["fid"] for r in by[base_variant]) if base_variant in by else None
     out = {}
     for name, runs in by.items():
         fids = [r["fid"] for r in runs]
@@ -124,7 +161,7 @@ def summarize(rows: list[dict]) -> dict:
                      "fid_spread": round(max(fids) - min(fids), 2),
                      "mean_kid": round(statistics.mean(r["kid_mean"] for r in runs), 4),
                      "mean_steps": round(statistics.mean(r["steps"] for r in runs)),
-                     f"fid_over_{BASE}": round(statistics.mean(fids) / base, 3) if base else None}
+                     f"fid_over_{base_variant}": round(statistics.mean(fids) / base, 3) if base else None}
     return out
 
 
@@ -141,6 +178,9 @@ def main(argv: list[str] | None = None) -> dict:
                         help="train and score nothing anew where a run folder already holds this variant's finished "
                              "run (its config.json is checked against the variant, seed and minutes)")
     parser.add_argument("--merge", action="store_true", help="keep the rows of --out not rerun")
+    parser.add_argument("--subset", type=int, metavar="N",
+                        help="train every run on the same N training crops (train gan --subset N --subset-seed 0): "
+                             "little data; ratios are then to the preset, rgb-32 (default: every crop)")
     parser.add_argument("--quick", action="store_true", help="3 seconds, 16 samples, two variants: a smoke test")
     parser.add_argument("--out", default=str(RESULTS / "rgb_gan.json"))
     args = parser.parse_args(argv)
@@ -152,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
     # bench_own_data.py's training-photo reference (the same file, built there or here)
     ref_args = argparse.Namespace(data=args.data, train_reference=2000, workdir=Path("runs/bench-own-data"))
     reference, _ = training_photos_reference(ref_args)
+    if args.subset and not args.quick:  # every third crop the runs train on (so every photo), as the grids show samples
+        crops = load_dataset(crops_file(args.data, SIZE), "train").balanced(args.subset, 0).images[::3][:64]
+        save_grid(args.out.with_name(f"{args.out.stem}_real.png"), crops, nrow=16)
     load = [round(v, 2) for v in os.getloadavg()]
     t0 = time.perf_counter()
     jobs = [(v, s) for s in args.seeds for v in args.variants]
@@ -161,15 +204,17 @@ def main(argv: list[str] | None = None) -> dict:
     if args.merge and args.out.exists():
         done = {(r["variant"], r["seed"]) for r in rows}
         rows = [r for r in read_json(args.out)["runs"] if (r["variant"], r["seed"]) not in done] + rows
+    base = PRESET if args.subset else BASE
     doc = {"benchmark": "rgb_gan", "what": __doc__.split("\n\n")[0].replace("\n", " "),
            "size": SIZE, "minutes": args.minutes, "threads_per_run": 1, "jobs": args.jobs,
-           "data": crops_file(args.data, SIZE).name, "samples": args.samples, "quick": args.quick,
-           "summary": summarize(rows), "runs": rows, **run_record(load, t0)}
+           "data": crops_file(args.data, SIZE).name, **({"subset": args.subset} if args.subset else {}),
+           "samples": args.samples, "quick": args.quick,
+           "summary": summarize(rows, base), "runs": rows, **run_record(load, t0)}
     doc = repo_relative(doc)
     write_json(args.out, doc)
     for name, s in doc["summary"].items():
         print(f"{name:30s} FID {s['mean_fid']:7.2f}  KID {s['mean_kid']:.4f}  steps {s['mean_steps']}  "
-              f"vs before {s[f'fid_over_{BASE}']}  seeds {s['seeds']}")
+              f"vs {base} {s[f'fid_over_{base}']}  seeds {s['seeds']}")
     print(f"wrote {args.out}")
     return doc
 

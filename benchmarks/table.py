@@ -557,8 +557,10 @@ def rgb_gan_table(path: Path = RESULTS / "rgb_gan.json") -> str:
     key = next(k for k in next(iter(data["summary"].values())) if k.startswith("fid_over_"))
     base = key[len("fid_over_"):]
     ref = data["runs"][0]["reference"]
+    subset = (f" on the same {data['subset']:,} training crops (`--subset {data['subset']}`, subset seed 0; the "
+              "reference draws from every training crop)") if data.get("subset") else ""
     lines = [f"Settings of the 32 px RGB GAN preset (`benchmarks/bench_rgb_gan.py` → "
-             f"`benchmarks/results/{path.name}`): each run trained {data['minutes']:g} minutes on "
+             f"`benchmarks/results/{path.name}`): each run trained {data['minutes']:g} minutes{subset} on "
              f"{data['threads_per_run']} thread of CPU {m['cpu']} "
              f"(native bf16 {'yes' if m['native_bf16'] else 'no'}; {data['jobs']} runs at a time), then "
              f"{data['samples']:,} samples scored with {data['runs'][0]['extractor']} against "
@@ -1356,7 +1358,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "db.json": db_table, "precision.json": precision_table, "presets.json": presets_table,
           "presets-avx2.json": presets_table,
           "own_data.json": own_data_table, "rgb_recipe.json": rgb_recipe_table,
-          "rgb_recipe_32.json": rgb_recipe_table, "rgb_gan.json": rgb_gan_table,
+          "rgb_recipe_32.json": rgb_recipe_table, "rgb_gan.json": rgb_gan_table, "rgb_gan_few.json": rgb_gan_table,
           "rgb_recipe_600.json": rgb_recipe_table, "inception.json": inception_table,
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,

@@ -167,7 +167,8 @@ def test_the_rgb_gan_benchmark_reuses_only_a_run_of_the_same_variant(tmp_path, b
     run.mkdir()
     config = {"model": {"d_norm": "bn", "d_width": 32, "g_width": 32},
               "train": {"lr": 1e-3, "batch_size": 64, "seed": 0, "minutes": 10.0, "threads": 1},
-              "gan": {"lr_d": 2e-3, "diffaugment": "", "ema_decay": 0.999, "loss": "hinge"}}
+              "gan": {"lr_d": 2e-3, "diffaugment": "", "ema_decay": 0.999, "loss": "hinge", "diffaugment_shift": 0.125,
+                      "diffaugment_fill": "zeros", "lecam_weight": 0.0}}
     (run / "config.json").write_text(json.dumps(config))
     assert not bench.matches(run, "bn D, lr 1e-3", 0, 10.0)  # no scores yet: train it
     (run / "eval-train-ref.json").write_text("{}")
@@ -187,6 +188,17 @@ def test_the_rgb_gan_benchmark_reuses_only_a_run_of_the_same_variant(tmp_path, b
     config["train"]["batch_size"] = 32  # an option the variant leaves to the preset must be the preset's too
     (run / "config.json").write_text(json.dumps(config))
     assert not bench.matches(run, "bn D, lr 1e-3", 0, 10.0) and bench.matches(run, "bn D, lr 1e-3, batch 32", 0, 10.0)
+    # --subset: only a run on the same subset (seed 0) is taken, and the little-data variants need their regularisers
+    assert not bench.matches(run, "bn D, lr 1e-3, batch 32", 0, 10.0, subset=200)
+    config.update(subset=200, subset_seed=0)
+    (run / "config.json").write_text(json.dumps(config))
+    assert bench.matches(run, "bn D, lr 1e-3, batch 32", 0, 10.0, subset=200)
+    assert not bench.matches(run, "bn D, lr 1e-3, batch 32", 0, 10.0, subset=100)
+    assert not bench.matches(run, "bn D, lr 1e-3, batch 32, DiffAugment 3", 0, 10.0, subset=200)
+    config["gan"].update(diffaugment="color,translation,cutout", diffaugment_shift=1 / 16, diffaugment_fill="edge")
+    (run / "config.json").write_text(json.dumps(config))
+    assert bench.matches(run, "bn D, lr 1e-3, batch 32, DiffAugment 3", 0, 10.0, subset=200)
+    assert not bench.matches(run, "bn D, lr 1e-3, batch 32, DiffAugment 3, LeCam 1", 0, 10.0, subset=200)
 
 
 def test_the_gan_bar_over_seeds_holds_only_beyond_the_seeds_spread(benchmark_module):

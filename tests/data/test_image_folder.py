@@ -149,3 +149,14 @@ def test_bad_arguments_raise(tmp_path, save_image, kwargs):
     save_image(tmp_path / "a.png", gray(1))
     with pytest.raises(GanvqError):
         read_image_folder(tmp_path, **{"size": 8, **kwargs})
+
+
+def test_folder_channels_agrees_with_the_reader(tmp_path, save_image):
+    from ganvq.data.folder import folder_channels
+
+    save_image(tmp_path / "a.png", gray(10))
+    save_image(tmp_path / "b.bmp", gray(20))
+    (tmp_path / "broken.png").write_bytes(np.random.default_rng(0).bytes(300))  # skipped, as the reader skips it
+    assert folder_channels(tmp_path) == read_image_folder(tmp_path, size=8).images.shape[1] == 1
+    save_image(tmp_path / "sub" / "c.png", rgb((200, 100, 0)))
+    assert folder_channels(tmp_path) == read_image_folder(tmp_path, size=8).images.shape[1] == 3

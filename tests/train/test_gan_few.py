@@ -128,3 +128,40 @@ def test_private_training_without_a_preset_gets_the_private_one():
 
     args = build_parser().parse_args(["train", "gan", "--out", "x", "--subset", "100", "--dp-epsilon", "5"])
     assert _default_gan_preset(args) == "dp-fmnist"
+
+
+def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path, capsys):
+    """A user's folder of colour photos trains at 32 px with the recipes measured on photos, not at 28 px with the
+    Fashion-MNIST ones: a few hundred images the little-data one; --channels 1 makes them grayscale again."""
+    import numpy as np
+    from PIL import Image
+
+    from ganvq.cli import build_parser, main
+    from ganvq.cli.train import _default_gan_preset
+    from ganvq.runs.presets import SMALL_DATA_IMAGES, default_gan_preset, default_vqvae_preset
+
+    rng = np.random.default_rng(0)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(24):
+        Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    tiny = ["--data", str(folder), "--steps", "1", "--batch-size", "4", "--precision", "fp32"]
+    assert main(["train", "gan", *tiny, "--sample-every", "0", "--out", str(tmp_path / "g")]) == 0
+    assert "22 colour training images (at most 500): preset rgb-32-few" in capsys.readouterr().err  # 2 held out
+    stored = json.loads((tmp_path / "g" / "config.json").read_text())
+    assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["g_width"]) == (32, 3, 16)
+    few = json.loads(json.dumps(dataclasses.asdict(gan_preset("few-100").gan)))
+    assert stored["gan"] == {**few, "sample_every": 0}  # few-100's DiffAugment, LeCam and the rest
+    assert main(["train", "vqvae", *tiny, "--out", str(tmp_path / "v")]) == 0
+    assert "colour images: preset rgb-32" in capsys.readouterr().err
+    stored = json.loads((tmp_path / "v" / "config.json").read_text())
+    assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["hidden"]) == (32, 3, 64)
+    # forced grayscale: the Fashion-MNIST recipes, by the number of images
+    args = build_parser().parse_args(["train", "gan", "--data", str(folder), "--channels", "1", "--out", "x"])
+    assert _default_gan_preset(args) == "few-100"
+    # more colour images than that: the RGB recipes, by the size asked for
+    many = SMALL_DATA_IMAGES + 1
+    assert default_gan_preset(many, 3) == "rgb-32" and default_gan_preset(many, 3, 64) == "rgb-64"
+    assert default_gan_preset(many, 3, 48) == "rgb-32" and default_gan_preset(SMALL_DATA_IMAGES, 3, 64) == "rgb-32-few"
+    assert default_vqvae_preset(1, 64) == "fmnist-7x7" and default_vqvae_preset(3, 64) == "rgb-64"
+    assert default_gan_preset(100) == "few-100" and default_gan_preset(many) == "fmnist-best"

@@ -103,7 +103,8 @@ def _add_vqvae_options(p, preset_help: str, config_sections: str, lr_help: str) 
 
     p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
     p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json (required unless --resume RUN)")
-    p.add_argument("--preset", default="fmnist-7x7", choices=sorted(VQVAE_PRESETS), help=preset_help)
+    p.add_argument("--preset", choices=sorted(VQVAE_PRESETS),
+                   help=f"{preset_help} (default: fmnist-7x7, or for colour images rgb-32, rgb-64 at --image-size 64)")
     p.add_argument("--config", help=f"JSON/YAML file with options ({config_sections}) overriding the preset")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
     p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
@@ -142,6 +143,8 @@ def _train_vqvae(args) -> dict:
     out, resume = _run_target(args)
     if resume:  # train_vqgan continues plain VQ-VAE and VQGAN runs alike
         return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    if args.preset is None:
+        args.preset = _default_vqvae_preset(args, build_vqvae_config)
     return _printed(train_vqvae(build_vqvae_config(args), out, quiet=args.quiet))
 
 
@@ -196,7 +199,43 @@ def _train_vqgan(args) -> dict:
     out, resume = _run_target(args)
     if resume:
         return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+    if args.preset is None:
+        args.preset = _default_vqvae_preset(args, build_vqgan_config)
     return _printed(train_vqgan(build_vqgan_config(args), out, quiet=args.quiet))
+
+
+def _data_channels(config) -> int:
+    """The channels training will give the images of a run config: forced (--channels), or as the data is."""
+    from ganvq.data.datasets import training_channels
+
+    return config.channels or training_channels(config.data)
+
+
+def _say_preset(args, name: str, why: str) -> None:
+    import sys
+
+    if not args.quiet:
+        print(f"ganvq: {why}: preset {name}, made for {PRESET_PURPOSE[name]}; --preset to choose another",
+              file=sys.stderr)
+
+
+# What a preset picked for the data is for, as `train` says when it picks one
+PRESET_PURPOSE = {"rgb-32": "colour photos on a CPU (32 px)", "rgb-64": "colour photos on a CPU (64 px)",
+                  "few-100": "little data (DiffAugment, LeCam, narrow networks)",
+                  "rgb-32-few": "a few hundred colour photos (32 px; DiffAugment, LeCam, narrow networks)"}
+
+
+def _default_vqvae_preset(args, build) -> str:
+    """The preset of a `train vqvae` or `train vqgan` that names none: fmnist-7x7, or an RGB one for colour data
+    (said on stderr)."""
+    from ganvq.runs.presets import default_vqvae_preset
+
+    args.preset = "fmnist-7x7"
+    config = build(args)  # under the config file and options: the data, as training sees it
+    name = default_vqvae_preset(_data_channels(config), args.image_size)
+    if name != "fmnist-7x7":
+        _say_preset(args, name, "colour images")
+    return name
 
 
 def _add_train_gan(sub) -> None:
@@ -210,7 +249,8 @@ def _add_train_gan(sub) -> None:
                                  "(required unless --resume RUN)")
     p.add_argument("--preset", choices=sorted(GAN_PRESETS),
                    help="run preset (default: fmnist-best, or few-100 for a training set of at most 500 images, "
-                        "where it measured best; dp-fmnist with --dp-epsilon)")
+                        "where it measured best; for colour images rgb-32, rgb-64 at --image-size 64, and rgb-32-few "
+                        "for at most 500; dp-fmnist with --dp-epsilon)")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, gan:, data:) overriding the preset")
     p.add_argument("--steps", type=int, help="generator steps (default 5000 unless --minutes is given)")
     p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
@@ -311,21 +351,22 @@ def _train_gan(args) -> dict:
 
 
 def _default_gan_preset(args) -> str:
-    """The preset of a `train gan` that names none: dp-fmnist for private training, else by the number of
-    training images (few-100 for little data, fmnist-best otherwise), said on stderr when it is not fmnist-best."""
-    import sys
-
+    """The preset of a `train gan` that names none: dp-fmnist for private training, else by the number of training
+    images and their colour (runs.presets.default_gan_preset), said on stderr when it is not fmnist-best."""
     from ganvq.data.datasets import count_training_images
     from ganvq.runs.presets import SMALL_DATA_IMAGES, default_gan_preset
 
     if args.dp_epsilon is not None:
         return "dp-fmnist"
     config = build_gan_config(args)  # fmnist-best under the config file and options: the data, as training sees it
+    channels = _data_channels(config)
     n = config.subset or count_training_images(config.data, config.limit, config.val_fraction)
-    name = default_gan_preset(n)
-    if name != "fmnist-best" and not args.quiet:
-        print(f"ganvq: {n:,} training images (at most {SMALL_DATA_IMAGES:,}): preset {name}, made for little "
-              "data (DiffAugment, LeCam, narrow networks); --preset to choose another", file=sys.stderr)
+    name = default_gan_preset(n, channels, args.image_size)
+    colour = "colour " if channels == 3 else ""
+    if n <= SMALL_DATA_IMAGES:
+        _say_preset(args, name, f"{n:,} {colour}training images (at most {SMALL_DATA_IMAGES:,})")
+    elif colour:
+        _say_preset(args, name, "colour images")
     return name
 
 

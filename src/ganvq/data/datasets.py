@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_crop, to_labels, to_uint8_nchw
-from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, read_image_file, read_image_folder
+from ganvq.data.folder import IMAGE_EXTENSIONS, folder_channels, list_image_files, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.limits import check_values
 from ganvq.data.npz import npz_splits, read_npz
@@ -210,6 +210,15 @@ def count_training_images(name_or_path: str | os.PathLike, limit: int | None = N
     else:
         n = len(load_dataset(path, "train", val_fraction=val_fraction).images)
     return min(n, limit) if limit is not None else n
+
+
+def training_channels(name_or_path: str | os.PathLike) -> int:
+    """1 or 3: the channels of `load_dataset(name_or_path, "train")` when no channels are forced; an image folder's
+    from its files' headers (colour when any image is), other inputs' from the loaded array."""
+    path = resolve_dataset(name_or_path)
+    if path.is_dir() and not _is_idx_folder(path):
+        return folder_channels(path)
+    return int(load_dataset(path, "train").images.shape[1])
 
 
 def _part_and_role(path: Path, split: str, named: bool, fraction: float) -> tuple[str, str]:

@@ -133,6 +133,19 @@ def list_image_files(root: Path, hidden: list[Path] | None = None) -> list[Path]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+def folder_channels(root: Path) -> int:
+    """The channels `read_image_folder(root, channels=None)` gives: 3 when any readable image is in colour, else 1.
+    Only the files' headers are read (Pillow decodes no pixel until asked), so a large folder costs little."""
+    for file in list_image_files(root):
+        try:
+            with open_image(file, file.name) as img:
+                if img.mode not in GRAY_MODES:
+                    return 3
+        except (OSError, ValueError, GanvqError):  # unreadable: read_image_folder skips it too
+            continue
+    return 1
+
+
 def _load_square(file: Path, size: int, channels: int | None) -> np.ndarray:
     """Decode one image to uint8 (size, size) if grayscale or (size, size, 3) if colour."""
     with open_image(file, file.name) as img:

@@ -149,6 +149,11 @@ def _rgb_gan(image_size: int, width: int, d_norm: str = "sn", lr: float = 2e-4, 
                    gan=replace(_FMNIST_BEST.gan, lr_d=lr_d))
 
 
+_FEW_100 = replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16),
+                   train=replace(_FMNIST_BEST.train, batch_size=32),
+                   gan=replace(_FMNIST_BEST.gan, diffaugment="color,translation,cutout", diffaugment_shift=1 / 16,
+                               diffaugment_fill="edge", lecam_weight=1.0))
+
 # GAN presets: whole run configs, since a recipe is its optimiser and loss as much as its model.
 GAN_PRESETS: dict[str, GANRunConfig] = {
     # pytorch/examples DCGAN: BN in G and D, N(0, 0.02) init, Adam 2e-4 with beta1 0.5, batch 128,
@@ -173,10 +178,13 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # recall and utility at 500 (benchmarks/bench_few.py as `batch-32-lecam-1`, results/few-bf16.json: 3 seeds each,
     # 15 CPU-minutes, bf16). LeCam at batch 64 was within the seeds' spread of it at both sizes (3.77 and 2.12);
     # batch 32 alone was level with the old preset (4.01; 2.74 on one seed). A 1/8 shift and wider nets did no better.
-    "few-100": replace(_FMNIST_BEST, model=replace(_FMNIST_BEST.model, g_width=16, d_width=16),
-                       train=replace(_FMNIST_BEST.train, batch_size=32),
-                       gan=replace(_FMNIST_BEST.gan, diffaugment="color,translation,cutout", diffaugment_shift=1 / 16,
-                                   diffaugment_fill="edge", lecam_weight=1.0)),
+    "few-100": _FEW_100,
+    # few-100 at 32 px for a few hundred colour photos, the default for colour training sets up to
+    # SMALL_DATA_IMAGES. On 200 photo crops (10 minutes, one thread, 3 seeds; benchmarks/bench_rgb_gan.py --subset
+    # 200, results/rgb_gan_few.json) Inception FID 149.6 against 243.7 for rgb-32 (below), whose batch-norm D
+    # separates the 200 crops from G's completely (logits about +8 and -7) while G collapses to flat patches;
+    # rgb-32 with few-100's DiffAugment scored 159.4 (seed spread 27.2, few-100's 5.1), with LeCam 1 too 164.3.
+    "rgb-32-few": replace(_FEW_100, model=replace(_FEW_100.model, image_size=32, channels=3)),
     # fmnist-best's recipe for RGB photos on a 2-core CPU: DCGAN-shaped G and D at half its width (32 channels at
     # full size, 256 at 4x4: a quarter of the cost per step), and 16 at 64 px. At 32 px on the photo crops, a
     # batch-norm D at 5x the learning rates (1e-3 for G, 2e-3 for D; the EMA of G smooths the steps) took the FID
@@ -219,9 +227,23 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
 SMALL_DATA_IMAGES = 500
 
 
-def default_gan_preset(training_images: int) -> str:
-    """The preset `train gan` uses when none is named, for a training set of this many images."""
-    return "few-100" if training_images <= SMALL_DATA_IMAGES else "fmnist-best"
+def default_gan_preset(training_images: int, channels: int = 1, image_size: int | None = None) -> str:
+    """The preset `train gan` uses when none is named, for a training set of this many images with these channels:
+    the little-data recipe up to SMALL_DATA_IMAGES (at 32 px for colour, or at the --image-size given), else
+    fmnist-best for grayscale and for colour what default_vqvae_preset picks."""
+    small = training_images <= SMALL_DATA_IMAGES
+    if channels == 3:
+        return "rgb-32-few" if small else default_vqvae_preset(channels, image_size)
+    return "few-100" if small else "fmnist-best"
+
+
+def default_vqvae_preset(channels: int = 1, image_size: int | None = None) -> str:
+    """The preset `train vqvae`, `train vqgan` and `train gan` use when none is named: the Fashion-MNIST recipes
+    for grayscale data, and for colour data the RGB recipes made for a 2-core CPU (the only ones measured on colour
+    photos: benchmarks/bench_own_data.py), at 64 px when --image-size asks for 64 or more, else at 32 px."""
+    if channels != 3:
+        return "fmnist-7x7"
+    return "rgb-64" if image_size is not None and image_size >= 64 else "rgb-32"
 
 
 def gan_preset(name: str) -> GANRunConfig:
