@@ -147,7 +147,9 @@ def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path,
         Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(folder / f"{i}.png")
     tiny = ["--data", str(folder), "--steps", "1", "--batch-size", "4", "--precision", "fp32"]
     assert main(["train", "gan", *tiny, "--sample-every", "0", "--out", str(tmp_path / "g")]) == 0
-    assert "22 colour training images (at most 500): preset rgb-32-few" in capsys.readouterr().err  # 2 held out
+    err = capsys.readouterr().err
+    assert "22 colour training images (at most 500): preset rgb-32-few" in err  # 2 held out
+    assert "fewer than the 1000 this recipe needs" in err  # as for the other RGB GAN presets
     stored = json.loads((tmp_path / "g" / "config.json").read_text())
     assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["g_width"]) == (32, 3, 16)
     few = json.loads(json.dumps(dataclasses.asdict(gan_preset("few-100").gan)))

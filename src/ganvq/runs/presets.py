@@ -184,7 +184,9 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # 200, results/rgb_gan_few.json) Inception FID 149.6 against 243.7 for rgb-32 (below), whose batch-norm D
     # separates the 200 crops from G's completely (logits about +8 and -7) while G collapses to flat patches;
     # rgb-32 with few-100's DiffAugment scored 159.4 (seed spread 27.2, few-100's 5.1), with LeCam 1 too 164.3.
-    "rgb-32-few": replace(_FEW_100, model=replace(_FEW_100.model, image_size=32, channels=3)),
+    # The RGB GANs' warning threshold: in those runs' sample grids, noise at step 500, the photos' colours by 1,000.
+    "rgb-32-few": replace(_FEW_100, model=replace(_FEW_100.model, image_size=32, channels=3),
+                          train=replace(_FEW_100.train, learn_steps=RGB_LEARN_STEPS["gan"])),
     # fmnist-best's recipe for RGB photos on a 2-core CPU: DCGAN-shaped G and D at half its width (32 channels at
     # full size, 256 at 4x4: a quarter of the cost per step), and 16 at 64 px. At 32 px on the photo crops, a
     # batch-norm D at 5x the learning rates (1e-3 for G, 2e-3 for D; the EMA of G smooths the steps) took the FID
