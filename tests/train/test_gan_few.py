@@ -87,7 +87,7 @@ def test_train_gan_without_a_preset_picks_the_small_data_one_for_little_data(tmp
     from PIL import Image
 
     from ganvq.cli import main
-    from ganvq.data.datasets import count_training_images
+    from ganvq.data.datasets import training_images_and_channels
     from ganvq.runs.presets import SMALL_DATA_IMAGES
 
     images = load_dataset("fashion-mnist", "test", limit=60).images[:, 0].numpy()
@@ -95,8 +95,9 @@ def test_train_gan_without_a_preset_picks_the_small_data_one_for_little_data(tmp
     for i, img in enumerate(images):
         (folder / str(i % 2)).mkdir(parents=True, exist_ok=True)
         Image.fromarray(img).save(folder / str(i % 2) / f"{i}.png")
-    assert count_training_images(folder) == len(load_dataset(folder, "train").images) == 54  # 10% held out
-    assert count_training_images("fashion-mnist") == 60_000 and count_training_images("fashion-mnist", limit=9) == 9
+    assert training_images_and_channels(folder) == (len(load_dataset(folder, "train").images), 1) == (54, 1)  # 10% out
+    assert training_images_and_channels("fashion-mnist") == (60_000, 1)
+    assert training_images_and_channels("fashion-mnist", limit=9) == (9, 1)
     small = tmp_path / "small.json"
     small.write_text('{"model": {"g_width": 8, "d_width": 8}}')
     tiny = ["--steps", "1", "--batch-size", "8", "--precision", "fp32", "--sample-every", "0", "--config", str(small)]

@@ -206,9 +206,9 @@ def _train_vqgan(args) -> dict:
 
 def _data_channels(config) -> int:
     """The channels training will give the images of a run config: forced (--channels), or as the data is."""
-    from ganvq.data.datasets import training_channels
+    from ganvq.data.datasets import training_images_and_channels
 
-    return config.channels or training_channels(config.data)
+    return config.channels or training_images_and_channels(config.data)[1]
 
 
 def _say_preset(args, name: str, why: str) -> None:
@@ -353,14 +353,14 @@ def _train_gan(args) -> dict:
 def _default_gan_preset(args) -> str:
     """The preset of a `train gan` that names none: dp-fmnist for private training, else by the number of training
     images and their colour (runs.presets.default_gan_preset), said on stderr when it is not fmnist-best."""
-    from ganvq.data.datasets import count_training_images
+    from ganvq.data.datasets import training_images_and_channels
     from ganvq.runs.presets import SMALL_DATA_IMAGES, default_gan_preset
 
     if args.dp_epsilon is not None:
         return "dp-fmnist"
     config = build_gan_config(args)  # fmnist-best under the config file and options: the data, as training sees it
-    channels = _data_channels(config)
-    n = config.subset or count_training_images(config.data, config.limit, config.val_fraction)
+    n, channels = training_images_and_channels(config.data, config.limit, config.val_fraction)  # one read
+    n, channels = config.subset or n, config.channels or channels
     name = default_gan_preset(n, channels, args.image_size)
     colour = "colour " if channels == 3 else ""
     if n <= SMALL_DATA_IMAGES:

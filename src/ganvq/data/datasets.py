@@ -199,26 +199,20 @@ def load_dataset(
     return ImageDataset(x, y, name, str(path), num_classes, class_names, skipped)
 
 
-def count_training_images(name_or_path: str | os.PathLike, limit: int | None = None,
-                          val_fraction: float | None = None) -> int:
-    """About how many images `load_dataset(name_or_path, "train", limit=..., val_fraction=...)` holds, without
-    decoding an image folder (its files are counted; a few may later be skipped as unreadable)."""
+def training_images_and_channels(name_or_path: str | os.PathLike, limit: int | None = None,
+                                 val_fraction: float | None = None) -> tuple[int, int]:
+    """About how many images `load_dataset(name_or_path, "train", limit=..., val_fraction=...)` holds, and their
+    channels (1 or 3) when none are forced, reading the data once: an image folder's files are counted and only
+    their headers read (colour when any readable image is; a few files may later be skipped as unreadable)."""
     path = resolve_dataset(name_or_path)
     if path.is_dir() and not _is_idx_folder(path):
         fraction = held_out_fraction(path, val_fraction)
-        n = len(select("train", len(list_image_files(path)), fraction, None, str(path)))
+        files = list_image_files(path)
+        n, channels = len(select("train", len(files), fraction, None, str(path))), folder_channels(path, files)
     else:
-        n = len(load_dataset(path, "train", val_fraction=val_fraction).images)
-    return min(n, limit) if limit is not None else n
-
-
-def training_channels(name_or_path: str | os.PathLike) -> int:
-    """1 or 3: the channels of `load_dataset(name_or_path, "train")` when no channels are forced; an image folder's
-    from its files' headers (colour when any image is), other inputs' from the loaded array."""
-    path = resolve_dataset(name_or_path)
-    if path.is_dir() and not _is_idx_folder(path):
-        return folder_channels(path)
-    return int(load_dataset(path, "train").images.shape[1])
+        images = load_dataset(path, "train", val_fraction=val_fraction).images
+        n, channels = len(images), int(images.shape[1])
+    return (min(n, limit) if limit is not None else n), channels
 
 
 def _part_and_role(path: Path, split: str, named: bool, fraction: float) -> tuple[str, str]:

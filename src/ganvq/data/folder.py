@@ -133,10 +133,11 @@ def list_image_files(root: Path, hidden: list[Path] | None = None) -> list[Path]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
-def folder_channels(root: Path) -> int:
+def folder_channels(root: Path, files: list[Path] | None = None) -> int:
     """The channels `read_image_folder(root, channels=None)` gives: 3 when any readable image is in colour, else 1.
-    Only the files' headers are read (Pillow decodes no pixel until asked), so a large folder costs little."""
-    for file in list_image_files(root):
+    Only the files' headers are read (Pillow decodes no pixel until asked), so a large folder costs little; `files`:
+    list_image_files(root), when the caller has it already."""
+    for file in list_image_files(root) if files is None else files:
         try:
             with open_image(file, file.name) as img:
                 if img.mode not in GRAY_MODES:
