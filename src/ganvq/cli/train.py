@@ -230,8 +230,7 @@ def _default_vqvae_preset(args, build) -> str:
     (said on stderr)."""
     from ganvq.runs.presets import default_vqvae_preset
 
-    args.preset = "fmnist-7x7"
-    config = build(args)  # under the config file and options: the data, as training sees it
+    config = build(args)  # fmnist-7x7 (presets._base) under the config file and options: the data, as training sees it
     name = default_vqvae_preset(_data_channels(config), args.image_size)
     if name != "fmnist-7x7":
         _say_preset(args, name, "colour images")
