@@ -149,7 +149,7 @@ def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path,
     tiny = ["--data", str(folder), "--steps", "1", "--batch-size", "4", "--precision", "fp32"]
     assert main(["train", "gan", *tiny, "--sample-every", "0", "--out", str(tmp_path / "g")]) == 0
     err = capsys.readouterr().err
-    assert "22 colour training images (at most 500): preset rgb-32-few" in err  # 2 held out
+    assert "22 colour training images (at most 500): preset rgb-32-few" in err and "here at" not in err  # 2 held out
     assert "fewer than the 1000 this recipe needs" in err  # as for the other RGB GAN presets
     stored = json.loads((tmp_path / "g" / "config.json").read_text())
     assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["g_width"]) == (32, 3, 16)
@@ -157,6 +157,12 @@ def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path,
     assert stored["gan"] == {**few, "sample_every": 0}  # few-100's DiffAugment, LeCam and the rest
     assert main(["train", "vqvae", *tiny, "--out", str(tmp_path / "v")]) == 0
     assert "colour images: preset rgb-32" in capsys.readouterr().err
+    # at a size the picked preset was not made for, it says so
+    at_64 = ["--image-size", "64", "--sample-every", "0", "--out", str(tmp_path / "g64")]
+    assert main(["train", "gan", *tiny, *at_64]) == 0
+    said = capsys.readouterr().err
+    assert "preset rgb-32-few, made for a few hundred colour photos (32 px; " in said
+    assert "here at 64 px (--image-size)" in said
     stored = json.loads((tmp_path / "v" / "config.json").read_text())
     assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["hidden"]) == (32, 3, 64)
     # forced grayscale: the Fashion-MNIST recipes, by the number of images

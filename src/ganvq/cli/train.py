@@ -212,10 +212,15 @@ def _data_channels(config) -> int:
 
 
 def _say_preset(args, name: str, why: str) -> None:
+    """Say on stderr which preset `train` picked for the data, and at what size when --image-size is not its own."""
     import sys
 
+    from ganvq.runs.presets import GAN_PRESETS, VQVAE_PRESETS
+
+    own = GAN_PRESETS[name].model.image_size if name in GAN_PRESETS else VQVAE_PRESETS[name].image_size
+    size = f", here at {args.image_size} px (--image-size)" if args.image_size not in (None, own) else ""
     if not args.quiet:
-        print(f"ganvq: {why}: preset {name}, made for {PRESET_PURPOSE[name]}; --preset to choose another",
+        print(f"ganvq: {why}: preset {name}, made for {PRESET_PURPOSE[name]}{size}; --preset to choose another",
               file=sys.stderr)
 
 
