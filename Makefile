@@ -53,6 +53,10 @@ browser:
 test: install data browser
 	$(BIN)/python -m pytest
 
+# The layer contracts in pyproject.toml (import-linter); make test checks them too (tests/test_layers.py).
+lint: install
+	$(BIN)/lint-imports
+
 # About 3.5 hours on 2 cores: each benchmark trains at its stated wall-clock budgets (the GAN one
 # trains its 1,000-image runs on 3 seeds each).
 bench: install data
