@@ -177,7 +177,8 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # FID 3.57 against 4.00 with DiffAugment alone at batch 64 on 100 images, 2.25 against 2.72 on 500, with higher
     # recall and utility at 500 (benchmarks/bench_few.py as `batch-32-lecam-1`, results/few-bf16.json: 3 seeds each,
     # 15 CPU-minutes, bf16). LeCam at batch 64 was within the seeds' spread of it at both sizes (3.77 and 2.12);
-    # batch 32 alone was level with the old preset (4.01; 2.74 on one seed). A 1/8 shift and wider nets did no better.
+    # batch 32 alone was level with the old preset (4.01; 2.74 on one seed). A 1/8 shift and wider nets did no better,
+    # nor did an EMA decay of 0.9999, DiffAugment without its colour transform, or R1 at gamma 1 (1-2 seeds each).
     "few-100": _FEW_100,
     # few-100 at 32 px for a few hundred colour photos, the default for colour training sets up to
     # SMALL_DATA_IMAGES. On 200 photo crops (10 minutes, one thread, 3 seeds; benchmarks/bench_rgb_gan.py --subset
