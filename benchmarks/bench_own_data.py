@@ -326,17 +326,17 @@ def codec_part(size: int, args, log: list[str]) -> dict:
             "ganvq": points, "pillow": matched}
 
 
-def training_photos_reference(args) -> tuple[Path | None, np.ndarray]:
+def training_photos_reference(args, size: int = GAN_SIZE) -> tuple[Path | None, np.ndarray]:
     """A .npz whose test split is --train-reference random training crops (x_train: the other training crops), and
     the indices of the other training crops, in a fixed random order (the floor draws from them). A reference of
     the training photos: what GAN papers score against. None when --train-reference is 0."""
-    with np.load(crops_file(args.data, GAN_SIZE), allow_pickle=False) as z:
+    with np.load(crops_file(args.data, size), allow_pickle=False) as z:
         train = z["x_train"]
     n = min(args.train_reference, len(train) // 2)
     order = np.random.default_rng(REFERENCE_SEED).permutation(len(train))
     if n <= 0:
         return None, order
-    path = args.workdir / f"training-photos-reference-{GAN_SIZE}-{n}.npz"
+    path = args.workdir / f"training-photos-reference-{size}-{n}.npz"
     if not path.exists():
         args.workdir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
@@ -376,10 +376,10 @@ def fid_bar(ganvq: list[float], textbook: list[float]) -> dict:
 
 
 def train_gan(run: Path, data: Path, preset: str, minutes: float, threads: int, seed: int, log: list[str],
-              extra: list | tuple = ()) -> dict:
-    """`ganvq train gan` on 32-pixel RGB crops into `run`, no periodic checkpoint; its training record.
-    Shared with bench_rgb_gan.py."""
-    run_cli(["train", "gan", "--data", data, "--preset", preset, "--image-size", GAN_SIZE, "--channels", 3,
+              extra: list | tuple = (), size: int = GAN_SIZE) -> dict:
+    """`ganvq train gan` on RGB crops (32 px unless `size` says) into `run`, no periodic checkpoint; its training
+    record. Shared with bench_rgb_gan.py."""
+    run_cli(["train", "gan", "--data", data, "--preset", preset, "--image-size", size, "--channels", 3,
              "--minutes", minutes, "--threads", threads, "--seed", seed, "--ckpt-every", NEVER, "--out", run,
              *extra], log)
     return training_record(run)

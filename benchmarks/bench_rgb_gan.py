@@ -1,4 +1,4 @@
-"""Which settings of ganvq's 32-pixel RGB GAN preset matter: variants of `rgb-32`, equal minutes, equal threads.
+"""Which settings of ganvq's RGB GAN presets matter: variants of `rgb-32` (at 32 px, or 64), equal minutes and threads.
 
 Each variant is `train gan --preset rgb-32` on the 32-pixel photo crops (benchmarks/photo_crops.py) with its
 discriminator norm, learning rates and any other option given explicitly on the command line, so a variant means
@@ -12,6 +12,8 @@ slower per step pays for it inside the budget, as a user's run would.
     python benchmarks/bench_rgb_gan.py --jobs 2                          # every variant, seed 0, 10 minutes
     python benchmarks/bench_rgb_gan.py --variants "bn D, lr 1e-3" --seeds 1 --merge --jobs 2
     python benchmarks/bench_rgb_gan.py --quick --out /tmp/rgb_gan.json  # seconds: a smoke test
+    python benchmarks/bench_rgb_gan.py --image-size 64 --subset 200 --variants rgb-64 few-100 --seeds 0 1 2 --jobs 2 \
+        --out benchmarks/results/rgb_gan_few_64.json   # the little-data default at 64 px against rgb-64
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from ganvq.io import read_json, write_json
 from ganvq.runs import GAN_PRESETS, read_metrics
 
 RESULTS = Path(__file__).parent / "results"
-SIZE = GAN_SIZE  # the crops train_gan trains on
+SIZE = GAN_SIZE  # the crops train_gan trains on, unless --image-size 64 asks for the 64-pixel ones
 
 # Options laid over `--preset rgb-32`, each variant naming its D norm, both learning rates and its batch (rows
 # measured before the batch was named ran at the preset's batch of the time, 64); MODEL, model options given
@@ -67,11 +69,14 @@ VARIANTS: dict[str, list] = {
     "bn D, lr 1e-3, batch 32, DiffAugment 3, LeCam 1": ["--d-norm", "bn", "--lr", 1e-3, "--lr-d", 2e-3,
                                                         "--batch-size", 32, *FEW_AUGMENT, "--lecam", 1.0],
     "few-100": ["--d-norm", "sn", "--lr", 2e-4, "--lr-d", 4e-4, "--batch-size", 32, *FEW_AUGMENT, "--lecam", 1.0],
+    # rgb-64 as it is (with --image-size 64): width 16 (MODEL), spectral norm, fmnist-best's rates and batch
+    "rgb-64": ["--d-norm", "sn", "--lr", 2e-4, "--lr-d", 4e-4, "--batch-size", 64],
 }
 MODEL: dict[str, dict] = {"bn D width 64, lr 2e-4": {"d_width": 64}, "bn D, lr 1e-3, G width 64": {"g_width": 64},
-                          "few-100": {"g_width": 16, "d_width": 16}}
+                          "few-100": {"g_width": 16, "d_width": 16}, "rgb-64": {"g_width": 16, "d_width": 16}}
 BASE = "sn D, lr 2e-4 (before)"  # differences are reported against this variant
 PRESET = "bn D, lr 1e-3, batch 32"  # rgb-32 as it is; with --subset, differences are reported against it
+PRESET_64 = "rgb-64"  # the same at --image-size 64
 # What each option sets in the run's config.json: a reused run folder must agree with its variant.
 CONFIG_KEYS = {"--d-norm": ("model", "d_norm"), "--lr": ("train", "lr"),
                "--lr-d": ("gan", "lr_d"), "--batch-size": ("train", "batch_size"),
@@ -82,10 +87,11 @@ CONFIG_KEYS = {"--d-norm": ("model", "d_norm"), "--lr": ("train", "lr"),
 
 def folder(args, variant: str, seed: int) -> Path:
     name = variant.replace(' ', '-').replace(',', '').replace('(', '').replace(')', '')
-    return args.workdir / f"{name}{f'-n{args.subset}' if args.subset else ''}-s{seed}"
+    size = f"-{args.image_size}px" if args.image_size != SIZE else ""
+    return args.workdir / f"{name}{f'-n{args.subset}' if args.subset else ''}{size}-s{seed}"
 
 
-def matches(run: Path, variant: str, seed: int, minutes: float, subset: int | None = None) -> bool:
+def matches(run: Path, variant: str, seed: int, minutes: float, subset: int | None = None, size: int = SIZE) -> bool:
     """Whether a finished run folder was trained as this variant, seed and budget say (for --reuse)."""
     if not (run / "eval-train-ref.json").exists() or not (run / "config.json").exists():
         return False
@@ -96,7 +102,8 @@ def matches(run: Path, variant: str, seed: int, minutes: float, subset: int | No
                 for section, key in [*CONFIG_KEYS.values(), ("model", "d_width"), ("model", "g_width")]}
     expected.update({CONFIG_KEYS[f]: v for f, v in zip(flags[::2], flags[1::2])})
     expected.update({("model", key): value for key, value in MODEL.get(variant, {}).items()})
-    expected.update({("train", "seed"): seed, ("train", "minutes"): minutes, ("train", "threads"): 1})
+    expected.update({("train", "seed"): seed, ("train", "minutes"): minutes, ("train", "threads"): 1,
+                     ("model", "image_size"): size})
     if subset:  # rows measured before --subset existed trained on every crop
         expected.update({("subset", None): subset, ("subset_seed", None): 0})
     missing = object()  # a config.json without the key (an older ganvq's) is not this variant's run
@@ -110,9 +117,9 @@ def train_one(variant: str, seed: int, args, reference: Path) -> dict:
     """Train and score one (variant, seed) through the CLI; its row."""
     run = folder(args, variant, seed)
     log: list[str] = []
-    data = crops_file(args.data, SIZE)
+    data = crops_file(args.data, args.image_size)
     scored = run / "eval-train-ref.json"
-    reused = args.reuse and matches(run, variant, seed, args.minutes, args.subset)
+    reused = args.reuse and matches(run, variant, seed, args.minutes, args.subset, args.image_size)
     if not reused:
         fresh(run)
         extra = []
@@ -121,14 +128,15 @@ def train_one(variant: str, seed: int, args, reference: Path) -> dict:
             write_json(config, {"model": MODEL[variant]})
             extra = ["--config", config]
         subset = ["--subset", args.subset, "--subset-seed", 0] if args.subset else []
-        train_gan(run, data, "rgb-32", args.minutes, 1, seed, log, [*VARIANTS[variant], *extra, *subset])
+        train_gan(run, data, "rgb-32", args.minutes, 1, seed, log, [*VARIANTS[variant], *extra, *subset],
+                  args.image_size)
         score_gan(run, reference, args.samples, "inception", 0, scored, log)
     s = read_json(scored)
     grid = {}
     if args.subset and seed == 0:  # what the samples look like, beside the crops they learned from
         images, _ = sample(run, 64, seed=0, device="cpu")
         grid = {"grid": args.out.with_name(f"{args.out.stem}_{run.name.removesuffix('-s0')}.png")}
-        save_grid(grid["grid"], images, nrow=16)
+        save_grid(grid["grid"], images[:grid_images(args.image_size)], nrow=16)
         grid["grid"] = grid["grid"].name
     return {"variant": variant, "seed": seed, "options": [str(o) for o in VARIANTS[variant]],
             "model_options": MODEL.get(variant, {}),
@@ -138,6 +146,11 @@ def train_one(variant: str, seed: int, args, reference: Path) -> dict:
             "reference": s["reference"], "extractor": s["extractor"], "reused_run_folder": reused, **grid,
             "last_logged": last_logged(run),
             "commands": log}
+
+
+def grid_images(size: int) -> int:
+    """Images in a sample or crop grid: 64 at 32 px, the first 32 of them at 64 px (a grid file of about 250 KB)."""
+    return 64 if size <= SIZE else 32
 
 
 def last_logged(run: Path) -> dict:
@@ -181,19 +194,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--subset", type=int, metavar="N",
                         help="train every run on the same N training crops (train gan --subset N --subset-seed 0): "
                              "little data; ratios are then to the preset, rgb-32 (default: every crop)")
+    parser.add_argument("--image-size", type=int, choices=(32, 64), default=SIZE,
+                        help="train and score at 32 px (default) or on the 64-pixel crops")
     parser.add_argument("--quick", action="store_true", help="3 seconds, 16 samples, two variants: a smoke test")
     parser.add_argument("--out", default=str(RESULTS / "rgb_gan.json"))
     args = parser.parse_args(argv)
     if args.quick:
         args.minutes, args.samples, args.variants = 0.05, 16, args.variants[:2]
     args.data, args.workdir, args.out = Path(args.data), Path(args.workdir), Path(args.out)
-    if not crops_file(args.data, SIZE).exists():
-        build_crops(args.data, (SIZE,))
+    if not crops_file(args.data, args.image_size).exists():
+        build_crops(args.data, (args.image_size,))
     # bench_own_data.py's training-photo reference (the same file, built there or here)
     ref_args = argparse.Namespace(data=args.data, train_reference=2000, workdir=Path("runs/bench-own-data"))
-    reference, _ = training_photos_reference(ref_args)
-    if args.subset and not args.quick:  # every third crop the runs train on (so every photo), as the grids show samples
-        crops = load_dataset(crops_file(args.data, SIZE), "train").balanced(args.subset, 0).images[::3][:64]
+    reference, _ = training_photos_reference(ref_args, args.image_size)
+    if args.subset and not args.quick:  # crops the runs train on, from every photo, as the grids show samples
+        n = grid_images(args.image_size)
+        crops = load_dataset(crops_file(args.data, args.image_size), "train").balanced(args.subset, 0).images
+        crops = crops[::3 * 64 // n][:n]  # every third crop for a grid of 64, every sixth for 32
         save_grid(args.out.with_name(f"{args.out.stem}_real.png"), crops, nrow=16)
     load = [round(v, 2) for v in os.getloadavg()]
     t0 = time.perf_counter()
@@ -204,10 +221,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.merge and args.out.exists():
         done = {(r["variant"], r["seed"]) for r in rows}
         rows = [r for r in read_json(args.out)["runs"] if (r["variant"], r["seed"]) not in done] + rows
-    base = PRESET if args.subset else BASE
+    base = (PRESET if args.image_size == SIZE else PRESET_64) if args.subset else BASE
     doc = {"benchmark": "rgb_gan", "what": __doc__.split("\n\n")[0].replace("\n", " "),
-           "size": SIZE, "minutes": args.minutes, "threads_per_run": 1, "jobs": args.jobs,
-           "data": crops_file(args.data, SIZE).name, **({"subset": args.subset} if args.subset else {}),
+           "size": args.image_size, "minutes": args.minutes, "threads_per_run": 1, "jobs": args.jobs,
+           "data": crops_file(args.data, args.image_size).name, **({"subset": args.subset} if args.subset else {}),
            "samples": args.samples, "quick": args.quick,
            "summary": summarize(rows, base), "runs": rows, **run_record(load, t0)}
     doc = repo_relative(doc)

@@ -551,7 +551,8 @@ def rgb_recipe_table(path: Path = RESULTS / "rgb_recipe.json") -> str:
 
 
 def rgb_gan_table(path: Path = RESULTS / "rgb_gan.json") -> str:
-    """Variants of the 32 px RGB GAN preset at equal minutes, FID against the training photos."""
+    """Variants of the RGB GAN preset (32 px, or 64 where the file says) at equal minutes, FID against the training
+    photos."""
     data = json.loads(path.read_text())
     m = data["machine"]
     key = next(k for k in next(iter(data["summary"].values())) if k.startswith("fid_over_"))
@@ -559,7 +560,7 @@ def rgb_gan_table(path: Path = RESULTS / "rgb_gan.json") -> str:
     ref = data["runs"][0]["reference"]
     subset = (f" on the same {data['subset']:,} training crops (`--subset {data['subset']}`, subset seed 0; the "
               "reference draws from every training crop)") if data.get("subset") else ""
-    lines = [f"Settings of the 32 px RGB GAN preset (`benchmarks/bench_rgb_gan.py` → "
+    lines = [f"Settings of the {data['size']} px RGB GAN preset (`benchmarks/bench_rgb_gan.py` → "
              f"`benchmarks/results/{path.name}`): each run trained {data['minutes']:g} minutes{subset} on "
              f"{data['threads_per_run']} thread of CPU {m['cpu']} "
              f"(native bf16 {'yes' if m['native_bf16'] else 'no'}; {data['jobs']} runs at a time), then "
@@ -1359,6 +1360,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "presets-avx2.json": presets_table,
           "own_data.json": own_data_table, "rgb_recipe.json": rgb_recipe_table,
           "rgb_recipe_32.json": rgb_recipe_table, "rgb_gan.json": rgb_gan_table, "rgb_gan_few.json": rgb_gan_table,
+          "rgb_gan_few_64.json": rgb_gan_table,
           "rgb_recipe_600.json": rgb_recipe_table, "inception.json": inception_table,
           "inception-mixed.json": inception_table, "inception-speed.json": inception_table,
           "reliability.json": reliability_table, "restore.json": restore_table, "vqgan.json": vqgan_table,

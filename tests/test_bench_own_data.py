@@ -165,7 +165,7 @@ def test_the_rgb_gan_benchmark_reuses_only_a_run_of_the_same_variant(tmp_path, b
     bench = benchmark_module("bench_rgb_gan")
     run = tmp_path / "run"
     run.mkdir()
-    config = {"model": {"d_norm": "bn", "d_width": 32, "g_width": 32},
+    config = {"model": {"d_norm": "bn", "d_width": 32, "g_width": 32, "image_size": 32},
               "train": {"lr": 1e-3, "batch_size": 64, "seed": 0, "minutes": 10.0, "threads": 1},
               "gan": {"lr_d": 2e-3, "diffaugment": "", "ema_decay": 0.999, "loss": "hinge", "diffaugment_shift": 0.125,
                       "diffaugment_fill": "zeros", "lecam_weight": 0.0}}
@@ -199,6 +199,11 @@ def test_the_rgb_gan_benchmark_reuses_only_a_run_of_the_same_variant(tmp_path, b
     (run / "config.json").write_text(json.dumps(config))
     assert bench.matches(run, "bn D, lr 1e-3, batch 32, DiffAugment 3", 0, 10.0, subset=200)
     assert not bench.matches(run, "bn D, lr 1e-3, batch 32, DiffAugment 3, LeCam 1", 0, 10.0, subset=200)
+    # --image-size 64: only a run trained at 64 px
+    assert not bench.matches(run, "bn D, lr 1e-3, batch 32, DiffAugment 3", 0, 10.0, subset=200, size=64)
+    config["model"]["image_size"] = 64
+    (run / "config.json").write_text(json.dumps(config))
+    assert bench.matches(run, "bn D, lr 1e-3, batch 32, DiffAugment 3", 0, 10.0, subset=200, size=64)
 
 
 def test_the_gan_bar_over_seeds_holds_only_beyond_the_seeds_spread(benchmark_module):

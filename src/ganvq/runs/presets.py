@@ -186,6 +186,7 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # separates the 200 crops from G's completely (logits about +8 and -7) while G collapses to flat patches;
     # rgb-32 with few-100's DiffAugment scored 159.4 (seed spread 27.2, few-100's 5.1), with LeCam 1 too 164.3.
     # The RGB GANs' warning threshold: in those runs' sample grids, noise at step 500, the photos' colours by 1,000.
+    # At --image-size 64 on 200 crops: 190.2 against rgb-64's 249.2 (3 seeds; results/rgb_gan_few_64.json).
     "rgb-32-few": replace(_FEW_100, model=replace(_FEW_100.model, image_size=32, channels=3),
                           train=replace(_FEW_100.train, learn_steps=RGB_LEARN_STEPS["gan"])),
     # fmnist-best's recipe for RGB photos on a 2-core CPU: DCGAN-shaped G and D at half its width (32 channels at
