@@ -99,7 +99,7 @@ CONFIGS = {
     "batch-32-lecam-1-no-color": ("few-100", {"lecam_weight": 1.0, "diffaugment": "translation,cutout"}, {},
                                   {"batch_size": 32}),
     # the preset with an R1 penalty on D (Mescheder et al. 2018) at gamma 1: its spectral norm bounds D's gradient
-    # norm near 1, so the penalty is up to about a third of the hinge loss D ends at
+    # norm near 1, so the penalty is up to about a quarter of the hinge loss D ends at
     "batch-32-lecam-1-r1-1": ("few-100", {"lecam_weight": 1.0, "r1_gamma": 1.0}, {}, {"batch_size": 32}),
 }
 # each configuration's FID is set against its own counterpart without augmentation (others: `no-augmentation`)

@@ -1,12 +1,12 @@
 """Which settings of ganvq's RGB GAN presets matter: variants of `rgb-32` (at 32 px, or 64), equal minutes and threads.
 
-Each variant is `train gan --preset rgb-32` on the 32-pixel photo crops (benchmarks/photo_crops.py) with its
-discriminator norm, learning rates and any other option given explicitly on the command line, so a variant means
-the same whatever the preset's defaults are. Every run trains for the same wall-clock minutes on one torch thread
-(two runs at a time on a 2-core machine: --jobs 2), then `ganvq eval gan` scores 1,000 samples with the FID
-Inception-v3 against bench_own_data.py's reference of 2,000 random crops of the training photos (the GAN papers'
-convention; the held-out photos are so unlike the training photos that real training crops score 192 against
-them). Steps are recorded: a variant that is
+Each variant is `train gan --preset rgb-32` on the 32-pixel photo crops (benchmarks/photo_crops.py; the 64-pixel
+ones at --image-size 64, where the variant `rgb-64` is that preset) with its discriminator norm, learning rates and
+any other option given explicitly on the command line, so a variant means the same whatever the preset's defaults
+are. Every run trains for the same wall-clock minutes on one torch thread (two runs at a time on a 2-core machine:
+--jobs 2), then `ganvq eval gan` scores 1,000 samples with the FID Inception-v3 against bench_own_data.py's
+reference of 2,000 random crops of the training photos (the GAN papers' convention; the held-out photos are so
+unlike the training photos that real training crops score 192 against them). Steps are recorded: a variant that is
 slower per step pays for it inside the budget, as a user's run would.
 
     python benchmarks/bench_rgb_gan.py --jobs 2                          # every variant, seed 0, 10 minutes

@@ -157,14 +157,14 @@ def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path,
     assert stored["gan"] == {**few, "sample_every": 0}  # few-100's DiffAugment, LeCam and the rest
     assert main(["train", "vqvae", *tiny, "--out", str(tmp_path / "v")]) == 0
     assert "colour images: preset rgb-32" in capsys.readouterr().err
+    stored = json.loads((tmp_path / "v" / "config.json").read_text())
+    assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["hidden"]) == (32, 3, 64)
     # at a size the picked preset was not made for, it says so
     at_64 = ["--image-size", "64", "--sample-every", "0", "--out", str(tmp_path / "g64")]
     assert main(["train", "gan", *tiny, *at_64]) == 0
     said = capsys.readouterr().err
     assert "preset rgb-32-few, made for a few hundred colour photos (32 px; " in said
     assert "here at 64 px (--image-size)" in said
-    stored = json.loads((tmp_path / "v" / "config.json").read_text())
-    assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["hidden"]) == (32, 3, 64)
     # forced grayscale: the Fashion-MNIST recipes, by the number of images
     args = build_parser().parse_args(["train", "gan", "--data", str(folder), "--channels", "1", "--out", "x"])
     assert _default_gan_preset(args) == "few-100"
