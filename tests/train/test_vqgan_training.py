@@ -156,9 +156,14 @@ def test_a_restoration_vqgan_sees_damaged_inputs_and_learns_against_clean_images
 
 
 def test_train_vqgan_says_when_its_discriminator_joins(tmp_path, capsys):
-    assert main(["train", "vqgan", "--out", str(tmp_path / "run"), "--steps", "1", "--limit", "32",
-                 "--disc-start", "1500"]) == 0
-    assert "the discriminator joins at step 1,500 (--disc-start)" in capsys.readouterr().err
+    assert main(["train", "vqgan", "--out", str(tmp_path / "run"), "--steps", "2", "--limit", "32",
+                 "--disc-start", "1"]) == 0
+    assert "the discriminator joins at step 1 (--disc-start)" in capsys.readouterr().err
+    assert main(["train", "vqgan", "--out", str(tmp_path / "short"), "--steps", "1", "--limit", "32",
+                 "--disc-start", "1500"]) == 0  # the run ends before D would join: said, not hidden
+    err = capsys.readouterr().err
+    assert "would join at step 1,500 (--disc-start), but this run stops at step 1" in err
+    assert "no GAN term" in err and "joins at step" not in err
     assert main(["--quiet", "train", "vqgan", "--out", str(tmp_path / "quiet"), "--steps", "1", "--limit", "32",
                  "--disc-start", "1500"]) == 0
     assert "discriminator joins" not in capsys.readouterr().err

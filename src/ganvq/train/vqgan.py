@@ -150,8 +150,14 @@ def train_vqgan(config: VQVAERunConfig | None, out: str | Path, resume: bool = F
         task = make_task(cfg, previous)
         start = cfg.vqgan.disc_start if cfg.vqgan and cfg.vqgan.disc_weight > 0 else 0  # 0: no GAN term to join
         if previous is None and start > 0 and not quiet and distributed.current().main:  # once the config is valid
-            print(f"ganvq: the discriminator joins at step {start:,} (--disc-start); until then the VQ-VAE learns "
-                  "from its pixel and perceptual terms alone", file=sys.stderr)
+            steps = cfg.train.steps
+            if steps is not None and steps <= start:  # the first limit reached ends the run, so no GAN term at all
+                print(f"ganvq: the discriminator would join at step {start:,} (--disc-start), but this run stops at "
+                      f"step {steps:,}: it trains a VQ-VAE with no GAN term; raise --steps or lower --disc-start",
+                      file=sys.stderr)
+            else:
+                print(f"ganvq: the discriminator joins at step {start:,} (--disc-start); until then the VQ-VAE learns "
+                      "from its pixel and perceptual terms alone", file=sys.stderr)
         return task
 
     return loop.run("vqvae", config, out, make_and_tell, resume=resume, quiet=quiet, steps=steps, minutes=minutes)
