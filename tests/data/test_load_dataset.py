@@ -127,6 +127,38 @@ def test_npz_source(tmp_path):
     assert ds.shape == (3, 4, 4) and ds.num_classes == 3 and ds.name == "toy"
 
 
+def test_npy_source_holds_out_a_fraction_and_has_no_labels(tmp_path):
+    x = np.random.default_rng(0).random((40, 8, 8, 3)).astype(np.float32)  # floats in [0, 1], channels last
+    np.save(tmp_path / "toy.npy", x)
+    train, held = load_dataset(tmp_path / "toy.npy"), load_dataset(tmp_path / "toy.npy", "test")
+    assert train.shape == (3, 8, 8) and train.labels is None and train.name == "toy"
+    assert len(train) + len(held) == 40 and len(held) == 4  # the default --val-fraction, 0.1
+    assert torch.equal(train.images[0], torch.from_numpy(np.rint(x[0] * 255).astype(np.uint8)).permute(2, 0, 1))
+
+
+@pytest.mark.parametrize("array, message", [
+    (np.zeros((3, 4), np.uint8), "expected images of shape"),
+    (np.zeros((3, 4, 4), np.complex64), "unsupported pixel dtype"),
+    (np.full((3, 4, 4), 300, np.int32), "must lie in"),
+    (np.array([{"a": 1}], dtype=object), "Python objects"),
+])
+def test_bad_npy_sources_are_one_line_errors(tmp_path, array, message):
+    np.save(tmp_path / "bad.npy", array, allow_pickle=True)
+    with pytest.raises(GanvqError, match=message):
+        load_dataset(tmp_path / "bad.npy")
+    (tmp_path / "cut.npy").write_bytes((tmp_path / "bad.npy").read_bytes()[:-8])
+    if array.dtype != object:
+        with pytest.raises(GanvqError, match="truncated"):  # checked before numpy allocates what it declares
+            load_dataset(tmp_path / "cut.npy")
+
+
+@pytest.mark.parametrize("content", [b"x\n", b"a,b,c\n1,2,3\n"])  # shorter than IDX's header, and a bad magic
+def test_a_file_of_no_known_format_names_those_ganvq_reads(tmp_path, content):
+    (tmp_path / "table.csv").write_bytes(content)
+    with pytest.raises(GanvqError, match=r"table.csv: not an IDX file.*ganvq reads IDX files, .npz and .npy arrays"):
+        load_dataset(tmp_path / "table.csv")
+
+
 def test_image_folder_source_defaults_to_32_and_reports_skips(tmp_path, save_image):
     save_image(tmp_path / "cats" / "a.png", np.zeros((40, 50, 3), np.uint8))
     save_image(tmp_path / "dogs" / "b.png", np.zeros((20, 20, 3), np.uint8))

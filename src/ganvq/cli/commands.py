@@ -211,7 +211,7 @@ def _decompress(args) -> dict:
 
 def _add_codec_commands(sub) -> None:
     p = sub.add_parser("compress", help="images -> .gvq files (VQ-VAE codes, entropy-coded with the prior)")
-    _add_inputs(p, "image files, folders of images, or a dataset (name, IDX, .npz)")
+    _add_inputs(p, "image files, folders of images, or a dataset (name, IDX, .npz, .npy)")
     p.add_argument("-o", "--out", required=True, help="output folder (one .gvq per image), or FILE.gvq for one file holding all")
     p.add_argument("--ckpt", required=True, action="append",
                    help="prior checkpoint or run folder (it holds its VQ-VAE); repeat it to offer several rates, "
@@ -238,7 +238,7 @@ def _add_codec_commands(sub) -> None:
 
 def _add_vqvae_commands(sub) -> None:
     p = sub.add_parser("reconstruct", help="reconstruct images through a VQ-VAE (each keeps its file name)")
-    _add_inputs(p, "image file, folder of images, IDX/.npz file or dataset name", one=True)
+    _add_inputs(p, "image file, folder of images, IDX/.npz/.npy file or dataset name", one=True)
     p.add_argument("-o", "--out", required=True,
                    help="output folder: one PNG per image, named as the input (OUT/shirt.png; a dataset's are "
                         "numbered), and grid.png (originals above reconstructions)")
@@ -248,7 +248,7 @@ def _add_vqvae_commands(sub) -> None:
     p.set_defaults(func=_reconstruct)
 
     p = sub.add_parser("encode", help="images -> code maps (.npy)")
-    _add_inputs(p, "image file, folder of images, IDX/.npz file or dataset name", one=True)
+    _add_inputs(p, "image file, folder of images, IDX/.npz/.npy file or dataset name", one=True)
     p.add_argument("-o", "--out", required=True, help="output .npy file of shape (N, h, w)")
     p.add_argument("--ckpt", required=True, help="VQ-VAE checkpoint file or run folder")
     p.add_argument("--limit", type=int, help="first N images only (default: all)")

@@ -22,7 +22,7 @@ def add_restore_command(sub) -> None:
                                    "hole are redrawn from the prior, conditioned on the visible codes; with a VQ-VAE "
                                    "trained with `train vqvae --corrupt DAMAGE` the model undoes that damage. "
                                    "Visible pixels are kept as they are.")
-    _add_inputs(p, "damaged image file, folder of images, IDX/.npz file or dataset name", one=True)
+    _add_inputs(p, "damaged image file, folder of images, IDX/.npz/.npy file or dataset name", one=True)
     p.add_argument("-o", "--out", required=True,
                    help="output folder: one PNG per image, named as the input (NAME-k.png with --samples K), and "
                         "grid.png (damaged images above their restorations)")

@@ -101,7 +101,8 @@ def _add_vqvae_options(p, preset_help: str, config_sections: str, lr_help: str) 
     """The data, run-length, image and codebook options train vqvae and train vqgan share."""
     from ganvq.runs import VQVAE_PRESETS
 
-    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
+    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz, .npy; "
+                                  "default fashion-mnist)")
     p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json (required unless --resume RUN)")
     p.add_argument("--preset", choices=sorted(VQVAE_PRESETS),
                    help=f"{preset_help} (default: fmnist-7x7, or for colour images rgb-32, rgb-64 at --image-size 64)")
@@ -248,7 +249,8 @@ def _add_train_gan(sub) -> None:
     from ganvq.runs import GAN_PRESETS
 
     p = sub.add_parser("gan", help="train a GAN", description="Train a GAN (DCGAN or SN-ResNet) on a dataset.")
-    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz; default fashion-mnist)")
+    p.add_argument("--data", help="dataset name or path (IDX folder/file, image folder, .npz, .npy; "
+                                  "default fashion-mnist)")
     p.add_argument("-o", "--out", help="run folder: checkpoint, metrics.jsonl, config.json, samples/ "
                                  "(required unless --resume RUN)")
     p.add_argument("--preset", choices=sorted(GAN_PRESETS),

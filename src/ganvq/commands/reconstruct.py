@@ -10,7 +10,7 @@ import torch
 
 from ganvq.data import ImageDataset, describe_skipped, has_named_splits, load_dataset
 from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files
-from ganvq.data.limits import check_npy
+from ganvq.data.npz import load_npy
 from ganvq.errors import GanvqError, warn
 from ganvq.images import save_grid, save_image, side_by_side, to_float, to_uint8_image
 from ganvq.io import atomic_write_bytes
@@ -115,19 +115,13 @@ def encode(ckpt: str, input: str, out: str, limit: int | None = None, device: st
 def read_codes(codes: str) -> np.ndarray:
     """An .npy of integer code maps, its header checked against the file's size and GANVQ_MAX_PIXELS before
     anything is allocated."""
-    path = Path(codes)
-    try:
-        if not path.is_file():
-            raise GanvqError(f"codes file not found: {codes}" if not path.exists() else f"{codes}: not a regular file")
-        with open(path, "rb") as f:
-            _, dtype = check_npy(f, path.stat().st_size, codes)
-            if dtype.kind not in "iu":
-                raise GanvqError(f"{codes} holds {dtype} values; code maps are integers")
-            array = np.load(f, allow_pickle=False)
-    except OSError as e:
-        raise GanvqError(f"{codes}: cannot read ({e.strerror or e})") from None
-    except ValueError as e:
-        raise GanvqError(f"{codes} is not a readable .npy array: {e}") from None
+    def integers(shape, dtype):
+        if dtype.kind not in "iu":
+            raise GanvqError(f"{codes} holds {dtype} values; code maps are integers")
+
+    if not Path(codes).exists():
+        raise GanvqError(f"codes file not found: {codes}")
+    array = load_npy(codes, codes, integers)
     if array.dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
         raise GanvqError(f"{codes}: code indices beyond int64")
     return array

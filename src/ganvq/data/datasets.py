@@ -1,4 +1,4 @@
-"""Datasets in memory: name → path resolution, and one loader for IDX, .npz and image folders."""
+"""Datasets in memory: name → path resolution, and one loader for IDX, .npz, .npy and image folders."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_cr
 from ganvq.data.folder import IMAGE_EXTENSIONS, folder_channels, list_image_files, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
 from ganvq.data.limits import check_values
-from ganvq.data.npz import npz_splits, read_npz
+from ganvq.data.npz import npz_splits, read_npy, read_npz
 from ganvq.data.splits import SPLITS, balanced_subset, resolve_val_fraction, select
 from ganvq.errors import GanvqError
 
@@ -175,6 +175,8 @@ def load_dataset(
         class_names, skipped = folder.classes, tuple(folder.skipped)
     elif path.suffix.lower() == ".npz":
         images, labels = read_npz(path, part)
+    elif path.suffix.lower() == ".npy":
+        images, labels = read_npy(path), None
     elif path.suffix.lower() in IMAGE_EXTENSIONS:
         images, labels = read_image_file(path, size or DEFAULT_FOLDER_SIZE, channels), None
     else:
@@ -287,9 +289,9 @@ def _search_dirs(name: str) -> list[Path]:
 
 
 def _stem(path: Path) -> str:
-    """A display name for a path: its name without .gz/.npz and similar suffixes."""
+    """A display name for a path: its name without .gz/.npz/.npy and similar suffixes."""
     name = path.name
-    for suffix in (".gz", ".npz"):
+    for suffix in (".gz", ".npz", ".npy"):
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
     return name

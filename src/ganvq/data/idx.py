@@ -65,13 +65,17 @@ def _read_exactly(f: BinaryIO, n: int) -> bytes:
     return b"".join(parts)
 
 
+# what a file given where data is read may be, said when it is none of them (an IDX file is the last guess)
+_READS = "ganvq reads IDX files, .npz and .npy arrays, and PNG/JPEG/BMP images or folders of them"
+
+
 def _read_stream(f: BinaryIO, path: Path) -> np.ndarray:
     head = _read_exactly(f, 4)
     if len(head) < 4:
-        raise GanvqError(f"{path}: not an IDX file: {len(head)} bytes is shorter than the 4-byte header")
+        raise GanvqError(f"{path}: not an IDX file: {len(head)} bytes is shorter than the 4-byte header; {_READS}")
     if head[0] != 0 or head[1] != 0:
         raise GanvqError(
-            f"{path}: not an IDX file: bad magic number 0x{head.hex()} (must start with two zero bytes)"
+            f"{path}: not an IDX file: bad magic number 0x{head.hex()} (must start with two zero bytes); {_READS}"
         )
     type_code, ndim = head[2], head[3]
     if type_code not in IDX_DTYPES:

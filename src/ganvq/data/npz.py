@@ -1,4 +1,5 @@
-"""Reader for image arrays saved with `numpy.savez`: Keras-style split keys or one unsplit array.
+"""Readers for image arrays saved with numpy: an .npy of images (`numpy.save`), and an .npz (`numpy.savez`) with
+Keras-style split keys or one unsplit array.
 
 Key spellings are matched without regard to case, in order of preference:
 - train (or the whole input when there is no test split): `x_train`/`y_train`, `train_images`/`train_labels`,
@@ -36,6 +37,39 @@ def npz_splits(path: str | Path) -> set[str]:
     except (OSError, zipfile.BadZipFile, NotImplementedError, RuntimeError, ValueError, EOFError):
         return set()  # read_npz reports what is wrong with the file
     return {split for split, pairs in _SPLIT_KEYS.items() if any(x in keys for x, _ in pairs)}
+
+
+def load_npy(path: str | Path, source: str | None = None, check=None) -> np.ndarray:
+    """The array of an .npy file, its header checked against the file's size and GANVQ_MAX_PIXELS (and by
+    `check(shape, dtype)`, which may raise a GanvqError) before anything is allocated; never unpickles."""
+    path = Path(path)
+    source = source or str(path)
+    try:
+        if not path.is_file():
+            raise GanvqError(f"file not found: {source}" if not path.exists() else f"{source}: not a regular file")
+        with open(path, "rb") as f:
+            shape, dtype = check_npy(f, path.stat().st_size, source)
+            if check is not None:
+                check(shape, dtype)
+            return np.load(f, allow_pickle=False)
+    except OSError as e:
+        raise GanvqError(f"{source}: cannot read ({e.strerror or e})") from None
+    except ValueError as e:
+        raise GanvqError(f"{source} is not a readable .npy array: {_one_line(e)}") from None
+
+
+def read_npy(path: str | Path) -> np.ndarray:
+    """An .npy of images (N×H×W, N×H×W×C or N×C×H×W; uint8, or floats in [0, 1], [-1, 1] or [0, 255]) as uint8
+    (N, C, H, W). It holds no labels: keep them with the images in an .npz (`numpy.savez(f, x=images, y=labels)`)."""
+    def check(shape, dtype):
+        if dtype.kind not in "iuf":
+            raise GanvqError(f"{path}: unsupported pixel dtype {dtype} (use uint8, or floats in [0, 1], [-1, 1] "
+                             "or [0, 255])")
+        if len(shape) not in (3, 4):
+            raise GanvqError(f"{path}: expected images of shape (N, H, W), (N, H, W, C) or (N, C, H, W), "
+                             f"got {shape}")
+
+    return to_uint8_nchw(load_npy(path, check=check), str(path))
 
 
 def read_npz(path: str | Path, split: str = "train") -> tuple[np.ndarray, np.ndarray | None]:
