@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from ganvq.data import read_image_folder
 from ganvq.errors import GanvqError
@@ -46,7 +47,7 @@ def test_truncated_png_counts_as_bad(tmp_path, save_image):
 
 
 def test_empty_folder_raises(tmp_path):
-    with pytest.raises(GanvqError, match="no PNG/JPEG/BMP images"):
+    with pytest.raises(GanvqError, match="no PNG/JPEG/BMP/TIFF/WebP images"):
         read_image_folder(tmp_path, size=8)
 
 
@@ -123,6 +124,16 @@ def test_16bit_grayscale_is_scaled_not_clipped(tmp_path, save_image):
     save_image(tmp_path / "a.png", np.full((4, 4), 32896, np.uint16))  # 128 * 257
     images = read_image_folder(tmp_path, size=4).images
     assert images.shape == (1, 1, 4, 4) and (images == 128).all()
+
+
+def test_tiff_and_webp_are_read_like_png(tmp_path, save_image):
+    save_image(tmp_path / "a.tif", np.full((4, 4), 32896, np.uint16))  # 16-bit gray TIFF, as microscopes write
+    save_image(tmp_path / "b.TIFF", rgb((10, 20, 30), 4, 4))
+    Image.fromarray(rgb((200, 100, 50), 4, 4)).save(tmp_path / "c.webp", lossless=True)
+    result = read_image_folder(tmp_path, size=4)
+    assert result.images.shape == (3, 3, 4, 4) and result.skipped == []
+    assert (result.images[0] == 128).all()  # scaled from 16 bits, gray on every channel
+    assert result.images[1:, :, 0, 0].tolist() == [[10, 20, 30], [200, 100, 50]]
 
 
 def test_class_subfolders_give_sorted_labels(tmp_path, save_image):

@@ -306,7 +306,7 @@ def add_commands(sub) -> None:
     p.add_argument("--real", help="real data to compare with (its test split, or all of it when it has none); "
                                   "default: the held-out images of the data named by the folder's source.json "
                                   "(written by `ganvq sample --out-dir`)")
-    p.add_argument("--fake", required=True, help="folder of generated images (PNG/JPEG/BMP)")
+    p.add_argument("--fake", required=True, help="folder of generated images (PNG/JPEG/BMP/TIFF/WebP)")
     _add_scoring_options(p)
     p.add_argument("--limit", type=int, help="first N images of the folder only (default: all)")
     p.add_argument("-o", "--out", help="JSON file to write (default: FOLDER-eval.json beside the folder)")

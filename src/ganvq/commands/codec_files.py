@@ -20,7 +20,7 @@ import torch
 from ganvq.codec import Codec
 from ganvq.codec.format import CHUNK, pack
 from ganvq.data import has_named_splits, load_dataset
-from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files, read_image_file
+from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, IMAGE_KINDS, list_image_files, read_image_file
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
 from ganvq.images import IMAGE_FORMATS, bits_per_pixel, encode_image
@@ -129,7 +129,7 @@ def _image_sources(inputs: list[str], split: str, limit: int | None, shape: tupl
         elif p.is_dir() and not any(p.glob("*-idx3-ubyte*")):
             files = list_image_files(p)
             if not files:
-                raise GanvqError(f"{p}: no PNG/JPEG/BMP images found (searched subfolders too)")
+                raise GanvqError(f"{p}: no {IMAGE_KINDS} images found (searched subfolders too)")
             prefix = f"{_label(p)}/" if several else ""
             entries = ((prefix + f.relative_to(p).with_suffix("").as_posix(), f) for f in files)
         else:  # a dataset name, IDX folder or file, or .npz: its images are in memory anyway

@@ -1,4 +1,4 @@
-"""Reader for a folder of PNG/JPEG/BMP images, optionally split into class subfolders."""
+"""Reader for a folder of PNG/JPEG/BMP/TIFF/WebP images, optionally split into class subfolders."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ganvq.data.limits import check_values, open_image
 from ganvq.errors import GanvqError, warn
 
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp"})
+IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+IMAGE_KINDS = "PNG/JPEG/BMP/TIFF/WebP"  # what IMAGE_EXTENSIONS are, as messages name them
 # Single-channel modes; everything else (RGB, RGBA, P, CMYK, ...) counts as colour.
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
 _WIDE_GRAY_MODES = frozenset({"I", "I;16", "I;16L", "I;16B", "I;16N", "F"})
@@ -58,7 +59,7 @@ def read_image_folder(
         warn(f"{root}: skipped {len(hidden)} image file(s) whose name or folder starts with '.' (hidden), e.g. "
              f"{hidden[0].relative_to(root).as_posix()}; rename them to use them")
     if not files:
-        raise GanvqError(f"{root}: no PNG/JPEG/BMP images found (searched subfolders too)")
+        raise GanvqError(f"{root}: no {IMAGE_KINDS} images found (searched subfolders too)")
     check_values((min(len(files), limit or len(files)), channels or 3, size, size), f"{root} at --image-size {size}")
     rels = [f.relative_to(root) for f in files]
     # Class folders as in torchvision's ImageFolder, but only when no image sits at the top level.
@@ -101,7 +102,7 @@ def read_image_folder(
 
 
 def read_image_file(path: str | Path, size: int, channels: int | None = None) -> np.ndarray:
-    """One PNG/JPEG/BMP file as uint8 (1, C, size, size), resized and center-cropped like a folder."""
+    """One PNG/JPEG/BMP/TIFF/WebP file as uint8 (1, C, size, size), resized and center-cropped like a folder."""
     file = Path(path)
     try:
         a = _load_square(file, size, channels)

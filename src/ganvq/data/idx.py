@@ -66,7 +66,7 @@ def _read_exactly(f: BinaryIO, n: int) -> bytes:
 
 
 # what a file given where data is read may be, said when it is none of them (an IDX file is the last guess)
-_READS = "ganvq reads IDX files, .npz and .npy arrays, and PNG/JPEG/BMP images or folders of them"
+_READS = "ganvq reads IDX files, .npz and .npy arrays, and PNG/JPEG/BMP/TIFF/WebP images or folders of them"
 
 
 def _read_stream(f: BinaryIO, path: Path) -> np.ndarray:
