@@ -90,6 +90,20 @@ def test_eval_gan_of_a_subset_run_audits_against_its_images_and_reports_utility_
     assert "--real-subset chooses the real images of --utility" in capsys.readouterr().err
 
 
+def test_utility_of_an_unconditional_gan_fails_before_sampling(tmp_path, tiny_gan_config, capsys, monkeypatch):
+    import dataclasses
+
+    from ganvq.commands import evaluate
+
+    run = tmp_path / "gan"
+    train_gan(dataclasses.replace(tiny_gan_config, gan=dataclasses.replace(tiny_gan_config.gan, conditional=False)),
+              run, quiet=True)
+    monkeypatch.setattr(evaluate, "generate", lambda *a, **k: pytest.fail("sampled before the check"))
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--utility", "30"]) == 2
+    assert "--utility needs a class-conditional GAN" in capsys.readouterr().err
+    assert not (run / "eval-gan.json").exists()
+
+
 def test_eval_gan_real_split_train_scores_against_the_training_images_and_says_so(tmp_path, tiny_gan_config,
                                                                                    fmnist_test, capsys):
     import dataclasses

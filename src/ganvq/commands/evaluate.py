@@ -218,17 +218,22 @@ def part_of_train(data: str, fraction: float, size: int, channels: int, part: di
     return train if part.get("subset") is None else train.balanced(part["subset"], part.get("subset_seed") or 0)
 
 
+def check_utility(run, n: int) -> None:
+    """A GanvqError when --utility cannot run for this run: checked before any sample is drawn or scored."""
+    if n < 1:
+        raise GanvqError(f"--utility takes a positive number of synthetic images, got {n}")
+    if not getattr(getattr(run.config, "model", None), "num_classes", None):
+        raise GanvqError(f"{run.folder}: --utility needs a class-conditional GAN (its samples need labels)")
+
+
 def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | None = None,
             real: ImageDataset | None = None) -> dict:
     """Downstream accuracy: the fixed classifier of metrics.utility trained on n class-conditional samples (classes
     in turn), tested on the real held-out images of the run's training data (the first test_limit only, if given).
     With `real` (a few real training images, e.g. the run's --subset), metrics.utility.few_shot_utility instead:
     (a) real, (b) real plus the samples, (c) the samples alone."""
-    if n < 1:
-        raise GanvqError(f"--utility takes a positive number of synthetic images, got {n}")
+    check_utility(run, n)
     c = run.config
-    if not c.model.num_classes:
-        raise GanvqError(f"{run.folder}: --utility needs a class-conditional GAN (its samples need labels)")
     images, labels = sample(run, n, seed, device="cpu", quiet=quiet)
     fraction = held_out_fraction(c.data, c.val_fraction)
     test = load_dataset(c.data, "test", size=c.model.image_size, channels=c.model.channels, val_fraction=fraction,
@@ -259,6 +264,8 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     if real_subset is not None and not utility_n:
         raise GanvqError("--real-subset chooses the real images of --utility: give --utility too")
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
+    if utility_n:
+        check_utility(run, utility_n)  # before minutes of sampling and scoring, not after them
     few = training_subset(run, real_subset, subset_seed)
     seen = training_subset(run) if real_subset is not None else few  # the audit's: the images the run trained on
     images, trained = generate(run, n, seed, quiet=quiet)
