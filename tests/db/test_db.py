@@ -179,6 +179,14 @@ def test_info_counts_payloads_embeddings_and_overhead_apart(make_db, codec):
         report = info(db)
     assert report["entries"] == 40 and report["embedding_bytes"] == 40 * 32 + db.embed_model_bytes
     assert report["bytes"] == report["payload_bytes"] + report["embedding_bytes"] + report["overhead_bytes"]
+    assert report["bytes_per_image"] == round(report["bytes"] / 40, 2) and report["bits_per_pixel"] > 0
+
+
+def test_info_of_an_empty_archive_has_no_per_image_figures(make_db, codec):
+    with _open(make_db(n=0), codec) as db:
+        report = info(db)
+    assert report["entries"] == 0 and report["bytes"] > 0  # the header alone
+    assert report["bytes_per_image"] is report["bits_per_pixel"] is report["overhead_percent"] is None
 
 
 def test_db_add_killed_at_random_moments_keeps_every_committed_entry(make_db, codec, tiny_local_prior_run,
@@ -213,6 +221,8 @@ def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, c
     capsys.readouterr()
     assert main(["db", "search", str(lib), "--query", "4", "-k", "3"]) == 0
     assert '"id": 4' in capsys.readouterr().out.split('"results"')[1].split("}")[0]
+    assert main(["db", "search", str(lib), "--query", "4", "--k", "2"]) == 0  # the spelling users guess, too
+    assert capsys.readouterr().out.count('"id"') == 2
     assert main(["db", "export", str(lib), "-o", str(tmp_path / "gvq"), "--format", "gvq"]) == 0
     assert len(list((tmp_path / "gvq").glob("*.gvq"))) == 12
     for argv, message in ((["db", "get", str(lib), "12", "-o", str(tmp_path)], "no entry 12"),

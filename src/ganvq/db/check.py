@@ -48,7 +48,7 @@ def info(db: ImageDB) -> dict:
     payload = int(db.lengths.sum())
     embed = len(db) * db.dim + db.embed_model_bytes  # the search index: vectors and their PCA
     size = db.slot.end
-    n = max(len(db), 1)
+    n = len(db)
     labels = db.labels[db.labels >= 0]
     c, h, w = db.shape
     return {
@@ -58,9 +58,11 @@ def info(db: ImageDB) -> dict:
         "embedding": {"kind": db.kind, "dim": db.dim, "model_bytes": db.embed_model_bytes},
         "bytes": size, "payload_bytes": payload, "embedding_bytes": embed,
         "overhead_bytes": size - payload - embed,
-        "overhead_percent": round(100 * (size - payload - embed) / max(payload, 1), 2),
-        "bytes_per_image": round(size / n, 2), "payload_bytes_per_image": round(payload / n, 2),
-        "bits_per_pixel": round(8 * (size - embed) / n / (h * w), 4),
+        # per image and against the payload: None for an empty archive, which has neither
+        "overhead_percent": round(100 * (size - payload - embed) / payload, 2) if payload else None,
+        "bytes_per_image": round(size / n, 2) if n else None,
+        "payload_bytes_per_image": round(payload / n, 2) if n else None,
+        "bits_per_pixel": round(8 * (size - embed) / n / (h * w), 4) if n else None,
         "labelled": len(labels), "classes": len(np.unique(labels)),
         "segments": len(db._segments), "uncommitted_bytes": db.size - db.slot.end,
     }
