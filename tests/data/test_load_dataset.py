@@ -152,6 +152,23 @@ def test_bad_npy_sources_are_one_line_errors(tmp_path, array, message):
             load_dataset(tmp_path / "cut.npy")
 
 
+def test_images_enlarged_much_beyond_their_size_are_described(tmp_path, save_image):
+    from ganvq.data import describe_enlarged
+
+    np.save(tmp_path / "tiny.npy", np.zeros((10, 5, 6), np.uint8))
+    line = describe_enlarged(load_dataset(tmp_path / "tiny.npy", size=28), 28)
+    assert line == f"{tmp_path / 'tiny.npy'} holds images of 6x5: enlarged 5.6 times to 28x28, so they train " \
+                   "blurry; --image-size sets the size"
+    assert describe_enlarged(load_dataset(tmp_path / "tiny.npy", size=7), 7) is None  # 1.4 times: left alone
+    assert describe_enlarged(load_dataset(tmp_path / "tiny.npy"), 28) is None  # read at its own size
+    for i, side in enumerate((40, 10, 12)):
+        save_image(tmp_path / "f" / f"{i}.png", np.zeros((side, side + 2), np.uint8))
+    folder = load_dataset(tmp_path / "f", size=32, val_fraction=0)
+    assert [f for f, _, _ in folder.small] == ["1.png", "2.png"]
+    assert "2 image file(s) in" in describe_enlarged(folder, 32) and "(e.g. 1.png, 12x10): enlarged up to 3.2 times" \
+        in describe_enlarged(folder, 32)
+
+
 @pytest.mark.parametrize("content", [b"x\n", b"a,b,c\n1,2,3\n"])  # shorter than IDX's header, and a bad magic
 def test_a_file_of_no_known_format_names_those_ganvq_reads(tmp_path, content):
     (tmp_path / "table.csv").write_bytes(content)

@@ -1,9 +1,10 @@
-"""Data: read IDX / image folders / .npz into uint8 (N, C, H, W) tensors, then batch them in [-1, 1]."""
+"""Data: read IDX / image folders / .npz / .npy into uint8 (N, C, H, W) tensors, then batch them in [-1, 1]."""
 
 from ganvq.data.batching import BatchStream, iterate_once
 from ganvq.data.datasets import (
     ImageDataset,
     dataset_name,
+    describe_enlarged,
     describe_skipped,
     has_named_splits,
     held_out_fraction,
@@ -12,7 +13,7 @@ from ganvq.data.datasets import (
 )
 from ganvq.data.folder import FolderImages, read_image_file, read_image_folder
 from ganvq.data.idx import read_idx
-from ganvq.data.npz import read_npz
+from ganvq.data.npz import read_npy, read_npz
 from ganvq.data.splits import SPLITS, check_val_fraction, describe_split
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "ImageDataset",
     "check_val_fraction",
     "dataset_name",
+    "describe_enlarged",
     "describe_split",
     "describe_skipped",
     "has_named_splits",
@@ -31,6 +33,7 @@ __all__ = [
     "read_idx",
     "read_image_file",
     "read_image_folder",
+    "read_npy",
     "read_npz",
     "resolve_dataset",
 ]

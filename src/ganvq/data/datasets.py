@@ -42,6 +42,9 @@ class ImageDataset:
     num_classes: int | None
     class_names: tuple[str, ...] | None = None
     skipped: tuple[tuple[str, str], ...] = ()  # (file, reason) for unreadable files in a folder
+    # (file or "", width, height) of the images read that were enlarged to the size asked for (shorter side below
+    # it): an array's shape once, or a folder's small files
+    small: tuple[tuple[str, int, int], ...] = ()
 
     def __post_init__(self) -> None:
         # ValueError, not GanvqError: a malformed dataset here is a bug in the caller, not bad input.
@@ -83,6 +86,22 @@ def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:
     more = f", and {len(dataset.skipped) - shown} more" if len(dataset.skipped) > shown else ""
     return (f"skipped {len(dataset.skipped)} unreadable file(s) of {len(dataset) + len(dataset.skipped)} "
             f"in {dataset.source}: {names}{more}")
+
+
+ENLARGED_WARNING = 1.5  # describe_enlarged speaks when images were enlarged more than this many times
+
+
+def describe_enlarged(dataset: ImageDataset, size: int) -> str | None:
+    """One line saying that images smaller than the size they are read at were enlarged more than ENLARGED_WARNING
+    times (blurry training data), or None when none were."""
+    small = [(f, w, h) for f, w, h in dataset.small if size > ENLARGED_WARNING * min(w, h)]
+    if not small:
+        return None
+    f, w, h = min(small, key=lambda s: min(s[1], s[2]))
+    times = f"{size / min(w, h):.1f} times"
+    where = f"{dataset.source} holds images of {w}x{h}: enlarged {times}" if not f else \
+        f"{len(small):,} image file(s) in {dataset.source} are smaller (e.g. {f}, {w}x{h}): enlarged up to {times}"
+    return f"{where} to {size}x{size}, so they train blurry; --image-size sets the size"
 
 
 def has_named_splits(name_or_path: str | os.PathLike) -> bool:
@@ -161,7 +180,7 @@ def load_dataset(
         parts = [load_dataset(path, s, size, channels, on_bad, None, 0.0) for s in ("train", "test")]
         return _concat(parts, limit)
     part, role = _part_and_role(path, split, named, fraction)
-    class_names, skipped = None, ()
+    class_names, skipped, small = None, (), ()
 
     def keep(n: int, labels: np.ndarray | None) -> np.ndarray:
         return select(role, n, fraction, labels, str(path))
@@ -172,7 +191,7 @@ def load_dataset(
     elif path.is_dir():
         folder = read_image_folder(path, size or DEFAULT_FOLDER_SIZE, channels, on_bad, limit, keep, exclude)
         images, labels = folder.images, folder.labels
-        class_names, skipped = folder.classes, tuple(folder.skipped)
+        class_names, skipped, small = folder.classes, tuple(folder.skipped), tuple(folder.small)
     elif path.suffix.lower() == ".npz":
         images, labels = read_npz(path, part)
     elif path.suffix.lower() == ".npy":
@@ -196,9 +215,11 @@ def load_dataset(
     x = torch.from_numpy(np.ascontiguousarray(images))
     if size is not None:
         check_values((len(x), x.shape[1], size, size), f"{path} resized to {size}x{size}")
+        if not (path.is_dir() and not _is_idx_folder(path)) and min(x.shape[2:]) < size:
+            small = (("", int(x.shape[3]), int(x.shape[2])),)  # every image of an array: its shape, once
         x = resize_center_crop(x, size)
     x = convert_channels(x, channels)
-    return ImageDataset(x, y, name, str(path), num_classes, class_names, skipped)
+    return ImageDataset(x, y, name, str(path), num_classes, class_names, skipped, small)
 
 
 def training_images_and_channels(name_or_path: str | os.PathLike, limit: int | None = None,

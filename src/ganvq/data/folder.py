@@ -26,6 +26,7 @@ class FolderImages(NamedTuple):
     labels: np.ndarray | None  # int64 (N,): index into `classes`; None without class subfolders
     classes: tuple[str, ...] | None  # sorted class subfolder names
     skipped: list[tuple[str, str]]  # (file relative to the folder, reason)
+    small: list[tuple[str, int, int]] = []  # (file, width, height) of the images read whose shorter side < size
 
 
 def read_image_folder(
@@ -73,11 +74,15 @@ def read_image_folder(
     arrays: list[np.ndarray] = []
     labels: list[int] = []
     skipped: list[tuple[str, str]] = []
+    small: list[tuple[str, int, int]] = []
     for file, rel in zip(files, rels):
         if limit is not None and len(arrays) >= limit:
             break
         try:
-            arrays.append(_load_square(file, size, channels))
+            a, (w, h) = _load_square(file, size, channels)
+            arrays.append(a)
+            if min(w, h) < size:
+                small.append((rel.as_posix(), w, h))
         except Exception as e:  # Pillow's decoders raise many unrelated types on bad bytes
             reason = _reason(e)
             if on_bad == "fail":
@@ -98,14 +103,14 @@ def read_image_folder(
     for i, a in enumerate(arrays):
         images[i] = a if a.ndim == 2 else a.transpose(2, 0, 1)  # gray broadcasts over 3 channels
     label_array = np.asarray(labels, dtype=np.int64) if classes is not None else None
-    return FolderImages(images, label_array, tuple(classes) if classes else None, skipped)
+    return FolderImages(images, label_array, tuple(classes) if classes else None, skipped, small)
 
 
 def read_image_file(path: str | Path, size: int, channels: int | None = None) -> np.ndarray:
     """One PNG/JPEG/BMP/TIFF/WebP file as uint8 (1, C, size, size), resized and center-cropped like a folder."""
     file = Path(path)
     try:
-        a = _load_square(file, size, channels)
+        a, _ = _load_square(file, size, channels)
     except FileNotFoundError:
         raise GanvqError(f"{file}: no such file") from None
     except Exception as e:  # Pillow's decoders raise many unrelated types on bad bytes
@@ -148,9 +153,11 @@ def folder_channels(root: Path, files: list[Path] | None = None) -> int:
     return 1
 
 
-def _load_square(file: Path, size: int, channels: int | None) -> np.ndarray:
-    """Decode one image to uint8 (size, size) if grayscale or (size, size, 3) if colour."""
+def _load_square(file: Path, size: int, channels: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """Decode one image to uint8 (size, size) if grayscale or (size, size, 3) if colour; and its stored
+    (width, height)."""
     with open_image(file, file.name) as img:
+        stored = img.size
         img.draft(None, (size, size))  # JPEG: decode at a reduced scale still >= size (much faster)
         img = ImageOps.exif_transpose(img)
         gray = img.mode in GRAY_MODES if channels is None else channels == 1
@@ -162,7 +169,7 @@ def _load_square(file: Path, size: int, channels: int | None) -> np.ndarray:
             box = (left, top, left + side, top + side)
             # Crop and resize in one resampling step, on the exact central square.
             img = img.resize((size, size), Image.Resampling.LANCZOS, box=box)
-        return np.asarray(img, dtype=np.uint8)
+        return np.asarray(img, dtype=np.uint8), stored
 
 
 def _to_gray(img: Image.Image) -> Image.Image:

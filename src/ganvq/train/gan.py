@@ -24,6 +24,7 @@ from ganvq.config import to_dict
 from ganvq.data import (
     BatchStream,
     ImageDataset,
+    describe_enlarged,
     describe_skipped,
     held_out_fraction,
     load_dataset,
@@ -64,8 +65,9 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
                          on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
     if config.subset is not None:
         train = train.balanced(config.subset, config.subset_seed)
-    if describe_skipped(train):
-        warn(describe_skipped(train))
+    for line in (describe_skipped(train), describe_enlarged(train, m.image_size)):
+        if line:
+            warn(line)
     conditional = config.gan.conditional and train.labels is not None and (train.num_classes or 0) > 1
     num_classes = train.num_classes if conditional else 0
     model = dataclasses.replace(m, channels=train.shape[0], num_classes=num_classes)

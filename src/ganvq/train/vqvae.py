@@ -11,6 +11,7 @@ from ganvq.config import to_dict
 from ganvq.data import (
     BatchStream,
     ImageDataset,
+    describe_enlarged,
     describe_skipped,
     held_out_fraction,
     load_dataset,
@@ -32,8 +33,9 @@ def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDatas
     config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
                          on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
-    if describe_skipped(train):
-        warn(describe_skipped(train))
+    for line in (describe_skipped(train), describe_enlarged(train, m.image_size)):
+        if line:
+            warn(line)
     if train.shape[0] != m.channels:
         config = dataclasses.replace(config, model=dataclasses.replace(m, channels=train.shape[0]))
     try:
