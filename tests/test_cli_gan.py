@@ -44,6 +44,17 @@ def test_cli_trains_a_gan_then_samples_exports_and_interpolates(tmp_path, capsys
     assert main(["sample", "--ckpt", str(run), "--class", "12", "--out", str(tmp_path / "g2.png")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("ganvq: error:") and "--class" in err and "\n" not in err
+    # a class by its name, in any letter case, as labels.csv names it
+    assert main(["sample", "--ckpt", str(run), "--n", "3", "--class", "ankle BOOT", "--out-dir",
+                 str(tmp_path / "boots"), "--quiet"]) == 0
+    with open(tmp_path / "boots" / "labels.csv", newline="") as f:
+        assert {(r["label"], r["class_name"]) for r in csv.DictReader(f)} == {("9", "Ankle boot")}
+    assert main(["interpolate", "--ckpt", str(run), "--rows", "1", "--steps", "2", "--class", "sneaker",
+                 "--out", str(tmp_path / "walk2.png")]) == 0
+    capsys.readouterr()
+    assert main(["sample", "--ckpt", str(run), "--class", "Sandals", "--out", str(tmp_path / "g3.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--class 'Sandals' is not a class of this GAN" in err and "Sandal, Shirt" in err and "\n" not in err
 
 
 def test_cli_resume_and_divergence_options_reach_the_run(tmp_path, capsys):

@@ -71,7 +71,8 @@ def _add_sample_commands(sub) -> None:
     where.add_argument("-o", "--out", help="grid PNG to write")
     where.add_argument("--out-dir", help="new folder: one PNG per sample, plus labels.csv for conditional models")
     p.add_argument("--n", type=int, default=64, help="number of samples")
-    p.add_argument("--class", dest="class_", type=int, metavar="K", help="sample only this class (conditional models)")
+    p.add_argument("--class", dest="class_", metavar="K",
+                   help="sample only this class, by number or name (conditional models)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (the same seed, the same images)")
     p.add_argument("--truncation", type=float, metavar="T",
                    help="GAN checkpoints: redraw latent entries beyond +-T (fidelity over variety; default: none)")
@@ -87,7 +88,8 @@ def _add_sample_commands(sub) -> None:
     p.add_argument("-o", "--out", required=True, help="grid PNG to write")
     p.add_argument("--rows", type=int, default=8, help="walks, one per row")
     p.add_argument("--steps", type=int, default=10, help="images per walk")
-    p.add_argument("--class", dest="class_", type=int, metavar="K", help="keep this class on every row (conditional models)")
+    p.add_argument("--class", dest="class_", metavar="K",
+                   help="keep this class, by number or name, on every row (conditional models)")
     p.add_argument("--seed", type=int, default=0, help="seed of the walks' end points")
     p.add_argument("--truncation", type=float, metavar="T",
                    help="redraw latent entries beyond +-T (fidelity over variety; default: none)")

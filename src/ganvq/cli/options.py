@@ -13,7 +13,7 @@ import argparse
 import math
 
 # others: at least 1; a VQGAN's start steps may be 0 (from the first step, the default), seeds from 0 (the default)
-INT_MINIMUM = {"--class": 0, "--seed": 0, "--subset-seed": 0, "--sample-every": 0, "--disc-start": 0,
+INT_MINIMUM = {"--seed": 0, "--subset-seed": 0, "--sample-every": 0, "--disc-start": 0,
                "--perceptual-start": 0, "--perceptual-ramp": 0}
 INT_MAXIMUM = {  # others: DEFAULT_INT_MAXIMUM
     "--n": 1_000_000, "--rows": 1_000, "--steps": 10**12, "--batch": 1_000_000, "--batch-size": 1_000_000,

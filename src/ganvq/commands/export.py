@@ -21,18 +21,37 @@ from ganvq.progress import progress
 SOURCE_FILE = "source.json"  # in an exported sample folder: the run and the data it was trained on
 
 
-def condition_labels(num_classes: int | None, n: int, class_: int | None, what: str = "model") -> torch.Tensor | None:
-    """All `class_`, else the classes in turn (0, 1, ..., K-1, 0, ...) so each gets an equal share;
-    None for an unconditional model."""
+def condition_labels(num_classes: int | None, n: int, class_: int | str | None, what: str = "model",
+                     names: tuple[str, ...] | None = None) -> torch.Tensor | None:
+    """All `class_` (a number, or one of the class `names` in any letter case), else the classes in turn
+    (0, 1, ..., K-1, 0, ...) so each gets an equal share; None for an unconditional model."""
     if not num_classes:
         if class_ is not None:
             raise GanvqError(f"this {what} was trained without labels, so it cannot sample a --class")
         return None
+    if isinstance(class_, str):
+        class_ = class_number(class_, num_classes, names, what)
     if class_ is not None:
         if not 0 <= class_ < num_classes:
             raise GanvqError(f"--class must lie in [0, {num_classes - 1}] for this {what}, got {class_}")
         return torch.full((n,), class_, dtype=torch.int64)
     return torch.arange(n) % num_classes
+
+
+def class_number(text: str, num_classes: int, names: tuple[str, ...] | None, what: str) -> int:
+    """The label a --class names: a whole number, else one of the class names (any letter case)."""
+    try:
+        return int(text.strip())
+    except ValueError:
+        pass
+    by_name = {name.lower(): i for i, name in enumerate(names or ())}
+    if text.strip().lower() in by_name:
+        return by_name[text.strip().lower()]
+    if not names:
+        raise GanvqError(f"--class {text!r}: this {what}'s classes have no names; give a number in "
+                         f"[0, {num_classes - 1}]")
+    raise GanvqError(f"--class {text!r} is not a class of this {what}; give a number in [0, {num_classes - 1}] "
+                     f"or a name: {', '.join(names)}")
 
 
 def check_targets(out: str | Path | None, out_dir: str | Path | None) -> None:

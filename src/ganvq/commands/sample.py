@@ -35,8 +35,8 @@ def latents(n: int, dim: int, generator: torch.Generator, truncation: float | No
         z[outside] = torch.randn(int(outside.sum()), generator=generator)
 
 
-def _labels_for(config, n: int, class_: int | None) -> torch.Tensor | None:
-    return condition_labels(config.model.num_classes, n, class_, "GAN")
+def _labels_for(config, n: int, class_: int | str | None) -> torch.Tensor | None:
+    return condition_labels(config.model.num_classes, n, class_, "GAN", config.class_names)
 
 
 @torch.no_grad()
@@ -57,7 +57,7 @@ def sample(
     ckpt: str | Path | Run,
     n: int,
     seed: int = 0,
-    class_: int | None = None,
+    class_: int | str | None = None,
     truncation: float | None = None,
     device: str = "auto",
     quiet: bool = True,
@@ -74,7 +74,7 @@ def _check_n(n: int) -> None:
         raise GanvqError(f"--n must be at least 1, got {n}")
 
 
-def _sample(G, config, n: int, seed: int, class_: int | None, truncation: float | None, quiet: bool = True):
+def _sample(G, config, n: int, seed: int, class_: int | str | None, truncation: float | None, quiet: bool = True):
     _check_n(n)
     gen = torch.Generator().manual_seed(seed)
     z = latents(n, config.model.z_dim, gen, truncation)
@@ -93,7 +93,7 @@ def write_samples(
     seed: int = 0,
     out: str | Path | None = None,
     out_dir: str | Path | None = None,
-    class_: int | None = None,
+    class_: int | str | None = None,
     truncation: float | None = None,
     device: str = "auto",
     temperature: float = 1.0,
@@ -136,7 +136,7 @@ def interpolate(
     rows: int = 8,
     steps: int = 10,
     seed: int = 0,
-    class_: int | None = None,
+    class_: int | str | None = None,
     truncation: float | None = None,
     device: str = "auto",
 ) -> dict:
@@ -154,7 +154,7 @@ def interpolation_grid(
     rows: int = 8,
     steps: int = 10,
     seed: int = 0,
-    class_: int | None = None,
+    class_: int | str | None = None,
     truncation: float | None = None,
     device: str = "auto",
 ) -> np.ndarray:
@@ -176,7 +176,7 @@ def sample_prior(
     ckpt: str | Path | Run,
     n: int = 64,
     seed: int = 0,
-    class_: int | None = None,
+    class_: int | str | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
@@ -209,7 +209,7 @@ def write_prior_samples(
     seed: int = 0,
     out: str | Path | None = None,
     out_dir: str | Path | None = None,
-    class_: int | None = None,
+    class_: int | str | None = None,
     temperature: float = 1.0,
     top_k: int | None = None,
     device: str = "cpu",
