@@ -150,7 +150,7 @@ def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path,
     assert main(["train", "gan", *tiny, "--sample-every", "0", "--out", str(tmp_path / "g")]) == 0
     err = capsys.readouterr().err
     assert "22 colour training images (at most 500): preset rgb-32-few" in err and "here at" not in err  # 2 held out
-    assert "fewer than the 1000 this recipe needs" in err  # as for the other RGB GAN presets
+    assert "1 step is fewer than the 1,000 this recipe needs" in err  # as for the other RGB GAN presets
     stored = json.loads((tmp_path / "g" / "config.json").read_text())
     assert (stored["model"]["image_size"], stored["model"]["channels"], stored["model"]["g_width"]) == (32, 3, 16)
     few = json.loads(json.dumps(dataclasses.asdict(gan_preset("few-100").gan)))

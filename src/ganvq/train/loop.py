@@ -309,8 +309,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
     elif main:
         _refuse_existing(out)
         if cfg.steps is not None and cfg.minutes is None and cfg.steps < cfg.learn_steps:
-            warn(f"{cfg.steps} steps are fewer than the {cfg.learn_steps} this recipe needs to learn anything: "
-                 "expect poor results")
+            steps = "1 step is" if cfg.steps == 1 else f"{cfg.steps:,} steps are"
+            warn(f"{steps} fewer than the {cfg.learn_steps:,} this recipe needs to learn anything: expect poor results")
     if main:
         out.mkdir(parents=True, exist_ok=True)
         trim_metrics(out, step)
