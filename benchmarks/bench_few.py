@@ -101,13 +101,28 @@ CONFIGS = {
     # the preset with an R1 penalty on D (Mescheder et al. 2018) at gamma 1: its spectral norm bounds D's gradient
     # norm near 1, so the penalty is up to about a quarter of the hinge loss D ends at
     "batch-32-lecam-1-r1-1": ("few-100", {"lecam_weight": 1.0, "r1_gamma": 1.0}, {}, {"batch_size": 32}),
+    # D's learning rate equal to G's (2e-4, not 4e-4), and D at half the width (8): a slower or smaller D, to overfit
+    # the 100 images later
+    "batch-32-lecam-1-lr-d-2e-4": ("few-100", {"lecam_weight": 1.0, "lr_d": 2e-4}, {}, {"batch_size": 32}),
+    "batch-32-lecam-1-d-width-8": ("few-100", {"lecam_weight": 1.0}, {"d_width": 8}, {"batch_size": 32}),
+    # G at twice the width (32; D stays at 16), and a class loss on D's projection at weight 0.3 (the dual projection
+    # GAN; GANOptions.class_loss)
+    "batch-32-lecam-1-g-width-32": ("few-100", {"lecam_weight": 1.0}, {"g_width": 32}, {"batch_size": 32}),
+    "batch-32-lecam-1-g-width-64": ("few-100", {"lecam_weight": 1.0}, {"g_width": 64}, {"batch_size": 32}),
+    "batch-32-no-augmentation-g-width-32": ("few-100", {"diffaugment": ""}, {"g_width": 32}, {"batch_size": 32}),
+    "batch-32-lecam-1-class-loss-0.3": ("few-100", {"lecam_weight": 1.0, "class_loss": 0.3}, {}, {"batch_size": 32}),
 }
 # each configuration's FID is set against its own counterpart without augmentation (others: `no-augmentation`)
 PLAIN = {"wide": "wide-no-augmentation", "batch-32": "batch-32-no-augmentation",
          "batch-32-lecam-1": "batch-32-no-augmentation", "batch-32-lecam-3": "batch-32-no-augmentation",
          "batch-16-lecam-1": "batch-16-no-augmentation",
          "batch-32-lecam-1-ema-0.9999": "batch-32-no-augmentation-ema-0.9999",
-         "batch-32-lecam-1-no-color": "batch-32-no-augmentation", "batch-32-lecam-1-r1-1": "batch-32-no-augmentation"}
+         "batch-32-lecam-1-no-color": "batch-32-no-augmentation", "batch-32-lecam-1-r1-1": "batch-32-no-augmentation",
+         "batch-32-lecam-1-lr-d-2e-4": "batch-32-no-augmentation",
+         "batch-32-lecam-1-d-width-8": "batch-32-no-augmentation",
+         "batch-32-lecam-1-g-width-32": "batch-32-no-augmentation-g-width-32",
+         "batch-32-lecam-1-g-width-64": "batch-32-no-augmentation",
+         "batch-32-lecam-1-class-loss-0.3": "batch-32-no-augmentation"}
 # the configuration that is the few-100 preset now (batch 32 and LeCam 1 since 2026-12-06; tests check that it is):
 # the bars are checked for it, or for `few-100` in a file measured before it
 PRESET_CONFIG = "batch-32-lecam-1"

@@ -132,7 +132,7 @@ def _image_sources(inputs: list[str], split: str, limit: int | None, shape: tupl
                 raise GanvqError(f"{p}: no {IMAGE_KINDS} images found (searched subfolders too)")
             prefix = f"{_label(p)}/" if several else ""
             entries = ((prefix + f.relative_to(p).with_suffix("").as_posix(), f) for f in files)
-        else:  # a dataset name, IDX folder or file, or .npz: its images are in memory anyway
+        else:  # a dataset name, IDX folder or file, .npz or .npy: its images are in memory anyway
             size, channels = (shape[1], shape[0]) if shape else (None, None)
             data = load_dataset(item, split if has_named_splits(p) else "all", size=size, channels=channels)
             prefix = f"{_label(p)}/" if several else ""
