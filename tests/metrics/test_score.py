@@ -39,6 +39,15 @@ def test_score_samples_rejects_float_images_and_tiny_sets():
         score_samples(torch.zeros(3, 1, 28, 28, dtype=torch.uint8))
 
 
+def test_a_reference_of_too_few_images_is_a_one_line_error(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("GANVQ_CACHE", str(tmp_path / "cache"))
+    np.savez(tmp_path / "few.npz", x_train=np.zeros((40, 28, 28), np.uint8), x_test=np.zeros((5, 28, 28), np.uint8))
+    with pytest.raises(GanvqError, match=r"scoring needs more than 5 reference images, and the reference, .*holds 5"):
+        score_samples(torch.zeros(20, 1, 28, 28, dtype=torch.uint8), str(tmp_path / "few.npz"), audit=False)
+
+
 def test_a_small_training_set_gets_the_fid_of_copying_it(fmnist_train):
     subset = fmnist_train[:50]
     copies = subset.repeat(20, 1, 1, 1)[:999]  # what a generator that copies its 50 training images would draw

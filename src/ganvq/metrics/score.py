@@ -123,6 +123,10 @@ def reference(real: str, split: str, shape: tuple[int, int, int], features: str 
 
     def compute() -> dict[str, torch.Tensor]:
         data = load_dataset(real, split, size=h, channels=c, limit=n, val_fraction=fraction)
+        if len(data) <= NEAREST_K:  # precision/recall's k-NN balls need k others per image
+            raise GanvqError(f"{real}: scoring needs more than {NEAREST_K} reference images, and the reference, "
+                             f"{describe_split(split, named, fraction)}, holds {len(data)}: give --real more "
+                             "images, or --real-split train to score against the training images")
         f, _ = extractor(data.images)
         mu, sigma = feature_stats(f)
         return {"features": f, "mu": mu, "sigma": sigma, "radii": knn_radii(f, NEAREST_K)}
