@@ -8,7 +8,9 @@ and each training seed, trains at equal CPU budgets:
 - `textbook`: `dcgan-textbook` (the pytorch/examples DCGAN, unconditional).
 Other configurations run on request (--configs; CONFIGS): `few-100` and `no-augmentation` (the preset until
 2026-12-06, DiffAugment alone at batch 64, and the same without it), LeCam, a larger shift, fmnist-best's widths,
-batch 32. One that changes the model or batch is set against its own run without augmentation (PLAIN).
+batch 32 and 16, and the levers screened on the preset since (EMA, colour transform, R1, D's learning rate, the
+widths of D and G, a class loss). One that changes the model or batch may be set against its own run without
+augmentation (PLAIN).
 The budget is CPU time, not wall time, so that runs on a shared machine get equal work: each configuration's
 CPU seconds per step are timed first (CALIBRATION_STEPS steps after a warm-up, time.process_time, one torch
 thread), the run trains FIRST_LEG of the budget at that rate, and is then resumed for the rest of the budget at
