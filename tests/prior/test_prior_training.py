@@ -53,7 +53,12 @@ def test_class_conditional_prior_trains_on_labels(tmp_path, tiny_prior_config):
                                  train=dataclasses.replace(tiny_prior_config.train, steps=2))
     train_prior(config, tmp_path, quiet=True)
     prior, _, config = load_prior(tmp_path)
-    assert prior.config.num_classes == 10
+    assert prior.config.num_classes == 10 and config.class_names[7] == "Sneaker"  # kept from the data
+    # so samples are asked for, and labelled, by name
+    assert main(["--quiet", "sample", "--ckpt", str(tmp_path), "--n", "2", "--class", "SNEAKER",
+                 "--out-dir", str(tmp_path / "s")]) == 0
+    assert (tmp_path / "s" / "labels.csv").read_text().splitlines()[1:] == ["00000.png,7,Sneaker",
+                                                                            "00001.png,7,Sneaker"]
 
 
 def test_load_prior_rejects_other_checkpoints(tiny_vqvae_run):

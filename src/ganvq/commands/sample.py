@@ -188,8 +188,8 @@ def sample_prior(
     reproducible from `seed` alone.
     """
     _check_n(n)
-    prior, vqvae, _ = load_prior(ckpt, device)
-    labels = condition_labels(prior.config.num_classes, n, class_, "prior")
+    prior, vqvae, config = load_prior(ckpt, device)
+    labels = condition_labels(prior.config.num_classes, n, class_, "prior", config.class_names)
     gen = torch.Generator().manual_seed(seed)
     codes, images = [], []
     with progress(n, "sample prior", unit="image", quiet=quiet) as bar:
@@ -220,7 +220,8 @@ def write_prior_samples(
     run = ckpt if isinstance(ckpt, Run) else open_run(ckpt, "prior")
     images, _, labels = sample_prior(run, n, seed, class_, temperature, top_k, device, quiet)
     return export_samples(images, labels, out, out_dir, grid_columns=10 if labels is not None and class_ is None else 8,
-                          source=source_record(run, seed), quiet=quiet)
+                          class_name=lambda label: _class_name(run.config, label), source=source_record(run, seed),
+                          quiet=quiet)
 
 
 def trained_on(run: Run) -> tuple[str, float | None] | None:

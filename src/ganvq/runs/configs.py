@@ -217,6 +217,7 @@ class PriorRunConfig:
     limit: int | None = None  # use only the first N training images
     val_fraction: float | None = None  # as a VQ-VAE's; None: the VQ-VAE's own when the data is its data
     class_conditional: bool = False  # one start token per class (needs labelled data)
+    class_names: tuple[str, ...] | None = None  # a class-conditional prior's, from the data; names samples' labels
     weight_decay: float = 0.01  # AdamW decoupled weight decay
 
     def __post_init__(self) -> None:

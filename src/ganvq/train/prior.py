@@ -55,8 +55,10 @@ class IndexStream:
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
 
-def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str) -> tuple[torch.Tensor, torch.Tensor | None, int | None]:
-    """Code maps (N, h, w) int64, labels (N,) or None and the class count of one split of the data."""
+def encode_split(vqvae: VQVAE, config: PriorRunConfig,
+                 split: str) -> tuple[torch.Tensor, torch.Tensor | None, int | None, tuple[str, ...] | None]:
+    """Code maps (N, h, w) int64, labels (N,) or None, the class count and the class names (or None) of one split of
+    the data."""
     m = vqvae.config
     # the validation split is only scored on its first eval_images maps, so only those are encoded
     limit = config.limit if split == "train" else (config.train.eval_images or None)
@@ -64,7 +66,7 @@ def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str) -> tuple[torc
                         val_fraction=config.val_fraction)
     if split == "train" and describe_skipped(data):
         warn(describe_skipped(data))
-    return vqvae.encode_images(data.images), data.labels, data.num_classes
+    return vqvae.encode_images(data.images), data.labels, data.num_classes, data.class_names
 
 
 class _NLL(torch.nn.Module):
@@ -95,7 +97,7 @@ class PriorTask:
             raise GanvqError("no dataset for the prior: give --data")
         config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
         self.vqvae = vqvae.cpu().eval()
-        codes, labels, num_classes = encode_split(self.vqvae, config, "train")
+        codes, labels, num_classes, names = encode_split(self.vqvae, config, "train")
         if config.class_conditional and labels is None:
             raise GanvqError(f"{config.data} has no labels, so the prior cannot be class-conditional")
         _, h, w = codes.shape
@@ -103,10 +105,11 @@ class PriorTask:
             config.model, codebook_size=vqvae.codebook_size, height=h, width=w,
             num_classes=(num_classes or 0) if config.class_conditional else 0,
         )
-        self.config = dataclasses.replace(config, model=model_cfg)
+        self.config = dataclasses.replace(config, model=model_cfg,
+                                          class_names=names if config.class_conditional else None)
         self.codes, self.labels = codes, labels if config.class_conditional else None
         try:
-            test_codes, test_labels, _ = encode_split(self.vqvae, self.config, "val")
+            test_codes, test_labels, _, _ = encode_split(self.vqvae, self.config, "val")
             self.test = (test_codes, test_labels if config.class_conditional else None)
         except GanvqError:
             self.test = None  # nothing held out (--val-fraction 0 on data without a test split)
