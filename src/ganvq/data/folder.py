@@ -26,7 +26,7 @@ class FolderImages(NamedTuple):
     labels: np.ndarray | None  # int64 (N,): index into `classes`; None without class subfolders
     classes: tuple[str, ...] | None  # sorted class subfolder names
     skipped: list[tuple[str, str]]  # (file relative to the folder, reason)
-    small: list[tuple[str, int, int]] = []  # (file, width, height) of the images read whose shorter side < size
+    small: list[tuple[str, int, int]]  # (file, width, height) of the images read whose shorter side < size
 
 
 def read_image_folder(

@@ -2,7 +2,7 @@
 they declare more than a limit, so a small hostile file cannot claim gigabytes of memory.
 
 - GANVQ_MAX_PIXELS (default 2^31, about 2.1 GB as uint8): pixel values (N x C x H x W) of one array read
-  from an IDX file (raw or gzip), an .npz member or an .npy of code maps.
+  from an IDX file (raw or gzip), an .npz member, or an .npy of images or code maps.
 - GANVQ_MAX_IMAGE_PIXELS (default 89,478,485, Pillow's own bomb limit): width x height of one image file.
 
 Set either environment variable to a larger whole number to read bigger inputs.
