@@ -185,13 +185,14 @@ def load_dataset(
     def keep(n: int, labels: np.ndarray | None) -> np.ndarray:
         return select(role, n, fraction, labels, str(path))
 
-    if path.is_dir() and _is_idx_folder(path):
-        images, labels = _read_idx_split(path, part)
-        class_names = KNOWN_DATASETS.get(name) if labels is not None else None
-    elif path.is_dir():
+    image_folder = path.is_dir() and not _is_idx_folder(path)  # read file by file, resized while reading
+    if image_folder:
         folder = read_image_folder(path, size or DEFAULT_FOLDER_SIZE, channels, on_bad, limit, keep, exclude)
         images, labels = folder.images, folder.labels
         class_names, skipped, small = folder.classes, tuple(folder.skipped), tuple(folder.small)
+    elif path.is_dir():  # a folder of IDX files
+        images, labels = _read_idx_split(path, part)
+        class_names = KNOWN_DATASETS.get(name) if labels is not None else None
     elif path.suffix.lower() == ".npz":
         images, labels = read_npz(path, part)
     elif path.suffix.lower() == ".npy":
@@ -204,7 +205,7 @@ def load_dataset(
     y = None if labels is None else torch.from_numpy(labels)
     # Counted before selecting and `limit`, so a quick run on a subset still builds a model for every class.
     num_classes = len(class_names) if class_names else num_classes_of(y)
-    if not (path.is_dir() and not _is_idx_folder(path)):  # a folder picked its files while reading
+    if not image_folder:  # a folder picked its files while reading
         picked = keep(len(images), labels)
         if limit is not None:
             picked = picked[:limit]
@@ -215,7 +216,7 @@ def load_dataset(
     x = torch.from_numpy(np.ascontiguousarray(images))
     if size is not None:
         check_values((len(x), x.shape[1], size, size), f"{path} resized to {size}x{size}")
-        if not (path.is_dir() and not _is_idx_folder(path)) and min(x.shape[2:]) < size:
+        if not image_folder and min(x.shape[2:]) < size:
             small = (("", int(x.shape[3]), int(x.shape[2])),)  # every image of an array: its shape, once
         x = resize_center_crop(x, size)
     x = convert_channels(x, channels)
