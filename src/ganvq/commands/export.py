@@ -40,13 +40,14 @@ def condition_labels(num_classes: int | None, n: int, class_: int | str | None, 
 
 def class_number(text: str, num_classes: int, names: tuple[str, ...] | None, what: str) -> int:
     """The label a --class names: a whole number, else one of the class names (any letter case)."""
+    key = text.strip()
     try:
-        return int(text.strip())
+        return int(key)
     except ValueError:
         pass
     by_name = {name.lower(): i for i, name in enumerate(names or ())}
-    if text.strip().lower() in by_name:
-        return by_name[text.strip().lower()]
+    if key.lower() in by_name:
+        return by_name[key.lower()]
     if not names:
         raise GanvqError(f"--class {text!r}: this {what}'s classes have no names; give a number in "
                          f"[0, {num_classes - 1}]")

@@ -119,8 +119,6 @@ def read_codes(codes: str) -> np.ndarray:
         if dtype.kind not in "iu":
             raise GanvqError(f"{codes} holds {dtype} values; code maps are integers")
 
-    if not Path(codes).exists():
-        raise GanvqError(f"codes file not found: {codes}")
     array = load_npy(codes, codes, integers)
     if array.dtype.kind == "u" and array.size and int(array.max()) > np.iinfo(np.int64).max:
         raise GanvqError(f"{codes}: code indices beyond int64")

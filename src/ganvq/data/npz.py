@@ -46,7 +46,7 @@ def load_npy(path: str | Path, source: str | None = None, check=None) -> np.ndar
     source = source or str(path)
     try:
         if not path.is_file():
-            raise GanvqError(f"file not found: {source}" if not path.exists() else f"{source}: not a regular file")
+            raise GanvqError(f"{source}: no such file" if not path.exists() else f"{source}: not a regular file")
         with open(path, "rb") as f:
             shape, dtype = check_npy(f, path.stat().st_size, source)
             if check is not None:
