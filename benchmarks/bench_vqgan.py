@@ -28,6 +28,11 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # step count making them the same run up to step 2,000 (a --minutes budget lets them drift apart before):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --steps 4400 --sizes 7x7 --seed S --inception-images 2000 \
         --only vqgan [--set disc_start=100000 --around 2000] --out benchmarks/results/vqgan-s4400[nod]-seedS.json
+    # results/vqgan-sweep/emb-14x14-seedS.json and d100-14x14-seedS.json (seeds 0 and 1, two invocations at once):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 14x14 --set perceptual_embedding=true --seed S \
+        --inception-images 2000 --tag embS- --out benchmarks/results/vqgan-sweep/emb-14x14-seedS.json
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 14x14 --set disc_start=100 --seed S \
+        --tag d100sS- --out benchmarks/results/vqgan-sweep/d100-14x14-seedS.json
 """
 
 from __future__ import annotations

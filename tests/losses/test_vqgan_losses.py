@@ -80,6 +80,19 @@ def test_cnn_perceptual_loss_is_zero_for_identical_images_and_grows_with_distort
     assert not any(p.requires_grad for p in loss.parameters()) and not loss.train().training  # a fixed network
 
 
+def test_the_embedding_tap_adds_the_distance_between_the_fid_features(images):
+    from ganvq.losses.vqgan import _unit_channels
+    from ganvq.metrics.features import load_cnn
+
+    plain, with_embedding = cnn_perceptual_loss(), cnn_perceptual_loss(embedding=True)
+    assert torch.equal(with_embedding(images, images.clone()), torch.zeros(len(images)))
+    shifted = (images + 0.2).clamp(-1, 1)
+    cnn = load_cnn().eval()
+    f, g = (_unit_channels(cnn(t)[0]) for t in (images, shifted))  # the 128-d features FID is computed on
+    expected = plain(images, shifted) + (f - g).pow(2).sum(1)
+    assert torch.allclose(with_embedding(images, shifted), expected, rtol=1e-4, atol=1e-6)
+
+
 def test_perceptual_loss_passes_gradients_to_the_reconstruction(images):
     x_hat = (images + 0.1).clamp(-1, 1).requires_grad_(True)
     cnn_perceptual_loss()(images, x_hat).sum().backward()

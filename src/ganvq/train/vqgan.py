@@ -27,10 +27,15 @@ from ganvq.train import distributed, loop
 from ganvq.train.vqvae import VQVAETask
 
 
-def cnn_perceptual_loss() -> PerceptualLoss:
-    """The shipped Fashion-MNIST CNN's conv blocks as a perceptual loss, tapped at 28, 14 and 7 px."""
-    body = load_cnn().body  # block, block, pool, block, block, pool, block, pool, flatten
-    return PerceptualLoss([body[0:2], body[2:5], body[5:7]])
+def cnn_perceptual_loss(embedding: bool = False) -> PerceptualLoss:
+    """The shipped Fashion-MNIST CNN's conv blocks as a perceptual loss, tapped at 28, 14 and 7 px; with
+    `embedding`, also at its 128-d hidden layer, the features the evaluation suite's FID is computed on."""
+    cnn = load_cnn()
+    body = cnn.body  # block, block, pool, block, block, pool, block, pool, flatten
+    stages = [body[0:2], body[2:5], body[5:7]]
+    if embedding:  # (B, 128) as (B, 128, 1, 1): one position whose channel vector is the embedding
+        stages.append(torch.nn.Sequential(body[7:], cnn.hidden, torch.nn.Unflatten(1, (-1, 1, 1))))
+    return PerceptualLoss(stages)
 
 
 class VQGANTask(VQVAETask):
@@ -50,7 +55,9 @@ class VQGANTask(VQVAETask):
                                                betas=(g.beta1, g.beta2))
         self.ddp_disc = distributed.wrap(self.disc)
         self.scaler_d = grad_scaler(self.device, self.config.train.precision)
-        self.perceptual = cnn_perceptual_loss().to(self.device) if self.perceptual_kind == "cnn" else None
+        self.perceptual = None
+        if self.perceptual_kind == "cnn":
+            self.perceptual = cnn_perceptual_loss(g.perceptual_embedding).to(self.device)
         self.last_layer = self.model.decoder.net[-1].weight  # where the adaptive weight balances the terms
 
     def modules(self):
