@@ -1,6 +1,7 @@
 """VQGAN runs: the discriminator's delayed start, exact resumption, and a run every VQ-VAE command takes."""
 
 import dataclasses
+import re
 
 import pytest
 import torch
@@ -167,6 +168,20 @@ def test_train_vqgan_says_when_its_discriminator_joins(tmp_path, capsys):
     assert main(["--quiet", "train", "vqgan", "--out", str(tmp_path / "quiet"), "--steps", "1", "--limit", "32",
                  "--disc-start", "1500"]) == 0
     assert "discriminator joins" not in capsys.readouterr().err
+
+
+def test_a_minutes_budget_too_short_for_the_discriminator_is_told_once(tmp_path, tiny_vqgan_config, capsys):
+    cfg = tiny_vqgan_config
+    late = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=None, minutes=0.08, log_every=10**6),
+                               vqgan=dataclasses.replace(cfg.vqgan, disc_start=10**6))
+    train_vqgan(late, tmp_path / "late")  # not quiet: the line is for the user
+    err = capsys.readouterr().err
+    assert err.count("will not join and the run trains no GAN term") == 1
+    assert re.search(r"0\.08 minute\(s\) make about [\d,]+ steps here, so the discriminator \(from step 1,000,000,", err)
+    task = VQGANTask(late)
+    assert task.budget_note(10**6) is not None and task.budget_note(10**6 + 1) is None  # joins at its last step
+    no_gan = VQGANTask(dataclasses.replace(late, vqgan=dataclasses.replace(late.vqgan, disc_weight=0)))
+    assert no_gan.budget_note(10) is None  # no GAN term was asked for
 
 
 def test_a_decoder_only_perceptual_term_leaves_the_encoders_first_step_as_without_it(tiny_vqgan_config):

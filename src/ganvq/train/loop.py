@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import math
 import signal
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -62,7 +63,8 @@ class TrainingDiverged(GanvqError):
 class Task(Protocol):
     kind: str  # "vqvae", "gan", "prior": stored in the checkpoint
     # a task may also set `command`, its `ganvq train` subcommand where that is not `kind` (a VQGAN: "vqgan"):
-    # the progress label and the resume hints name it
+    # the progress label and the resume hints name it; and `budget_note(steps) -> str | None`, a line for the user
+    # once a --minutes budget has been turned into a step count (a VQGAN: whether its discriminator will join)
 
     def modules(self) -> dict[str, nn.Module]: ...
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
@@ -344,6 +346,9 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
                 warn(f"{cfg.minutes:g} minute(s) give about {new_total} steps on this machine ({per_step:.2f} s/step), "
                      f"and this recipe needs about {cfg.learn_steps} to learn anything "
                      f"(~{cfg.learn_steps * per_step / 60:.0f} minutes here): expect poor results; give more --minutes")
+            note = getattr(task, "budget_note", None)
+            if not fitted and not quiet and note is not None and (line := note(new_total)):
+                print(f"ganvq: {line}", file=sys.stderr)
             fitted, calib_from = True, (step, elapsed())
             if procs.enabled:
                 proposed = new_total

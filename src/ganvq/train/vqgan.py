@@ -77,6 +77,16 @@ class VQGANTask(VQVAETask):
         if "scaler_d" in state and self.scaler_d.is_enabled():
             self.scaler_d.load_state_dict(state["scaler_d"])
 
+    def budget_note(self, steps: int) -> str | None:
+        """Once a --minutes budget is a step count: a line when the discriminator will not join within it (a --steps
+        limit at or below --disc-start was already told at the start)."""
+        g, limit = self.config.vqgan, self.config.train.steps
+        if g.disc_weight > 0 and steps <= g.disc_start and (limit is None or limit > g.disc_start):
+            return (f"{self.config.train.minutes:g} minute(s) make about {steps:,} steps here, so the discriminator "
+                    f"(from step {g.disc_start:,}, --disc-start) will not join and the run trains no GAN term; give "
+                    "more --minutes or a lower --disc-start for one")
+        return None
+
     def _perceptual(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
         n = self.config.vqgan.perceptual_images or len(x)
         x, x_hat = x[:n], x_hat[:n]  # the first images of the batch: a uniform sample, as batches are shuffled
