@@ -184,6 +184,29 @@ def test_a_minutes_budget_too_short_for_the_discriminator_is_told_once(tmp_path,
     assert no_gan.budget_note(10) is None  # no GAN term was asked for
 
 
+@pytest.mark.parametrize("pixel_loss", ["mse", "l1"])
+def test_the_pixel_term_is_the_chosen_loss(tiny_vqgan_config, pixel_loss):
+    import copy
+
+    options = dataclasses.replace(tiny_vqgan_config.vqgan, pixel_loss=pixel_loss, perceptual_weight=0,
+                                  disc_start=10**6)
+    task = VQGANTask(dataclasses.replace(tiny_vqgan_config, vqgan=options))
+    x = task._next_images()
+    task._next_images = lambda: x  # the step's batch, known here
+    with torch.no_grad():
+        out = copy.deepcopy(task.model)(x)
+    error = out.x_hat - x
+    pixel = error.pow(2).mean() if pixel_loss == "mse" else error.abs().mean()
+    metrics = task.train_step(0)
+    assert metrics["train/loss"] == pytest.approx(float(pixel + out.vq_loss), rel=1e-5)
+    assert metrics["train/rec_loss"] == pytest.approx(float(error.pow(2).mean()), rel=1e-5)  # the MSE, logged as ever
+
+
+def test_an_unknown_pixel_loss_is_refused():
+    with pytest.raises(GanvqError, match="unknown pixel loss 'l2'; choose from mse, l1"):
+        VQGANOptions(pixel_loss="l2")
+
+
 def test_a_decoder_only_perceptual_term_leaves_the_encoders_first_step_as_without_it(tiny_vqgan_config):
     def first_step(**options):
         config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(

@@ -150,7 +150,7 @@ def _train_vqvae(args) -> dict:
 
 
 def _add_train_vqgan(sub) -> None:
-    from ganvq.runs.vqgan import PERCEPTUAL, VQGAN_LOSSES
+    from ganvq.runs.vqgan import PERCEPTUAL, PIXEL_LOSSES, VQGAN_LOSSES
 
     p = sub.add_parser("vqgan", help="train a VQGAN: a VQ-VAE with a patch discriminator and a perceptual loss",
                        description="Train a VQGAN (Esser et al. 2021): a VQ-VAE whose decoder also learns against a "
@@ -171,6 +171,8 @@ def _add_train_vqgan(sub) -> None:
                         "extractor, so its FIDs flatter the VQGAN: check them on --features inception); features: "
                         "the discriminator's (feature matching, for RGB); auto (default): cnn where it applies")
     p.add_argument("--perceptual-weight", type=float, help="weight of the perceptual term (default: the preset's)")
+    p.add_argument("--pixel-loss", choices=PIXEL_LOSSES,
+                   help="the pixel term: mse (default, as a VQ-VAE) or l1 (as taming-transformers' VQGAN)")
     p.add_argument("--perceptual-start", type=int,
                    help="steps before the perceptual term joins the loss (default: the preset's, 0: from the start)")
     p.add_argument("--perceptual-ramp", type=int,
@@ -187,6 +189,7 @@ def build_vqgan_config(args) -> VQVAERunConfig:
 
     vqgan = {"loss": args.gan_loss, "disc_weight": args.disc_weight, "disc_start": args.disc_start,
              "adaptive": args.adaptive, "perceptual": args.perceptual, "perceptual_weight": args.perceptual_weight,
+             "pixel_loss": args.pixel_loss,
              "perceptual_start": args.perceptual_start, "perceptual_ramp": args.perceptual_ramp, "lr_d": args.lr_d}
     model = {"image_size": args.image_size, "vq": {"codebook_size": args.codebook_size}}
     return build_run_config("vqgan", args.preset, args.config,

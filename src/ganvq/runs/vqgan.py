@@ -11,6 +11,7 @@ from ganvq.models.vqvae import VQVAEConfig
 
 VQGAN_LOSSES = ("hinge", "non-saturating")
 PERCEPTUAL = ("auto", "cnn", "features", "none")
+PIXEL_LOSSES = ("mse", "l1")
 
 
 @dataclass(frozen=True)
@@ -26,7 +27,10 @@ class VQGANOptions:
     # "cnn": distances between the shipped Fashion-MNIST CNN's features (1-channel 28 px only); "features": the
     # discriminator's own features (feature matching; no network is downloaded); "auto": cnn where it applies
     perceptual: str = "auto"
-    perceptual_weight: float = 1.0  # weight of the perceptual term beside the pixel MSE
+    perceptual_weight: float = 1.0  # weight of the perceptual term beside the pixel loss
+    # the pixel term: "mse" (a plain VQ-VAE's) or "l1" (taming-transformers' |x - x_hat|, whose gradient does not
+    # shrink with the error, so small errors keep being corrected: sharper, at some PSNR)
+    pixel_loss: str = "mse"
     # steps before the perceptual term joins the loss (taming-transformers: 0, from the first step); until then the
     # VQ-VAE learns on the pixel loss alone, as a plain VQ-VAE does
     perceptual_start: int = 0
@@ -53,6 +57,8 @@ class VQGANOptions:
     def __post_init__(self) -> None:
         if self.loss not in VQGAN_LOSSES:
             raise GanvqError(f"unknown VQGAN loss {self.loss!r}; choose from {', '.join(VQGAN_LOSSES)}")
+        if self.pixel_loss not in PIXEL_LOSSES:
+            raise GanvqError(f"unknown pixel loss {self.pixel_loss!r}; choose from {', '.join(PIXEL_LOSSES)}")
         if self.perceptual not in PERCEPTUAL:
             raise GanvqError(f"unknown perceptual loss {self.perceptual!r}; choose from {', '.join(PERCEPTUAL)}")
         for name in ("disc_weight", "perceptual_weight", "delta", "max_adaptive"):

@@ -118,7 +118,8 @@ class VQGANTask(VQVAETask):
             perceptual = (self._perceptual(x, x_hat_p) if p_on
                           else out.rec_loss.new_zeros((), dtype=torch.float32))  # not computed: a cheaper step
             p_weight = ramped_weight(g.perceptual_weight, step, g.perceptual_start, g.perceptual_ramp)
-            nll = out.rec_loss + p_weight * perceptual  # the reconstruction side of eq. 7
+            pixel = out.rec_loss if g.pixel_loss == "mse" else (out.x_hat.float() - x.float()).abs().mean()
+            nll = pixel + p_weight * perceptual  # the reconstruction side of eq. 7
             g_loss = generator_loss(g.loss, self.disc(out.x_hat)) if gan_on else nll.new_zeros(())
         weight = torch.zeros(())
         if gan_on:
