@@ -206,6 +206,9 @@ def test_the_pixel_term_is_the_chosen_loss(tiny_vqgan_config, pixel_loss):
 def test_an_unknown_pixel_loss_is_refused():
     with pytest.raises(GanvqError, match="unknown pixel loss 'l2'; choose from mse, l1"):
         VQGANOptions(pixel_loss="l2")
+    rgb = VQVAEConfig(channels=3, image_size=32)
+    with pytest.raises(GanvqError, match="perceptual_embedding .* needs the cnn perceptual term"):
+        VQGANOptions(perceptual_embedding=True).perceptual_kind(rgb)  # RGB: feature matching, no CNN to tap
 
 
 def test_a_decoder_only_perceptual_term_leaves_the_encoders_first_step_as_without_it(tiny_vqgan_config):

@@ -87,6 +87,8 @@ class VQGANOptions:
         if self.perceptual == "cnn" and not fits_cnn:
             raise GanvqError("--perceptual cnn needs 1-channel 28 px images (the shipped Fashion-MNIST CNN's); "
                              "use features (the discriminator's) or none")
-        if self.perceptual == "auto":
-            return "cnn" if fits_cnn else "features"
-        return self.perceptual
+        kind = ("cnn" if fits_cnn else "features") if self.perceptual == "auto" else self.perceptual
+        if self.perceptual_embedding and kind != "cnn":
+            raise GanvqError("vqgan.perceptual_embedding compares the shipped Fashion-MNIST CNN's embedding, so it "
+                             "needs the cnn perceptual term (1-channel 28 px images)")
+        return kind
