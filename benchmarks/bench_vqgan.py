@@ -33,6 +33,9 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
         --inception-images 2000 --tag embS- --out benchmarks/results/vqgan-sweep/emb-14x14-seedS.json
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 14x14 --set disc_start=100 --seed S \
         --tag d100sS- --out benchmarks/results/vqgan-sweep/d100-14x14-seedS.json
+    # results/vqgan-sweep/l1-14x14-seedS.json (and l1-pw05-…, with --set perceptual_weight=0.05 too):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 14x14 --set pixel_loss=l1 --seed S \
+        --tag l1p01sS- --out benchmarks/results/vqgan-sweep/l1-14x14-seedS.json
 """
 
 from __future__ import annotations
