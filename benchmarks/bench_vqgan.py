@@ -36,6 +36,9 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # results/vqgan-sweep/l1-14x14-seedS.json (and l1-pw05-…, with --set perceptual_weight=0.05 too):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 14x14 --set pixel_loss=l1 --seed S \
         --tag l1p01sS- --out benchmarks/results/vqgan-sweep/l1-14x14-seedS.json
+    # results/vqgan-sweep/preset-p14-amd-seedS.json: the 14x14 preset as shipped, on the same CPU as those screens:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 14x14 --seed S --tag presetsS- \
+        --out benchmarks/results/vqgan-sweep/preset-p14-amd-seedS.json
 """
 
 from __future__ import annotations
