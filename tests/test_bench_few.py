@@ -94,6 +94,7 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path, benchmark_mo
     for row in doc["results"]:
         assert row["first_leg_steps"] == 2 and row["generator_steps"] == 4  # the second leg resumed the first
         assert row["fid"] > 0 and row["memorization"]["training_images"] == 20
+        assert row["memorization_shifted"]["shift_pixels"] == 2 and row["memorization_shifted"]["median_ratio"] > 0
         assert row["load_average_before"] and row["machine"]["cpu"]
         assert (row["utility"] is None) == (row["config"] == "textbook")
     assert (tmp_path / "few_real-20.png").is_file()
@@ -124,3 +125,17 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path, benchmark_mo
     assert none["agreement"] == 1.0 and none["library"] == 20
     for f in row["filters"].values():
         assert 0 <= f["agreement"] <= 1 and f["library"] <= 20 and 0 <= f["accuracy"] <= 1
+
+
+def test_the_shift_aware_audit_calls_shifted_copies_copies_and_test_images_new(benchmark_module):
+    import torch
+
+    bench = benchmark_module("bench_few")
+    g = torch.Generator().manual_seed(0)
+    train = torch.randint(0, 256, (10, 1, 12, 12), generator=g, dtype=torch.uint8)
+    test = torch.randint(0, 256, (50, 1, 12, 12), generator=g, dtype=torch.uint8)
+    moved = train.roll(1, dims=3)  # each image one pixel to the right: far in plain pixel distance
+    moved[..., 0] = train[..., 0]  # the uncovered column repeats the edge, as the audit's shifts fill it
+    audit = bench.shift_aware_audit(moved, train, test)
+    assert audit["median_ratio"] < 0.01 and audit["closer_than_every_test_fraction"] == 1.0  # 0 but for rounding
+    assert 0.95 < bench.shift_aware_audit(test[:25], train, test[25:])["median_ratio"] < 1.05  # new images: as far

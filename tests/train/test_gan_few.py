@@ -174,3 +174,37 @@ def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path,
     assert default_gan_preset(many, 3, 48) == "rgb-32" and default_gan_preset(SMALL_DATA_IMAGES, 3, 64) == "rgb-32-few"
     assert default_vqvae_preset(1, 64) == "fmnist-7x7" and default_vqvae_preset(3, 64) == "rgb-64"
     assert default_gan_preset(100) == "few-100" and default_gan_preset(many) == "fmnist-best"
+
+
+def test_real_shift_moves_only_the_real_images_d_sees_by_whole_pixels_within_its_bound(tiny_gan_config):
+    config = _subset(tiny_gan_config)
+    config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, diffaugment="", real_shift=1 / 14))
+    task = GANTask(config)
+    seen_by_d, made_by_g = [], []
+    task.D.register_forward_pre_hook(lambda m, args: seen_by_d.append(args[0].detach().clone()))
+    task.G.register_forward_hook(lambda m, args, out: made_by_g.append(out.detach().float().clone()))
+    state = task.batches.state_dict()
+    task._d_step()
+    task.batches.load_state_dict(state)
+    real, _ = task.batches.next_batch()
+    real_seen, fake_seen = seen_by_d[0].split([len(real), len(seen_by_d[0]) - len(real)])
+    assert torch.equal(fake_seen, made_by_g[0])  # G's images reach D as they are
+    assert not torch.equal(real_seen, real)
+    for image, seen in zip(real, real_seen):  # each real image D sees is that image moved by at most 2 pixels
+        padded = torch.nn.functional.pad(image[None], (2, 2, 2, 2), mode="replicate")[0]
+        assert any(torch.equal(seen, padded[:, 2 + dy:30 + dy, 2 + dx:30 + dx])
+                   for dy in range(-2, 3) for dx in range(-2, 3))
+    task._g_step()  # and G's own step feeds D its images unshifted
+    assert torch.equal(seen_by_d[1], made_by_g[1])
+
+
+def test_real_shift_must_lie_in_0_half():
+    import pytest
+
+    from ganvq.errors import GanvqError
+    from ganvq.runs import GANOptions
+
+    assert GANOptions(real_shift=0.5).real_shift == 0.5
+    for bad in (-0.1, 0.6):
+        with pytest.raises(GanvqError, match="--real-shift must lie in"):
+            GANOptions(real_shift=bad)

@@ -295,6 +295,9 @@ def _add_train_gan(sub) -> None:
                    help="largest DiffAugment translation as a fraction of the image size (default 0.125)")
     p.add_argument("--diffaugment-fill", choices=TRANSLATION_FILLS,
                    help="what a DiffAugment translation uncovers: zeros (mid-grey; the default), black (-1) or the edge pixels")
+    p.add_argument("--real-shift", type=float, metavar="F",
+                   help="shift each training image D sees by up to F of the image size (edge fill): classic "
+                        "augmentation, which G learns to reproduce (default 0: off)")
     p.add_argument("--conditional", action=argparse.BooleanOptionalAction, default=None,
                    help="class-conditional training when the data has labels (preset default: on)")
     p.add_argument("--on-diverge", choices=["stop", "rollback"], help="on NaN/inf: stop, or roll back and halve the lr")
@@ -335,7 +338,7 @@ def build_gan_config(args) -> GANRunConfig:
            "ema_power": args.ema_power, "r1_gamma": args.r1_gamma, "diffaugment": args.diffaugment,
            "diffaugment_p": args.diffaugment_p,
            "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
-           "diffaugment_fill": args.diffaugment_fill, "conditional": args.conditional,
+           "diffaugment_fill": args.diffaugment_fill, "real_shift": args.real_shift, "conditional": args.conditional,
            "on_diverge": args.on_diverge, "sample_every": args.sample_every, "class_loss": args.class_loss,
            "lecam_weight": args.lecam}
     model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm,

@@ -121,6 +121,10 @@ class GANOptions:
     diffaugment_target: float = 0.0
     diffaugment_shift: float = 0.125  # translation: the largest shift, as a fraction of the image size
     diffaugment_fill: str = "zeros"  # translation: what a shift uncovers, "zeros" (mid-grey), "black" or "edge" pixels
+    # Classic augmentation of the training images: each real image D sees is shifted by up to this fraction of the
+    # size (edge pixels fill), drawn afresh each time; 0: off. Unlike DiffAugment it leaks by design: G learns to
+    # make the shifted images too, as StyleGAN's --mirror teaches it mirrored ones
+    real_shift: float = 0.0
     conditional: bool = True  # train class-conditionally when the data has labels
     # Weight of a class loss on a conditional run (0: off): D's projection scores every class, <embed(k), phi(x)>,
     # and cross-entropy teaches D to name real images' classes and G to make fakes D names as their label (the
@@ -156,6 +160,8 @@ class GANOptions:
         check_policy(self.diffaugment)
         check_probability(self.diffaugment_p)
         check_translation(self.diffaugment_shift, self.diffaugment_fill)
+        if not 0 <= self.real_shift <= 0.5:
+            raise GanvqError(f"--real-shift must lie in [0, 0.5] of the image size, got {self.real_shift}")
         if not 0 <= self.diffaugment_target < 1:
             raise GanvqError(f"--diffaugment-target must lie in [0, 1) (0: a fixed p), got {self.diffaugment_target}")
         if self.diffaugment_target and not self.diffaugment:

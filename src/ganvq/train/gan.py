@@ -29,7 +29,7 @@ from ganvq.data import (
     held_out_fraction,
     load_dataset,
 )
-from ganvq.data.augment import diff_augment
+from ganvq.data.augment import diff_augment, rand_translation
 from ganvq.device import autocast, grad_scaler, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.images import save_grid, to_float
@@ -271,6 +271,13 @@ class GANTask:
         return distributed.shard(diff_augment(x_all, g.diffaugment, self.aug_p, g.diffaugment_shift,
                                               g.diffaugment_fill))
 
+    def _shift_real(self, x: torch.Tensor) -> torch.Tensor:
+        """gan.real_shift's classic augmentation of real images; under torchrun drawn for the global batch too."""
+        shift = self.config.gan.real_shift
+        if not shift:
+            return x
+        return distributed.shard(rand_translation(distributed.unshard(x), shift, "edge"))
+
     def _adapt_p(self, logits_real: torch.Tensor) -> None:
         """Adaptive DiffAugment: gather sign(D(real)); every ADA_INTERVAL D steps move p toward the target."""
         ada = self._ada
@@ -325,7 +332,7 @@ class GANTask:
         """One discriminator update; None (and no update) when its loss is not finite or explodes."""
         cfg, g = self.config, self.config.gan
         x, y = self.batches.next_batch()
-        x = x.to(self.device, memory_format=MEMORY_FORMAT)
+        x = self._shift_real(x.to(self.device, memory_format=MEMORY_FORMAT))
         y = None if y is None else y.to(self.device)
         z, y_fake = self._latents(len(x) * distributed.current().world)
         with torch.no_grad(), autocast(self.device, cfg.train.precision):
@@ -377,7 +384,7 @@ class GANTask:
         if len(idx) == 0 and not separate:  # no image drawn: the noise step still happens, and is accounted for
             self.private.step()
             return {}
-        x = to_float(images[idx]).to(self.device, memory_format=MEMORY_FORMAT)
+        x = self._shift_real(to_float(images[idx]).to(self.device, memory_format=MEMORY_FORMAT))
         y = None if labels is None else labels[idx].to(self.device)
         z, y_fake = self._latents(self.private.expected_batch if separate else len(x))
         with torch.no_grad(), autocast(self.device, cfg.train.precision):
