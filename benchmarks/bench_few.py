@@ -39,8 +39,8 @@ another) and recomputes the summary and the bars; it trains nothing.
 
 --references scores two yardsticks with the same suite and adds them to the JSON (training nothing): each subset
 repeated to --samples images (what a generator that copies its N training images exactly would score; the audit
-is skipped, its distances being 0), and --samples training images outside every subset (a generator as varied as
-the data itself). A GAN's FID on N images is read against the first.
+is skipped, its distances being 0), those copies each moved by up to 1, 2 and 3 pixels (edge fill), and --samples
+training images outside every subset (a generator as varied as the data itself). A GAN's FID on N images is read against the first.
 
     python benchmarks/bench_few.py --references            # about a minute per size on one thread
 """
@@ -67,6 +67,7 @@ CALIBRATION_STEPS = 20  # timed steps (after WARMUP_STEPS) that fix a configurat
 WARMUP_STEPS = 3
 FIRST_LEG = 0.8  # share of the budget trained at the calibrated rate; the rest follows the rate measured there
 SAMPLE_SEED = 0
+SHIFTED_COPY_PIXELS = (1, 2, 3)  # --references: the copies also moved by up to this many pixels
 # name -> (preset, GANOptions changes[, GANConfig changes[, training changes]]). A configuration on few-100 starts
 # from FEW_BASE, the preset as first measured (DiffAugment alone at batch 64), so that its rows keep their meaning
 # when the preset moves; the configuration `train gan` uses now is PRESET_CONFIG.
@@ -297,6 +298,7 @@ def references(sizes: list[int], subset_seed: int, samples: int, test_limit: int
     import numpy as np
 
     from ganvq.data import load_dataset
+    from ganvq.data.augment import rand_translation
     from ganvq.data.splits import balanced_subset
     from ganvq.metrics.score import repeat_to, score_samples
 
@@ -315,6 +317,14 @@ def references(sizes: list[int], subset_seed: int, samples: int, test_limit: int
         out["subsets"].append({"train_images": size, "subset_seed": subset_seed, "repeats": -(-samples // size),
                                **scores(copies)})
         print(json.dumps({"copies_of": size, "fid": out["subsets"][-1]["fid"]}), flush=True)
+        # the copies each moved by up to 1, 2, 3 pixels (edge fill, as gan.real_shift moves the real images)
+        shifted = []
+        for pixels in SHIFTED_COPY_PIXELS:
+            torch.manual_seed(SAMPLE_SEED)
+            moved = rand_translation(copies.float(), pixels / copies.shape[-1], "edge").to(torch.uint8)
+            shifted.append({"pixels": pixels, "fill": "edge", **scores(moved)})
+            print(json.dumps({"copies_of": size, "shifted_pixels": pixels, "fid": shifted[-1]["fid"]}), flush=True)
+        out["subsets"][-1]["shifted_copies"] = shifted
     rest = np.flatnonzero(~used)
     other = np.sort(np.random.default_rng(SAMPLE_SEED).choice(rest, size=min(samples, len(rest)), replace=False))
     out["other_training_images"] = {"images": len(other), "draw_seed": SAMPLE_SEED,

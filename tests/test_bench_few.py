@@ -107,6 +107,8 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path, benchmark_mo
     refs = json.loads(out.read_text())["references"]
     (copies,) = refs["subsets"]
     assert copies["train_images"] == 20 and copies["repeats"] == 5 and copies["fid"] > 0 and refs["samples"] == 100
+    assert [c["pixels"] for c in copies["shifted_copies"]] == [1, 2, 3]
+    assert all(c["fid"] > 0 and c["fid"] != copies["fid"] for c in copies["shifted_copies"])
     assert refs["other_training_images"]["images"] == 100 and refs["other_training_images"]["fid"] > 0
     subprocess.run([sys.executable, str(BENCH), "--quick", "--combine", str(out), "--out", str(out)],
                    check=True, capture_output=True, timeout=600)

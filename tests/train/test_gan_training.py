@@ -43,7 +43,8 @@ def _full_and_resumed(config: GANRunConfig, tmp_path, crash_after_checkpoint):
 
 
 def test_resume_from_a_periodic_checkpoint_equals_an_uninterrupted_run(tmp_path, tiny_gan_config, crash_after_checkpoint):
-    config = _with(tiny_gan_config, n_d=2, r1_gamma=1.0)  # every moving part: DiffAugment, R1, EMA, labels
+    config = _with(tiny_gan_config, n_d=2, r1_gamma=1.0, real_shift=0.1)  # every moving part: DiffAugment, R1, EMA,
+    # labels, the real images' shift
     full, crashed = _full_and_resumed(config, tmp_path, crash_after_checkpoint)
     a, b = _weights(full), _weights(crashed)
     assert a.keys() == b.keys() and any(k.startswith("G_ema.") for k in a)
