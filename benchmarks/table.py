@@ -488,12 +488,17 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
                            f"FID {r['fid']:.2f} (precision {r['precision']:.3f}, coverage {r['coverage']:.3f})"
                            for r in refs["subsets"])
         other = refs["other_training_images"]
+        moved = "; ".join(f"the {r['train_images']:,} images' copies moved by up to "
+                          + ", ".join(f"{c['pixels']} pixel{'s' * (c['pixels'] > 1)} FID {c['fid']:.2f} (precision "
+                                      f"{c['precision']:.3f})" for c in r["shifted_copies"])
+                          for r in refs["subsets"] if r.get("shifted_copies"))
+        moved = f" The same copies, each moved at random (edge pixels fill): {moved}." if moved else ""
         lines += ["", f"Yardsticks (`--references`, {refs['samples']:,} images each, scored alike on CPU "
                       f"{refs['machine']['cpu']}): a generator that copies its training set exactly, {copies}; its "
                       "recall is 0 by construction (each image's k-th nearest neighbour is one of its own copies, so "
-                      f"the k-NN radius is 0). {other['images']:,} training images outside every subset, a generator "
-                      f"as varied as the data: FID {other['fid']:.2f}, precision {other['precision']:.3f}, recall "
-                      f"{other['recall']:.3f}."]
+                      f"the k-NN radius is 0).{moved} {other['images']:,} training images outside every subset, a "
+                      f"generator as varied as the data: FID {other['fid']:.2f}, precision {other['precision']:.3f}, "
+                      f"recall {other['recall']:.3f}."]
     return "\n".join(lines)
 
 
