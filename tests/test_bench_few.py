@@ -128,6 +128,16 @@ def test_quick_mode_trains_scores_and_writes_every_column(tmp_path, benchmark_mo
     for f in row["filters"].values():
         assert 0 <= f["agreement"] <= 1 and f["library"] <= 20 and 0 <= f["accuracy"] <= 1
 
+    # and so does the truncation benchmark: one score per truncation, the plain prior's being bench_few's samples
+    truncated = tmp_path / "few_truncation.json"
+    subprocess.run([sys.executable, str(BENCH.with_name("bench_few_truncation.py")), str(run), "--samples", "100",
+                    "--test-limit", "100", "--truncations", "none", "1", "--threads", "1", "--out", str(truncated)],
+                   check=True, capture_output=True, timeout=600)
+    (row,) = json.loads(truncated.read_text())["results"]
+    assert row["config"] == bench.PRESET_CONFIG and [r["truncation"] for r in row["by_truncation"]] == [None, 1.0]
+    assert all(r["fid"] > 0 and 0 <= r["precision"] <= 1 for r in row["by_truncation"])
+    assert row["by_truncation"][0]["fid"] != row["by_truncation"][1]["fid"]
+
 
 def test_the_shift_aware_audit_calls_shifted_copies_copies_and_test_images_new(benchmark_module):
     import torch
