@@ -502,6 +502,21 @@ def few_table(path: Path = RESULTS / "few.json") -> str:
     return "\n".join(lines)
 
 
+def few_truncation_table(path: Path = RESULTS / "few_truncation.json") -> str:
+    """FID, precision, recall and the audit of two runs at each truncation, and their FID ratio (first over second)."""
+    data = json.loads(path.read_text())
+    first, second = data["results"][:2]
+    names = (first.get("config", first["run"]), second.get("config", second["run"]))
+    lines = [f"| t | `{names[0]}` FID | precision | recall | audit median ratio | `{names[1]}` FID | precision | "
+             "recall | FID ratio |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for a, b in zip(first["by_truncation"], second["by_truncation"]):
+        t = "none" if a["truncation"] is None else f"{a['truncation']:g}"
+        lines.append(f"| {t} | {a['fid']:.2f} | {a['precision']:.3f} | {a['recall']:.3f} | "
+                     f"{a['audit_median_ratio']:.3f} | {b['fid']:.2f} | {b['precision']:.3f} | {b['recall']:.3f} | "
+                     f"{a['fid'] / b['fid']:.2f} |")
+    return "\n".join(lines)
+
+
 def few_filter_table(path: Path = RESULTS / "few_filter.json") -> str:
     """Filtered synthetic libraries: (b) - (a) per filter, and how much each run's discriminator memorised."""
     data = json.loads(path.read_text())
@@ -1390,7 +1405,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-generation-inception-vqvae-ablation.json": vqgan_generation_table,
           "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table, "few-bf16.json": few_table,
-          "few_filter.json": few_filter_table, "privacy-labels.json": privacy_labels_table,
+          "few_filter.json": few_filter_table, "few_truncation.json": few_truncation_table,
+          "privacy-labels.json": privacy_labels_table,
           "privacy-ema-s1.json": privacy_ema_table,  # both seeds' files
           "privacy-ema-short-s0.json": privacy_ema_table, "privacy-latent.json": privacy_latent_table}
 
