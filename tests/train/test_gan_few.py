@@ -18,6 +18,19 @@ def _subset(config, n=20, seed=3):
     return dataclasses.replace(config, subset=n, subset_seed=seed)
 
 
+def _spied_d_step(task: GANTask):
+    """One D step of `task` with hooks on D's inputs and G's outputs: (seen_by_d, made_by_g, the real batch drawn).
+    The lists keep filling on later steps."""
+    seen_by_d, made_by_g = [], []
+    task.D.register_forward_pre_hook(lambda m, args: seen_by_d.append(args[0].detach().clone()))
+    task.G.register_forward_hook(lambda m, args, out: made_by_g.append(out.detach().float().clone()))
+    state = task.batches.state_dict()
+    task._d_step()
+    task.batches.load_state_dict(state)
+    real, _ = task.batches.next_batch()
+    return seen_by_d, made_by_g, real
+
+
 def test_a_subset_run_trains_on_the_balanced_subset_its_seed_draws_and_stores_it(tmp_path, tiny_gan_config):
     config = _subset(tiny_gan_config)
     task = GANTask(config)
@@ -35,7 +48,7 @@ def test_a_subset_run_trains_on_the_balanced_subset_its_seed_draws_and_stores_it
 
 def test_diffaugment_reaches_d_on_real_and_fake_images_alike(tiny_gan_config, monkeypatch):
     task = GANTask(_subset(tiny_gan_config))
-    calls, seen_by_d, made_by_g = [], [], []
+    calls = []
     real_augment = gan_train.diff_augment
 
     def spy(x, *args):
@@ -44,12 +57,7 @@ def test_diffaugment_reaches_d_on_real_and_fake_images_alike(tiny_gan_config, mo
         return out
 
     monkeypatch.setattr(gan_train, "diff_augment", spy)
-    task.D.register_forward_pre_hook(lambda m, args: seen_by_d.append(args[0].detach().clone()))
-    task.G.register_forward_hook(lambda m, args, out: made_by_g.append(out.detach().float().clone()))
-    state = task.batches.state_dict()
-    task._d_step()
-    task.batches.load_state_dict(state)
-    real, _ = task.batches.next_batch()
+    seen_by_d, made_by_g, real = _spied_d_step(task)
     (real_in, real_out), (fake_in, fake_out) = calls
     assert torch.equal(real_in, real) and torch.equal(fake_in, made_by_g[0])  # both players' images augmented
     assert not torch.equal(real_out, real_in) and not torch.equal(fake_out, fake_in)
@@ -180,13 +188,7 @@ def test_real_shift_moves_only_the_real_images_d_sees_by_whole_pixels_within_its
     config = _subset(tiny_gan_config)
     config = dataclasses.replace(config, gan=dataclasses.replace(config.gan, diffaugment="", real_shift=1 / 14))
     task = GANTask(config)
-    seen_by_d, made_by_g = [], []
-    task.D.register_forward_pre_hook(lambda m, args: seen_by_d.append(args[0].detach().clone()))
-    task.G.register_forward_hook(lambda m, args, out: made_by_g.append(out.detach().float().clone()))
-    state = task.batches.state_dict()
-    task._d_step()
-    task.batches.load_state_dict(state)
-    real, _ = task.batches.next_batch()
+    seen_by_d, made_by_g, real = _spied_d_step(task)
     real_seen, fake_seen = seen_by_d[0].split([len(real), len(seen_by_d[0]) - len(real)])
     assert torch.equal(fake_seen, made_by_g[0])  # G's images reach D as they are
     assert not torch.equal(real_seen, real)
