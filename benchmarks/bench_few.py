@@ -39,8 +39,9 @@ another) and recomputes the summary and the bars; it trains nothing.
 
 --references scores two yardsticks with the same suite and adds them to the JSON (training nothing): each subset
 repeated to --samples images (what a generator that copies its N training images exactly would score; the audit
-is skipped, its distances being 0), those copies each moved by up to 1, 2 and 3 pixels (edge fill), and --samples
-training images outside every subset (a generator as varied as the data itself). A GAN's FID on N images is read against the first.
+is skipped, its distances being 0), those copies each moved by up to 1, 2 and 3 pixels (edge fill), and
+--samples training images outside every subset (a generator as varied as the data itself). A GAN's FID on N images
+is read against the first.
 
     python benchmarks/bench_few.py --references            # about a minute per size on one thread
 """
@@ -119,8 +120,8 @@ CONFIGS = {
     "batch-32-lecam-1-lr-half": ("few-100", {"lecam_weight": 1.0, "lr_d": 2e-4}, {}, {"batch_size": 32, "lr": 1e-4}),
     # the preset with classic, leaking augmentation of the real images: each shifted by up to 1/16 of the size (2
     # pixels at 28, edge fill), so G learns shifted images too. The 100 images copied with such shifts score FID 2.05
-    # against 2.77 copied exactly (results/few_shifted_copies.json): the test set spreads wider in position than 100
-    # images do
+    # against 2.77 copied exactly (--references in results/few-bf16.json): the test set spreads wider in position than
+    # 100 images do
     "batch-32-lecam-1-real-shift-16": ("few-100", {"lecam_weight": 1.0, "real_shift": 1 / 16}, {}, {"batch_size": 32}),
     # the same by at most 1 pixel (1/28): copies moved by 1 pixel keep precision 0.91 where 2 pixels drop it to 0.79
     "batch-32-lecam-1-real-shift-28": ("few-100", {"lecam_weight": 1.0, "real_shift": 1 / 28}, {}, {"batch_size": 32}),
@@ -296,8 +297,9 @@ def shift_aware_audit(samples: torch.Tensor, train: torch.Tensor, test: torch.Te
 
 
 def references(sizes: list[int], subset_seed: int, samples: int, test_limit: int | None) -> dict:
-    """The yardsticks of --references: each subset repeated to `samples` images, and `samples` training images
-    outside every subset, scored against the test images like a run's samples (no audit)."""
+    """The yardsticks of --references: each subset repeated to `samples` images (also with each copy moved by up to
+    SHIFTED_COPY_PIXELS), and `samples` training images outside every subset, scored against the test images like a
+    run's samples (no audit)."""
     import numpy as np
 
     from ganvq.data import load_dataset

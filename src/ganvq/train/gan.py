@@ -272,7 +272,8 @@ class GANTask:
                                               g.diffaugment_fill))
 
     def _shift_real(self, x: torch.Tensor) -> torch.Tensor:
-        """gan.real_shift's classic augmentation of real images; under torchrun drawn for the global batch too."""
+        """gan.real_shift's classic augmentation of real images (B, C, H, W); under torchrun drawn for the global batch
+        too. The result has the default layout: callers restore MEMORY_FORMAT."""
         shift = self.config.gan.real_shift
         if not shift:
             return x
@@ -332,7 +333,7 @@ class GANTask:
         """One discriminator update; None (and no update) when its loss is not finite or explodes."""
         cfg, g = self.config, self.config.gan
         x, y = self.batches.next_batch()
-        x = self._shift_real(x.to(self.device, memory_format=MEMORY_FORMAT))
+        x = self._shift_real(x.to(self.device)).contiguous(memory_format=MEMORY_FORMAT)
         y = None if y is None else y.to(self.device)
         z, y_fake = self._latents(len(x) * distributed.current().world)
         with torch.no_grad(), autocast(self.device, cfg.train.precision):
@@ -384,7 +385,7 @@ class GANTask:
         if len(idx) == 0 and not separate:  # no image drawn: the noise step still happens, and is accounted for
             self.private.step()
             return {}
-        x = self._shift_real(to_float(images[idx]).to(self.device, memory_format=MEMORY_FORMAT))
+        x = self._shift_real(to_float(images[idx]).to(self.device)).contiguous(memory_format=MEMORY_FORMAT)
         y = None if labels is None else labels[idx].to(self.device)
         z, y_fake = self._latents(self.private.expected_batch if separate else len(x))
         with torch.no_grad(), autocast(self.device, cfg.train.precision):
