@@ -177,7 +177,7 @@ def test_a_minutes_budget_too_short_for_the_discriminator_is_told_once(tmp_path,
     train_vqgan(late, tmp_path / "late")  # not quiet: the line is for the user
     err = capsys.readouterr().err
     assert err.count("will not join and the run trains no GAN term") == 1
-    assert re.search(r"0\.08 minute\(s\) make about [\d,]+ steps here, so the discriminator "
+    assert re.search(r"a budget of 5s makes about [\d,]+ steps here, so the discriminator "
                      r"\(from step 1,000,000,", err)
     task = VQGANTask(late)
     assert task.budget_note(10**6) is not None and task.budget_note(10**6 + 1) is None  # joins at its last step

@@ -30,7 +30,7 @@ from ganvq.config import to_dict
 from ganvq.device import resolve_device, resolve_precision
 from ganvq.errors import GanvqError, warn
 from ganvq.io import append_jsonl, flatten_state, save_checkpoint, unflatten_state, write_json
-from ganvq.progress import Progress
+from ganvq.progress import Progress, format_seconds
 from ganvq.runs import (
     CHECKPOINT,
     CONFIG,
@@ -343,8 +343,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
             if cfg.steps:
                 new_total = min(new_total, cfg.steps)
             if not fitted and new_total < cfg.learn_steps:
-                warn(f"{cfg.minutes:g} minute(s) give about {new_total} steps on this machine ({per_step:.2f} s/step), "
-                     f"and this recipe needs about {cfg.learn_steps} to learn anything "
+                warn(f"a budget of {format_seconds(budget)} gives about {new_total} steps on this machine "
+                     f"({per_step:.2f} s/step), and this recipe needs about {cfg.learn_steps} to learn anything "
                      f"(~{cfg.learn_steps * per_step / 60:.0f} minutes here): expect poor results; give more --minutes")
             note = getattr(task, "budget_note", None)
             if not fitted and not quiet and note is not None and (line := note(new_total)):
@@ -507,7 +507,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         close_bar()  # before the final scoring prints anything
         bar.note(f"step {step}: final scoring and checkpoint")
         if main and cfg.minutes and not fitted and step < cfg.learn_steps:  # the budget ended before calibration did
-            warn(f"{cfg.minutes:g} minute(s) gave {step} steps on this machine, and this recipe needs about "
+            warn(f"a budget of {format_seconds(budget)} gave {step} steps on this machine, and this recipe needs about "
                  f"{cfg.learn_steps} to learn anything: expect poor results; give more --minutes")
         if window:
             log({"step": step, "elapsed_seconds": round(elapsed(), 2), **task.summarize(window)})

@@ -22,6 +22,7 @@ from ganvq.losses.vqgan import PerceptualLoss, adaptive_weight, adopt_weight, fe
 from ganvq.metrics.features import load_cnn
 from ganvq.metrics.recon import psnr_per_image, to_unit
 from ganvq.models.gan import PatchDiscriminator
+from ganvq.progress import format_seconds
 from ganvq.runs import VQVAERunConfig
 from ganvq.train import distributed, loop
 from ganvq.train.vqvae import VQVAETask
@@ -82,9 +83,9 @@ class VQGANTask(VQVAETask):
         limit at or below --disc-start was already told at the start)."""
         g, limit = self.config.vqgan, self.config.train.steps
         if g.disc_weight > 0 and steps <= g.disc_start and (limit is None or limit > g.disc_start):
-            return (f"{self.config.train.minutes:g} minute(s) make about {steps:,} steps here, so the discriminator "
-                    f"(from step {g.disc_start:,}, --disc-start) will not join and the run trains no GAN term; give "
-                    "more --minutes or a lower --disc-start for one")
+            return (f"a budget of {format_seconds(self.config.train.minutes * 60)} makes about {steps:,} steps here, "
+                    f"so the discriminator (from step {g.disc_start:,}, --disc-start) will not join and the run trains "
+                    "no GAN term; give more --minutes or a lower --disc-start for one")
         return None
 
     def _perceptual(self, x: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
