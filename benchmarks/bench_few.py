@@ -249,7 +249,8 @@ def score_run(out: Path, name: str, size: int, seed: int, config, args: dict, re
     scores = score_samples(images, "fashion-mnist", "test", seed=SAMPLE_SEED, n_ref=args["test_limit"],
                            train_subset=real.images)
     memo = scores.get("memorization", {})
-    shifted_memo = shift_aware_audit(images, real.images, _test_set(args["test_limit"]).images)
+    test = _test_set(args["test_limit"])
+    shifted_memo = shift_aware_audit(images, real.images, test.images)
     row = {
         "config": name,
         "preset": CONFIGS[name][0],
@@ -272,7 +273,6 @@ def score_run(out: Path, name: str, size: int, seed: int, config, args: dict, re
         row["utility_note"] = ("unconditional GAN: its samples carry no labels, so no classifier can train on them"
                                if labels is None else "not measured (--score-runs --no-utility)")
     else:
-        test = _test_set(args["test_limit"])
         n = args["utility_n"]
         syn = sample(out, n, seed=SAMPLE_SEED, device="cpu") if n != len(images) else (images, labels)
         row["utility"] = few_shot_utility((real.images, real.labels), syn, (test.images, test.labels), 10,
