@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 
 import torch
+from bench_few import SAMPLE_SEED, _subset
 from machine import describe
 
 from ganvq.commands.sample import sample
-from ganvq.data import load_dataset
 from ganvq.io import write_json
 from ganvq.metrics.score import score_samples
 from ganvq.runs import open_run
@@ -31,7 +31,6 @@ from ganvq.runs import open_run
 RESULTS = Path(__file__).parent / "results"
 NAME = re.compile(r"(?P<size>\d+)-(?P<config>.+)-seed(?P<seed>\d+)$")
 SCORE_KEYS = ("fid", "kid_mean", "precision", "recall", "density", "coverage")
-SAMPLE_SEED = 0  # bench_few's
 
 
 def truncation_value(text: str) -> float | None:
@@ -50,7 +49,7 @@ def measure(run_dir: Path, truncations: list[float | None], samples: int, test_l
     config = run.config
     if not config.subset:
         raise SystemExit(f"{run_dir}: not a bench_few run (it trained on no --subset)")
-    subset = load_dataset("fashion-mnist", "train").balanced(config.subset, config.subset_seed)  # as bench_few's
+    subset = _subset(config.subset, config.subset_seed)
     match = NAME.match(run_dir.name)
     row = {"run": run_dir.name, **({"size": int(match["size"]), "config": match["config"], "seed": int(match["seed"])}
                                    if match else {}),
