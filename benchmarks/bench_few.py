@@ -286,13 +286,13 @@ def shift_aware_audit(samples: torch.Tensor, train: torch.Tensor, test: torch.Te
     The audit's pixel distance calls a copy moved by a pixel or two new; here a sample's (and a test image's)
     nearest training image is the nearest of the (2 * pixels + 1)^2 shifted versions of each, so such a copy
     counts as one (gan.real_shift teaches G shifted training images)."""
-    from ganvq.metrics.audit import memorization_audit, nearest_neighbours
+    from ganvq.metrics.audit import audit_reference, memorization_audit
 
     h, w = train.shape[2:]
     padded = torch.nn.functional.pad(train.float(), (pixels,) * 4, mode="replicate").to(torch.uint8)
     shifted = torch.cat([padded[:, :, dy:dy + h, dx:dx + w] for dy in range(2 * pixels + 1)
                          for dx in range(2 * pixels + 1)])
-    summary = memorization_audit(samples, shifted, nearest_neighbours(test, shifted)[0])[0]
+    summary = memorization_audit(samples, shifted, audit_reference(test, shifted))[0]
     return {k: summary[k] for k in MEMO_KEYS} | {"shift_pixels": pixels}
 
 

@@ -49,7 +49,7 @@ from ganvq.config import to_dict
 from ganvq.data import load_dataset
 from ganvq.images import save_grid
 from ganvq.io import write_json
-from ganvq.metrics.audit import memorization_audit, nearest_neighbours
+from ganvq.metrics.audit import audit_reference, memorization_audit
 from ganvq.metrics.score import score_samples
 from ganvq.metrics.utility import downstream_accuracy
 from ganvq.runs import gan_preset, open_run
@@ -159,7 +159,7 @@ def audit_row(row: dict, out: Path, args) -> dict:
     images = sample(run, SAMPLES, args.seed, device="cpu")[0]
     train, _, _ = candidates(run, "train")
     test, _, _ = candidates(run, "test")
-    row["memorization"] = memorization_audit(images, train, nearest_neighbours(test, train)[0])[0]
+    row["memorization"] = memorization_audit(images, train, audit_reference(test, train))[0]
     save_grid(Path(args.out).with_name(f"privacy_{row['name']}.png"), images[:100], nrow=10, upscale=2)
     Path(audit["roc_png"]).replace(Path(args.out).with_name(f"privacy_{row['name']}_roc.png"))
     print(json.dumps({k: v for k, v in row.items() if k != "config"}), flush=True)

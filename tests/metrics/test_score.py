@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from ganvq.errors import GanvqError
-from ganvq.metrics.score import fid_between, score_samples
+from ganvq.metrics.score import fid_between, format_scores, score_samples
 
 
 def test_fid_of_real_train_images_is_small_and_of_noise_large(fmnist_train, fmnist_test):
@@ -26,6 +26,7 @@ def test_score_samples_ranks_real_data_above_one_class_and_is_reproducible(fmnis
     assert good["label_entropy"] > 0.95 * good["label_entropy_max"] > bad["label_entropy"]
     # Training images themselves: the audit must call them copies.
     assert good["memorization"]["closer_than_test_q0.01_fraction"] == 1.0
+    assert good["memorization"]["likely_copy_fraction"] == 1.0
     assert (tmp_path / "pairs.png").is_file()
     for key in ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage"):
         assert good[key] == again[key], key
@@ -61,3 +62,18 @@ def test_a_small_training_set_gets_the_fid_of_copying_it(fmnist_train):
     assert other["fid"] < mem["copy_fid"]  # 999 varied real images beat 50 repeated ones
     whole = score_samples(fmnist_train[-200:], **kw, train_subset=fmnist_train[:500])
     assert "copy_fid" not in whole["memorization"]  # more training images than samples: no such copy to score
+
+
+def test_flat_samples_of_a_noise_dataset_are_close_but_called_no_copies(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("GANVQ_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "noise.npz", x_train=rng.integers(0, 256, (200, 28, 28), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (300, 28, 28), dtype=np.uint8))
+    grey = torch.full((100, 1, 28, 28), 128, dtype=torch.uint8)
+    scored = score_samples(grey, str(tmp_path / "noise.npz"), kid_subsets=2, kid_subset_size=50, seed=0)
+    mem = scored["memorization"]
+    assert mem["closer_than_test_q0.01_fraction"] == 1.0 and mem["likely_copy_fraction"] == 0.0
+    assert any("such as averages, not copies of one; likely copies 0.0%" in n for n in scored["notes"])
+    assert "likely copies" in format_scores(scored)

@@ -54,8 +54,9 @@ SHOWN = 32  # reconstructions shown
 CODE_MAPS = 4  # images whose code maps are drawn
 GAN_SCORES = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "class_coverage", "label_entropy",
               "samples"]
-AUDIT_SCORES = ["median_ratio", "closer_than_test_q0.01_fraction", "closer_than_every_test_fraction",
-                "sample_nn_median", "test_nn_median", "copy_fid"]
+AUDIT_SCORES = ["likely_copy_fraction", "median_ratio", "closer_than_test_q0.01_fraction",
+                "relative_closer_than_test_q0.01_fraction", "closer_than_every_test_fraction", "sample_nn_median",
+                "test_nn_median", "sample_relative_median", "test_relative_median", "copy_fid"]
 
 
 def _vqvae_keys(split: str) -> list[str]:

@@ -29,7 +29,7 @@ from ganvq.data import (
 from ganvq.errors import GanvqError
 from ganvq.images import save_grid
 from ganvq.io import atomic_write_bytes
-from ganvq.metrics.audit import memorization_audit, nearest_neighbours
+from ganvq.metrics.audit import audit_reference, memorization_audit
 from ganvq.metrics.features import CNN_NAME, CNN_SIZE, get_extractor
 from ganvq.metrics.fid import feature_stats, fid_from_features, frechet_distance, kid
 from ganvq.metrics.prdc import knn_radii, prdc
@@ -230,6 +230,14 @@ def score_samples(
         except GanvqError as e:
             notes.append(f"memorization audit skipped: {e}")
         else:
+            mem = result["memorization"]
+            averaged = mem["closer_than_test_q0.01_fraction"] - mem["likely_copy_fraction"]
+            if averaged > 0.05:
+                notes.append(f"{100 * averaged:.0f}% of samples are closer to a training image than 1% of held-out "
+                             "images are, yet about as near their other nearest training images (relative "
+                             "distance): images near many training images at once, such as averages, not copies "
+                             "of one; likely copies "
+                             f"{100 * mem['likely_copy_fraction']:.1f}%")
             if len(train_images) <= len(fake):
                 result["memorization"]["copy_fid"] = copy_fid(extractor, train_images, len(fake), ref)
                 notes.append(f"the {len(train_images):,} training images, repeated to {len(fake):,}, score FID "
@@ -283,19 +291,19 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
     if train_subset is not None:
         train_images = train_subset
         test = load_dataset(real, "test", size=h, channels=c, val_fraction=fraction)
-        test_nn = nearest_neighbours(test.images, train_images)[0]
+        reference = audit_reference(test.images, train_images)
         note = f"a subset of {len(train_images)} images of {note} (those the run trained on: --limit, --subset)"
     else:
         train_images = load_dataset(real, "train", size=h, channels=c, val_fraction=fraction).images
         tag = "" if named and fraction == 0 else f"-vf{fraction:g}"
-        key = f"{path.name}-{_fingerprint(path)}-audit{tag}-{c}x{h}-v{CACHE_VERSION}"
+        key = f"{path.name}-{_fingerprint(path)}-audit-relative{tag}-{c}x{h}-v{CACHE_VERSION}"
 
         def compute() -> dict[str, torch.Tensor]:
             test = load_dataset(real, "test", size=h, channels=c, val_fraction=fraction)
-            return {"test_nn_distance": nearest_neighbours(test.images, train_images)[0]}
+            return audit_reference(test.images, train_images)
 
-        test_nn = _cached(key, compute)["test_nn_distance"]
-    summary, d, idx = memorization_audit(fake, train_images, test_nn)
+        reference = _cached(key, compute)
+    summary, d, idx = memorization_audit(fake, train_images, reference)
     summary["training_data"] = {"data": str(real), "split_note": note, "images": len(train_images)}
     if pairs_png is not None:
         order = d.argsort()[:shown]
@@ -321,7 +329,8 @@ def format_scores(result: dict) -> str:
                  ("label entropy", result["label_entropy"], ".3f")]
     mem = result.get("memorization")
     if mem:
-        rows += [("closer than 1% of test", mem["closer_than_test_q0.01_fraction"], ".4f"),
+        rows += [("likely copies", mem.get("likely_copy_fraction"), ".4f"),
+                 ("closer than 1% of test", mem["closer_than_test_q0.01_fraction"], ".4f"),
                  ("NN distance ratio", mem["median_ratio"], ".3f"),
                  ("FID, training set copied", mem.get("copy_fid"), ".2f")]
     ref = result["reference"]

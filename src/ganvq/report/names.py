@@ -67,6 +67,14 @@ METRICS: dict[str, Metric] = {
     "closer_than_every_test_fraction": Metric("Closer than any held-out image", "share", ".4f"),
     "closer_than_test_q0.01_fraction": Metric("Closer than 1% of held-out images", "share", ".4f",
                                               "expected about 0.01 for a model that does not copy"),
+    "sample_relative_median": Metric("Median sample relative distance", "", ".3f",
+                                     "nearest training image's distance / mean distance to the 50 nearest"),
+    "test_relative_median": Metric("Median held-out relative distance", "", ".3f"),
+    "relative_closer_than_test_q0.01_fraction": Metric("Relatively closer than 1% of held-out images", "share",
+                                                       ".4f", "near one training image rather than many"),
+    "likely_copy_fraction": Metric("Likely copies", "share", ".4f",
+                                   "closer than 1% of held-out images by both distances; at most about 0.01 "
+                                   "for a model that does not copy"),
     "copy_fid": Metric("FID of the training images, copied", "", ".2f",
                        "FID of the training images repeated to the sample count: on a small training set a copier "
                        "can score below a good GAN, so a FID near this may mean copying"),
