@@ -517,6 +517,20 @@ def few_truncation_table(path: Path = RESULTS / "few_truncation.json") -> str:
     return "\n".join(lines)
 
 
+def audit_table(path: Path = RESULTS / "audit.json") -> str:
+    """The memorization audit's three flags on known cases and kept runs: share flagged by each, median ratios."""
+    data = json.loads(path.read_text())
+    lines = ["| training images | queries | flagged: closer | relatively closer | both (likely copies) | "
+             "median ratio | relative distance, median (held-out) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in data["results"]:
+        what = r["case"] + (f" ({r['generator_steps']:,} G steps)" if "generator_steps" in r else "")
+        lines.append(f"| {r['training']} | {what} | {100 * r['closer_than_test_q0.01_fraction']:.2f}% | "
+                     f"{100 * r['relative_closer_than_test_q0.01_fraction']:.2f}% | "
+                     f"{100 * r['likely_copy_fraction']:.2f}% | {r['median_ratio']:.3f} | "
+                     f"{r['sample_relative_median']:.3f} ({r['test_relative_median']:.3f}) |")
+    return "\n".join(lines)
+
+
 def few_filter_table(path: Path = RESULTS / "few_filter.json") -> str:
     """Filtered synthetic libraries: (b) - (a) per filter, and how much each run's discriminator memorised."""
     data = json.loads(path.read_text())
@@ -1406,6 +1420,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table, "few-bf16.json": few_table,
           "few_filter.json": few_filter_table, "few_truncation.json": few_truncation_table,
+          "audit.json": audit_table,
           "privacy-labels.json": privacy_labels_table,
           "privacy-ema-s1.json": privacy_ema_table,  # both seeds' files
           "privacy-ema-short-s0.json": privacy_ema_table, "privacy-latent.json": privacy_latent_table}
