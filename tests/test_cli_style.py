@@ -121,6 +121,15 @@ def test_older_spellings_still_parse():
     assert parser.parse_args(["report", "--ckpt", "r", "--out", "x.html"]).ckpt == ["r"]
 
 
+def test_sample_counts_take_n_short_and_long_and_keep_their_bounds():
+    parser = build_parser()
+    for argv in (["sample", "--ckpt", "r", "-o", "s.png"], ["eval", "gan", "--ckpt", "r"],
+                 ["audit", "membership", "--ckpt", "r"]):
+        assert parser.parse_args([*argv, "-n", "7"]).n == parser.parse_args([*argv, "--n", "7"]).n == 7
+        with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
+            parser.parse_args([*argv, "-n", "0"])
+
+
 def _photos(folder, names):
     rng = np.random.default_rng(0)
     for name in names:

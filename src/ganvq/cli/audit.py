@@ -37,7 +37,7 @@ def add_audit_commands(sub) -> None:
                         "dataset name or path (all of it)")
     p.add_argument("--non-members", default="test",
                    help="images that were not: test (default: the run's held-out images) or a dataset name or path")
-    p.add_argument("--n", type=int, default=1000, help="images drawn from each side (default 1000; fewer when a "
+    p.add_argument("-n", "--n", type=int, default=1000, help="images drawn from each side (default 1000; fewer when a "
                                                        "side has fewer)")
     p.add_argument("--non-member-n", type=int, metavar="N",
                    help="draw N non-members instead of as many as the members: more of them pin the 1%% FPR "

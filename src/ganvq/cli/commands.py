@@ -70,7 +70,7 @@ def _add_sample_commands(sub) -> None:
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("-o", "--out", help="grid PNG to write")
     where.add_argument("--out-dir", help="new folder: one PNG per sample, plus labels.csv for conditional models")
-    p.add_argument("--n", type=int, default=64, help="number of samples")
+    p.add_argument("-n", "--n", type=int, default=64, help="number of samples")
     p.add_argument("--class", dest="class_", metavar="K",
                    help="sample only this class, by number or name (conditional models)")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples (the same seed, the same images)")
@@ -287,7 +287,7 @@ def add_commands(sub) -> None:
 
     p = ev.add_parser("gan", help="sample a GAN (or a prior) and score it: FID, KID, precision/recall, memorization")
     p.add_argument("--ckpt", required=True, help="GAN or prior checkpoint file or run folder")
-    p.add_argument("--n", type=int, default=10_000, help="samples to generate and score")
+    p.add_argument("-n", "--n", type=int, default=10_000, help="samples to generate and score")
     p.add_argument("--real", help="real data to compare with (default: the held-out images of the data it was "
                                   "trained on; other data: its test split, or all of it)")
     _add_scoring_options(p)
