@@ -56,7 +56,8 @@ def tiny_gan_run(tmp_path_factory):
               "recall": 0.25, "density": 0.4, "coverage": 0.3, "class_coverage": 7, "label_entropy": 1.9,
               "memorization": {"distance": "RMS pixel distance, pixels in [0, 1]", "sample_nn_median": 0.2,
                                "test_nn_median": 0.12, "median_ratio": 1.6666, "closer_than_every_test_fraction": 0.0,
-                               "closer_than_test_q0.01_fraction": 0.001, "closest_pairs_png": "elsewhere.png"},
+                               "closer_than_test_q0.01_fraction": 0.001, "likely_copy_fraction": 0.0005,
+                               "closest_pairs_png": "elsewhere.png"},
               "notes": ["the reference is small"]}
     (out / "eval-gan.json").write_text(json.dumps(scores))
     return out
@@ -113,6 +114,7 @@ def test_gan_report_reads_its_scores_and_names_classes(tiny_gan_run, tmp_path, o
     page = (tmp_path / "g.html").read_text()
     values = _values(page)
     assert values["fid"] == "123.456789" and values["median_ratio"] == "1.6666"
+    assert values["likely_copy_fraction"] == "0.0005" and "Likely copies" in page
     assert "123.46" in page and "12.346 ×10⁻³" in page and "Memorization audit" in page
     assert "Ankle boot" in page and "T-shirt/top" in page  # one labelled row per class
     assert "closest sample and training pairs" in page and "the reference is small" in page
