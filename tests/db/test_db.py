@@ -5,6 +5,7 @@ import os
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from ganvq.db import DbFormatError, ImageDB, check, info
 from ganvq.errors import GanvqError
@@ -90,6 +91,25 @@ def test_search_returns_the_query_itself_first(make_db, codec, images):
         assert ids[:, 0].tolist() == [3, 9]
         exact, _ = db.search(ids=[3], k=40, method="exact")
         assert sorted(exact[0].tolist()) == list(range(40))
+
+
+def test_the_search_embedding_is_fitted_on_the_first_add_whatever_its_commit_size(make_db, codec):
+    with _open(make_db("b1.gvqdb", batch=1), codec) as one, _open(make_db("b40.gvqdb", batch=40), codec) as whole:
+        assert np.array_equal(one.embeddings, whole.embeddings)  # 40 one-image commits index as one commit does
+
+
+def test_one_image_added_first_still_leaves_an_index_that_tells_images_apart(tmp_path, tiny_local_prior_run, codec,
+                                                                              images):
+    from ganvq.db import ImageDB
+
+    x, y = images
+    with ImageDB.create(tmp_path / "one.gvqdb", tiny_local_prior_run, codec=codec) as db:
+        db.add(x[:1], y[:1])  # the projection is fitted here: on this image and the model's own samples
+        db.add(x[1:], y[1:])
+    with _open(tmp_path / "one.gvqdb", codec) as db:
+        assert len({bytes(e) for e in db.embeddings}) == 40  # fitted on one image alone, they collapsed
+        ids, _ = db.search(ids=list(range(40)), k=5)
+        assert np.mean(ids[:, 0] == np.arange(40)) >= 0.9  # the model here is tiny: a near tie or two
 
 
 def test_hnsw_search_agrees_with_exact_search_on_a_small_archive(make_db, codec):
@@ -232,3 +252,63 @@ def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, c
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert message in err and len(err.strip().splitlines()) == 1
+
+
+def _folder(tmp_path, images, n: int):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(n):
+        Image.fromarray(images[0][i, 0].numpy()).save(folder / f"im{i:02d}.png")
+    return folder
+
+
+def test_db_add_reads_every_input_before_adding_and_refuses_what_does_not_fit(tmp_path, tiny_local_prior_run,
+                                                                               images, capsys):
+    from ganvq.cli import main
+
+    lib, folder = tmp_path / "lib.gvqdb", _folder(tmp_path, images, 6)
+    (tmp_path / "cut.png").write_bytes((folder / "im00.png").read_bytes()[:60])
+    assert main(["--quiet", "db", "create", str(lib), "--ckpt", str(tiny_local_prior_run)]) == 0
+    Image.new("RGB", (40, 30)).save(folder / "photo.png")
+    (folder / "broken.png").write_bytes(b"not an image")
+    for argv, message in (([str(folder / "im00.png"), str(tmp_path / "cut.png")], "cut.png: cannot read image"),
+                          ([str(folder)], "photo.png: the image is 40x30 colour (RGB); this model codes 28x28 "
+                                          "grayscale images (resize them first, or give --resize)"),
+                          ([str(folder), "--split", "test"], "needs a dataset with named splits")):
+        capsys.readouterr()
+        assert main(["--quiet", "db", "add", str(lib), *argv]) == 2
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1
+        assert main(["--quiet", "db", "info", str(lib)]) == 0 and '"entries": 0' in capsys.readouterr().out
+    assert main(["--quiet", "db", "add", str(lib), str(folder), "--resize"]) == 0
+    out, err = capsys.readouterr()
+    assert '"added": 7' in out and "skipped 1 unreadable file(s) of 8" in err and "broken.png" in err
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, GanvqError])
+def test_a_stopped_db_add_says_what_it_kept_and_skip_existing_adds_only_the_rest(tmp_path, tiny_local_prior_run,
+                                                                                  images, monkeypatch, capsys, stop):
+    from ganvq.commands.db import add_to_db
+    from ganvq.db import archive
+
+    lib, folder = tmp_path / "lib.gvqdb", _folder(tmp_path, images, 10)
+    ImageDB.create(lib, tiny_local_prior_run).close()
+    commit, calls = archive.ImageDB._commit, []
+
+    def second_fails(self, *args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise stop("disk full") if stop is GanvqError else stop()
+        return commit(self, *args)
+
+    monkeypatch.setattr(archive.ImageDB, "_commit", second_fails)
+    with pytest.raises(stop) as caught:
+        add_to_db(str(lib), [str(folder)], batch=4, quiet=True)
+    said = str(caught.value) if stop is GanvqError else capsys.readouterr().err
+    assert "4 of the 10 images were committed before it stopped (IDs 0-3)" in said and "--skip-existing" in said
+    monkeypatch.setattr(archive.ImageDB, "_commit", commit)
+    result = add_to_db(str(lib), [str(folder)], batch=4, quiet=True, skip_existing=True)
+    assert result["added"] == 6 and result["skipped_existing"] == 4 and result["ids"] == [4, 9]
+    assert add_to_db(str(lib), [str(folder)], quiet=True, skip_existing=True)["added"] == 0  # finished already
+    with ImageDB(lib) as db:
+        assert sorted(db.names()) == [f"photos/im{i:02d}.png" for i in range(10)]

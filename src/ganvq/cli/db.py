@@ -28,7 +28,7 @@ def _add(args) -> dict:
     from ganvq.commands.db import add_to_db
 
     return add_to_db(args.archive, args.inputs, split=args.split, limit=args.limit, batch=args.batch,
-                     resize=args.resize, ckpt=args.ckpt, quiet=args.quiet)
+                     resize=args.resize, ckpt=args.ckpt, quiet=args.quiet, skip_existing=args.skip_existing)
 
 
 def _get(args) -> dict:
@@ -86,7 +86,11 @@ def add_db_commands(sub) -> None:
     p.add_argument("--split", default="all", help="split of a dataset with named splits (default all)")
     p.add_argument("--limit", type=int, help="first N images only")
     p.add_argument("--batch", type=int, default=1000, help="images per commit (default 1000)")
-    p.add_argument("--resize", action="store_true", help="resize image files of another size to the model's")
+    p.add_argument("--resize", action="store_true", help="resize images of another size or colour to the model's "
+                                                         "(without it they are refused)")
+    p.add_argument("--skip-existing", action="store_true",
+                   help="leave out images whose source name the archive holds already: finishes an add that was "
+                        "stopped (Ctrl-C, an error) without adding its images twice")
 
     p = command("get", "entries decoded to PNGs (OUT/ID.png)", _get)
     p.add_argument("ids", nargs="+", type=_entry_id, metavar="ID", help="entry IDs (as add, search and info print them)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,10 +13,11 @@ import numpy as np
 import torch
 
 from ganvq.commands.codec_files import _read_image, _write
-from ganvq.data import dataset_name, has_named_splits, load_dataset
-from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files
+from ganvq.data import dataset_name, describe_skipped, has_named_splits, load_dataset
+from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files
+from ganvq.data.limits import open_image
 from ganvq.db import ImageDB, check, info
-from ganvq.errors import GanvqError
+from ganvq.errors import GanvqError, warn
 from ganvq.images import encode_image
 from ganvq.progress import Progress
 
@@ -30,6 +32,22 @@ def create_db(path: str, ckpt: str, embedding: str = "auto", dim: int = 32) -> d
         return info(db)
 
 
+def _check_folder(files: list[Path], shape: tuple[int, int, int]) -> None:
+    """A GanvqError naming the first image of a folder whose size or colour does not fit the model (headers only;
+    unreadable files are left to the load, which skips and lists them)."""
+    c, h, w = shape
+    for f in files:
+        try:
+            with open_image(f) as img:
+                size, mode = img.size, img.mode
+        except Exception:  # noqa: BLE001 - Pillow raises many types on bad bytes; the load reports these files
+            continue
+        if size != (w, h) or (c == 1 and mode not in GRAY_MODES):
+            what = f"{size[0]}x{size[1]}" + ("" if c != 1 or mode in GRAY_MODES else f" colour ({mode})")
+            raise GanvqError(f"{f}: the image is {what}; this model codes {w}x{h} "
+                             f"{'grayscale' if c == 1 else 'RGB'} images (resize them first, or give --resize)")
+
+
 def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize: bool
              ) -> Iterator[tuple[torch.Tensor, np.ndarray, list[str], list[str] | None]]:
     """(uint8 images (n, C, H, W), labels (n,) with -1 for none, names, class names) per input."""
@@ -40,8 +58,16 @@ def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize:
             yield _read_image(p, shape, resize)[None], np.array([-1]), [p.name], None
             continue
         folder = p.is_dir() and not any(p.glob("*-idx3-ubyte*"))
-        part = split if has_named_splits(p) else "all"
+        named = has_named_splits(p)
+        if split != "all" and not named:
+            raise GanvqError(f"{item}: --split {split} needs a dataset with named splits (train/test); this input "
+                             "has none, so leave --split out")
+        part = split if named else "all"
+        if folder and not resize:
+            _check_folder(list_image_files(p), shape)
         data = load_dataset(item, part, size=h, channels=c)
+        if describe_skipped(data):
+            warn(describe_skipped(data))
         labels = np.full(len(data), -1) if data.labels is None else data.labels.numpy()
         names = None
         if folder:
@@ -54,28 +80,59 @@ def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize:
         yield data.images, labels, names, list(data.class_names) if data.class_names else None
 
 
+def _stopped(done: int, total: int, first: int) -> str:
+    return (f"{done:,} of the {total:,} images were committed before it stopped (IDs {first}-{first + done - 1}); "
+            "the same command with --skip-existing adds only the rest")
+
+
 def add_to_db(path: str, inputs: list[str], split: str = "all", limit: int | None = None, batch: int = 1000,
-              resize: bool = False, ckpt: str | None = None, quiet: bool = False) -> dict:
+              resize: bool = False, ckpt: str | None = None, quiet: bool = False,
+              skip_existing: bool = False) -> dict:
     """Add images (files, folders, datasets) to an archive, committing `batch` at a time; labels and source
-    names are kept."""
+    names are kept. Every input is read and checked before the first image is added; `skip_existing` leaves out
+    images whose source name the archive holds already (to finish an add that was stopped)."""
     t0 = time.perf_counter()
-    added = 0
     with ImageDB(path, ckpt, writable=True) as db:
         first = len(db)
+        sources, count = [], 0
         for images, labels, names, classes in _sources(inputs, split, db.codec.shape, resize):
             if limit is not None:
-                keep = max(0, limit - added)
+                keep = max(0, limit - count)
                 images, labels, names = images[:keep], labels[:keep], names[:keep]
-            if not len(images):
-                continue
-            bar = Progress(len(images), "db add", unit="image", quiet=quiet)
-            db.add(images, labels, names, classes, batch=batch, progress=bar.update)
-            bar.close()
-            added += len(images)
-        if added == 0:
+            count += len(images)
+            sources.append((images, labels, names, classes))
+        skipped = 0
+        if skip_existing and first:
+            held = set(db.names())
+            for k, (images, labels, names, classes) in enumerate(sources):
+                new = np.array([n not in held for n in names], bool)
+                skipped += int((~new).sum())
+                sources[k] = (images[torch.from_numpy(new)], labels[new], [n for n, m in zip(names, new) if m],
+                              classes)
+        total = sum(len(s[0]) for s in sources)
+        if total == 0 and skipped:  # a finished add run again: nothing left to do
+            return {"added": 0, "skipped_existing": skipped, "entries": len(db), "bytes": db.slot.end}
+        if total == 0:
             raise GanvqError("no images to add")
+        try:
+            for images, labels, names, classes in sources:
+                if not len(images):
+                    continue
+                bar = Progress(len(images), "db add", unit="image", quiet=quiet)
+                db.add(images, labels, names, classes, batch=batch, progress=bar.update)
+                bar.close()
+        except KeyboardInterrupt:
+            if len(db) > first:
+                print(f"db add: {_stopped(len(db) - first, total, first)}", file=sys.stderr)
+            raise
+        except GanvqError as e:
+            if len(db) > first:
+                raise GanvqError(f"{e}; {_stopped(len(db) - first, total, first)}") from None
+            raise
+        added = len(db) - first
         seconds = time.perf_counter() - t0
-        return {"added": added, "ids": [first, first + added - 1], "entries": len(db), "seconds": round(seconds, 3),
+        return {"added": added, **({"skipped_existing": skipped} if skip_existing else {}),
+                "ids": [first, first + added - 1], "entries": len(db), "seconds": round(seconds, 3),
                 "images_per_second": round(added / seconds, 1), "bytes": db.slot.end}
 
 

@@ -30,6 +30,11 @@ except ImportError:  # Windows: no advisory locks; writers there are not guarded
 
 SUFFIX = ".gvqdb"
 ADD_BATCH = 1000  # images per commit: each is one segment, made durable before the next starts
+# The search embedding's projection is fitted once, when the first images are added, on up to FIT_IMAGES of
+# them (whatever the commit size). A first add of fewer than FIT_MIN images is joined by images the archive's
+# own model draws (its prior's samples, decoded; seeded), so one image added first still leaves a usable index.
+FIT_IMAGES = 2048
+FIT_MIN = 256
 
 
 @dataclass
@@ -232,6 +237,8 @@ class ImageDB:
         if len(names) != n:
             raise GanvqError(f"{len(names)} names for {n} images")
         first = self.slot.entries
+        if first == 0 and n:
+            self.projection = self._fit_projection(images[:FIT_IMAGES])
         os.ftruncate(self._fd, self.slot.end)  # what an interrupted add left after the last commit
         self.size = self.slot.end
         for i in range(0, n, batch):
@@ -241,6 +248,19 @@ class ImageDB:
         self._read_segments()
         return range(first, first + n)
 
+    def _fit_projection(self, images: torch.Tensor) -> Projection:
+        """The search embedding's projection, fitted on the first images added, with the model's own samples
+        when they are fewer than FIT_MIN (see FIT_MIN)."""
+        from ganvq.images import to_uint8_image
+
+        codec = self.codec
+        indices = codec.encode_images(images)
+        if len(images) < FIT_MIN:
+            drawn = codec.prior.sample(FIT_MIN - len(images), generator=torch.Generator().manual_seed(0))
+            decoded = torch.from_numpy(to_uint8_image(codec.vqvae.decode_codes(drawn))).permute(0, 3, 1, 2)
+            images, indices = torch.cat([images, decoded]), torch.cat([indices, drawn])
+        return Projection.fit(raw_features(self.kind, images, indices, codec.vqvae), self.dim)
+
     def _commit(self, images: torch.Tensor, labels: np.ndarray, names: list[str], class_names) -> None:
         codec = self.codec
         indices = codec.encode_images(images)
@@ -249,10 +269,7 @@ class ImageDB:
         if lengths.max() > fmt.MAX_ENTRY:
             raise GanvqError(f"an image codes to {lengths.max():,} bytes, more than an entry holds")
         features = raw_features(self.kind, images, indices, codec.vqvae)
-        model = b""
-        if self.projection is None:
-            self.projection = Projection.fit(features, self.dim)
-            model = self.projection.to_bytes()
+        model = self.projection.to_bytes() if self.slot.entries == 0 else b""  # the first segment carries it
         data = b"".join(payloads)
         first, start = self.slot.entries, self.slot.end
         body = fmt.Body(lengths=lengths, labels=labels, checks=fmt.entry_checks(self.model_hash, first, payloads),
@@ -329,6 +346,13 @@ class ImageDB:
         if seg.body is None:
             raise self._unreadable(i)
         return names_mod.name_at(seg.body.meta["names"], i - seg.head.first_id)
+
+    def names(self) -> list[str | None]:
+        """Every entry's name, in ID order (None for entries of a damaged index segment)."""
+        out: list[str | None] = []
+        for seg in self._segments:
+            out.extend(names_mod.expand(seg.body.meta["names"]) if seg.body is not None else [None] * seg.head.count)
+        return out
 
     def class_name(self, i: int) -> str | None:
         seg = self._segments[self._segment_of[i]]

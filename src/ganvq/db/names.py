@@ -44,6 +44,14 @@ def name_at(runs: list, i: int) -> str:
     raise IndexError(i)
 
 
+def expand(runs: list) -> list[str]:
+    """Every name `runs` stands for, in order (name_at for all of them at once)."""
+    out: list[str] = []
+    for r in runs:
+        out.extend((f"{r[0]}{r[1] + i:0{r[3]}d}" for i in range(r[2])) if isinstance(r, list) else [r])
+    return out
+
+
 def well_formed(runs) -> bool:
     """Whether `runs` (read from an archive) has the shape `compact` gives."""
     return isinstance(runs, list) and all(
