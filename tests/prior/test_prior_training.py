@@ -96,3 +96,12 @@ def test_a_local_prior_from_the_cli_gets_the_benchmarked_sizes(tmp_path, tiny_vq
                  "--batch-size", "16", "--limit", "64", "--arch", "local"]) == 0
     model = json.loads((run / "config.json").read_text())["model"]
     assert (model["arch"], model["dim"], model["layers"], model["neighbors"]) == ("local", 96, 2, 8)
+
+
+def test_encoding_the_training_images_shows_progress_before_the_first_step(tmp_path, tiny_prior_config, capsys):
+    train_prior(tiny_prior_config, tmp_path / "p")
+    err = capsys.readouterr().err
+    encoding = [line for line in err.splitlines() if "train prior: encoding the train images" in line]
+    assert encoding and "(100%)" in encoding[-1] and err.index(encoding[-1]) < err.index("train prior: step")
+    train_prior(tiny_prior_config, tmp_path / "q", quiet=True)
+    assert "encoding" not in capsys.readouterr().err

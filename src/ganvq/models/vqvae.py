@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -166,11 +167,16 @@ class VQVAE(nn.Module):
         return self.decode(self.encode(x))
 
     @torch.no_grad()
-    def encode_images(self, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-        """uint8 images (N, C, H, W) -> code indices (N, h, w) int64 on the CPU, `batch_size` at a time."""
+    def encode_images(self, images: torch.Tensor, batch_size: int = 500,
+                      progress: Callable[[int], None] | None = None) -> torch.Tensor:
+        """uint8 images (N, C, H, W) -> code indices (N, h, w) int64 on the CPU, `batch_size` at a time
+        (`progress(n)` told of each batch's n images)."""
         device = next(self.parameters()).device
-        out = [self.encode(to_float(images[i : i + batch_size]).to(device)).cpu()
-               for i in range(0, len(images), batch_size)]
+        out = []
+        for i in range(0, len(images), batch_size):
+            out.append(self.encode(to_float(images[i : i + batch_size]).to(device)).cpu())
+            if progress is not None:
+                progress(len(out[-1]))
         return torch.cat(out) if out else torch.empty(0, *self.config.code_shape, dtype=torch.int64)
 
     @torch.no_grad()

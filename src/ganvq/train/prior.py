@@ -19,6 +19,7 @@ from ganvq.device import autocast, grad_scaler, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.images import bits_per_pixel
 from ganvq.models.vqvae import VQVAE
+from ganvq.progress import Progress
 from ganvq.prior import CodePrior, LocalPrior, build_prior
 from ganvq.runs import PriorRunConfig, Run, load_vqvae
 from ganvq.train import distributed, loop
@@ -55,10 +56,11 @@ class IndexStream:
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
 
-def encode_split(vqvae: VQVAE, config: PriorRunConfig,
-                 split: str) -> tuple[torch.Tensor, torch.Tensor | None, int | None, tuple[str, ...] | None]:
+def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str, quiet: bool = True
+                 ) -> tuple[torch.Tensor, torch.Tensor | None, int | None, tuple[str, ...] | None]:
     """Code maps (N, h, w) int64, labels (N,) or None, the class count and the class names (or None) of one split of
-    the data."""
+    the data; a progress display unless `quiet` (encoding 60,000 images takes a minute or more on a CPU, before
+    the first step and outside the --minutes budget)."""
     m = vqvae.config
     # the validation split is only scored on its first eval_images maps, so only those are encoded
     limit = config.limit if split == "train" else (config.train.eval_images or None)
@@ -66,7 +68,10 @@ def encode_split(vqvae: VQVAE, config: PriorRunConfig,
                         val_fraction=config.val_fraction)
     if split == "train" and describe_skipped(data):
         warn(describe_skipped(data))
-    return vqvae.encode_images(data.images), data.labels, data.num_classes, data.class_names
+    bar = Progress(len(data), f"train prior: encoding the {split} images", unit="image", quiet=quiet)
+    codes = vqvae.encode_images(data.images, progress=bar.update)
+    bar.close()
+    return codes, data.labels, data.num_classes, data.class_names
 
 
 class _NLL(torch.nn.Module):
@@ -85,7 +90,8 @@ class PriorTask:
 
     kind = "prior"
 
-    def __init__(self, config: PriorRunConfig, device: torch.device | None = None, vqvae: VQVAE | None = None):
+    def __init__(self, config: PriorRunConfig, device: torch.device | None = None, vqvae: VQVAE | None = None,
+                 quiet: bool = True):
         if vqvae is None:
             vqvae, vq_run = load_vqvae(config.vqvae)
             # on the VQ-VAE's own data the prior holds out what the VQ-VAE held out, so neither sees those images
@@ -97,7 +103,8 @@ class PriorTask:
             raise GanvqError("no dataset for the prior: give --data")
         config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
         self.vqvae = vqvae.cpu().eval()
-        codes, labels, num_classes, names = encode_split(self.vqvae, config, "train")
+        quiet = quiet or not distributed.current().main
+        codes, labels, num_classes, names = encode_split(self.vqvae, config, "train", quiet)
         if config.class_conditional and labels is None:
             raise GanvqError(f"{config.data} has no labels, so the prior cannot be class-conditional")
         _, h, w = codes.shape
@@ -109,7 +116,7 @@ class PriorTask:
                                           class_names=names if config.class_conditional else None)
         self.codes, self.labels = codes, labels if config.class_conditional else None
         try:
-            test_codes, test_labels, _, _ = encode_split(self.vqvae, self.config, "val")
+            test_codes, test_labels, _, _ = encode_split(self.vqvae, self.config, "val", quiet)
             self.test = (test_codes, test_labels if config.class_conditional else None)
         except GanvqError:
             self.test = None  # nothing held out (--val-fraction 0 on data without a test split)
@@ -202,6 +209,6 @@ def train_prior(config: PriorRunConfig | None, out: str | Path, resume: bool = F
     A resumed run keeps its configuration and the VQ-VAE stored in its checkpoint; `steps` (the total to
     reach) or `minutes` (more minutes) give it a new length, which also extends a finished run."""
     def make_task(cfg: PriorRunConfig, previous: Run | None) -> PriorTask:
-        return PriorTask(cfg, vqvae=None if previous is None else previous.vqvae())
+        return PriorTask(cfg, vqvae=None if previous is None else previous.vqvae(), quiet=quiet)
 
     return loop.run("prior", config, out, make_task, resume=resume, quiet=quiet, steps=steps, minutes=minutes)
