@@ -46,6 +46,27 @@ def test_cli_writes_k_completions_that_keep_the_input(tmp_path, tiny_local_prior
     assert (out / "grid.png").is_file()
 
 
+def test_a_mask_of_0s_and_1s_counts_1_as_missing(tmp_path, tiny_local_prior_run, images):
+    mask = np.zeros((28, 28), np.uint8)
+    mask[10:20, 5:15] = 1  # as numpy and OpenCV users write masks
+    Image.fromarray(mask).save(tmp_path / "mask01.png")
+    Image.fromarray(images[0, 0].numpy()).save(tmp_path / "shirt.png")
+    assert main(["restore", str(tmp_path / "shirt.png"), "-o", str(tmp_path / "out"), "--ckpt",
+                 str(tiny_local_prior_run), "--mask", str(tmp_path / "mask01.png"), "--quiet"]) == 0
+    out = np.asarray(Image.open(tmp_path / "out" / "shirt.png"))
+    assert np.array_equal(out[mask == 0], images[0, 0].numpy()[mask == 0])
+
+
+def test_images_of_another_size_or_colour_are_restored_at_the_models_with_a_warning(tmp_path, capsys,
+                                                                                     tiny_local_prior_run):
+    Image.new("RGB", (90, 60), (200, 30, 30)).save(tmp_path / "photo.png")
+    assert main(["restore", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--ckpt",
+                 str(tiny_local_prior_run), "--mask", "center", "--quiet"]) == 0
+    assert "1 of 1 images are not 28x28 grayscale (e.g. photo.png, 90x60 colour (RGB)): they are resized" in \
+        capsys.readouterr().err
+    assert Image.open(tmp_path / "out" / "photo.png").size == (28, 28)
+
+
 def _error_line(capsys, argv) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

@@ -273,7 +273,8 @@ def test_db_add_reads_every_input_before_adding_and_refuses_what_does_not_fit(tm
     (folder / "broken.png").write_bytes(b"not an image")
     for argv, message in (([str(folder / "im00.png"), str(tmp_path / "cut.png")], "cut.png: cannot read image"),
                           ([str(folder)], "photo.png: the image is 40x30 colour (RGB); this model codes 28x28 "
-                                          "grayscale images (resize them first, or give --resize)"),
+                                          "grayscale images (1 of the 8 files in the folder do not fit; resize "
+                                          "them first, or give --resize)"),
                           ([str(folder), "--split", "test"], "needs a dataset with named splits")):
         capsys.readouterr()
         assert main(["--quiet", "db", "add", str(lib), *argv]) == 2

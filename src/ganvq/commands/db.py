@@ -14,8 +14,7 @@ import torch
 
 from ganvq.commands.codec_files import _read_image, _write
 from ganvq.data import dataset_name, describe_skipped, has_named_splits, load_dataset
-from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, list_image_files
-from ganvq.data.limits import open_image
+from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, misfits
 from ganvq.db import ImageDB, check, info
 from ganvq.errors import GanvqError, warn
 from ganvq.images import encode_image
@@ -33,19 +32,14 @@ def create_db(path: str, ckpt: str, embedding: str = "auto", dim: int = 32) -> d
 
 
 def _check_folder(files: list[Path], shape: tuple[int, int, int]) -> None:
-    """A GanvqError naming the first image of a folder whose size or colour does not fit the model (headers only;
-    unreadable files are left to the load, which skips and lists them)."""
+    """A GanvqError naming the first image of a folder whose size or colour does not fit the model."""
     c, h, w = shape
-    for f in files:
-        try:
-            with open_image(f) as img:
-                size, mode = img.size, img.mode
-        except Exception:  # noqa: BLE001 - Pillow raises many types on bad bytes; the load reports these files
-            continue
-        if size != (w, h) or (c == 1 and mode not in GRAY_MODES):
-            what = f"{size[0]}x{size[1]}" + ("" if c != 1 or mode in GRAY_MODES else f" colour ({mode})")
-            raise GanvqError(f"{f}: the image is {what}; this model codes {w}x{h} "
-                             f"{'grayscale' if c == 1 else 'RGB'} images (resize them first, or give --resize)")
+    bad = misfits(files, shape)
+    if bad:
+        f, what = bad[0]
+        raise GanvqError(f"{f}: the image is {what}; this model codes {w}x{h} {'grayscale' if c == 1 else 'RGB'} "
+                         f"images ({len(bad)} of the {len(files)} files in the folder do not fit; resize them first, or "
+                         "give --resize)")
 
 
 def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize: bool

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from ganvq.data import ImageDataset, describe_skipped, has_named_splits, load_dataset
-from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files
+from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, misfits
 from ganvq.data.npz import load_npy
 from ganvq.errors import GanvqError, warn
 from ganvq.images import save_grid, save_image, side_by_side, to_float, to_uint8_image
@@ -28,6 +28,15 @@ def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
                         limit=limit)
     if describe_skipped(data):
         warn(describe_skipped(data))
+    p = Path(path)
+    files = [p] if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS else (
+        list_image_files(p) if p.is_dir() and not any(p.glob("*-idx3-ubyte*")) else [])
+    bad = misfits(files[:limit] if limit else files, (cfg.channels, cfg.image_size, cfg.image_size))
+    if bad:
+        kind = "grayscale" if cfg.channels == 1 else "RGB"
+        warn(f"{len(bad)} of {len(data)} images are not {cfg.image_size}x{cfg.image_size} {kind} (e.g. "
+             f"{bad[0][0].name}, {bad[0][1]}): they are resized, centre-cropped and converted to what the model "
+             f"codes, and written at that size")
     return data
 
 

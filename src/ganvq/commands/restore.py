@@ -35,7 +35,8 @@ def check_hole(hole: torch.Tensor, n: int, height: int, width: int) -> torch.Ten
     hole = hole.bool().expand(n, 1, height, width)
     counts = hole.flatten(1).sum(1)
     if int(counts.min()) == 0:
-        raise GanvqError(f"the mask hides no pixel of image {int(counts.argmin())}: nothing to restore")
+        raise GanvqError(f"the mask hides no pixel of image {int(counts.argmin())}: nothing to restore (in a mask "
+                         "image, missing pixels are white: at least 128 of 255, or 1 in a mask of 0s and 1s)")
     if int(counts.max()) == height * width:
         raise GanvqError(f"the mask hides every pixel of image {int(counts.argmax())}: nothing to restore from")
     return hole
@@ -77,7 +78,8 @@ def _batched(fn, x: torch.Tensor) -> torch.Tensor:
 
 def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
     """Holes (n, 1, H, W) bool from a shape (center, box:x,y,w,h, random:p: one draw per image) or a mask image
-    file (white, >= 128: missing), checked: the right size, something hidden, something visible."""
+    file (white, >= 128: missing; in a mask of only 0s and 1s, 1), checked: the right size, something hidden,
+    something visible."""
     form = spec.split(":", 1)[0]
     if form in ("center", "box", "random") and not Path(spec).is_file():
         return check_hole(make_mask(parse_mask(spec), n, height, width, generator), n, height, width)
@@ -88,7 +90,8 @@ def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Gener
 
     try:
         with Image.open(path) as img:
-            mask = np.asarray(img.convert("L")) >= 128
+            gray = np.asarray(img.convert("L"))
+            mask = gray == 1 if gray.max() == 1 else gray >= 128  # a 0/1 mask, as numpy or OpenCV write them
     except (OSError, UnidentifiedImageError) as e:
         raise GanvqError(f"--mask {spec}: not a readable image ({e})") from None
     return check_hole(torch.from_numpy(mask), n, height, width)

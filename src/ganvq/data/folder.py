@@ -139,6 +139,24 @@ def list_image_files(root: Path, hidden: list[Path] | None = None) -> list[Path]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+def misfits(files: list[Path], shape: tuple[int, int, int]) -> list[tuple[Path, str]]:
+    """The image files whose size or colour differs from a model's (C, H, W), each with what it is ("451x300
+    colour (RGB)"); headers only, unreadable files left out (the load skips and lists them). A colour image is a
+    misfit for a grayscale model only: grayscale images fit colour models as three equal channels."""
+    c, h, w = shape
+    out = []
+    for file in files:
+        try:
+            with open_image(file, file.name) as img:
+                size, mode = img.size, img.mode
+        except (OSError, ValueError, GanvqError):
+            continue
+        colour = c == 1 and mode not in GRAY_MODES
+        if size != (w, h) or colour:
+            out.append((file, f"{size[0]}x{size[1]}" + (f" colour ({mode})" if colour else "")))
+    return out
+
+
 def folder_channels(root: Path, files: list[Path] | None = None) -> int:
     """The channels `read_image_folder(root, channels=None)` gives: 3 when any readable image is in colour, else 1.
     Only the files' headers are read (Pillow decodes no pixel until asked), so a large folder costs little; `files`:
