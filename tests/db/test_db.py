@@ -69,6 +69,23 @@ def test_a_damaged_entry_is_reported_by_id_and_the_others_stay_readable(make_db,
         assert set(report["damaged_ids"]) <= set(range(16))  # within its own segment only
 
 
+def test_export_stops_at_a_damaged_entry_unless_told_to_skip_it(make_db, codec, tmp_path, capsys):
+    from ganvq.commands.db import export_db
+
+    path = make_db()
+    with _open(path, codec) as db:
+        offset = int(db.offsets[5])
+    _flip(path, offset, 0xFF)
+    with pytest.raises(GanvqError, match="entry 5 .*damaged.*; --skip-damaged exports the other entries"):
+        export_db(str(path), str(tmp_path / "all"), fmt="gvq", quiet=True)
+    result = export_db(str(path), str(tmp_path / "rest"), fmt="gvq", quiet=True, skip_damaged=True)
+    assert result["exported"] == 39 and result["damaged_ids"] == [5]
+    assert "1 damaged entry left out (IDs 5)" in capsys.readouterr().err
+    written = {p.name for p in (tmp_path / "rest").glob("*.gvq")}
+    assert len(written) == 39 and "5.gvq" not in written
+    assert (tmp_path / "rest" / "index.csv").read_text().count("\n") == 40  # the header and the 39 exported
+
+
 def test_a_damaged_index_segment_loses_only_its_own_entries(make_db, codec):
     path = make_db()
     with _open(path, codec) as db:

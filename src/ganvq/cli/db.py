@@ -58,7 +58,8 @@ def _check(args) -> dict:
 def _export(args) -> dict:
     from ganvq.commands.db import export_db
 
-    return export_db(args.archive, args.out, fmt=args.format, ckpt=args.ckpt, quiet=args.quiet)
+    return export_db(args.archive, args.out, fmt=args.format, ckpt=args.ckpt, quiet=args.quiet,
+                     skip_damaged=args.skip_damaged)
 
 
 def add_db_commands(sub) -> None:
@@ -109,3 +110,5 @@ def add_db_commands(sub) -> None:
     p.add_argument("-o", "--out", required=True, help="output folder")
     p.add_argument("--format", choices=["png", "gvq"], default="png",
                    help="png: decoded images; gvq: one-image .gvq files, decoded by ganvq decompress")
+    p.add_argument("--skip-damaged", action="store_true",
+                   help="leave out entries that fail their checks (listed in a warning) instead of stopping")

@@ -173,24 +173,47 @@ def check_db(path: str) -> dict:
     return report
 
 
-def export_db(path: str, out: str, fmt: str = "png", ckpt: str | None = None, quiet: bool = False) -> dict:
-    """Every entry to OUT/ID.png (decoded) or OUT/ID.gvq (the stored bytes in a .gvq file), with index.csv."""
+def export_db(path: str, out: str, fmt: str = "png", ckpt: str | None = None, quiet: bool = False,
+              skip_damaged: bool = False) -> dict:
+    """Every entry to OUT/ID.png (decoded) or OUT/ID.gvq (the stored bytes in a .gvq file), with index.csv;
+    `skip_damaged`: entries that fail their checks are left out and listed, rather than ending the export."""
     if fmt not in ("png", "gvq"):
         raise GanvqError(f"--format must be png or gvq, got {fmt!r}")
     out_dir = Path(out)
     rows = io.StringIO()
     table = csv.writer(rows)
     table.writerow(["id", "file", "name", "label", "class"])
+    damaged: list[int] = []
     with ImageDB(path, ckpt) as db:
+
+        def blobs_of(ids: list[int]) -> list[bytes]:
+            return db.gvq(ids) if fmt == "gvq" else [
+                encode_image(x, ".png") for x in db.get(ids).permute(0, 2, 3, 1).numpy()]
+
         bar = Progress(len(db), "db export", unit="image", quiet=quiet)
         for a in range(0, len(db), EXPORT_BATCH):
             ids = list(range(a, min(a + EXPORT_BATCH, len(db))))
-            blobs = db.gvq(ids) if fmt == "gvq" else [
-                encode_image(x, ".png") for x in db.get(ids).permute(0, 2, 3, 1).numpy()]
+            try:
+                blobs = blobs_of(ids)
+            except GanvqError as e:
+                if not skip_damaged:
+                    raise GanvqError(f"{e}; --skip-damaged exports the other entries") from None
+                readable = []
+                for i in ids:  # one at a time, to find the damaged ones
+                    try:
+                        readable.append((i, blobs_of([i])[0]))
+                    except GanvqError:
+                        damaged.append(i)
+                ids, blobs = [i for i, _ in readable], [b for _, b in readable]
             for i, blob in zip(ids, blobs):
                 _write(out_dir / f"{i}.{fmt}", blob)
                 table.writerow([i, f"{i}.{fmt}", db.name(i), int(db.labels[i]), db.class_name(i) or ""])
             bar.update(len(ids))
         bar.close()
         _write(out_dir / "index.csv", rows.getvalue().encode())
-        return {"exported": len(db), "format": fmt, "out": str(out_dir)}
+        if damaged:
+            shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
+            warn(f"{len(damaged)} damaged entr{'y' if len(damaged) == 1 else 'ies'} left out (IDs {shown}); "
+                 f"`ganvq db check {path}` says what is wrong with each")
+        return {"exported": len(db) - len(damaged), "format": fmt, "out": str(out_dir),
+                **({"damaged_ids": damaged} if skip_damaged else {})}
