@@ -52,7 +52,7 @@ def test_unwritable_target_raises_ganvq_error_and_cleans_up(tmp_path):
         atomic_write_bytes(tmp_path / "dir", b"x")  # target is a directory
     assert os.listdir(tmp_path) == ["dir"]
     (tmp_path / "file").write_text("")
-    with pytest.raises(GanvqError, match="cannot write"):
+    with pytest.raises(GanvqError, match="cannot write .*sub.json: .*file is a file, not a folder"):
         write_json(tmp_path / "file" / "sub.json", {})  # parent is a file
 
 

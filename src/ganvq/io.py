@@ -63,7 +63,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             tmp.unlink(missing_ok=True)
             raise
     except OSError as e:
-        raise GanvqError(f"cannot write {path}: {e.strerror or e}") from e
+        raise GanvqError(cannot_write(path, e)) from e
     _fsync_dir(path.parent)
 
 
@@ -98,6 +98,15 @@ def read_json(path: str | Path) -> Any:
         raise GanvqError(f"{path} is not valid JSON: {e}") from e
 
 
+def cannot_write(path: str | Path, error: OSError) -> str:
+    """The one line for a failed write of `path`: a file where a folder of its path should be is named as such
+    (the system's own words, "File exists" or "Not a directory", point the wrong way)."""
+    blocker = next((p for p in Path(path).parents if p.exists()), None)  # the nearest existing parent
+    if blocker is not None and not blocker.is_dir():
+        return f"cannot write {path}: {blocker} is a file, not a folder"
+    return f"cannot write {path}: {error.strerror or error}"
+
+
 def append_jsonl(path: str | Path, record: dict) -> None:
     """Append `record` as one JSON line to `path` and flush it (the run's metrics log)."""
     path = Path(path)
@@ -108,7 +117,7 @@ def append_jsonl(path: str | Path, record: dict) -> None:
             f.write(line)
             f.flush()
     except OSError as e:
-        raise GanvqError(f"cannot write {path}: {e.strerror or e}") from e
+        raise GanvqError(cannot_write(path, e)) from e
 
 
 def _prepare_tensors(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -172,8 +172,12 @@ def test_images_enlarged_much_beyond_their_size_are_described(tmp_path, save_ima
 @pytest.mark.parametrize("content", [b"x\n", b"a,b,c\n1,2,3\n"])  # shorter than IDX's header, and a bad magic
 def test_a_file_of_no_known_format_names_those_ganvq_reads(tmp_path, content):
     (tmp_path / "table.csv").write_bytes(content)
-    with pytest.raises(GanvqError, match=r"table.csv: not an IDX file.*ganvq reads IDX files, .npz and .npy arrays"):
+    with pytest.raises(GanvqError, match=r"table.csv: not a file ganvq reads; ganvq reads IDX files, .npz and .npy "
+                                         r"arrays"):
         load_dataset(tmp_path / "table.csv")
+    (tmp_path / "train-idx3-ubyte").write_bytes(content)  # named as IDX: the IDX reader's own reason
+    with pytest.raises(GanvqError, match=r"train-idx3-ubyte: not an IDX file.*ganvq reads IDX files"):
+        load_dataset(tmp_path / "train-idx3-ubyte")
 
 
 def test_image_folder_source_defaults_to_32_and_reports_skips(tmp_path, save_image):

@@ -330,3 +330,21 @@ def test_a_stopped_db_add_says_what_it_kept_and_skip_existing_adds_only_the_rest
     assert add_to_db(str(lib), [str(folder)], quiet=True, skip_existing=True)["added"] == 0  # finished already
     with ImageDB(lib) as db:
         assert sorted(db.names()) == [f"photos/im{i:02d}.png" for i in range(10)]
+
+
+def test_an_archive_whose_model_moved_says_so_and_takes_it_from_ckpt(tmp_path, tiny_local_prior_run, images, capsys):
+    import shutil
+
+    from ganvq.cli import main
+
+    run = tmp_path / "prior"
+    shutil.copytree(tiny_local_prior_run, run)
+    lib = tmp_path / "lib.gvqdb"
+    with ImageDB.create(lib, run) as db:
+        db.add(images[0][:3])
+    run.rename(tmp_path / "moved")
+    assert main(["db", "get", str(lib), "0", "-o", str(tmp_path / "out")]) == 2
+    assert f"was made with the prior checkpoint {run.resolve()}, which is not there (moved or deleted?): give it " \
+           "with --ckpt" in capsys.readouterr().err
+    assert main(["--quiet", "db", "get", str(lib), "0", "-o", str(tmp_path / "out"), "--ckpt",
+                 str(tmp_path / "moved")]) == 0

@@ -24,6 +24,7 @@ from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, IMAGE_KINDS, list_im
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
 from ganvq.images import IMAGE_FORMATS, bits_per_pixel, encode_image
+from ganvq.io import cannot_write
 from ganvq.metrics.recon import psnr_per_image, ssim_per_image
 from ganvq.progress import progress
 
@@ -44,7 +45,7 @@ def _write(path: Path, data: bytes) -> None:
     except OSError as e:
         with contextlib.suppress(OSError):  # a read-only folder refuses the clean-up too
             tmp.unlink(missing_ok=True)
-        raise GanvqError(f"cannot write {path}: {e.strerror or e}") from None
+        raise GanvqError(cannot_write(path, e)) from None
 
 
 def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False) -> torch.Tensor:

@@ -71,6 +71,9 @@ _READS = "ganvq reads IDX files, .npz and .npy arrays, and PNG/JPEG/BMP/TIFF/Web
 
 def _read_stream(f: BinaryIO, path: Path) -> np.ndarray:
     head = _read_exactly(f, 4)
+    name = path.name.lower()
+    if (len(head) < 4 or head[:2] != b"\0\0") and not ("idx" in name or "ubyte" in name):
+        raise GanvqError(f"{path}: not a file ganvq reads; {_READS}")  # notes.txt: no IDX talk
     if len(head) < 4:
         raise GanvqError(f"{path}: not an IDX file: {len(head)} bytes is shorter than the 4-byte header; {_READS}")
     if head[0] != 0 or head[1] != 0:

@@ -72,6 +72,9 @@ class ImageDB:
             if writable:
                 self._lock()
             self._load(ckpt, codec)
+        except fmt.DbFormatError as e:
+            self.close()
+            raise fmt.DbFormatError(f"{self.path}: {e}") from None
         except BaseException:
             self.close()
             raise
@@ -115,6 +118,7 @@ class ImageDB:
         self.size = size
         self._codec = codec
         self._ckpt = Path(ckpt) if ckpt else Path(header.get("checkpoint", ""))
+        self._ckpt_given = bool(ckpt)
         if codec is not None and codec.hash != self.model_hash:
             raise GanvqError(f"{self.path} was made with another model (fingerprint {self.model_hash[:2].hex()}, "
                              f"this one's is {codec.fingerprint})")
@@ -213,6 +217,9 @@ class ImageDB:
         if self._codec is None:
             if not str(self._ckpt):
                 raise GanvqError(f"{self.path}: give the prior checkpoint it was made with (--ckpt)")
+            if not self._ckpt.exists() and not self._ckpt_given:
+                raise GanvqError(f"{self.path} was made with the prior checkpoint {self._ckpt}, which is not there "
+                                 "(moved or deleted?): give it with --ckpt")
             codec = Codec.from_checkpoint(self._ckpt)
             if codec.hash != self.model_hash:
                 raise GanvqError(f"{self._ckpt} is not the model {self.path} was made with (fingerprint "
