@@ -531,6 +531,18 @@ def audit_table(path: Path = RESULTS / "audit.json") -> str:
     return "\n".join(lines)
 
 
+def db_fit_table(path: Path = RESULTS / "db_fit.json") -> str:
+    """Search quality of archives filled by several plans, with the search projection fitted the old way and now."""
+    data = json.loads(path.read_text())
+    k = data["k"]
+    lines = [f"| how the images were added | projection fitted on | entries | class precision@{k} | finds itself "
+             "first | distinct embeddings | add (s) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for r in data["results"]:
+        lines.append(f"| {r['plan']} | {r['fit']} | {r['entries']:,} | {r[f'class_precision_at_{k}']:.3f} | "
+                     f"{100 * r['itself_first']:.1f}% | {r['distinct_embeddings']:,} | {r['add_seconds']:.1f} |")
+    return "\n".join(lines)
+
+
 def few_filter_table(path: Path = RESULTS / "few_filter.json") -> str:
     """Filtered synthetic libraries: (b) - (a) per filter, and how much each run's discriminator memorised."""
     data = json.loads(path.read_text())
@@ -1420,7 +1432,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table, "few-bf16.json": few_table,
           "few_filter.json": few_filter_table, "few_truncation.json": few_truncation_table,
-          "audit.json": audit_table,
+          "audit.json": audit_table, "db_fit.json": db_fit_table,
           "privacy-labels.json": privacy_labels_table,
           "privacy-ema-s1.json": privacy_ema_table,  # both seeds' files
           "privacy-ema-short-s0.json": privacy_ema_table, "privacy-latent.json": privacy_latent_table}
