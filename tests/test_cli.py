@@ -24,6 +24,12 @@ def test_cli_trains_reconstructs_encodes_decodes_and_evaluates(tmp_path, capsys)
     assert main(["encode", "--ckpt", str(run), "--input", "fashion-mnist", "--limit", "5", "--out", str(codes)]) == 0
     array = np.load(codes)
     assert array.shape == (5, 7, 7) and array.max() < 16
+    (tmp_path / "dir.npy").mkdir()
+    for out, message in ((tmp_path / "codes.png", "encode writes a NumPy array; give a file name ending in .npy"),
+                         (tmp_path / "dir.npy", "is a folder; give a file name ending in .npy")):
+        capsys.readouterr()
+        assert main(["encode", "--ckpt", str(run), "-i", "fashion-mnist", "--limit", "2", "-o", str(out)]) == 2
+        assert message in capsys.readouterr().err
     assert main(["decode", "--ckpt", str(run), "--codes", str(codes), "--out", str(tmp_path / "dec")]) == 0
     assert len(list((tmp_path / "dec").glob("0*.png"))) == 5
 

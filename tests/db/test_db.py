@@ -348,3 +348,17 @@ def test_an_archive_whose_model_moved_says_so_and_takes_it_from_ckpt(tmp_path, t
            "with --ckpt" in capsys.readouterr().err
     assert main(["--quiet", "db", "get", str(lib), "0", "-o", str(tmp_path / "out"), "--ckpt",
                  str(tmp_path / "moved")]) == 0
+
+
+def test_db_add_limit_reads_no_further_than_it_adds(tmp_path, tiny_local_prior_run, images, monkeypatch):
+    from ganvq.commands.db import add_to_db
+    from ganvq.data import folder as folder_module
+
+    lib, folder = tmp_path / "lib.gvqdb", _folder(tmp_path, images, 8)
+    ImageDB.create(lib, tiny_local_prior_run).close()
+    read, real = [], folder_module._load_square
+    monkeypatch.setattr(folder_module, "_load_square", lambda path, *a, **k: read.append(path) or real(path, *a, **k))
+    result = add_to_db(str(lib), [str(folder / "im07.png"), str(folder)], limit=3, quiet=True, resize=True)
+    assert result["added"] == 3 and len(read) == 3  # the file, then two of the folder's 8 images
+    with ImageDB(lib) as db:
+        assert db.names() == ["im07.png", "photos/im00.png", "photos/im01.png"]

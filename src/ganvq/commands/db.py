@@ -42,14 +42,19 @@ def _check_folder(files: list[Path], shape: tuple[int, int, int]) -> None:
                          "give --resize)")
 
 
-def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize: bool
+def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize: bool, limit: int | None = None
              ) -> Iterator[tuple[torch.Tensor, np.ndarray, list[str], list[str] | None]]:
-    """(uint8 images (n, C, H, W), labels (n,) with -1 for none, names, class names) per input."""
+    """(uint8 images (n, C, H, W), labels (n,) with -1 for none, names, class names) per input, the first `limit`
+    images in all (None: every one; no input is read past it)."""
     c, h, _ = shape
+    left = limit
     for item in inputs:
+        if left is not None and left <= 0:
+            return
         p = Path(item)
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
             yield _read_image(p, shape, resize)[None], np.array([-1]), [p.name], None
+            left = None if left is None else left - 1
             continue
         folder = p.is_dir() and not any(p.glob("*-idx3-ubyte*"))
         named = has_named_splits(p)
@@ -58,8 +63,9 @@ def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize:
                              "has none, so leave --split out")
         part = split if named else "all"
         if folder and not resize:
-            _check_folder(list_image_files(p), shape)
-        data = load_dataset(item, part, size=h, channels=c)
+            _check_folder(list_image_files(p)[:left], shape)
+        data = load_dataset(item, part, size=h, channels=c, limit=left)
+        left = None if left is None else left - len(data)
         if describe_skipped(data):
             warn(describe_skipped(data))
         labels = np.full(len(data), -1) if data.labels is None else data.labels.numpy()
@@ -67,7 +73,7 @@ def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize:
         if folder:
             skipped = {s for s, _ in data.skipped}
             files = [f.relative_to(p).as_posix() for f in list_image_files(p)]
-            files = [f for f in files if f not in skipped]
+            files = [f for f in files if f not in skipped][:len(data)]
             names = [f"{p.name}/{f}" for f in files] if len(files) == len(data) else None
         if names is None:
             names = [f"{dataset_name(item)}/{part}/{i:05d}" for i in range(len(data))]
@@ -89,7 +95,7 @@ def add_to_db(path: str, inputs: list[str], split: str = "all", limit: int | Non
     with ImageDB(path, ckpt, writable=True) as db:
         first = len(db)
         sources, count = [], 0
-        for images, labels, names, classes in _sources(inputs, split, db.codec.shape, resize):
+        for images, labels, names, classes in _sources(inputs, split, db.codec.shape, resize, limit):
             if limit is not None:
                 keep = max(0, limit - count)
                 images, labels, names = images[:keep], labels[:keep], names[:keep]

@@ -109,6 +109,10 @@ def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_
 def encode(ckpt: str, input: str, out: str, limit: int | None = None, device: str = "auto",
            quiet: bool = False) -> dict:
     """Write the code maps of the input images to a .npy file (N, h, w) int64."""
+    if Path(out).suffix.lower() != ".npy":
+        raise GanvqError(f"-o {out}: encode writes a NumPy array; give a file name ending in .npy")
+    if Path(out).is_dir():
+        raise GanvqError(f"-o {out} is a folder; give a file name ending in .npy")
     model, _ = load_vqvae(ckpt, device)
     images = load_inputs(input, model, limit).images
     with progress(len(images), "encode", unit="image", quiet=quiet) as bar:
