@@ -94,13 +94,7 @@ def add_to_db(path: str, inputs: list[str], split: str = "all", limit: int | Non
     t0 = time.perf_counter()
     with ImageDB(path, ckpt, writable=True) as db:
         first = len(db)
-        sources, count = [], 0
-        for images, labels, names, classes in _sources(inputs, split, db.codec.shape, resize, limit):
-            if limit is not None:
-                keep = max(0, limit - count)
-                images, labels, names = images[:keep], labels[:keep], names[:keep]
-            count += len(images)
-            sources.append((images, labels, names, classes))
+        sources = list(_sources(inputs, split, db.codec.shape, resize, limit))
         skipped = 0
         if skip_existing and first:
             held = set(db.names())
