@@ -55,3 +55,15 @@ def test_decoder_only_images_carry_gradient_to_the_decoder_and_not_the_encoder()
     assert all(p.grad is None or not p.grad.any() for p in model.encoder.parameters())
     assert any(p.grad is not None and p.grad.any() for p in model.decoder.parameters())
     assert model(x).x_hat_decoder is None
+
+
+def test_codes_out_of_the_codebook_are_refused_with_the_values_found(tiny_vqvae_run):
+    from ganvq.runs import load_vqvae
+
+    model, _ = load_vqvae(tiny_vqvae_run)
+    h, w = model.config.code_shape
+    codes = torch.zeros(2, h, w, dtype=torch.int64)
+    codes[1, 0, 0] = model.codebook_size + 5
+    with pytest.raises(GanvqError, match=rf"lie in \[0, {model.codebook_size - 1}\] for this model; these run from 0 "
+                                         rf"to {model.codebook_size + 5} \(codes of another model\?\)"):
+        model.decode_codes(codes)

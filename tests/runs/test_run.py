@@ -29,11 +29,14 @@ def test_loading_a_run_leaves_torch_rng_as_it_was(tiny_vqvae_run):
     assert torch.equal(state, torch.get_rng_state())
 
 
-def test_a_run_of_another_kind_is_named_in_one_line(tiny_vqvae_run):
+def test_a_run_of_another_kind_is_named_in_one_line(tiny_vqvae_run, tiny_prior_run):
     with pytest.raises(GanvqError, match="is a VQ-VAE checkpoint, not a GAN$"):
         load_gan(tiny_vqvae_run)
     with pytest.raises(GanvqError, match="not a prior .train one with"):
         load_prior(tiny_vqvae_run)
+    with pytest.raises(GanvqError, match="is a prior checkpoint, not a VQ-VAE .give the VQ-VAE run the prior was "
+                                         "trained on"):
+        load_vqvae(tiny_prior_run)
 
 
 def _damaged_copy(src, dst, change) -> None:

@@ -188,7 +188,8 @@ class VQVAE(nn.Module):
         if len(indices) == 0:
             raise GanvqError("no code maps to decode")
         if int(indices.min()) < 0 or int(indices.max()) >= self.codebook_size:
-            raise GanvqError(f"code indices must lie in [0, {self.codebook_size - 1}] for this model")
+            raise GanvqError(f"code indices must lie in [0, {self.codebook_size - 1}] for this model; these run from "
+                             f"{int(indices.min())} to {int(indices.max())} (codes of another model?)")
         device = next(self.parameters()).device
         return torch.cat([self.decode(indices[i : i + batch_size].to(device)).cpu()
                           for i in range(0, len(indices), batch_size)])

@@ -113,6 +113,9 @@ def _check_kind(ckpt: Path, kind: str, kinds: tuple[str, ...]) -> None:
     if kinds and kind not in kinds:
         wanted = " or ".join(KIND_NAMES[k] for k in kinds)
         hint = " (train one with `ganvq train prior --vqvae RUN`)" if kinds == ("prior",) else ""
+        if kind == "prior" and "vqvae" in kinds:
+            hint = (" (give the VQ-VAE run the prior was trained on, as its config.json's `vqvae` names it; "
+                    "compress and decompress take the prior itself)")
         raise GanvqError(f"{ckpt} is {KIND_NAMES[kind]} checkpoint, not {wanted}{hint}")
 
 
