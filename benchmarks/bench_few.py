@@ -147,7 +147,7 @@ DEFAULT_CONFIGS = (PRESET_CONFIG, PLAIN[PRESET_CONFIG], "textbook")  # the issue
 SCORE_KEYS = ("fid", "kid_mean", "kid_std", "precision", "recall", "density", "coverage", "class_coverage",
               "label_entropy")
 MEMO_KEYS = ("median_ratio", "closer_than_test_q0.01_fraction", "closer_than_every_test_fraction",
-             "sample_nn_median", "test_nn_median")
+             "sample_nn_median", "test_nn_median", "likely_copy_fraction")  # the last: runs since 2026-12-07
 
 
 def run_config(name: str, size: int, seed: int, subset_seed: int = 0, steps: int = 1):
