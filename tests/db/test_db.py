@@ -362,3 +362,19 @@ def test_db_add_limit_reads_no_further_than_it_adds(tmp_path, tiny_local_prior_r
     assert result["added"] == 3 and len(read) == 3  # the file, then two of the folder's 8 images
     with ImageDB(lib) as db:
         assert db.names() == ["im07.png", "photos/im00.png", "photos/im01.png"]
+
+
+def test_a_class_conditional_model_fits_a_small_first_add_on_samples_of_every_class(tmp_path, tiny_prior_config,
+                                                                                    images):
+    import dataclasses
+
+    from ganvq.train.prior import train_prior
+
+    run = tmp_path / "prior"
+    train_prior(dataclasses.replace(tiny_prior_config, class_conditional=True), run, quiet=True)
+    x, y = images
+    with ImageDB.create(tmp_path / "lib.gvqdb", run) as db:
+        db.add(x[:1], y[:1])  # the prior draws its fitting samples class by class
+        db.add(x[1:], y[1:])
+    with ImageDB(tmp_path / "lib.gvqdb") as db:  # a prior of 6 steps draws poor samples: a near tie or two
+        assert len(db) == 40 and len({bytes(e) for e in db.embeddings}) >= 35

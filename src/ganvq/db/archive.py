@@ -263,7 +263,9 @@ class ImageDB:
         codec = self.codec
         indices = codec.encode_images(images)
         if len(images) < FIT_MIN:
-            drawn = codec.prior.sample(FIT_MIN - len(images), generator=torch.Generator().manual_seed(0))
+            n = FIT_MIN - len(images)
+            labels = torch.arange(n) % codec.num_classes if codec.num_classes else None  # classes in turn
+            drawn = codec.prior.sample(n, labels, generator=torch.Generator().manual_seed(0))
             decoded = torch.from_numpy(to_uint8_image(codec.vqvae.decode_codes(drawn))).permute(0, 3, 1, 2)
             images, indices = torch.cat([images, decoded]), torch.cat([indices, drawn])
         return Projection.fit(raw_features(self.kind, images, indices, codec.vqvae), self.dim)
