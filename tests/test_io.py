@@ -203,3 +203,15 @@ def test_adam_state_survives_checkpoint_and_next_step_is_identical(tmp_path):
     _adam_steps(model2, opt2, 2, seed=2)
     for p, p2 in zip(model.parameters(), model2.parameters()):
         assert torch.equal(p, p2)
+
+
+def test_check_writable_refuses_a_folder_or_a_file_in_the_way_before_any_work(tmp_path):
+    from ganvq.io import check_writable
+
+    (tmp_path / "adir").mkdir()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(GanvqError, match="adir: it is a folder; give a file name"):
+        check_writable(tmp_path / "adir")
+    with pytest.raises(GanvqError, match="afile is a file, not a folder"):
+        check_writable(tmp_path / "afile" / "x.json")
+    check_writable(tmp_path / "new" / "deeper" / "x.json")  # folders yet to be made are fine

@@ -16,11 +16,11 @@ TINY_VQ = ["--steps", "4", "--batch-size", "16", "--precision", "fp32", "--codeb
            "--log-every", "2"]
 
 
-def _digits_npz(path):
+def _digits_npz(path, n: int = 120):
     """28x28 gray "digits": a bar at a place that depends on the label, (x, y) keys, floats in [0, 1]."""
     rng = np.random.default_rng(1)
-    y = np.arange(120) % 10
-    x = rng.uniform(0, 0.2, (120, 28, 28)).astype(np.float32)
+    y = np.arange(n) % 10
+    x = rng.uniform(0, 0.2, (n, 28, 28)).astype(np.float32)
     for i, label in enumerate(y):
         x[i, 4:24, 2 + 2 * label : 5 + 2 * label] = 1.0
     np.savez(path, x=x, y=y)
@@ -79,7 +79,7 @@ def test_own_data_trains_evaluates_reports_and_compresses(tmp_path, capsys, kind
 
 
 def test_gan_scores_name_reference_split_and_extractor(tmp_path, capsys, one_thread):
-    data = _digits_npz(tmp_path / "digits.npz")
+    data = _digits_npz(tmp_path / "digits.npz", 1100)  # 110 held out: enough for the memorization audit
     gan = tmp_path / "gan"
     (tmp_path / "small.json").write_text('{"model": {"g_width": 8, "d_width": 8}}')
     assert main(["--quiet", "train", "gan", "--data", str(data), "--out", str(gan), "--steps", "3",
@@ -89,10 +89,10 @@ def test_gan_scores_name_reference_split_and_extractor(tmp_path, capsys, one_thr
     printed = capsys.readouterr().out
     result = json.loads((gan / "eval-gan.json").read_text())
     assert result["reference"]["data"] == str(data) and result["reference"]["split"] == "test"
-    assert "held out" in result["reference"]["split_note"] and result["reference"]["images"] == 10
+    assert "held out" in result["reference"]["split_note"] and result["reference"]["images"] == 110
     assert result["extractor"] == "ganvq-fmnist-cnn-v1"  # auto: 28x28 gray
     assert any("not digits" in note for note in result["notes"])  # the extractor was made for Fashion-MNIST
-    assert result["memorization"]["training_data"]["images"] == 110
+    assert result["memorization"]["training_data"]["images"] == 990
     assert "note:" in printed and "held out" in printed
 
     # a folder of its samples carries source.json, so eval folder finds the data without --real
@@ -110,7 +110,7 @@ def test_gan_scores_name_reference_split_and_extractor(tmp_path, capsys, one_thr
 
 
 def test_a_sample_folder_of_a_run_on_part_of_its_data_is_audited_against_that_part(tmp_path, capsys, one_thread):
-    data = _digits_npz(tmp_path / "digits.npz")
+    data = _digits_npz(tmp_path / "digits.npz", 1100)  # 110 held out: enough for the memorization audit
     gan = tmp_path / "gan"
     (tmp_path / "small.json").write_text('{"model": {"g_width": 8, "d_width": 8}}')
     assert main(["--quiet", "train", "gan", "--data", str(data), "--out", str(gan), "--steps", "2", "--limit", "40",
@@ -123,7 +123,7 @@ def test_a_sample_folder_of_a_run_on_part_of_its_data_is_audited_against_that_pa
     capsys.readouterr()
     assert main(["eval", "folder", "--fake", str(tmp_path / "lib")]) == 0
     by_folder = json.loads((tmp_path / "lib-eval.json").read_text())["memorization"]
-    # the 40 images the run saw, not all 110 of the train split: the same audit as eval gan's on the same samples
+    # the 40 images the run saw, not all 990 of the train split: the same audit as eval gan's on the same samples
     assert by_folder["training_data"]["images"] == by_run["training_data"]["images"] == 40
     assert by_folder["sample_nn_median"] == pytest.approx(by_run["sample_nn_median"], abs=1e-4)
     source["train_part"]["limit"] = "40"  # a hand-edited source.json: one line, not a traceback

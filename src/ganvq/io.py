@@ -107,6 +107,17 @@ def cannot_write(path: str | Path, error: OSError) -> str:
     return f"cannot write {path}: {error.strerror or error}"
 
 
+def check_writable(path: str | Path) -> None:
+    """A GanvqError now, before minutes of work, when `path` cannot become a file: it is a folder, or a file
+    stands where one of its folders should be."""
+    path = Path(path)
+    if path.is_dir():
+        raise GanvqError(f"cannot write {path}: it is a folder; give a file name")
+    blocker = next((p for p in path.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise GanvqError(f"cannot write {path}: {blocker} is a file, not a folder")
+
+
 def append_jsonl(path: str | Path, record: dict) -> None:
     """Append `record` as one JSON line to `path` and flush it (the run's metrics log)."""
     path = Path(path)

@@ -77,3 +77,17 @@ def test_flat_samples_of_a_noise_dataset_are_close_but_called_no_copies(tmp_path
     assert mem["closer_than_test_q0.01_fraction"] == 1.0 and mem["likely_copy_fraction"] == 0.0
     assert any("such as averages, not copies of one; likely copies 0.0%" in n for n in scored["notes"])
     assert "likely copies" in format_scores(scored)
+
+
+def test_the_audit_is_skipped_with_a_note_when_too_few_images_are_held_out(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("GANVQ_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "small.npz", x_train=rng.integers(0, 256, (54, 28, 28), dtype=np.uint8),
+             x_test=rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    scored = score_samples(torch.full((100, 1, 28, 28), 128, dtype=torch.uint8), str(tmp_path / "small.npz"),
+                           kid_subsets=2, kid_subset_size=50, seed=0)
+    assert "memorization" not in scored
+    assert any("memorization audit skipped: only 60 held-out images; its yardstick, the closest 1% of held-out "
+               "images, needs at least 100" in n for n in scored["notes"])

@@ -26,7 +26,7 @@ from ganvq.data import (
 from ganvq.data.folder import list_image_files
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError, warn
-from ganvq.io import write_json
+from ganvq.io import check_writable, write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.score import score_samples
 from ganvq.metrics.utility import downstream_accuracy, few_shot_utility
@@ -264,6 +264,8 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     if real_subset is not None and not utility_n:
         raise GanvqError("--real-subset chooses the real images of --utility: give --utility too")
     run = open_run(ckpt)  # read once: the samples and the dataset it was trained on
+    target = Path(out) if out else run.folder / "eval-gan.json"
+    check_writable(target)  # before minutes of sampling and scoring, not after them
     if utility_n:
         check_utility(run, utility_n)  # before minutes of sampling and scoring, not after them
     few = training_subset(run, real_subset, subset_seed)
@@ -273,7 +275,6 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     if not real:
         raise GanvqError(f"{ckpt}: the checkpoint does not name its dataset; pass --real DATASET")
     split, fraction, notes = reference_split(real, trained, real_split)
-    target = Path(out) if out else run.folder / "eval-gan.json"
     pairs = target.with_suffix(".closest-pairs.png")
     with _scoring(len(images), "eval gan", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,

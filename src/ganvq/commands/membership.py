@@ -19,7 +19,7 @@ from ganvq.commands.evaluate import training_subset
 from ganvq.commands.sample import sample
 from ganvq.data import held_out_fraction, load_dataset
 from ganvq.errors import GanvqError
-from ganvq.io import write_json
+from ganvq.io import check_writable, write_json
 from ganvq.metrics.membership import (
     attack_summary,
     calibrated_gan_leaks_scores,
@@ -98,6 +98,7 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
     if non_member_n is not None and non_member_n < 1:
         raise GanvqError(f"--non-member-n must be at least 1, got {non_member_n}")
     run = open_run(ckpt, "gan")
+    check_writable(Path(out) if out else run.folder / "audit-membership.json")  # before the attacks, not after
     num_classes = run.config.model.num_classes
     sides = []
     for i, spec in enumerate((members, non_members)):

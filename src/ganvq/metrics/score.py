@@ -279,6 +279,9 @@ def _features(extractor, images: torch.Tensor, advance: Callable[[int], None] | 
     return torch.cat(feats), None if labels[0] is None else torch.cat(labels)
 
 
+AUDIT_MIN_HELD_OUT = 100  # the audit's threshold is the 1% quantile of held-out distances: below 100, their minimum
+
+
 def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png: str | Path | None,
            shown: int = 32, train_subset: torch.Tensor | None = None) -> tuple[dict, torch.Tensor]:
     """The memorization audit against the train split (or the subset of it a run was trained on), and those
@@ -303,6 +306,10 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
             return audit_reference(test.images, train_images)
 
         reference = _cached(key, compute)
+    held_out = len(reference["test_nn_distance"])
+    if held_out < AUDIT_MIN_HELD_OUT:
+        raise GanvqError(f"only {held_out} held-out images; its yardstick, the closest 1% of held-out images, needs "
+                         f"at least {AUDIT_MIN_HELD_OUT}")
     summary, d, idx = memorization_audit(fake, train_images, reference)
     summary["training_data"] = {"data": str(real), "split_note": note, "images": len(train_images)}
     if pairs_png is not None:
