@@ -76,7 +76,9 @@ def test_eval_gan_of_a_subset_run_audits_against_its_images_and_reports_utility_
     run = tmp_path / "gan"
     train_gan(dataclasses.replace(tiny_gan_config, subset=20, subset_seed=1), run, quiet=True)
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--utility", "30"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    assert "eval gan: training the utility classifiers (a), (b), (c)" in captured.err  # minutes, not silence
     result = json.loads((run / "eval-gan.json").read_text())
     assert result["memorization"]["training_data"]["images"] == 20
     u = result["utility"]

@@ -29,7 +29,7 @@ from ganvq.errors import GanvqError, warn
 from ganvq.io import check_writable, write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.score import score_samples
-from ganvq.metrics.utility import downstream_accuracy, few_shot_utility
+from ganvq.metrics.utility import FEW_SHOT_STEPS, downstream_accuracy, few_shot_utility
 from ganvq.progress import Progress, progress
 from ganvq.runs import open_run
 
@@ -242,12 +242,16 @@ def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | No
         raise GanvqError(f"{c.data}: --utility needs labelled held-out images")
     tested_on = describe_split("test", has_named_splits(c.data), fraction)
     if real is None:
-        result = downstream_accuracy(images, labels, test.images, test.labels, c.model.num_classes)
+        with progress(None, "eval gan: training the utility classifier", unit="step", quiet=quiet) as bar:
+            result = downstream_accuracy(images, labels, test.images, test.labels, c.model.num_classes,
+                                         step_done=bar.update)
         return {**result, "trained_on": f"{n} samples of the GAN (seed {seed})", "tested_on": tested_on}
     if real.labels is None:
         raise GanvqError(f"{c.data}: --utility with real images needs labelled training images")
-    result = few_shot_utility((real.images, real.labels), (images, labels), (test.images, test.labels),
-                              c.model.num_classes)
+    with progress(3 * FEW_SHOT_STEPS, "eval gan: training the utility classifiers (a), (b), (c)", unit="step",
+                  quiet=quiet) as bar:
+        result = few_shot_utility((real.images, real.labels), (images, labels), (test.images, test.labels),
+                                  c.model.num_classes, step_done=bar.update)
     return {**result, "trained_on": {"real": f"{len(real)} real training images of {c.data}",
                                      "synthetic": f"{n} samples of the GAN (seed {seed}), classes in turn"},
             "tested_on": tested_on}

@@ -14,6 +14,7 @@ the same training however many images they hold) and classic augmentation (rando
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -67,9 +68,11 @@ class UtilityCNN(nn.Module):
 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, seed: int = RECIPE["seed"],
-                     epochs: int = RECIPE["epochs"], steps: int | None = None, augment: bool = False) -> UtilityCNN:
+                     epochs: int = RECIPE["epochs"], steps: int | None = None, augment: bool = False,
+                     step_done: Callable[[int], None] | None = None) -> UtilityCNN:
     """UtilityCNN trained by RECIPE on uint8 images (N, C, H, W) and int labels (N,); the caller's RNG is untouched.
-    `steps` replaces the epochs by a fixed step count, `augment` applies classic_augment to every batch."""
+    `steps` replaces the epochs by a fixed step count, `augment` applies classic_augment to every batch;
+    `step_done(1)` is called after each step (a progress display)."""
     if len(images) == 0 or len(images) != len(labels):
         raise GanvqError(f"a classifier needs labelled images: got {len(images)} images and {len(labels)} labels")
     if int(labels.min()) < 0 or int(labels.max()) >= num_classes:
@@ -91,6 +94,8 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
             loss.backward()
             opt.step()
             sched.step()
+            if step_done is not None:
+                step_done(1)
     return model.eval()
 
 
@@ -113,21 +118,23 @@ def per_class_accuracy(predicted: torch.Tensor, labels: torch.Tensor, num_classe
 
 
 def downstream_accuracy(train_images: torch.Tensor, train_labels: torch.Tensor, test_images: torch.Tensor,
-                        test_labels: torch.Tensor, num_classes: int, seed: int = RECIPE["seed"]) -> dict:
+                        test_labels: torch.Tensor, num_classes: int, seed: int = RECIPE["seed"],
+                        step_done: Callable[[int], None] | None = None) -> dict:
     """Accuracy on (test_images, test_labels) of the RECIPE classifier trained on (train_images, train_labels)."""
     t0 = time.perf_counter()
-    model = train_classifier(train_images, train_labels, num_classes, seed)
+    model = train_classifier(train_images, train_labels, num_classes, seed, step_done=step_done)
     return {"accuracy": classifier_accuracy(model, test_images, test_labels), "train_images": len(train_images),
             "test_images": len(test_images), "train_seconds": round(time.perf_counter() - t0, 1),
             "recipe": {**RECIPE, "seed": seed}}
 
 
 def few_shot_accuracy(train: tuple[torch.Tensor, torch.Tensor], test: tuple[torch.Tensor, torch.Tensor],
-                      num_classes: int, seed: int = RECIPE["seed"], steps: int = FEW_SHOT_STEPS) -> dict:
+                      num_classes: int, seed: int = RECIPE["seed"], steps: int = FEW_SHOT_STEPS,
+                      step_done: Callable[[int], None] | None = None) -> dict:
     """Test accuracy (overall and per class) of FEW_SHOT_RECIPE's classifier trained on one labelled set."""
     (x, y), (xt, yt) = train, test
     t0 = time.perf_counter()
-    model = train_classifier(x, y, num_classes, seed, steps=steps, augment=True)
+    model = train_classifier(x, y, num_classes, seed, steps=steps, augment=True, step_done=step_done)
     predicted = predictions(model, xt)
     return {"accuracy": int((predicted == yt).sum()) / len(yt), "train_images": len(x),
             "per_class_accuracy": per_class_accuracy(predicted, yt, num_classes),
@@ -145,7 +152,8 @@ def real_plus_synthetic(real: tuple[torch.Tensor, torch.Tensor], synthetic: tupl
 
 def few_shot_utility(real: tuple[torch.Tensor, torch.Tensor], synthetic: tuple[torch.Tensor, torch.Tensor],
                      test: tuple[torch.Tensor, torch.Tensor], num_classes: int, seed: int = RECIPE["seed"],
-                     steps: int = FEW_SHOT_STEPS, real_result: dict | None = None) -> dict:
+                     steps: int = FEW_SHOT_STEPS, real_result: dict | None = None,
+                     step_done: Callable[[int], None] | None = None) -> dict:
     """Test accuracy of FEW_SHOT_RECIPE's classifier trained on (a) the few real images, (b) those plus the synthetic
     library, (c) the library alone (Ravuri & Vinyals 2019's CAS); each pair is (uint8 images, labels).
     `real_result`: (a) as an earlier call returned it for the same real and test images, seed and steps (it does
@@ -158,7 +166,7 @@ def few_shot_utility(real: tuple[torch.Tensor, torch.Tensor], synthetic: tuple[t
     result = {} if real_result is None else {"real": real_result}
     for name, (x, y) in sets.items():
         if name not in result:
-            result[name] = few_shot_accuracy((x, y), test, num_classes, seed, steps)
+            result[name] = few_shot_accuracy((x, y), test, num_classes, seed, steps, step_done)
     result["real_plus_synthetic"]["real_repeats"] = repeat
     gain = result["real_plus_synthetic"]["accuracy"] - result["real"]["accuracy"]
     return {**result, "gain_points": round(100 * gain, 2), "real_images": len(xr), "synthetic_images": len(xs),
