@@ -98,24 +98,27 @@ def read_json(path: str | Path) -> Any:
         raise GanvqError(f"{path} is not valid JSON: {e}") from e
 
 
+def _file_in_the_way(path: str | Path) -> str | None:
+    """"cannot write PATH: X is a file, not a folder" when the nearest existing parent of `path` is a file."""
+    blocker = next((p for p in Path(path).parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"cannot write {path}: {blocker} is a file, not a folder"
+    return None
+
+
 def cannot_write(path: str | Path, error: OSError) -> str:
     """The one line for a failed write of `path`: a file where a folder of its path should be is named as such
     (the system's own words, "File exists" or "Not a directory", point the wrong way)."""
-    blocker = next((p for p in Path(path).parents if p.exists()), None)  # the nearest existing parent
-    if blocker is not None and not blocker.is_dir():
-        return f"cannot write {path}: {blocker} is a file, not a folder"
-    return f"cannot write {path}: {error.strerror or error}"
+    return _file_in_the_way(path) or f"cannot write {path}: {error.strerror or error}"
 
 
 def check_writable(path: str | Path) -> None:
     """A GanvqError now, before minutes of work, when `path` cannot become a file: it is a folder, or a file
     stands where one of its folders should be."""
-    path = Path(path)
-    if path.is_dir():
+    if Path(path).is_dir():
         raise GanvqError(f"cannot write {path}: it is a folder; give a file name")
-    blocker = next((p for p in path.parents if p.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise GanvqError(f"cannot write {path}: {blocker} is a file, not a folder")
+    if (why := _file_in_the_way(path)) is not None:
+        raise GanvqError(why)
 
 
 def append_jsonl(path: str | Path, record: dict) -> None:
