@@ -58,6 +58,9 @@ def tiny_gan_run(tmp_path_factory):
                                "test_nn_median": 0.12, "median_ratio": 1.6666, "closer_than_every_test_fraction": 0.0,
                                "closer_than_test_q0.01_fraction": 0.001, "likely_copy_fraction": 0.0005,
                                "closest_pairs_png": "elsewhere.png"},
+              "utility": {"real": {"accuracy": 0.6793}, "real_plus_synthetic": {"accuracy": 0.7023},
+                          "synthetic": {"accuracy": 0.6987}, "gain_points": 2.3, "real_images": 100,
+                          "synthetic_images": 5000, "test_images": 10000, "tested_on": "the named test split"},
               "notes": ["the reference is small"]}
     (out / "eval-gan.json").write_text(json.dumps(scores))
     return out
@@ -115,6 +118,8 @@ def test_gan_report_reads_its_scores_and_names_classes(tiny_gan_run, tmp_path, o
     values = _values(page)
     assert values["fid"] == "123.456789" and values["median_ratio"] == "1.6666"
     assert values["likely_copy_fraction"] == "0.0005" and "Likely copies" in page
+    assert "Utility: what the samples teach a classifier" in page and "+2.30 points" in page
+    assert "(a) 100 real images" in page and "70.23%" in page and "(c) 5,000 samples alone" in page
     assert "123.46" in page and "12.346 ×10⁻³" in page and "Memorization audit" in page
     assert "Ankle boot" in page and "T-shirt/top" in page  # one labelled row per class
     assert "closest sample and training pairs" in page and "the reference is small" in page

@@ -190,7 +190,29 @@ def _sample_quality(ev: Evidence, h: int) -> str:
         if pairs.is_file():
             parts.append(f"<p>The closest pairs, closest first: each sample followed by its nearest training "
                          f"image.</p>{img(png_file_uri(pairs.read_bytes()), 'closest sample and training pairs')}")
+    parts.append(_utility(s.get("utility"), h))
     return "".join(parts)
+
+
+def _utility(u, h: int) -> str:
+    """The downstream accuracy of `eval gan --utility`, where eval-gan.json holds it: (a), (b), (c) and the gain, or
+    the one classifier trained on samples alone."""
+    if not isinstance(u, dict):
+        return ""
+    try:
+        if "real" in u:
+            rows = [(f"({k}) {what}", f"{100 * u[key]['accuracy']:.2f}%") for k, key, what in (
+                ("a", "real", f"{u['real_images']:,} real images"),
+                ("b", "real_plus_synthetic", f"those plus {u['synthetic_images']:,} samples"),
+                ("c", "synthetic", f"{u['synthetic_images']:,} samples alone"))]
+            rows.append(("(b) − (a)", f"{u['gain_points']:+.2f} points"))
+        else:
+            rows = [(f"trained on {u['trained_on']}", f"{100 * u['accuracy']:.2f}%")]
+        tested = f"{u['test_images']:,} images, {u['tested_on']}" if "test_images" in u else str(u["tested_on"])
+    except (KeyError, TypeError, ValueError):
+        return ""
+    return (f"<h{h}>Utility: what the samples teach a classifier</h{h}><p>From {code('ganvq eval gan --utility')}: "
+            f"test accuracy of the fixed classifier recipe, tested on {html.escape(tested)}.</p>{facts_table(rows)}")
 
 
 def _membership(ev: Evidence, h: int) -> str:
