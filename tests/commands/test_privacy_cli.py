@@ -114,3 +114,13 @@ def test_roc_picture_has_a_log_log_panel_where_a_few_sure_members_show():
     x = left + MARGIN + SIZE // 6  # FPR ~0.3%, on the plateau
     assert (31, 119, 180) in {im.getpixel((x, y + dy)) for dy in (-1, 0, 1)}
     assert (31, 119, 180) not in {im.getpixel((x, y + dy)) for dy in range(10, 60)}  # nothing below it there
+
+
+def test_the_threshold_note_asks_for_more_non_members_only_where_there_are_more():
+    from ganvq.commands.membership import threshold_note
+
+    assert threshold_note(1000) is None
+    assert "more non-members (--non-member-n 5000) pin them down" in threshold_note(100)
+    scarce = threshold_note(6, all_there_are=True)
+    assert scarce.startswith("6 non-members:") and "those are all the non-member images there are" in scarce
+    assert "--non-member-n" not in scarce and threshold_note(1).startswith("1 non-member:")

@@ -76,16 +76,20 @@ def intervals(attack: dict) -> str:
     return f" (95% intervals: AUC {a:.3f}–{b:.3f}, TPR {100 * c:.1f}–{100 * d:.1f}%)"
 
 
-def threshold_note(non_members: int) -> str | None:
+def threshold_note(non_members: int, all_there_are: bool = False) -> str | None:
     """A line for an audit whose non-members are too few for the low false-positive rates: the threshold at a rate
-    f rests on their highest f x N scores, so under 1,000 of them the 0.1% rate rests on none."""
+    f rests on their highest f x N scores, so under 1,000 of them the 0.1% rate rests on none. `all_there_are`:
+    the non-member images ran out, so asking for more cannot help."""
     if non_members >= 1000:
         return None
     top = non_members // 100
     rests = ("on none of their scores" if top == 0 else "on their single highest score" if top == 1
              else f"on their {top:,} highest scores")
-    return (f"{non_members:,} non-members: the 1% FPR threshold rests {rests} and the 0.1% one on none, so those "
-            "true-positive rates are coarse; more non-members (--non-member-n 5000) pin them down")
+    more = ("those are all the non-member images there are; more (another dataset with --non-members, or a larger "
+            "held-out part at training) would pin them down" if all_there_are
+            else "more non-members (--non-member-n 5000) pin them down")
+    return (f"{non_members:,} non-member{'s' if non_members != 1 else ''}: the 1% FPR threshold rests {rests} and the "
+            f"0.1% one on none, so those true-positive rates are coarse; {more}")
 
 
 def audit_membership(ckpt: str | Path, members: str = "train", non_members: str = "test", n: int = 1000,
@@ -111,6 +115,8 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
         if num_classes and int(labels.max()) >= num_classes:
             raise GanvqError(f"{spec}: label {int(labels.max())} is outside the model's {num_classes} classes")
         want = n if i == 0 or non_member_n is None else non_member_n
+        if i == 1:
+            pool = len(images)  # the non-member images there are, before any are drawn
         sides.append((*_subset(images, labels if num_classes else None, want, seed + i), what))
     (m_x, m_y, _, m_what), (o_x, o_y, rest, o_what) = sides
     balanced = non_member_n is None  # then both sides are cut to the smaller one: as many non-members as members
@@ -144,7 +150,7 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                           "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
         "roc_png": str(picture),
-        "notes": [note for note in [threshold_note(k_o)] if note],
+        "notes": [note for note in [threshold_note(k_o, all_there_are=k_o >= pool)] if note],
     }
     if len(reference):
         calibrated = attack_summary(*scores["gan_leaks_calibrated"])
