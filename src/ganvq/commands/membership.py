@@ -115,13 +115,12 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
         if num_classes and int(labels.max()) >= num_classes:
             raise GanvqError(f"{spec}: label {int(labels.max())} is outside the model's {num_classes} classes")
         want = n if i == 0 or non_member_n is None else non_member_n
-        if i == 1:
-            pool = len(images)  # the non-member images there are, before any are drawn
         sides.append((*_subset(images, labels if num_classes else None, want, seed + i), what))
     (m_x, m_y, _, m_what), (o_x, o_y, rest, o_what) = sides
     balanced = non_member_n is None  # then both sides are cut to the smaller one: as many non-members as members
     k = min(len(m_x), len(o_x)) if balanced else len(m_x)
     k_o = k if balanced else len(o_x)
+    all_there_are = k_o == len(o_x) + len(rest)  # every non-member image is a candidate: no more to draw
     # the non-members cut by the balancing are not references: they are kept apart from the candidates entirely
     reference = torch.cat([o_x[k_o:], rest])[:REFERENCE_MAX] if members != non_members else rest[:0]
     m_x, m_y = m_x[:k], None if m_y is None else m_y[:k]
@@ -150,7 +149,7 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                           "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
         "roc_png": str(picture),
-        "notes": [note for note in [threshold_note(k_o, all_there_are=k_o >= pool)] if note],
+        "notes": [note for note in [threshold_note(k_o, all_there_are=all_there_are)] if note],
     }
     if len(reference):
         calibrated = attack_summary(*scores["gan_leaks_calibrated"])
