@@ -28,10 +28,7 @@ def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
                         limit=limit)
     if describe_skipped(data):
         warn(describe_skipped(data))
-    p = Path(path)
-    files = [p] if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS else (
-        list_image_files(p) if p.is_dir() and not any(p.glob("*-idx3-ubyte*")) else [])
-    bad = misfits(files[:limit] if limit else files, (cfg.channels, cfg.image_size, cfg.image_size))
+    bad = misfits(files_read(path, data) or [], (cfg.channels, cfg.image_size, cfg.image_size))
     if bad:
         kind = "grayscale" if cfg.channels == 1 else "RGB"
         warn(f"{len(bad)} of {len(data)} images are not {cfg.image_size}x{cfg.image_size} {kind} (e.g. "
@@ -40,22 +37,33 @@ def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
     return data
 
 
+def files_read(path: str, data: ImageDataset) -> list[Path] | None:
+    """The image files `data` was read from `path`, in its order: the image file itself, or a folder's readable
+    files (as read_image_folder reads them, up to len(data)); None for arrays and datasets."""
+    p, n = Path(path), len(data)
+    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and n == 1:
+        return [p]
+    if p.is_dir() and not any(p.glob("*-idx3-ubyte*")):
+        skipped = {rel for rel, _ in data.skipped}
+        files = [f for f in list_image_files(p) if f.relative_to(p).as_posix() not in skipped][:n]
+        if len(files) == n:
+            return files
+    return None
+
+
 def input_names(path: str, data: ImageDataset) -> list[str]:
     """Output names (no suffix) for the images read from `path`: an image file keeps its name and a folder its
     files' paths inside it (`shirt.png` -> `shirt`, `tops/a.jpg` -> `tops/a`); a dataset's images are numbered."""
-    p, n = Path(path), len(data)
-    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and n == 1:
+    p, n, files = Path(path), len(data), files_read(path, data)
+    if files is None:
+        width = max(5, len(str(n - 1)))
+        return [f"{i:0{width}d}" for i in range(n)]
+    if p.is_file():
         return [p.stem]
-    if p.is_dir() and not any(p.glob("*-idx3-ubyte*")):
-        skipped = {rel for rel, _ in data.skipped}
-        rels = [f.relative_to(p) for f in list_image_files(p)]
-        rels = [r for r in rels if r.as_posix() not in skipped][:n]
-        if len(rels) == n:  # the files read, in the order read_image_folder reads them
-            stems = [r.with_suffix("").as_posix() for r in rels]
-            twice = {s for s, k in Counter(stems).items() if k > 1}  # a.png and a.jpg: a_png and a_jpg
-            return [s if s not in twice else f"{s}_{r.suffix[1:].lower()}" for s, r in zip(stems, rels)]
-    width = max(5, len(str(n - 1)))
-    return [f"{i:0{width}d}" for i in range(n)]
+    rels = [f.relative_to(p) for f in files]
+    stems = [r.with_suffix("").as_posix() for r in rels]
+    twice = {s for s, k in Counter(stems).items() if k > 1}  # a.png and a.jpg: a_png and a_jpg
+    return [s if s not in twice else f"{s}_{r.suffix[1:].lower()}" for s, r in zip(stems, rels)]
 
 
 GRID_NAMES = ("grid.png", "ganvq-grid.png")  # the overview written beside the images; the second if an input is grid
