@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ganvq.commands.codec_files import _read_image, _write
+from ganvq.commands.reconstruct import files_read
 from ganvq.data import dataset_name, describe_skipped, has_named_splits, load_dataset
 from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, misfits
 from ganvq.db import ImageDB, check, info
@@ -69,12 +70,8 @@ def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize:
         if describe_skipped(data):
             warn(describe_skipped(data))
         labels = np.full(len(data), -1) if data.labels is None else data.labels.numpy()
-        names = None
-        if folder:
-            skipped = {s for s, _ in data.skipped}
-            files = [f.relative_to(p).as_posix() for f in list_image_files(p)]
-            files = [f for f in files if f not in skipped][:len(data)]
-            names = [f"{p.name}/{f}" for f in files] if len(files) == len(data) else None
+        read = files_read(item, data) if folder else None
+        names = None if read is None else [f"{p.name}/{f.relative_to(p).as_posix()}" for f in read]
         if names is None:
             names = [f"{dataset_name(item)}/{part}/{i:05d}" for i in range(len(data))]
         yield data.images, labels, names, list(data.class_names) if data.class_names else None
