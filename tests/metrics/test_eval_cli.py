@@ -90,6 +90,16 @@ def test_eval_gan_of_a_subset_run_audits_against_its_images_and_reports_utility_
     assert result["memorization"]["training_data"]["images"] == 20  # ... the audit keeps the run's own
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "40", "--real-subset", "30"]) == 2
     assert "--real-subset chooses the real images of --utility" in capsys.readouterr().err
+    # A plain eval gan afterwards keeps the minutes of --utility work done on this very checkpoint state ...
+    assert main(["eval", "gan", "--ckpt", str(run / "checkpoint.safetensors"), "--n", "40"]) == 0
+    kept = json.loads((run / "eval-gan.json").read_text())
+    assert kept["utility"]["real_images"] == 30 and "kept from an earlier" in capsys.readouterr().out
+    # ... but not results measured on another state of it (here: as if the run had trained on since).
+    (run / "eval-gan.json").write_text(json.dumps({**kept, "checkpoint_step": kept["checkpoint_step"] - 1}))
+    assert main(["eval", "gan", "--ckpt", str(run), "--n", "40"]) == 0
+    assert "utility" not in json.loads((run / "eval-gan.json").read_text())
+    err = capsys.readouterr().err
+    assert f"measured on step {kept['checkpoint_step'] - 1} of this checkpoint" in err and "dropped" in err
 
 
 def test_utility_of_an_unconditional_gan_fails_before_sampling(tmp_path, tiny_gan_config, capsys, monkeypatch):

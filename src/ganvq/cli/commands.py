@@ -151,6 +151,8 @@ def _eval_gan(args) -> None:
               f"{p['d_steps']} D steps")
     if "utility" in result:
         u = result["utility"]
+        if "kept_from" in u:
+            print(f"utility: kept from {u['kept_from']} (--utility N measures it again)")
         if "accuracy" in u:
             print(f"utility: {100 * u['accuracy']:.2f}% accuracy on {u['test_images']} real held-out images of a "
                   f"classifier trained on {u['train_images']} samples")

@@ -26,12 +26,12 @@ from ganvq.data import (
 from ganvq.data.folder import list_image_files
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError, warn
-from ganvq.io import check_writable, write_json
+from ganvq.io import check_writable, read_json, write_json
 from ganvq.metrics.evaluate import evaluate_reconstruction
 from ganvq.metrics.score import score_samples
 from ganvq.metrics.utility import FEW_SHOT_STEPS, downstream_accuracy, few_shot_utility
 from ganvq.progress import Progress, progress
-from ganvq.runs import open_run
+from ganvq.runs import checkpoint_path, open_run
 
 
 def _same_data(a: str, b: str) -> bool:
@@ -257,6 +257,34 @@ def utility(run, n: int, seed: int = 0, quiet: bool = True, test_limit: int | No
             "tested_on": tested_on}
 
 
+def earlier_utility(target: Path, run) -> dict | None:
+    """The `utility` block of an earlier eval-gan.json at `target` when it was measured on this very checkpoint
+    state (same file, same step), so that a plain `eval gan` after an `eval gan --utility` keeps those minutes of
+    work; when the checkpoint has moved on since, a warning says the block is dropped."""
+    try:
+        earlier = read_json(target) if target.is_file() else None
+    except (GanvqError, OSError, ValueError):
+        return None
+    if not isinstance(earlier, dict) or not isinstance(earlier.get("utility"), dict):
+        return None
+    step = run.meta["step"]
+    same_file = earlier.get("checkpoint") is not None and _same_file(earlier["checkpoint"], run.checkpoint)
+    if same_file and earlier.get("checkpoint_step") == step:
+        return {**earlier["utility"], "kept_from": "an earlier eval gan --utility of this checkpoint at the same step"}
+    was = earlier.get("checkpoint_step")
+    warn(f"{target}'s --utility results were measured on {'step ' + str(was) if was is not None else 'an earlier state'}"
+         f" of {'this' if same_file else 'another'} checkpoint, not on this one at step {step}: they are dropped; "
+         "add --utility N to measure them again")
+    return None
+
+
+def _same_file(a: str | Path, b: str | Path) -> bool:
+    try:
+        return checkpoint_path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
 def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str = "auto", seed: int = 0,
              out: str | None = None, bf16: bool = False, quiet: bool = False, utility_n: int = 0,
              real_subset: int | None = None, subset_seed: int | None = None, real_split: str | None = None) -> dict:
@@ -284,11 +312,15 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
                                val_fraction=fraction, trained_on=trained, notes=notes, stage=_stage(bar),
                                advance=bar.update, train_subset=None if seen is None else seen.images)
-    result = {"checkpoint": str(ckpt), "sample_seed": seed, **scores}
+    result = {"checkpoint": str(ckpt), "checkpoint_step": run.meta["step"], "sample_seed": seed, **scores}
     if run.kind == "gan" and privacy_facts(run) is not None:
         result["privacy"] = privacy_facts(run)
     if utility_n:
         with_real = real_subset is not None or getattr(run.config, "subset", None) is not None
         result["utility"] = utility(run, utility_n, seed, quiet, real=few if with_real else None)
+    else:
+        earlier = earlier_utility(target, run)
+        if earlier is not None:
+            result["utility"] = earlier
     write_json(target, result)
     return {**result, "written": str(target)}

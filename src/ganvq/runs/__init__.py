@@ -8,6 +8,7 @@ from ganvq.runs.run import (
     CONFIG,
     METRICS,
     Run,
+    checkpoint_path,
     load_discriminator,
     load_gan,
     load_prior,
@@ -23,6 +24,6 @@ from ganvq.runs.vqgan import VQGANOptions
 __all__ = [
     "CHECKPOINT", "CONFIG", "GANOptions", "GANRunConfig", "GAN_PRESETS", "METRICS", "PriorRunConfig", "Run",
     "RunLock", "TrainConfig", "VQGANOptions", "VQGAN_PRESETS", "VQVAERunConfig", "VQVAE_PRESETS", "build_run_config",
-    "gan_preset", "load_discriminator", "load_gan", "load_prior", "load_vqvae", "module_weights", "open_run",
-    "preset", "read_metrics", "run_folder", "trim_metrics",
+    "checkpoint_path", "gan_preset", "load_discriminator", "load_gan", "load_prior", "load_vqvae", "module_weights",
+    "open_run", "preset", "read_metrics", "run_folder", "trim_metrics",
 ]
