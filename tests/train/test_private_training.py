@@ -81,6 +81,12 @@ def test_training_stops_when_the_budget_is_spent(tmp_path, private_config):
     assert summary["step"] == 4
     assert summary["privacy/epsilon"] <= 4.0 < epsilon_of("rdp", [(1.0, q, d_steps + 2)], 1e-5)
     assert read_metrics(tmp_path / "run")[-1]["privacy/epsilon"] == summary["privacy/epsilon"]
+    # Asked to train on, the spent run says why it cannot, and changes nothing (no second final metrics line).
+    before = (tmp_path / "run" / "metrics.jsonl").read_text(), (tmp_path / "run" / "config.json").read_text()
+    for extension in ({"steps": 30}, {"minutes": 1.0}):
+        with pytest.raises(GanvqError, match=r"spent its privacy budget \(ε = .* of 4 at δ = 1e-05 after 8 D steps\)"):
+            train_gan(None, tmp_path / "run", resume=True, quiet=True, **extension)
+    assert ((tmp_path / "run" / "metrics.jsonl").read_text(), (tmp_path / "run" / "config.json").read_text()) == before
 
 
 def test_noise_is_calibrated_to_the_steps_and_stored_in_the_run(tmp_path, private_config):

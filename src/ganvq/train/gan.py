@@ -33,6 +33,7 @@ from ganvq.data.augment import diff_augment, rand_translation
 from ganvq.device import autocast, grad_scaler, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.images import save_grid, to_float
+from ganvq.io import unflatten_state
 from ganvq.losses.gan import (
     discriminator_loss,
     generator_loss,
@@ -207,6 +208,14 @@ class GANTask:
                 scaler.load_state_dict(state["scalers"][name])
         if self.private is not None:
             self.private.load_state_dict(state["privacy"])
+
+    def cannot_extend(self, previous) -> str | None:
+        """Why the resumed run `previous` cannot train longer: a private run whose next G step would exceed its ε
+        (the loop would stop before its first step, having trained nothing)."""
+        if self.private is None:
+            return None
+        state = unflatten_state(previous.meta["extra"], previous.tensors)["privacy"]
+        return self.private.cannot_extend(state, self.config.gan.n_d)
 
     def budget_spent(self) -> bool:
         """Whether a private run's next G step (n_D D steps) would exceed its ε: the loop stops there."""

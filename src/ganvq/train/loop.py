@@ -64,7 +64,9 @@ class Task(Protocol):
     kind: str  # "vqvae", "gan", "prior": stored in the checkpoint
     # a task may also set `command`, its `ganvq train` subcommand where that is not `kind` (a VQGAN: "vqgan"):
     # the progress label and the resume hints name it; and `budget_note(steps) -> str | None`, a line for the user
-    # once a --minutes budget has been turned into a step count (a VQGAN: whether its discriminator will join)
+    # once a --minutes budget has been turned into a step count (a VQGAN: whether its discriminator will join);
+    # and `cannot_extend(previous_run) -> str | None`, why a resumed run cannot train longer (a private GAN whose ε
+    # is spent), asked before a --steps/--minutes extension changes anything
 
     def modules(self) -> dict[str, nn.Module]: ...
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
@@ -257,6 +259,10 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
             raise GanvqError("give a config to train, or resume=True to continue the run in `out`")
         with distributed.session(config.train.device), seeded(config.train):
             task = make_task(config, previous)
+            if previous is not None and (steps is not None or minutes is not None):
+                refusal = getattr(task, "cannot_extend", lambda run: None)(previous)
+                if refusal:  # before config.json is rewritten: a refused extension changes nothing
+                    raise GanvqError(f"{out}: {refusal}")
             if procs.main and (previous is None or steps is not None or minutes is not None):
                 write_json(out / CONFIG, to_dict(task.config))
             return train(task, task.config.train, out, previous, quiet, stop)

@@ -104,6 +104,18 @@ class PrivateDiscriminator:
         """Whether `more` further D steps would exceed the budget."""
         return self.steps + more > self.max_steps
 
+    def cannot_extend(self, state: dict, more: int) -> str | None:
+        """Why a run saved with privacy state `state` (state_dict's) cannot take `more` further D steps, or None."""
+        history = state["history"]
+        d_steps = sum(int(h[2]) for h in history)
+        if d_steps + more <= self.max_steps:
+            return None
+        o = self.options
+        spent = epsilon_of(o.accountant, history, o.delta)
+        return (f"this private run has spent its privacy budget (ε = {spent:.3g} of {o.epsilon:g} at δ = {o.delta:g} "
+                f"after {d_steps} D steps): one more G step would exceed it, so it cannot train longer and nothing was "
+                "changed; a new run with a larger --epsilon can (a weaker guarantee)")
+
     def sample(self) -> torch.Tensor:
         """The indices of the next Poisson batch: each training image in it with probability q."""
         return torch.as_tensor(next(self._sampler), dtype=torch.long)
