@@ -124,3 +124,12 @@ def test_the_threshold_note_asks_for_more_non_members_only_where_there_are_more(
     scarce = threshold_note(6, all_there_are=True)
     assert scarce.startswith("6 non-members:") and "those are all the non-member images there are" in scarce
     assert "--non-member-n" not in scarce and threshold_note(1).startswith("1 non-member:")
+
+
+def test_an_audit_of_a_handful_of_images_says_its_intervals_mean_little():
+    from ganvq.commands.membership import size_note
+
+    assert size_note(50, 50) is None and size_note(100, 1000) is None
+    tiny = size_note(5, 5)
+    assert tiny.startswith("only 5 members and 5 non-members") and "zero width is not certainty" in tiny
+    assert size_note(1, 60).startswith("only 1 member and 60 non-members")

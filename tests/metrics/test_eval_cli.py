@@ -54,6 +54,9 @@ def test_eval_gan_samples_a_checkpoint_and_scores_it(tmp_path, tiny_gan_config, 
     assert result["samples"] == 50 and result["reference"]["split"] == "test"
     # An untrained GAN is far from the data.
     assert result["fid"] > 10 and result["class_coverage"] <= 10
+    # 50 samples: the output says FID is biased at that count, not comparable with 10,000-sample scores
+    assert any(n.startswith("only 50 samples: FID is biased upward") for n in result["notes"])
+    assert "note: only 50 samples" in capsys.readouterr().out
 
 
 def test_eval_of_a_non_generator_checkpoint_is_a_one_line_error(tmp_path, tiny_vqvae_config, capsys):

@@ -92,6 +92,19 @@ def threshold_note(non_members: int, all_there_are: bool = False) -> str | None:
             f"0.1% one on none, so those true-positive rates are coarse; {more}")
 
 
+SMALL_SIDE = 50  # fewer members or non-members than this: the bootstrap intervals themselves are unreliable
+
+
+def size_note(members: int, non_members: int) -> str | None:
+    """A line for an audit too small for its intervals: with a handful of images a side, every bootstrap redraw
+    can separate them alike, giving an interval of zero width that means nothing."""
+    if min(members, non_members) >= SMALL_SIDE:
+        return None
+    return (f"only {members:,} member{'s' if members != 1 else ''} and {non_members:,} non-member"
+            f"{'s' if non_members != 1 else ''}: at this size the scores and their 95% intervals are unreliable "
+            f"(an interval of zero width is not certainty); audit a few hundred a side (--n)")
+
+
 def audit_membership(ckpt: str | Path, members: str = "train", non_members: str = "test", n: int = 1000,
                      samples: int = 10_000, seed: int = 0, out: str | Path | None = None, quiet: bool = True,
                      non_member_n: int | None = None) -> dict:
@@ -149,7 +162,7 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                           "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
         "roc_png": str(picture),
-        "notes": [note for note in [threshold_note(k_o, all_there_are=all_there_are)] if note],
+        "notes": [note for note in [size_note(k, k_o), threshold_note(k_o, all_there_are=all_there_are)] if note],
     }
     if len(reference):
         calibrated = attack_summary(*scores["gan_leaks_calibrated"])

@@ -37,6 +37,7 @@ from ganvq.metrics.prdc import knn_radii, prdc
 CACHE_VERSION = 1  # bump when what is cached, or how, changes
 NEAREST_K = 5  # k of the k-NN balls (Naeem et al. 2020 recommend 5)
 MIN_CLASS_SHARE = 0.01  # a class counts as present when at least 1% of samples are predicted as it
+FEW_SAMPLES = 1000  # below this a note says FID is biased upward, every score noisy (Chong & Forsyth 2020)
 
 
 def cache_dir() -> Path:
@@ -194,6 +195,10 @@ def score_samples(
     note = domain_note(extractor.name, ref.dataset_name, shape)
     if note:
         notes.append(note)
+    if len(fake) < FEW_SAMPLES:
+        notes.append(f"only {len(fake):,} samples: FID is biased upward at this count (it falls as samples are added) "
+                     "and every score here is noisy; compare only with scores of the same count (papers use 10,000 "
+                     "or 50,000)")
     if len(ref.features) < 1000:
         notes.append(f"the reference holds only {len(ref.features)} images: FID and KID are biased and noisy at "
                      "this size; compare only runs scored on the same reference")
