@@ -125,6 +125,19 @@ def test_gan_report_reads_its_scores_and_names_classes(tiny_gan_run, tmp_path, o
     assert "closest sample and training pairs" in page and "the reference is small" in page
 
 
+def test_runs_scored_apart_are_compared_with_a_warning(tiny_gan_run, tmp_path, one_thread):
+    a, b = _copy(tiny_gan_run, tmp_path, "a"), _copy(tiny_gan_run, tmp_path, "b")
+    report([str(a), str(b)], str(tmp_path / "same.html"))
+    assert "not comparable" not in (tmp_path / "same.html").read_text()  # scored alike: no warning
+    scores = json.loads((b / "eval-gan.json").read_text())
+    (b / "eval-gan.json").write_text(json.dumps({**scores, "extractor": "inception-v3-compat", "samples": 5000}))
+    report([str(a), str(b)], str(tmp_path / "apart.html"))
+    page = (tmp_path / "apart.html").read_text()
+    assert "These runs were scored on different extractors (<code>a</code>: ganvq-fmnist-cnn-v1; <code>b</code>: " \
+           "inception-v3-compat), sample counts (<code>a</code>: 1000; <code>b</code>: 5000)" in page
+    assert "their scores are not comparable" in page and "references (" not in page  # the same reference
+
+
 def test_prior_report_shows_held_out_bits_and_sampled_codes(tiny_prior_run, tmp_path, one_thread):
     run = _copy(tiny_prior_run, tmp_path, "prior")
     report([str(run)], str(tmp_path / "p.html"))

@@ -356,6 +356,26 @@ def _headline(ev: Evidence) -> dict:
     return out
 
 
+def _scored_apart(scored: list[Evidence]) -> str | None:
+    """A warning when runs set side by side were scored on different extractors, references or sample counts:
+    their FIDs (and the rest) are then not comparable."""
+    def ref(s: dict) -> str:
+        r = s.get("reference") if isinstance(s.get("reference"), dict) else {}
+        return f"{_short_path(str(r.get('data')))} {r.get('split')} ({r.get('images')} images)"
+
+    facts = [("extractors", lambda s: str(s.get("extractor"))), ("references", ref),
+             ("sample counts", lambda s: str(s.get("samples")))]
+    differ = []
+    for what, of in facts:
+        values = {e.name: of(e.scores) for e in scored}
+        if len(set(values.values())) > 1:
+            differ.append(f"{what} (" + "; ".join(f"{code(n)}: {html.escape(v)}" for n, v in values.items()) + ")")
+    if not differ:
+        return None
+    return ("These runs were scored on different " + ", ".join(differ) + ": their scores are not comparable; "
+            "score them alike (the same " + code("--features") + ", " + code("--real") + " and " + code("--n") + ").")
+
+
 def comparison(evidence: list[Evidence]) -> str:
     """The runs side by side: a table per kind of their scores, and their main curves overlaid."""
     parts = ["<h2>Side by side</h2>"]
@@ -368,6 +388,10 @@ def comparison(evidence: list[Evidence]) -> str:
         parts.append(f"<h3>{KIND_TITLES[kind]} runs</h3>")
         parts.append(comparison_table([e.name for e in runs], heads, keys)
                      or "<p>None of these runs has been scored yet.</p>")
+        if kind != "vqvae":
+            mismatch = _scored_apart([e for e in runs if e.scores])
+            if mismatch:
+                parts.append(note(mismatch, "warn"))
         for e in runs:
             if e.scores is None:
                 parts.append(note(f"{code(e.name)}: no {code(e.scores_path.name)}; run {code(e.eval_command())}.",
