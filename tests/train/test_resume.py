@@ -169,3 +169,9 @@ def test_progress_is_a_bar_on_a_terminal_and_nothing_when_quiet():
                                           log.getvalue().splitlines()[1]]  # the start, then the end
     assert log.getvalue().splitlines()[1].startswith("eval: image 10/10 (100%)  ")
     assert "took" in log.getvalue() and "psnr 21.12" in log.getvalue() and quiet.getvalue() == ""
+    cut = io.StringIO()  # work cut short (Ctrl-C, an error): the last line does not say the whole of it took that
+    with pytest.raises(KeyboardInterrupt), Progress(10, "eval", "image", stream=cut, interval=3600) as bar:
+        bar.update(4)
+        raise KeyboardInterrupt
+    last = cut.getvalue().splitlines()[-1]
+    assert last.startswith("eval: image 4/10 (40%)") and "stopped after" in last and "took" not in last
