@@ -1,5 +1,6 @@
 """The image database: round trips, random access, search, damage, the lock and crash safety."""
 
+import json
 import os
 
 import numpy as np
@@ -247,7 +248,7 @@ def test_db_add_killed_at_random_moments_keeps_every_committed_entry(make_db, co
             assert check(db)["ok"]
 
 
-def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, capsys):
+def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, capsys, monkeypatch):
     from ganvq.cli import main
 
     lib = tmp_path / "lib.gvqdb"
@@ -260,6 +261,15 @@ def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, c
     assert '"id": 4' in capsys.readouterr().out.split('"results"')[1].split("}")[0]
     assert main(["db", "search", str(lib), "--query", "4", "--k", "2"]) == 0  # the spelling users guess, too
     assert capsys.readouterr().out.count('"id"') == 2
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "4").write_bytes((tmp_path / "out" / "11.png").read_bytes())  # a file named like an ID
+    assert main(["db", "search", str(lib), "--query", "4", "-k", "1"]) == 0  # the ID is meant ...
+    by_id = capsys.readouterr()
+    assert "read as an entry ID; for the file of that name, give ./4" in by_id.err
+    assert json.loads(by_id.out)["results"][0] == {**json.loads(by_id.out)["results"][0], "id": 4, "distance": 0.0}
+    assert main(["db", "search", str(lib), "--query", "./4", "-k", "1"]) == 0  # ... and ./4 is the file
+    by_file = capsys.readouterr()
+    assert by_file.err == "" and json.loads(by_file.out)["results"][0]["distance"] > 0  # an image, encoded afresh
     assert main(["db", "export", str(lib), "-o", str(tmp_path / "gvq"), "--format", "gvq"]) == 0
     assert len(list((tmp_path / "gvq").glob("*.gvq"))) == 12
     for argv, message in ((["db", "get", str(lib), "12", "-o", str(tmp_path)], "no entry 12"),

@@ -98,7 +98,7 @@ def add_db_commands(sub) -> None:
     p.add_argument("-o", "--out", required=True, help="output folder")
 
     p = command("search", "the entries most similar to an image file or an entry", _search)
-    p.add_argument("--query", required=True, help="an entry ID or an image file")
+    p.add_argument("--query", required=True, help="an entry ID or an image file (a file named like a number: ./NAME)")
     p.add_argument("-k", "--k", type=int, default=10, help="neighbours (default 10)")
     p.add_argument("--method", choices=["auto", "exact", "hnsw"], default="auto",
                    help="auto (default): exact up to 250,000 entries, HNSW (faiss) above")

@@ -142,6 +142,8 @@ def search_db(path: str, query: str, k: int = 10, ckpt: str | None = None, metho
     with ImageDB(path, ckpt) as db:
         t0 = time.perf_counter()
         if query.strip().isdigit():
+            if Path(query).is_file():
+                warn(f"--query {query} is read as an entry ID; for the file of that name, give ./{query}")
             ids, dist = db.search(ids=[int(query)], k=k, method=method)
         else:
             image = _read_image(Path(query), db.shape, resize=True)
