@@ -19,7 +19,7 @@ import torch
 
 from ganvq.codec import Codec
 from ganvq.codec.format import CHUNK, pack
-from ganvq.data import has_named_splits, load_dataset
+from ganvq.data import has_named_splits, is_image_folder, load_dataset
 from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, IMAGE_KINDS, list_image_files, read_image_file
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
@@ -127,7 +127,7 @@ def _image_sources(inputs: list[str], split: str, limit: int | None, shape: tupl
         p = Path(item)
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
             entries = [(p.stem, p)]
-        elif p.is_dir() and not any(p.glob("*-idx3-ubyte*")):
+        elif is_image_folder(p):
             files = list_image_files(p)
             if not files:
                 raise GanvqError(f"{p}: no {IMAGE_KINDS} images found (searched subfolders too)")

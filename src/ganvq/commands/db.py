@@ -14,7 +14,7 @@ import torch
 
 from ganvq.commands.codec_files import _read_image, _write
 from ganvq.commands.reconstruct import files_read
-from ganvq.data import dataset_name, describe_skipped, has_named_splits, load_dataset
+from ganvq.data import dataset_name, describe_skipped, has_named_splits, is_image_folder, load_dataset
 from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, misfits
 from ganvq.db import ImageDB, check, info
 from ganvq.errors import GanvqError, warn
@@ -57,7 +57,7 @@ def _sources(inputs: list[str], split: str, shape: tuple[int, int, int], resize:
             yield _read_image(p, shape, resize)[None], np.array([-1]), [p.name], None
             left = None if left is None else left - 1
             continue
-        folder = p.is_dir() and not any(p.glob("*-idx3-ubyte*"))
+        folder = is_image_folder(p)
         named = has_named_splits(p)
         if split != "all" and not named:
             raise GanvqError(f"{item}: --split {split} needs a dataset with named splits (train/test); this input "

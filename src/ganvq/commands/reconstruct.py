@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganvq.data import ImageDataset, describe_skipped, has_named_splits, load_dataset
+from ganvq.data import ImageDataset, describe_skipped, has_named_splits, is_image_folder, load_dataset
 from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, misfits
 from ganvq.data.npz import load_npy
 from ganvq.errors import GanvqError, warn
@@ -43,7 +43,7 @@ def files_read(path: str, data: ImageDataset) -> list[Path] | None:
     p, n = Path(path), len(data)
     if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and n == 1:
         return [p]
-    if p.is_dir() and not any(p.glob("*-idx3-ubyte*")):
+    if is_image_folder(p):
         skipped = {rel for rel, _ in data.skipped}
         files = [f for f in list_image_files(p) if f.relative_to(p).as_posix() not in skipped][:n]
         if len(files) == n:

@@ -8,6 +8,7 @@ from ganvq.data.datasets import (
     describe_skipped,
     has_named_splits,
     held_out_fraction,
+    is_image_folder,
     load_dataset,
     resolve_dataset,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "describe_skipped",
     "has_named_splits",
     "held_out_fraction",
+    "is_image_folder",
     "iterate_once",
     "load_dataset",
     "read_idx",

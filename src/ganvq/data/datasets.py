@@ -185,7 +185,7 @@ def load_dataset(
     def keep(n: int, labels: np.ndarray | None) -> np.ndarray:
         return select(role, n, fraction, labels, str(path))
 
-    image_folder = path.is_dir() and not _is_idx_folder(path)  # read file by file, resized while reading
+    image_folder = is_image_folder(path)  # read file by file, resized while reading
     if image_folder:
         folder = read_image_folder(path, size or DEFAULT_FOLDER_SIZE, channels, on_bad, limit, keep, exclude)
         images, labels = folder.images, folder.labels
@@ -229,7 +229,7 @@ def training_images_and_channels(name_or_path: str | os.PathLike, limit: int | N
     channels (1 or 3) when none are forced, reading the data once: an image folder's files are counted and only
     their headers read (colour when any readable image is; a few files may later be skipped as unreadable)."""
     path = resolve_dataset(name_or_path)
-    if path.is_dir() and not _is_idx_folder(path):
+    if is_image_folder(path):
         fraction = held_out_fraction(path, val_fraction)
         files = list_image_files(path)
         n, channels = len(select("train", len(files), fraction, None, str(path))), folder_channels(path, files)
@@ -287,6 +287,13 @@ def _idx_file(folder: Path, split: str, kind: str) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def is_image_folder(path: str | Path) -> bool:
+    """Whether `path` is a folder of image files (read file by file), not a folder of MNIST-style IDX files: the
+    one test load_dataset and the commands that name their outputs after input files share."""
+    path = Path(path)
+    return path.is_dir() and not _is_idx_folder(path)
 
 
 def _is_idx_folder(folder: Path) -> bool:
