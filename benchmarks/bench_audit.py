@@ -2,7 +2,7 @@
 
 The audit (ganvq/metrics/audit.py) flags a sample that is closer to a training image than 99% of held-out test
 images are: by plain RMS pixel distance (`closer_than_test_q0.01_fraction`), by that distance relative to the mean
-distance to its 50 nearest training images (`relative_...`, after Carlini et al. 2023), and by both
+distance to its 5 nearest training images (`relative_...`, after Carlini et al. 2023), and by both
 (`likely_copy_fraction`). This measures each on cases whose answer is known, on Fashion-MNIST: the training set
 is the whole train split (60,000) or the balanced 100-image subset bench_few trains on (subset seed 0); the
 held-out yardstick is test images 2,000 on, and the queries:

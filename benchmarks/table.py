@@ -531,6 +531,20 @@ def audit_table(path: Path = RESULTS / "audit.json") -> str:
     return "\n".join(lines)
 
 
+def audit_neighbours_table(path: Path = RESULTS / "audit_neighbours.json") -> str:
+    """The audit's likely copies on a 100-image training set for each k of its relative distance."""
+    data = json.loads(path.read_text())
+    ks = sorted({r["neighbours"] for r in data["results"]})
+    cases = list(dict.fromkeys((r["training"], r["case"]) for r in data["results"]))
+    got = {(r["training"], r["case"], r["neighbours"]): r["likely_copy_fraction"] for r in data["results"]}
+    lines = ["| training images | queries | " + " | ".join(f"likely copies, k = {k}" for k in ks) + " |",
+             "| --- | --- |" + " --- |" * len(ks)]
+    for training, case in cases:
+        lines.append(f"| {training} | {case} | " + " | ".join(f"{100 * got[training, case, k]:.2f}%" for k in ks)
+                     + " |")
+    return "\n".join(lines)
+
+
 def db_fit_table(path: Path = RESULTS / "db_fit.json") -> str:
     """Search quality of archives filled by several plans, with the search projection fitted the old way and now."""
     data = json.loads(path.read_text())
@@ -1432,7 +1446,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-generation-inception-vqvae-ablation-seed5.json": vqgan_generation_table,
           "privacy.json": privacy_table, "few.json": few_table, "few-bf16.json": few_table,
           "few_filter.json": few_filter_table, "few_truncation.json": few_truncation_table,
-          "audit.json": audit_table, "db_fit.json": db_fit_table,
+          "audit.json": audit_table, "audit_neighbours.json": audit_neighbours_table, "db_fit.json": db_fit_table,
           "privacy-labels.json": privacy_labels_table,
           "privacy-ema-s1.json": privacy_ema_table,  # both seeds' files
           "privacy-ema-short-s0.json": privacy_ema_table, "privacy-latent.json": privacy_latent_table}

@@ -29,7 +29,7 @@ from ganvq.data import (
 from ganvq.errors import GanvqError
 from ganvq.images import save_grid
 from ganvq.io import atomic_write_bytes
-from ganvq.metrics.audit import audit_reference, memorization_audit
+from ganvq.metrics.audit import RELATIVE_NEIGHBOURS, audit_reference, memorization_audit
 from ganvq.metrics.features import CNN_NAME, CNN_SIZE, get_extractor
 from ganvq.metrics.fid import feature_stats, fid_from_features, frechet_distance, kid
 from ganvq.metrics.prdc import knn_radii, prdc
@@ -304,7 +304,8 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
     else:
         train_images = load_dataset(real, "train", size=h, channels=c, val_fraction=fraction).images
         tag = "" if named and fraction == 0 else f"-vf{fraction:g}"
-        key = f"{path.name}-{_fingerprint(path)}-audit-relative{tag}-{c}x{h}-v{CACHE_VERSION}"
+        k = RELATIVE_NEIGHBOURS
+        key = f"{path.name}-{_fingerprint(path)}-audit-relative-k{k}{tag}-{c}x{h}-v{CACHE_VERSION}"
 
         def compute() -> dict[str, torch.Tensor]:
             test = load_dataset(real, "test", size=h, channels=c, val_fraction=fraction)

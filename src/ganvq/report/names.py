@@ -69,7 +69,7 @@ METRICS: dict[str, Metric] = {
     "closer_than_test_q0.01_fraction": Metric("Closer than 1% of held-out images", "share", ".4f",
                                               "expected about 0.01 for a model that does not copy"),
     "sample_relative_median": Metric("Median sample relative distance", "", ".3f",
-                                     "nearest training image's distance / mean distance to the 50 nearest"),
+                                     "nearest training image's distance / mean distance to the 5 nearest"),
     "test_relative_median": Metric("Median held-out relative distance", "", ".3f"),
     "relative_closer_than_test_q0.01_fraction": Metric("Relatively closer than 1% of held-out images", "share",
                                                        ".4f", "near one training image rather than many"),
