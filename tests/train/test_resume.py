@@ -83,6 +83,35 @@ def test_a_signal_during_periodic_scoring_saves_and_the_resumed_run_scores_first
     assert _log(out) == _log(full) and _same_weights(full, out)
 
 
+def test_a_second_signal_while_the_interrupt_is_saved_stops_with_one_line_and_the_last_checkpoint(
+        tmp_path, tiny_vqvae_config, monkeypatch):
+    original_step, original_save = VQVAETask.train_step, loop.save_checkpoint
+    saves = []
+
+    def first_signal(self, step):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # a request: the loop saves before the next step
+        return original_step(self, step)
+
+    def save_interrupted(*args, **kwargs):
+        saves.append(args[0])
+        if len(saves) == 2:  # the interrupt's save: a second Ctrl-C arrives in the middle of it
+            os.kill(os.getpid(), signal.SIGINT)
+        return original_save(*args, **kwargs)
+
+    monkeypatch.setattr(VQVAETask, "train_step", first_signal)
+    monkeypatch.setattr(loop, "save_checkpoint", save_interrupted)
+    out = tmp_path / "run"
+    with pytest.raises(loop.TrainingInterrupted, match="interrupted at step 3, without saving; the checkpoint of "
+                                                       "step 0 can be continued") as info:
+        train_vqvae(tiny_vqvae_config, out, quiet=True)
+    assert info.value.exit_code == 130 and len(saves) == 2
+    assert load_checkpoint(out / loop.CHECKPOINT)[1]["step"] == 0  # the checkpoint before stands
+    monkeypatch.setattr(VQVAETask, "train_step", original_step)
+    monkeypatch.setattr(loop, "save_checkpoint", original_save)
+    assert train_vqvae(None, out, resume=True, quiet=True)["step"] == tiny_vqvae_config.train.steps
+
+
 def test_a_finished_run_trains_longer_with_steps_or_minutes(tmp_path, tiny_vqvae_config, capsys):
     out = tmp_path / "run"
     first = train_vqvae(tiny_vqvae_config, out, quiet=True)

@@ -33,8 +33,9 @@ class TrainingInterrupted(GanvqError):
         return 128 + self.signum
 
 
-class StopNow(BaseException):
-    """A second signal: stop at once, without saving a state that may be mid-step."""
+class StopNow(KeyboardInterrupt):
+    """A second signal: stop at once, without saving a state that may be mid-step. A KeyboardInterrupt, so that
+    the loop's handlers for a second signal (and the CLI's for Ctrl-C) catch it."""
 
 
 class StopScoring(BaseException):
