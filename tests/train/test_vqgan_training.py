@@ -98,6 +98,14 @@ def test_a_vqgan_run_is_a_vqvae_run_to_every_command(tmp_path, tiny_vqgan_config
     assert main(["--quiet", "train", "vqvae", "--resume", str(out), "--steps", "8"]) == 0  # keeps its discriminator
     assert open_run(out).meta["step"] == 8 and "train/d_loss" in read_metrics(out)[-3]
     capsys.readouterr()
+    # the other way round a plain VQ-VAE run would go on with no GAN term, whatever the command and its options say
+    plain = tmp_path / "plain"
+    assert main(["--quiet", "train", "vqvae", "--out", str(plain), "--steps", "2", "--limit", "32"]) == 0
+    assert main(["train", "vqgan", "--resume", str(plain), "--steps", "4", "--disc-weight", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "--disc-weight ignored: a resumed run keeps its stored config" in err
+    assert f"{plain} is a plain VQ-VAE run (no discriminator): continue it with ganvq train vqvae --resume" in err
+    assert open_run(plain).meta["step"] == 2
     for argv, message in ((["--disc-weight", "-1"], "vqgan.disc_weight must be a non-negative number"),
                           (["--perceptual", "cnn", "--image-size", "32"], "--perceptual cnn needs 1-channel 28 px")):
         assert main(["train", "vqgan", "--out", str(tmp_path / "bad"), "--steps", "2", "--limit", "32", *argv]) == 2

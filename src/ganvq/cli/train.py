@@ -42,10 +42,9 @@ def _add_logging_options(p) -> None:
                         "to reach) or --minutes M (more minutes) it trains a finished run longer")
 
 
-# Options a resumed run does not take: it keeps the config stored in its checkpoint.
-_FIXED_ON_RESUME = ("config", "data", "batch_size", "lr", "seed", "precision", "device", "threads",
-                    "limit", "subset", "subset_seed", "val_fraction", "log_every", "ckpt_every", "ckpt_minutes",
-                    "vqvae", "corrupt", "init")
+# What a resumed run does take: every other train option given is ignored (the run keeps the config stored in its
+# checkpoint), and the user is told so. Train options default to None (flags to False): given ones are not.
+_TAKEN_ON_RESUME = {"command", "model", "debug", "quiet", "func", "resume", "out", "steps", "minutes"}
 
 
 def _run_target(args) -> tuple[str, bool]:
@@ -61,7 +60,8 @@ def _run_target(args) -> tuple[str, bool]:
     if out is None:
         raise GanvqError("give the run folder: --out RUN for a new run, or --resume RUN to continue one")
     if args.resume:
-        ignored = [f"--{name.replace('_', '-')}" for name in _FIXED_ON_RESUME if getattr(args, name, None) is not None]
+        ignored = [f"--{name.replace('_', '-')}" for name, value in vars(args).items()
+                   if name not in _TAKEN_ON_RESUME and value is not None and value is not False]
         if ignored:
             warn(f"{', '.join(ignored)} ignored: a resumed run keeps its stored config (only --steps and --minutes "
                  "change its length)")
@@ -202,7 +202,8 @@ def _train_vqgan(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
+                                    only_vqgan=True))
     if args.preset is None:
         args.preset = _default_vqvae_preset(args, build_vqgan_config)
     return _printed(train_vqgan(build_vqgan_config(args), out, quiet=args.quiet))

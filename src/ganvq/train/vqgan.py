@@ -158,14 +158,19 @@ def make_task(config: VQVAERunConfig, _previous=None) -> VQVAETask:
 
 
 def train_vqgan(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
-                steps: int | None = None, minutes: float | None = None) -> dict:
+                steps: int | None = None, minutes: float | None = None, only_vqgan: bool = False) -> dict:
     """Train a VQGAN into run folder `out` (or continue the VQ-VAE or VQGAN run there); returns the final metrics.
 
-    With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length."""
+    With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length;
+    `only_vqgan` (`ganvq train vqgan --resume`) refuses a plain VQ-VAE run, which would go on with no GAN term."""
     if config is not None and config.vqgan is None:
         raise GanvqError("a VQGAN run needs the config's vqgan section; train a plain VQ-VAE with train vqvae")
 
     def make_and_tell(cfg: VQVAERunConfig, previous=None) -> VQVAETask:
+        if previous is not None and only_vqgan and cfg.vqgan is None:
+            raise GanvqError(f"{previous.folder} is a plain VQ-VAE run (no discriminator): continue it with ganvq "
+                             f"train vqvae --resume {previous.folder}; a VQGAN starts from its weights with ganvq "
+                             f"train vqgan --init {previous.folder} --out NEW_RUN")
         task = make_task(cfg, previous)
         start = cfg.vqgan.disc_start if cfg.vqgan and cfg.vqgan.disc_weight > 0 else 0  # 0: no GAN term to join
         if previous is None and start > 0 and not quiet and distributed.current().main:  # once the config is valid
