@@ -204,3 +204,18 @@ def test_progress_is_a_bar_on_a_terminal_and_nothing_when_quiet():
         raise KeyboardInterrupt
     last = cut.getvalue().splitlines()[-1]
     assert last.startswith("eval: image 4/10 (40%)") and "stopped after" in last and "took" not in last
+
+
+def test_the_resume_hint_under_torchrun_names_torchrun(monkeypatch, tmp_path):
+    from ganvq.train.stop import resume_hint
+
+    for name in ("WORLD_SIZE", "LOCAL_WORLD_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    assert resume_hint("vqvae", tmp_path) == f"resume with: ganvq train vqvae --resume {tmp_path}"
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    assert resume_hint("gan", tmp_path) == f"resume with: torchrun --nproc-per-node 2 -m ganvq train gan --resume {tmp_path}"
+    monkeypatch.setenv("WORLD_SIZE", "16")
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
+    assert resume_hint("gan", tmp_path, finished=True).startswith("train longer with: torchrun --nnodes ... "
+                                                                  "--nproc-per-node 8 -m ganvq train gan --resume")

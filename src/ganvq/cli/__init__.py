@@ -113,7 +113,8 @@ def _main(argv: list[str] | None) -> int:
     try:
         result = args.func(args)
     except TrainingInterrupted as e:
-        print(f"ganvq: {e}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun every rank stops alike: rank 0 alone says so
+            print(f"ganvq: {e}", file=sys.stderr)
         return e.exit_code
     except GanvqError as e:
         if args.debug:

@@ -11,6 +11,7 @@ processes agree on the request at the next step, and torchrun's own SIGKILL afte
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 from pathlib import Path
@@ -83,9 +84,20 @@ class StopRequests:
         self._previous.clear()
 
 
+def _launcher() -> str:
+    """How this process was started, as a resume command should start it again: `ganvq`, or under torchrun on one
+    machine `torchrun --nproc-per-node N -m ganvq` (a run resumes on any number of processes)."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world <= 1:
+        return "ganvq"
+    local = os.environ.get("LOCAL_WORLD_SIZE")
+    nodes = "" if local in (None, str(world)) else " --nnodes ..."
+    return f"torchrun{nodes} --nproc-per-node {local or world} -m ganvq"
+
+
 def resume_hint(kind: str, out: Path, finished: bool = False) -> str:
     """The command that continues (or, once finished, extends) the run in `out`."""
-    command = f"ganvq train {kind} --resume {shlex.quote(str(out))}"
+    command = f"{_launcher()} train {kind} --resume {shlex.quote(str(out))}"
     return f"train longer with: {command} --steps N" if finished else f"resume with: {command}"
 
 
