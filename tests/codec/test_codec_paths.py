@@ -115,3 +115,33 @@ def test_an_output_folder_symlinked_elsewhere_is_not_written_through(tmp_path, t
     assert main(["compress", str(tmp_path / "in"), "-o", str(out), "--ckpt", str(tiny_prior_run)]) == 2
     assert "outside" in capsys.readouterr().err
     assert not any(elsewhere.iterdir())
+
+
+def test_compress_skips_and_lists_a_folders_unreadable_files_in_both_output_forms(tmp_path, tiny_prior_run,
+                                                                                  test_images, capsys):
+    import numpy as np
+
+    folder = tmp_path / "photos"
+    for i in range(300):  # more than one 256-image chunk of a one-file output
+        _png(folder / f"{i:03d}.png", test_images[i % len(test_images)])
+    (folder / "000a.png").write_text("not an image")  # sorted early: the first batch comes up short
+    (folder / "001a.png").write_bytes((folder / "001.png").read_bytes()[:40])  # truncated
+    capsys.readouterr()
+    assert main(["compress", str(folder), "-o", str(tmp_path / "each"), "--ckpt", str(tiny_prior_run)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped 2 unreadable file(s) of 302: " in err and "000a.png" in err and "001a.png" in err
+    assert len(list((tmp_path / "each").glob("*.gvq"))) == 300
+    one = tmp_path / "all.gvq"
+    assert main(["compress", str(folder), "-o", str(one), "--batch", "256", "--ckpt", str(tiny_prior_run)]) == 0
+    assert "skipped 2 unreadable file(s) of 302" in capsys.readouterr().err
+    assert main(["decompress", str(one), "-o", str(tmp_path / "back"), "--ckpt", str(tiny_prior_run)]) == 0
+    assert main(["decompress", str(tmp_path / "each"), "-o", str(tmp_path / "back-each"),
+                 "--ckpt", str(tiny_prior_run)]) == 0
+    back = sorted((tmp_path / "back").rglob("*.png"))
+    each = sorted((tmp_path / "back-each").rglob("*.png"))
+    assert len(back) == len(each) == 300  # the chunks stay whole: every image comes back, in order
+    assert all(np.array_equal(np.asarray(Image.open(a)), np.asarray(Image.open(b))) for a, b in zip(back, each))
+    (folder / "lone.png").write_text("not an image")  # named on its own, an unreadable file is still an error
+    lone = ["compress", str(folder / "lone.png"), "-o", str(tmp_path / "lone"), "--ckpt", str(tiny_prior_run)]
+    assert main(lone) == 2
+    assert "lone.png: cannot read image" in capsys.readouterr().err

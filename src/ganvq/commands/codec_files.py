@@ -22,7 +22,7 @@ from ganvq.codec.format import CHUNK, pack
 from ganvq.data import has_named_splits, is_image_folder, load_dataset
 from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, IMAGE_KINDS, list_image_files, read_image_file
 from ganvq.data.limits import open_image
-from ganvq.errors import GanvqError
+from ganvq.errors import GanvqError, warn
 from ganvq.images import IMAGE_FORMATS, bits_per_pixel, encode_image
 from ganvq.io import cannot_write
 from ganvq.metrics.recon import psnr_per_image, ssim_per_image
@@ -48,6 +48,10 @@ def _write(path: Path, data: bytes) -> None:
         raise GanvqError(cannot_write(path, e)) from None
 
 
+class UnreadableImage(GanvqError):
+    """An image file that cannot be read at all (not one of the wrong size or colour)."""
+
+
 def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False) -> torch.Tensor:
     """One image file as uint8 (C, H, W); a GanvqError when its size or colour does not fit the model, unless
     `resize`: then it is resized and centre-cropped, and converted to the model's channels, as training does."""
@@ -60,7 +64,7 @@ def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False) -
     except GanvqError:
         raise
     except Exception as e:  # Pillow raises many unrelated types on bad bytes
-        raise GanvqError(f"{path}: cannot read image ({type(e).__name__}: {e})") from None
+        raise UnreadableImage(f"{path}: cannot read image ({type(e).__name__}: {e})") from None
     if resize:
         return torch.from_numpy(read_image_file(path, h, c)[0])
     if size != (w, h):
@@ -119,26 +123,27 @@ class _Targets:
 
 def _image_sources(inputs: list[str], split: str, limit: int | None, shape: tuple[int, int, int] | None = None
                    ) -> Iterator[tuple[str, object]]:
-    """(output name without suffix, Path of an image file or a uint8 (C, H, W) tensor) for every input image;
-    `shape`: datasets are resized to it (C, H, W)."""
+    """(output name without suffix, Path of an image file or a uint8 (C, H, W) tensor, whether it is a file found in
+    an input folder) for every input image; `shape`: datasets are resized to it (C, H, W). An unreadable file found
+    in a folder is skipped by compress (and listed), as training, reconstruct and db add skip it."""
     several = len(inputs) > 1
     count = 0
     for item in inputs:
         p = Path(item)
         if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS:
-            entries = [(p.stem, p)]
+            entries = [(p.stem, p, False)]
         elif is_image_folder(p):
             files = list_image_files(p)
             if not files:
                 raise GanvqError(f"{p}: no {IMAGE_KINDS} images found (searched subfolders too)")
             prefix = f"{_label(p)}/" if several else ""
-            entries = ((prefix + f.relative_to(p).with_suffix("").as_posix(), f) for f in files)
+            entries = ((prefix + f.relative_to(p).with_suffix("").as_posix(), f, True) for f in files)
         else:  # a dataset name, IDX folder or file, .npz or .npy: its images are in memory anyway
             size, channels = (shape[1], shape[0]) if shape else (None, None)
             data = load_dataset(item, split if has_named_splits(p) else "all", size=size, channels=channels)
             prefix = f"{_label(p)}/" if several else ""
             width = max(5, len(str(len(data) - 1)))
-            entries = ((f"{prefix}{i:0{width}d}", data.images[i]) for i in range(len(data)))
+            entries = ((f"{prefix}{i:0{width}d}", data.images[i], False) for i in range(len(data)))
         for entry in entries:
             if limit is not None and count >= limit:
                 return
@@ -188,28 +193,49 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
     out_path = Path(out)
     one_file = out_path.suffix.lower() == SUFFIX
     if one_file:
-        batch = -(-batch // CHUNK) * CHUNK  # whole chunks per batch: the file's streams stay CHUNK images each
+        batch = -(-batch // CHUNK) * CHUNK  # whole chunks per batch as a rule: the file's streams are CHUNK images
     t0 = time.perf_counter()
     images = files = total = 0
     psnr_sum = ssim_sum = 0.0
     payloads: list[bytes] = []
     # names (and paths or in-memory images), not pixels
-    sources = list(_image_sources(inputs, split, limit, codec.shape if resize else None))
+    found = list(_image_sources(inputs, split, limit, codec.shape if resize else None))
+    in_folders = {src for _, src, from_folder in found if from_folder}
+    sources = [(name, src) for name, src, _ in found]
     if not one_file:
         targets = _Targets(out_path)
         sources = [(targets.claim(name, SUFFIX, src if isinstance(src, Path) else name), src) for name, src in sources]
+    skipped: list[tuple[Path, str]] = []
+    carry: torch.Tensor | None = None  # one file: code maps not yet in a whole chunk
     with progress(len(sources), "compress", unit="image", quiet=quiet) as bar:
         for group in _batches(iter(sources), batch):
-            x = torch.stack([src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape, resize)
-                             for _, src in group])
+            read = []
+            for target, src in group:
+                try:
+                    image = src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape, resize)
+                except UnreadableImage as e:
+                    if src not in in_folders:
+                        raise
+                    skipped.append((src, str(e).split(": ", 1)[-1]))
+                    continue
+                read.append((target, image))
+            bar.update(len(group) - len(read))
+            if not read:
+                continue
+            group = [(target, None) for target, _ in read]
+            x = torch.stack([image for _, image in read])
             indices = codec.encode_images(x)
             decoded = codec.decode_images(indices)  # what decompress will give back
             a, b = x.double() / 255, decoded.double() / 255
             psnr_sum += float(psnr_per_image(a, b).sum())
             ssim_sum += float(ssim_per_image(a, b).sum())
             images += len(x)
-            if one_file:
-                payloads += codec.encode_codes(indices)
+            if one_file:  # whole chunks of CHUNK maps per stream: a batch short of skipped files carries over
+                carry = indices if carry is None else torch.cat([carry, indices])
+                whole = len(carry) // CHUNK * CHUNK
+                if whole:
+                    payloads += codec.encode_codes(carry[:whole])
+                carry = carry[whole:]
             else:
                 for (target, _), data in zip(group, codec.compress_each(x, indices)):
                     _write(target, data)
@@ -217,6 +243,10 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
                 files += len(x)
             bar.set_postfix({"psnr_db": psnr_sum / images})
             bar.update(len(x))
+    if one_file and carry is not None and len(carry):
+        payloads += codec.encode_codes(carry)
+    if skipped:
+        warn(_describe_unreadable(skipped, images + len(skipped)))
     if images == 0:
         raise GanvqError("no images to compress")
     if one_file:
@@ -231,7 +261,15 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
             "quality_definition": "mean over images of PSNR and SSIM of the decompressed image, pixels in [0, 1]",
             "model": str(chosen),
             "raw_bits_per_pixel": round(codec.raw_bits_per_pixel, 4),
-            "seconds": round(seconds, 3), "images_per_second": round(images / seconds, 1), "out": str(out_path)}
+            "seconds": round(seconds, 3), "images_per_second": round(images / seconds, 1), "out": str(out_path),
+            "skipped_unreadable": [str(f) for f, _ in skipped]}
+
+
+def _describe_unreadable(skipped: list[tuple[Path, str]], of: int, shown: int = 5) -> str:
+    """One line naming the unreadable folder files compress skipped (as data.describe_skipped words it)."""
+    names = ", ".join(f"{f} ({why})" for f, why in skipped[:shown])
+    more = f", and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    return f"skipped {len(skipped)} unreadable file(s) of {of}: {names}{more}; nothing was written for them"
 
 
 def _gvq_sources(inputs: list[str]) -> Iterator[tuple[str, Path]]:
