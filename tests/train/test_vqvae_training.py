@@ -91,3 +91,34 @@ def test_minutes_budget_stops_training(tmp_path, tiny_vqvae_config):
     train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05)
     result = train_vqvae(dataclasses.replace(tiny_vqvae_config, train=train), tmp_path, quiet=True)
     assert result["train_seconds"] < 0.05 * 60 + 5  # budget plus one step and the final evaluation
+
+
+def test_unreadable_held_out_files_are_said_and_a_run_left_without_any_says_it_logs_no_val_scores(
+        tmp_path, tiny_vqvae_config, capsys):
+    import dataclasses
+
+    import numpy as np
+    from PIL import Image
+
+    from ganvq.data.splits import held_out
+    from ganvq.runs import read_metrics
+
+    held = np.flatnonzero(held_out(20, 0.1))  # positions (among the sorted files) held out: 2 of 20
+    for name, bad in (("some", held[:1]), ("all", held)):
+        folder = tmp_path / name
+        folder.mkdir()
+        for i in range(20):
+            path = folder / f"{i:02d}.png"
+            if i in bad:
+                path.write_text("not an image")
+            else:
+                Image.fromarray(np.full((28, 28), 10 * i, np.uint8)).save(path)
+        config = dataclasses.replace(tiny_vqvae_config, data=str(folder), limit=None, val_fraction=0.1)
+        train_vqvae(config, tmp_path / f"run-{name}", quiet=True)
+        err = capsys.readouterr().err
+        if name == "some":
+            assert f"held-out images: skipped 1 unreadable file(s) of 2 in {folder}" in err
+            assert "val/psnr" in read_metrics(tmp_path / f"run-{name}")[-1]
+        else:
+            assert "no held-out images to score the run on" in err and "it logs no val/ scores" in err
+            assert not any(k.startswith("val/") for k in read_metrics(tmp_path / f"run-{name}")[-1])

@@ -88,6 +88,20 @@ def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:
             f"in {dataset.source}: {names}{more}")
 
 
+def no_held_out_note(data: str, fraction: float, error: GanvqError) -> str | None:
+    """The warning for a run left with no held-out images to score itself on (they could not be read, or there are
+    too few images), or None where --val-fraction 0 chose that."""
+    if fraction <= 0 and not has_named_splits(data):
+        return None
+    return f"no held-out images to score the run on ({error}): it logs no val/ scores"
+
+
+def describe_held_out_skipped(dataset: ImageDataset) -> str | None:
+    """describe_skipped for the held-out images a run scores itself on."""
+    line = describe_skipped(dataset)
+    return None if line is None else f"held-out images: {line}"
+
+
 ENLARGED_WARNING = 1.5  # describe_enlarged speaks when images were enlarged more than this many times
 
 

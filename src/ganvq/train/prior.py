@@ -14,7 +14,13 @@ from pathlib import Path
 import torch
 
 from ganvq.config import to_dict
-from ganvq.data import describe_skipped, held_out_fraction, load_dataset
+from ganvq.data import (
+    describe_held_out_skipped,
+    describe_skipped,
+    held_out_fraction,
+    load_dataset,
+    no_held_out_note,
+)
 from ganvq.device import autocast, grad_scaler, resolve_device
 from ganvq.errors import GanvqError, warn
 from ganvq.images import bits_per_pixel
@@ -66,8 +72,9 @@ def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str, quiet: bool =
     limit = config.limit if split == "train" else (config.train.eval_images or None)
     data = load_dataset(config.data, split, size=m.image_size, channels=m.channels, limit=limit,
                         val_fraction=config.val_fraction)
-    if split == "train" and describe_skipped(data):
-        warn(describe_skipped(data))
+    line = describe_skipped(data) if split == "train" else describe_held_out_skipped(data)
+    if line:
+        warn(line)
     bar = Progress(len(data), f"train prior: encoding the {split} images", unit="image", quiet=quiet)
     codes = vqvae.encode_images(data.images, progress=bar.update)
     bar.close()
@@ -118,8 +125,11 @@ class PriorTask:
         try:
             test_codes, test_labels, _, _ = encode_split(self.vqvae, self.config, "val", quiet)
             self.test = (test_codes, test_labels if config.class_conditional else None)
-        except GanvqError:
-            self.test = None  # nothing held out (--val-fraction 0 on data without a test split)
+        except GanvqError as e:
+            self.test = None  # nothing held out: --val-fraction 0 on data without a test split, or none readable
+            line = no_held_out_note(self.config.data, self.config.val_fraction, e)
+            if line:
+                warn(line)
         self.device = device or resolve_device(config.train.device)
         self.model = build_prior(model_cfg).to(self.device)
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.train.lr, betas=(0.9, 0.95),

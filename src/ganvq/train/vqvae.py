@@ -12,9 +12,11 @@ from ganvq.data import (
     BatchStream,
     ImageDataset,
     describe_enlarged,
+    describe_held_out_skipped,
     describe_skipped,
     held_out_fraction,
     load_dataset,
+    no_held_out_note,
 )
 from ganvq.data.corrupt import parse_corruption
 from ganvq.device import all_reduce_sum_, autocast, grad_scaler, resolve_device
@@ -41,8 +43,13 @@ def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDatas
     try:
         val = load_dataset(config.data, "val", size=m.image_size, channels=train.shape[0],
                            val_fraction=config.val_fraction)
-    except GanvqError:
-        val = None  # nothing held out (--val-fraction 0 on data without a test split)
+    except GanvqError as e:
+        val = None  # nothing held out: --val-fraction 0 on data without a test split, or none of it readable
+        line = no_held_out_note(config.data, config.val_fraction, e)
+    else:
+        line = describe_held_out_skipped(val)
+    if line:
+        warn(line)
     return train, val, config
 
 
