@@ -94,7 +94,7 @@ def test_a_vqgan_run_is_a_vqvae_run_to_every_command(tmp_path, tiny_vqgan_config
     assert set(module_weights(run.tensors, "model")) == set(model.state_dict())  # the discriminator stays apart
     assert main(["--quiet", "eval", "vqvae", "--ckpt", str(out), "--limit", "32"]) == 0
     assert main(["--quiet", "report", str(out), "--out", str(tmp_path / "page.html")]) == 0
-    assert "VQ-VAE" in (tmp_path / "page.html").read_text()
+    assert "VQGAN (a VQ-VAE trained with a discriminator)" in (tmp_path / "page.html").read_text()
     assert main(["--quiet", "train", "vqvae", "--resume", str(out), "--steps", "8"]) == 0  # keeps its discriminator
     assert open_run(out).meta["step"] == 8 and "train/d_loss" in read_metrics(out)[-3]
     capsys.readouterr()

@@ -30,6 +30,7 @@ from ganvq.report.evidence import (
     comparison_charts,
     config_block,
     gather,
+    kind_title,
     last_held_out,
     run_facts,
     training_charts,
@@ -316,14 +317,14 @@ def _summary(run) -> list[tuple[str, str]]:
                          f"accountant): noise multiplier {p['noise_multiplier']:.4g}, clipping {p['max_grad_norm']:g} "
                          f"({p['clipping']}), "
                          f"{p['d_steps']:,} D steps at sampling rate {p['sample_rate']:.4g}")
-            return [("Kind", KIND_TITLES[run.kind]), ("Data", _short_path(str(data))), ("Model", model),
+            return [("Kind", kind_title(run)), ("Data", _short_path(str(data))), ("Model", model),
                     ("Privacy", guarantee), *run_facts(run)]
     else:
         m = c.model
         model = (f"{m.arch} prior over {m.height}×{m.width} maps of {m.codebook_size} codes, {m.layers} layers × "
                  f"{m.dim}, VQ-VAE {c.vqvae}")
         data = c.data or "the VQ-VAE's training data"
-    return [("Kind", KIND_TITLES[run.kind]), ("Data", _short_path(str(data))), ("Model", model), *run_facts(run)]
+    return [("Kind", kind_title(run)), ("Data", _short_path(str(data))), ("Model", model), *run_facts(run)]
 
 
 def _short_path(path: str) -> str:
@@ -339,7 +340,7 @@ SECTIONS = {"vqvae": vqvae_section, "gan": gan_section, "prior": prior_section}
 
 def run_section(ev: Evidence, h: int, anchor: str) -> str:
     """One run: its facts, then its kind's section, then its configuration (collapsed)."""
-    title = f"{KIND_TITLES[ev.run.kind]} run {code(ev.run.folder)}"
+    title = f"{kind_title(ev.run).split(' (')[0]} run {code(ev.run.folder)}"
     return (f'<section id="{anchor}"><h{h}>{title}</h{h}>{facts_table(_summary(ev.run))}'
             f"{SECTIONS[ev.run.kind](ev, h + 1)}{config_block(ev.run)}</section>")
 
@@ -419,7 +420,7 @@ def report(runs: list[str], out: str, seed: int = 0, quiet: bool = False) -> dic
     if len(evidence) == 1:
         ev = evidence[0]
         body = sections[0]
-        title = f"{KIND_TITLES[ev.run.kind]} run {ev.name}"
+        title = f"{kind_title(ev.run).split(' (')[0]} run {ev.name}"
     else:
         nav = "".join(f'<a href="#run-{i + 1}">{html.escape(e.name)}</a>' for i, e in enumerate(evidence))
         body = f"<h1>{len(evidence)} runs compared</h1><nav>{nav}</nav>{comparison(evidence)}" + "".join(sections)

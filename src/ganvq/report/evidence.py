@@ -19,6 +19,13 @@ EVAL_COMMANDS = {"vqvae": "ganvq eval vqvae --ckpt {run}", "gan": "ganvq eval ga
                  "prior": "ganvq eval gan --ckpt {run}"}
 KIND_TITLES = {"vqvae": "VQ-VAE", "gan": "GAN", "prior": "Prior"}
 
+
+def kind_title(run) -> str:
+    """What a run is, for a page: its kind's title, and a VQGAN (a VQ-VAE run with a vqgan section) named as one."""
+    if run.kind == "vqvae" and getattr(run.config, "vqgan", None) is not None:
+        return "VQGAN (a VQ-VAE trained with a discriminator)"
+    return KIND_TITLES[run.kind]
+
 # (chart title, keys drawn together, y-axis label); keys under val/ are held-out checks, drawn as points
 CHARTS: dict[str, list[tuple[str, tuple[str, ...], str]]] = {
     "vqvae": [("Reconstruction loss", ("train/rec_loss",), "mean squared error (pixels in [-1, 1])"),
