@@ -215,3 +215,39 @@ def test_check_writable_refuses_a_folder_or_a_file_in_the_way_before_any_work(tm
     with pytest.raises(GanvqError, match="afile is a file, not a folder"):
         check_writable(tmp_path / "afile" / "x.json")
     check_writable(tmp_path / "new" / "deeper" / "x.json")  # folders yet to be made are fine
+
+
+def test_check_folder_writable_refuses_a_file_or_a_file_in_the_way(tmp_path):
+    from ganvq.io import check_folder_writable
+
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(GanvqError, match="cannot write into .*afile: it is a file, not a folder"):
+        check_folder_writable(tmp_path / "afile")
+    with pytest.raises(GanvqError, match="afile is a file, not a folder"):
+        check_folder_writable(tmp_path / "afile" / "out")
+    check_folder_writable(tmp_path / "new" / "out")
+    check_folder_writable(tmp_path)
+
+
+def test_commands_refuse_an_unwritable_output_before_their_work(tmp_path, tiny_vqvae_run, capsys, monkeypatch):
+    from ganvq.cli import main
+    from ganvq.commands import reconstruct as reconstruct_module
+    from ganvq.commands import report as report_module
+
+    def never(*args, **kwargs):
+        raise AssertionError("the work began before the output was checked")
+
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "adir").mkdir()
+    monkeypatch.setattr(reconstruct_module, "load_vqvae", never)
+    monkeypatch.setattr(report_module, "open_run", never)
+    for argv, message in (
+            (["reconstruct", "fashion-mnist", "--limit", "4", "-o", str(tmp_path / "afile"), "--ckpt",
+              str(tiny_vqvae_run)], "afile: it is a file, not a folder"),
+            (["report", str(tiny_vqvae_run), "-o", str(tmp_path / "adir")], "adir: it is a folder; give a file name"),
+            (["sample", "--ckpt", str(tiny_vqvae_run), "--n", "4", "--out", str(tmp_path / "adir")],
+             "adir: it is a folder; give a file name")):
+        capsys.readouterr()
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and len(err.strip().splitlines()) == 1, err

@@ -121,6 +121,16 @@ def check_writable(path: str | Path) -> None:
         raise GanvqError(why)
 
 
+def check_folder_writable(path: str | Path) -> None:
+    """A GanvqError now, before minutes of work, when `path` cannot become a folder of outputs: it is a file, or a
+    file stands where one of its parent folders should be."""
+    p = Path(path)
+    if p.exists() and not p.is_dir():
+        raise GanvqError(f"cannot write into {path}: it is a file, not a folder")
+    if (why := _file_in_the_way(p)) is not None:
+        raise GanvqError(why)
+
+
 def append_jsonl(path: str | Path, record: dict) -> None:
     """Append `record` as one JSON line to `path` and flush it (the run's metrics log)."""
     path = Path(path)

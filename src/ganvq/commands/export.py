@@ -15,7 +15,7 @@ import torch
 
 from ganvq.errors import GanvqError
 from ganvq.images import encode_png, save_grid
-from ganvq.io import atomic_write_text
+from ganvq.io import atomic_write_text, check_folder_writable, check_writable
 from ganvq.progress import progress
 
 SOURCE_FILE = "source.json"  # in an exported sample folder: the run and the data it was trained on
@@ -62,6 +62,10 @@ def check_targets(out: str | Path | None, out_dir: str | Path | None) -> None:
     final = Path(out_dir) if out_dir is not None else None
     if final is not None and final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise GanvqError(f"{final} already exists and is not an empty folder; choose another --out-dir")
+    if final is not None:
+        check_folder_writable(final)
+    else:
+        check_writable(out)
 
 
 def export_samples(

@@ -13,7 +13,7 @@ from ganvq.data.folder import IMAGE_EXTENSIONS, list_image_files, misfits
 from ganvq.data.npz import load_npy
 from ganvq.errors import GanvqError, warn
 from ganvq.images import save_grid, save_image, side_by_side, to_float, to_uint8_image
-from ganvq.io import atomic_write_bytes
+from ganvq.io import atomic_write_bytes, check_folder_writable
 from ganvq.progress import Progress, progress
 from ganvq.runs import load_vqvae
 
@@ -100,6 +100,7 @@ def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_
                 device: str = "auto", quiet: bool = False) -> dict:
     """Write one reconstruction PNG per input image, named as the input (numbered for a dataset), and grid.png
     (originals above reconstructions)."""
+    check_folder_writable(out)  # before the encoding, not after it
     model, _ = load_vqvae(ckpt, device)
     data = load_inputs(input, model, limit)
     images, names = data.images, input_names(input, data)

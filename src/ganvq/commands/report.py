@@ -21,7 +21,7 @@ from ganvq.commands.sample import interpolation_grid, sample, sample_prior
 from ganvq.data import describe_split, has_named_splits, held_out_fraction, load_dataset
 from ganvq.errors import GanvqError, warn
 from ganvq.images import to_float, to_uint8_image
-from ganvq.io import atomic_write_text
+from ganvq.io import atomic_write_text, check_writable
 from ganvq.progress import progress
 from ganvq.report.charts import bar_chart
 from ganvq.report.evidence import (
@@ -405,6 +405,7 @@ def report(runs: list[str], out: str, seed: int = 0, quiet: bool = False) -> dic
     """Write one HTML page about one run or several (any kinds) to `out`; returns its path and each run's scores."""
     if not runs:
         raise GanvqError("name at least one run folder (or checkpoint) to report on")
+    check_writable(out)  # before the runs are read and drawn, not after
     opened = [open_run(r) for r in runs]
     for run in opened:
         if run.kind not in SECTIONS:  # a new kind of run needs its section here before it can be reported
