@@ -43,8 +43,13 @@ def test_short_budgets_are_warned_about(tmp_path, capsys, one_thread):
     np.savez(tmp_path / "colour.npz", x=_colour_crops(64))
     assert main(["--quiet", "train", "vqvae", "--data", str(tmp_path / "colour.npz"), "--preset", "rgb-32",
                  "--steps", "2", "--out", str(tmp_path / "run")]) == 0
-    assert "fewer than the 300 this recipe needs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "fewer than the 300 this recipe needs" in err and "made for colour photos" not in err
     assert (tmp_path / "run" / "checkpoint.safetensors").is_file()
+    np.savez(tmp_path / "gray.npz", x=_colour_crops(64)[..., 0])  # a colour preset named for grayscale images
+    assert main(["--quiet", "train", "vqvae", "--data", str(tmp_path / "gray.npz"), "--preset", "rgb-32",
+                 "--steps", "2", "--out", str(tmp_path / "gray")]) == 0
+    assert "preset rgb-32 is made for colour photos, and " in capsys.readouterr().err
 
 
 def test_a_budget_too_short_to_calibrate_is_warned_about_at_the_end(tmp_path, capsys, one_thread):

@@ -146,7 +146,9 @@ def _train_vqvae(args) -> dict:
         return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
     if args.preset is None:
         args.preset = _default_vqvae_preset(args, build_vqvae_config)
-    return _printed(train_vqvae(build_vqvae_config(args), out, quiet=args.quiet))
+    config = build_vqvae_config(args)
+    _check_colour_preset(args, config, "fmnist-7x7 or fmnist-14x14")
+    return _printed(train_vqvae(config, out, quiet=args.quiet))
 
 
 def _add_train_vqgan(sub) -> None:
@@ -206,7 +208,9 @@ def _train_vqgan(args) -> dict:
                                     only_vqgan=True))
     if args.preset is None:
         args.preset = _default_vqvae_preset(args, build_vqgan_config)
-    return _printed(train_vqgan(build_vqgan_config(args), out, quiet=args.quiet))
+    config = build_vqgan_config(args)
+    _check_colour_preset(args, config, "fmnist-7x7 or fmnist-14x14")
+    return _printed(train_vqgan(config, out, quiet=args.quiet))
 
 
 def _data_channels(config) -> int:
@@ -233,6 +237,16 @@ def _say_preset(args, name: str, why: str) -> None:
 PRESET_PURPOSE = {"rgb-32": "colour photos on a CPU (32 px)", "rgb-64": "colour photos on a CPU (64 px)",
                   "few-100": "little data (DiffAugment, LeCam, narrow networks)",
                   "rgb-32-few": "a few hundred colour photos (32 px; DiffAugment, LeCam, narrow networks)"}
+
+
+def _check_colour_preset(args, config, grayscale: str) -> None:
+    """Warn when a preset made for colour photos (rgb-*) was named for grayscale data: it trains, on 1 channel at the
+    preset's size, a recipe measured on neither; `grayscale` names the presets made for such data."""
+    from ganvq.errors import warn
+
+    if args.preset.startswith("rgb") and _data_channels(config) == 1:
+        warn(f"preset {args.preset} is made for colour photos, and {config.data} is grayscale: it trains on 1 channel "
+             f"at the preset's size, a recipe measured on neither; {grayscale} may suit it better")
 
 
 def _default_vqvae_preset(args, build) -> str:
@@ -360,7 +374,9 @@ def _train_gan(args) -> dict:
         return _printed(train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
     if args.preset is None:
         args.preset = _default_gan_preset(args)
-    return _printed(train_gan(build_gan_config(args), out, quiet=args.quiet))
+    config = build_gan_config(args)
+    _check_colour_preset(args, config, "fmnist-best (or few-100 for a few hundred images)")
+    return _printed(train_gan(config, out, quiet=args.quiet))
 
 
 def _default_gan_preset(args) -> str:
