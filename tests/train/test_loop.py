@@ -126,6 +126,27 @@ def test_a_minutes_budget_is_refitted_when_the_machine_speeds_up(tmp_path, tiny_
     assert result["train_seconds"] >= 0.9 * 0.05 * 60  # and the whole budget was used
 
 
+def test_a_minutes_budget_is_refitted_in_time_when_steps_slow_down_a_lot(tmp_path, tiny_vqvae_config, monkeypatch):
+    import dataclasses
+    import time
+
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05, log_every=1, ckpt_every=10**6,
+                                eval_images=0, warmup_steps=0)
+    config = dataclasses.replace(tiny_vqvae_config, train=train)
+    with loop.seeded(train):
+        task = VQVAETask(config)
+
+        def fast_then_slow(step):  # another job takes the CPU after 25 steps: each step then lasts 40 fast ones
+            time.sleep(0.005 if step < 25 else 0.2)
+            return {"train/loss": 1.0}
+
+        monkeypatch.setattr(task, "train_step", fast_then_slow)
+        loop.train(task, train, tmp_path, quiet=True)
+    rates = [r["lr"] for r in map(json.loads, (tmp_path / loop.METRICS).read_text().splitlines()) if "lr" in r]
+    # 20 slow steps would outlast the whole 3 s budget: refitted by time, the schedule still ends on time
+    assert rates[-1] < 0.25 * train.lr, rates[-5:]
+
+
 def test_the_wsd_schedule_holds_the_rate_then_falls_linearly_to_zero():
     import dataclasses
 

@@ -54,6 +54,7 @@ from ganvq.train.stop import (
 )
 
 CALIBRATION_STEPS = 20  # steps timed before a --minutes budget is turned into a step count
+REFIT_SHARE = 0.05  # ... and refitted at least this often (a share of the budget) when steps slow down
 
 
 class TrainingDiverged(GanvqError):
@@ -336,14 +337,17 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
 
     def calibrate() -> None:
         """With a --minutes budget and no step count yet: time CALIBRATION_STEPS steps, then fix the count; every
-        CALIBRATION_STEPS steps after, fit it again to their speed, so a machine that speeds up or slows down
-        (other work starting or ending) still trains for the whole budget and ends its schedule on time."""
+        CALIBRATION_STEPS steps after (or every REFIT_SHARE of the budget, when steps are that slow), fit it again
+        to their speed, so a machine that speeds up or slows down (other work starting or ending) still trains for
+        the whole budget and ends its schedule on time."""
         nonlocal calib_from, total, fitted, proposed
         if not main:
             return  # timing is rank 0's; the others take its step count when they agree
         if total is None and cfg.minutes and calib_from is None and step >= 3:
             calib_from = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
-        if (total is None or fitted) and calib_from and step >= calib_from[0] + CALIBRATION_STEPS:
+        due = calib_from and (step >= calib_from[0] + CALIBRATION_STEPS  # or, once fitted, a slice of the budget:
+                              or fitted and step > calib_from[0] and elapsed() - calib_from[1] >= REFIT_SHARE * budget)
+        if (total is None or fitted) and due:
             per_step = (elapsed() - calib_from[1]) / (step - calib_from[0])
             new_total = step + max(int((budget - elapsed()) / per_step), 1)
             if cfg.steps:
