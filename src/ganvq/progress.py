@@ -126,7 +126,8 @@ class Progress:
             parts.append(f"{rate:.3g} {self.unit}/s" if rate >= 1 or rate == 0 else f"{1 / rate:.3g} s/{self.unit}")
             if done:  # a line cut short (Ctrl-C, an error, an early stop) does not say the work took that long
                 short = self.total is not None and self.n < self.total
-                parts.append(f"{'stopped after' if short else 'took'} {format_seconds(time.perf_counter() - self._start)}")
+                took = format_seconds(time.perf_counter() - self._start)
+                parts.append(f"{'stopped after' if short else 'took'} {took}")
             elif self.total and rate > 0:
                 parts.append(f"ETA {format_seconds((self.total - self.n) / rate)}")
         parts += [f"{k} {_number(v)}" for k, v in self.postfix.items()]

@@ -84,7 +84,8 @@ def test_training_stops_when_the_budget_is_spent(tmp_path, private_config):
     # Asked to train on, the spent run says why it cannot, and changes nothing (no second final metrics line).
     before = (tmp_path / "run" / "metrics.jsonl").read_text(), (tmp_path / "run" / "config.json").read_text()
     for extension in ({"steps": 30}, {"minutes": 1.0}):
-        with pytest.raises(GanvqError, match=r"spent its privacy budget \(ε = .* of 4 at δ = 1e-05 after 8 D steps\)"):
+        spent = r"spent its privacy budget \(ε = .* of 4 at δ = 1e-05 after 8 D steps\)"
+        with pytest.raises(GanvqError, match=spent):
             train_gan(None, tmp_path / "run", resume=True, quiet=True, **extension)
     assert ((tmp_path / "run" / "metrics.jsonl").read_text(), (tmp_path / "run" / "config.json").read_text()) == before
 

@@ -272,9 +272,9 @@ def earlier_utility(target: Path, run) -> dict | None:
     if same_file and earlier.get("checkpoint_step") == step:
         return {**earlier["utility"], "kept_from": "an earlier eval gan --utility of this checkpoint at the same step"}
     was = earlier.get("checkpoint_step")
-    warn(f"{target}'s --utility results were measured on {'step ' + str(was) if was is not None else 'an earlier state'}"
-         f" of {'this' if same_file else 'another'} checkpoint, not on this one at step {step}: they are dropped; "
-         "add --utility N to measure them again")
+    when = f"step {was}" if was is not None else "an earlier state"
+    warn(f"{target}'s --utility results were measured on {when} of {'this' if same_file else 'another'} checkpoint, "
+         f"not on this one at step {step}: they are dropped; add --utility N to measure them again")
     return None
 
 

@@ -52,8 +52,8 @@ METRICS: dict[str, Metric] = {
     "kid_mean": Metric("KID", "×10⁻³", ".3f", "kernel inception distance (unbiased MMD²), mean over subsets; lower is better",
                        scale=1e3),
     "kid_std": Metric("KID std. dev.", "×10⁻³", ".3f", "spread of KID over subsets", scale=1e3),
-    "precision": Metric("Precision", "", ".3f", "share of samples inside the real images' k-NN balls (fidelity); outlying real images have "
-                                         "very large balls, so read it with density"),
+    "precision": Metric("Precision", "", ".3f", "share of samples inside the real images' k-NN balls (fidelity); "
+                                               "outlying real images have very large balls, so read it with density"),
     "recall": Metric("Recall", "", ".3f", "share of real images inside the samples' k-NN balls (variety)"),
     "density": Metric("Density", "", ".3f", "how many real k-NN balls hold a sample, on average / k"),
     "coverage": Metric("Coverage", "", ".3f", "share of real images with a sample in their k-NN ball"),
