@@ -201,3 +201,21 @@ def test_report_renders_in_a_real_browser(chromium, tiny_vqvae_run, tiny_gan_run
     with Image.open(shot) as im:
         assert im.size == (1280, 800)
         assert np.asarray(im.convert("L")).std() > 10  # something was drawn, not a blank page
+
+
+def test_stale_or_broken_scores_are_said_not_shown_as_current(tiny_gan_run, tmp_path, one_thread):
+    from ganvq.runs import open_run
+
+    run = _copy(tiny_gan_run, tmp_path, "stale")
+    scores = json.loads((run / "eval-gan.json").read_text())
+    step = open_run(run).meta["step"]
+    (run / "eval-gan.json").write_text(json.dumps({**scores, "checkpoint_step": step - 2}))
+    report([str(run)], str(tmp_path / "stale.html"))
+    page = (tmp_path / "stale.html").read_text()
+    assert f"was scored at step {step - 2:,}; the checkpoint is now at step {step:,}" in page
+    for broken, why in (('{"fid": "abc"', "could not be read"), ('{"fid": "abc"}', "does not hold the scores")):
+        (run / "eval-gan.json").write_text(broken)
+        report([str(run)], str(tmp_path / "broken.html"))
+        page = (tmp_path / "broken.html").read_text()
+        assert why in page and "No <code>eval-gan.json</code> in this run folder yet" not in page
+        assert "None samples against" not in page and "ganvq eval gan --ckpt" in page

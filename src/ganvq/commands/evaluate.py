@@ -89,6 +89,7 @@ def eval_vqvae(ckpt: str, data: str | None = None, split: str | None = None, lim
     images = dataset.images[:limit] if limit else dataset.images
     result = {
         "checkpoint": str(ckpt),
+        "checkpoint_step": run.meta["step"],
         "data": data,
         "split": split,
         "split_note": describe_split(split, has_named_splits(data), fraction),

@@ -73,6 +73,9 @@ def _class_name(names, labels, i: int) -> str:
 
 
 def _missing_scores(ev: Evidence, what: str) -> str:
+    if ev.scores_path.is_file():  # there, but broken: the notes say why
+        return _notes(ev) + note(f"So no {what} scores here. Run {code(ev.eval_command())} again, then this "
+                                 "report.", "warn")
     return note(f"No {code(ev.scores_path.name)} in this run folder yet, so no {what} scores here. Run "
                 f"{code(ev.eval_command())}, then this report again.", "warn")
 

@@ -76,7 +76,26 @@ def gather(run: Run) -> Evidence:
         if scores is not None and not isinstance(scores, dict):
             notes.append(f"{path} does not hold a JSON object; run the eval again")
             scores = None
+        if scores is not None and not _holds_scores(run.kind, scores):
+            notes.append(f"{path} does not hold the scores `{EVAL_COMMANDS[run.kind].split(' --')[0]}` writes; run "
+                         "the eval again")
+            scores = None
+        step, scored = run.meta.get("step"), (scores or {}).get("checkpoint_step")
+        if isinstance(scored, int) and scored != step:
+            notes.append(f"{path.name} was scored at step {scored:,}; the checkpoint is now at step {step:,}, so its "
+                         "scores are those of the earlier model: run the eval again")
     return Evidence(run, read_metrics(run.folder), scores, path, notes)
+
+
+def _holds_scores(kind: str, scores: dict) -> bool:
+    """Whether an eval JSON holds what its eval writes: a numeric FID and a sample count for a generator, a numeric
+    PSNR for a VQ-VAE (a hand-edited or foreign file otherwise renders as None and text)."""
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    if kind == "vqvae":
+        return any(key.endswith("/psnr") and number(value) for key, value in scores.items())
+    return number(scores.get("fid")) and isinstance(scores.get("samples"), int)
 
 
 def last_held_out(records: list[dict]) -> dict:
