@@ -16,6 +16,7 @@ from ganvq.commands.reconstruct import GRID_NAMES
 from ganvq.commands.sample import generate, sample
 from ganvq.data import (
     ImageDataset,
+    changed_data_note,
     describe_skipped,
     describe_split,
     has_named_splits,
@@ -83,6 +84,9 @@ def eval_vqvae(ckpt: str, data: str | None = None, split: str | None = None, lim
     model, config = run.vqvae(device), run.config
     data = data or config.data
     split, fraction, notes = reference_split(data, (config.data, config.val_fraction), split)
+    if _same_data(data, config.data) and (changed := changed_data_note(run.folder, data)):
+        warn(changed)
+        notes.append(changed)
     fraction = held_out_fraction(data, fraction)
     dataset = load_dataset(data, split, size=config.model.image_size, channels=config.model.channels,
                            val_fraction=fraction)
@@ -308,6 +312,9 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
     if not real:
         raise GanvqError(f"{ckpt}: the checkpoint does not name its dataset; pass --real DATASET")
     split, fraction, notes = reference_split(real, trained, real_split)
+    if trained and _same_data(real, trained[0]) and (changed := changed_data_note(run.folder, real)):
+        warn(changed)
+        notes.append(changed)
     pairs = target.with_suffix(".closest-pairs.png")
     with _scoring(len(images), "eval gan", quiet) as bar:
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,

@@ -17,8 +17,8 @@ import torch
 
 from ganvq.commands.evaluate import training_subset
 from ganvq.commands.sample import sample
-from ganvq.data import held_out_fraction, load_dataset
-from ganvq.errors import GanvqError
+from ganvq.data import changed_data_note, held_out_fraction, load_dataset
+from ganvq.errors import GanvqError, warn
 from ganvq.io import check_writable, write_json
 from ganvq.metrics.membership import (
     attack_summary,
@@ -117,6 +117,10 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
     run = open_run(ckpt, "gan")
     check_writable(Path(out) if out else run.folder / "audit-membership.json")  # before the attacks, not after
     num_classes = run.config.model.num_classes
+    own = {"train", "test"} & {members, non_members}  # the run's own split of its data
+    changed = changed_data_note(run.folder, run.config.data) if own else None
+    if changed:
+        warn(changed)
     sides = []
     for i, spec in enumerate((members, non_members)):
         images, labels, what = candidates(run, spec)
@@ -162,7 +166,8 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                           "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
         "roc_png": str(picture),
-        "notes": [note for note in [size_note(k, k_o), threshold_note(k_o, all_there_are=all_there_are)] if note],
+        "notes": [note for note in [changed, size_note(k, k_o), threshold_note(k_o, all_there_are=all_there_are)]
+                  if note],
     }
     if len(reference):
         calibrated = attack_summary(*scores["gan_leaks_calibrated"])

@@ -2,7 +2,10 @@
 
 from ganvq.data.batching import BatchStream, iterate_once
 from ganvq.data.datasets import (
+    DATA_FILE,
     ImageDataset,
+    changed_data_note,
+    data_fingerprint,
     dataset_name,
     describe_enlarged,
     describe_held_out_skipped,
@@ -20,11 +23,14 @@ from ganvq.data.npz import read_npy, read_npz
 from ganvq.data.splits import SPLITS, check_val_fraction, describe_split
 
 __all__ = [
+    "DATA_FILE",
     "SPLITS",
     "BatchStream",
     "FolderImages",
     "ImageDataset",
+    "changed_data_note",
     "check_val_fraction",
+    "data_fingerprint",
     "dataset_name",
     "describe_enlarged",
     "describe_held_out_skipped",

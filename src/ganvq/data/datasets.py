@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import os
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -86,6 +88,50 @@ def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:
     more = f", and {len(dataset.skipped) - shown} more" if len(dataset.skipped) > shown else ""
     return (f"skipped {len(dataset.skipped)} unreadable file(s) of {len(dataset) + len(dataset.skipped)} "
             f"in {dataset.source}: {names}{more}")
+
+
+DATA_FILE = "data.json"  # in a run folder: data_fingerprint of its training data, as it was when training began
+
+
+def data_fingerprint(data: str | os.PathLike | None) -> dict | None:
+    """What identifies a user's training data cheaply, to tell later whether it changed: an image folder's file count
+    and a hash of its sorted file names, a file's size in bytes; None for a known dataset name (or no data)."""
+    if not data:
+        return None
+    try:
+        path = resolve_dataset(data)
+    except GanvqError:
+        return None
+    if _canonical_name(str(data)) is not None and not Path(data).expanduser().exists():
+        return None  # a known dataset by name: installed, not the user's to change
+    if is_image_folder(path):
+        names = [f.relative_to(path).as_posix() for f in list_image_files(path)]
+        digest = hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+        return {"image_files": len(names), "names_sha256": digest}
+    if path.is_file():
+        return {"bytes": path.stat().st_size}
+    return None
+
+
+def changed_data_note(run_folder: str | os.PathLike, data: str | os.PathLike | None) -> str | None:
+    """A warning when a run's training data differs from what RUN/data.json recorded at training: the held-out
+    images of data without a test split are chosen by position among the files, so added or removed files turn
+    held-out images into training images and scores against them read too well."""
+    recorded = Path(run_folder) / DATA_FILE
+    if not recorded.is_file() or has_named_splits(data or ""):
+        return None
+    try:
+        then = json.loads(recorded.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    now = data_fingerprint(data)
+    if not isinstance(then, dict) or now is None or then == now:
+        return None
+    counts = (f" ({then['image_files']:,} image files then, {now['image_files']:,} now)"
+              if "image_files" in then and "image_files" in now else "")
+    return (f"{data} has changed since this run trained on it{counts}: its held-out images are chosen by position, "
+            "so some of those scored now may have been trained on, and the scores read too well; score against "
+            "images the run never saw (--real), or restore the data as it was")
 
 
 def no_held_out_note(data: str, fraction: float, error: GanvqError) -> str | None:

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from ganvq.config import to_dict
+from ganvq.data import DATA_FILE, data_fingerprint
 from ganvq.device import resolve_device, resolve_precision
 from ganvq.errors import GanvqError, warn
 from ganvq.io import append_jsonl, flatten_state, save_checkpoint, unflatten_state, write_json
@@ -266,6 +267,8 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
                     raise GanvqError(f"{out}: {refusal}")
             if procs.main and (previous is None or steps is not None or minutes is not None):
                 write_json(out / CONFIG, to_dict(task.config))
+            if procs.main and previous is None and (data := data_fingerprint(getattr(task.config, "data", None))):
+                write_json(out / DATA_FILE, data)  # to tell later whether the data changed (data.changed_data_note)
             return train(task, task.config.train, out, previous, quiet, stop)
 
 
