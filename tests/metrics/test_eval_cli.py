@@ -145,7 +145,7 @@ def test_eval_gan_real_split_train_scores_against_the_training_images_and_says_s
 
 
 def test_a_folder_changed_since_training_is_said_before_its_held_out_images_are_trusted(tmp_path, tiny_gan_config,
-                                                                                          capsys):
+                                                                                          capsys, monkeypatch):
     import dataclasses
 
     folder = tmp_path / "photos"
@@ -154,12 +154,16 @@ def test_a_folder_changed_since_training_is_said_before_its_held_out_images_are_
     for i in range(80):  # 8 held out: more than the 5 scoring needs
         Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / f"{i:02d}.png")
     run = tmp_path / "gan"
-    train_gan(dataclasses.replace(tiny_gan_config, data=str(folder), limit=None, val_fraction=0.1), run, quiet=True)
+    monkeypatch.chdir(tmp_path)  # the data named relative to where training runs ...
+    train_gan(dataclasses.replace(tiny_gan_config, data="photos", limit=None, val_fraction=0.1), run, quiet=True)
     assert json.loads((run / "data.json").read_text())["image_files"] == 80
+    assert json.loads((run / "config.json").read_text())["data"] == str(folder.resolve())  # ... is stored absolute
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # so later commands find it from anywhere
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "20"]) == 0
     assert "has changed since" not in capsys.readouterr().err  # as trained: nothing to say
     Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / "00a.png")  # one file added
     assert main(["eval", "gan", "--ckpt", str(run), "--n", "20"]) == 0
     err = capsys.readouterr().err
-    assert f"{folder} has changed since this run trained on it (80 image files then, 81 now)" in err
+    assert f"{folder.resolve()} has changed since this run trained on it (80 image files then, 81 now)" in err
     assert any("has changed since" in n for n in json.loads((run / "eval-gan.json").read_text())["notes"])

@@ -164,6 +164,10 @@ def eval_folder(real: str | None, fake: str, features: str = "auto", limit: int 
                              f"{SOURCE_FILE} naming the data its model was trained on)")
         real = trained[0]
     split, fraction, notes = reference_split(real, trained, real_split)
+    drawn = {k: source[k] for k in ("class", "truncation", "temperature", "top_k") if source and k in source}
+    if drawn:
+        notes.append("the samples were drawn with " + ", ".join(f"{k.replace('_', '-')} {v}" for k, v in drawn.items())
+                     + f" ({SOURCE_FILE}): they are scored against all of the reference images, not a matching part")
     images = load_sample_folder(fake, real, limit)
     target = Path(out) if out else Path(fake).with_name(Path(fake).name + "-eval.json")
     pairs = target.with_suffix(".closest-pairs.png")
@@ -273,7 +277,8 @@ def earlier_utility(target: Path, run) -> dict | None:
     if not isinstance(earlier, dict) or not isinstance(earlier.get("utility"), dict):
         return None
     step = run.meta["step"]
-    same_file = earlier.get("checkpoint") is not None and _same_file(earlier["checkpoint"], run.checkpoint)
+    recorded = earlier.get("checkpoint_file") or earlier.get("checkpoint")  # the absolute path, where recorded
+    same_file = recorded is not None and _same_file(recorded, run.checkpoint)
     if same_file and earlier.get("checkpoint_step") == step:
         return {**earlier["utility"], "kept_from": "an earlier eval gan --utility of this checkpoint at the same step"}
     was = earlier.get("checkpoint_step")
@@ -320,7 +325,8 @@ def eval_gan(ckpt: str, n: int = 10_000, real: str | None = None, features: str 
         scores = score_samples(images, real, split, features=features, seed=seed, bf16=bf16, pairs_png=pairs,
                                val_fraction=fraction, trained_on=trained, notes=notes, stage=_stage(bar),
                                advance=bar.update, train_subset=None if seen is None else seen.images)
-    result = {"checkpoint": str(ckpt), "checkpoint_step": run.meta["step"], "sample_seed": seed, **scores}
+    result = {"checkpoint": str(ckpt), "checkpoint_file": str(run.checkpoint.resolve()),
+              "checkpoint_step": run.meta["step"], "sample_seed": seed, **scores}
     if run.kind == "gan" and privacy_facts(run) is not None:
         result["privacy"] = privacy_facts(run)
     if utility_n:

@@ -114,7 +114,8 @@ def write_samples(
     images, labels = _sample(G, config, n, seed, class_, truncation, quiet)
     nrow = config.model.num_classes if labels is not None and class_ is None else 8
     return export_samples(images, labels, out, out_dir, grid_columns=min(nrow, 16) or 8,
-                          class_name=lambda label: _class_name(config, label), source=source_record(run, seed),
+                          class_name=lambda label: _class_name(config, label),
+                          source=source_record(run, seed) | _drawn(class_, truncation=truncation),
                           quiet=quiet)
 
 
@@ -220,7 +221,8 @@ def write_prior_samples(
     run = ckpt if isinstance(ckpt, Run) else open_run(ckpt, "prior")
     images, _, labels = sample_prior(run, n, seed, class_, temperature, top_k, device, quiet)
     return export_samples(images, labels, out, out_dir, grid_columns=10 if labels is not None and class_ is None else 8,
-                          class_name=lambda label: _class_name(run.config, label), source=source_record(run, seed),
+                          class_name=lambda label: _class_name(run.config, label),
+                          source=source_record(run, seed) | _drawn(class_, temperature=temperature, top_k=top_k),
                           quiet=quiet)
 
 
@@ -232,11 +234,18 @@ def trained_on(run: Run) -> tuple[str, float | None] | None:
     return data, run.config.val_fraction
 
 
+def _drawn(class_, **options) -> dict:
+    """How the samples of an exported folder were drawn, for its source.json: the class asked for, and the options
+    that move samples away from the model's own distribution (truncation, temperature, top-k), where given."""
+    out = {} if class_ is None else {"class": class_}
+    return out | {k: v for k, v in options.items() if v is not None and not (k == "temperature" and v == 1.0)}
+
+
 def source_record(run: Run, seed: int) -> dict:
     """What an exported sample folder's source.json says: the run, its training data and held-out fraction,
     so `ganvq eval folder` can score the folder against the right images without being told."""
     data = trained_on(run)
-    record = {"checkpoint": str(run.checkpoint), "kind": run.kind, "step": run.meta.get("step"), "seed": seed,
+    record = {"checkpoint": str(run.checkpoint.resolve()), "kind": run.kind, "step": run.meta.get("step"), "seed": seed,
               "data": data[0] if data else None, "val_fraction": data[1] if data else None}
     c = run.config
     if run.kind == "gan" and (c.limit is not None or getattr(c, "subset", None) is not None):

@@ -223,6 +223,18 @@ def _extended(previous: Run, steps: int | None, minutes: float | None) -> Run:
     return dataclasses.replace(previous, config=config, meta=meta)
 
 
+def _absolute_data(config):
+    """`config` with its data path made absolute where it names a file or folder that exists: later commands (eval,
+    audit, report, sample's source.json) read the run's data from anywhere, not only from where training ran."""
+    data = getattr(config, "data", None)
+    if not isinstance(data, str) or not data.strip():
+        return config
+    path = Path(data).expanduser()
+    if path.is_absolute() or not path.exists():
+        return config  # absolute already, or a dataset name
+    return dataclasses.replace(config, data=str(path.resolve()))
+
+
 def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | None], Task], resume: bool = False,
         quiet: bool = False, steps: int | None = None, minutes: float | None = None) -> dict:
     """Lock run folder `out`, then train `make_task(config, None)` there, or resume the run it holds
@@ -259,6 +271,8 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
                 _refuse_existing(out)  # before the data is loaded and config.json written
         if config is None:
             raise GanvqError("give a config to train, or resume=True to continue the run in `out`")
+        if previous is None:
+            config = _absolute_data(config)
         with distributed.session(config.train.device), seeded(config.train):
             task = make_task(config, previous)
             if previous is not None and (steps is not None or minutes is not None):
