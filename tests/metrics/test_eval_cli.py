@@ -167,3 +167,21 @@ def test_a_folder_changed_since_training_is_said_before_its_held_out_images_are_
     err = capsys.readouterr().err
     assert f"{folder.resolve()} has changed since this run trained on it (80 image files then, 81 now)" in err
     assert any("has changed since" in n for n in json.loads((run / "eval-gan.json").read_text())["notes"])
+
+
+def test_a_gan_run_says_at_its_start_when_too_few_images_are_held_out_to_score_it(tmp_path, tiny_gan_config, capsys):
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    for n in (20, 300):
+        folder = tmp_path / f"photos{n}"
+        folder.mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, (28, 28), dtype=np.uint8)).save(folder / f"{i:03d}.png")
+        config = dataclasses.replace(tiny_gan_config, data=str(folder), limit=None, val_fraction=0.1)
+        train_gan(config, tmp_path / f"gan{n}", quiet=True)
+        err = capsys.readouterr().err
+        if n == 20:  # 2 held out: eval gan could not score at all
+            assert "about 2 image(s) are held out (--val-fraction): eval gan needs more than 5" in err
+        else:  # 30 held out: scored, but no audit
+            assert "about 30 images are held out" in err and "memorization audit needs 100" in err

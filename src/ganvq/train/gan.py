@@ -26,6 +26,7 @@ from ganvq.data import (
     ImageDataset,
     describe_enlarged,
     describe_skipped,
+    has_named_splits,
     held_out_fraction,
     load_dataset,
 )
@@ -57,6 +58,28 @@ GRID_SIZE = 64  # images in a sample grid (100 for 10-class models: one column p
 MEMORY_FORMAT = torch.channels_last
 
 
+def _held_out_estimate(config: GANRunConfig, n_train: int) -> int | None:
+    """About how many images a run on data without a test split holds out (None for data with one)."""
+    f = config.val_fraction or 0.0
+    if has_named_splits(config.data) or f <= 0 or f >= 1 or config.limit is not None:
+        return None
+    return round(n_train * f / (1 - f))
+
+
+def _few_held_out_note(held: int | None) -> str | None:
+    """A warning at the start of a run whose held-out images will be too few for `eval gan` (more than
+    NEAREST_K to score at all, AUDIT_MIN_HELD_OUT for the memorization audit): said now, not after training."""
+    from ganvq.metrics.score import AUDIT_MIN_HELD_OUT, NEAREST_K
+
+    if held is None or held >= AUDIT_MIN_HELD_OUT:
+        return None
+    if held <= NEAREST_K:
+        return (f"about {held} image(s) are held out (--val-fraction): eval gan needs more than {NEAREST_K} to score "
+                "the samples against, so score them against other images (--real) or hold out more")
+    return (f"about {held} images are held out (--val-fraction): eval gan will score against them, but its "
+            f"memorization audit needs {AUDIT_MIN_HELD_OUT} and will be skipped")
+
+
 def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     """Training images (and labels), less the held-out ones; the model's channels and classes follow the data,
     and the held-out fraction in force is stored in the config."""
@@ -64,9 +87,10 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
                          on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
+    held = _held_out_estimate(config, len(train))
     if config.subset is not None:
         train = train.balanced(config.subset, config.subset_seed)
-    for line in (describe_skipped(train), describe_enlarged(train, m.image_size)):
+    for line in (describe_skipped(train), describe_enlarged(train, m.image_size), _few_held_out_note(held)):
         if line:
             warn(line)
     conditional = config.gan.conditional and train.labels is not None and (train.num_classes or 0) > 1
