@@ -185,3 +185,8 @@ def test_a_gan_run_says_at_its_start_when_too_few_images_are_held_out_to_score_i
             assert "about 2 image(s) are held out (--val-fraction): eval gan needs more than 5" in err
         else:  # 30 held out: scored, but no audit
             assert "about 30 images are held out" in err and "memorization audit needs 100" in err
+    # the audit is skipped there, but not the copy yardstick, which needs no held-out image
+    assert main(["eval", "gan", "--ckpt", str(tmp_path / "gan300"), "--n", "300"]) == 0
+    result = json.loads((tmp_path / "gan300" / "eval-gan.json").read_text())
+    assert "memorization" not in result and result["copy_fid"] >= 0
+    assert "FID, training set copied" in capsys.readouterr().out

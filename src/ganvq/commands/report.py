@@ -54,7 +54,7 @@ USAGE_IMAGES = 20_000  # at most this many images are encoded to count code use
 SHOWN = 32  # reconstructions shown
 CODE_MAPS = 4  # images whose code maps are drawn
 GAN_SCORES = ["fid", "kid_mean", "precision", "recall", "density", "coverage", "class_coverage", "label_entropy",
-              "samples"]
+              "samples", "copy_fid"]  # copy_fid here when the audit (which holds it otherwise) was skipped
 AUDIT_SCORES = ["likely_copy_fraction", "median_ratio", "closer_than_test_q0.01_fraction",
                 "relative_closer_than_test_q0.01_fraction", "closer_than_every_test_fraction", "sample_nn_median",
                 "test_nn_median", "sample_relative_median", "test_relative_median", "copy_fid"]

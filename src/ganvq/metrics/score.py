@@ -234,6 +234,7 @@ def score_samples(
             result["memorization"], train_images = _audit(fake, data, fraction, pairs_png, train_subset=train_subset)
         except GanvqError as e:
             notes.append(f"memorization audit skipped: {e}")
+            train_images = getattr(e, "train_images", None)  # too few held-out images: the copy yardstick still holds
         else:
             mem = result["memorization"]
             averaged = mem["closer_than_test_q0.01_fraction"] - mem["likely_copy_fraction"]
@@ -243,11 +244,12 @@ def score_samples(
                              "distance): images near many training images at once, such as averages, not copies "
                              "of one; likely copies "
                              f"{100 * mem['likely_copy_fraction']:.1f}%")
-            if len(train_images) <= len(fake):
-                result["memorization"]["copy_fid"] = copy_fid(extractor, train_images, len(fake), ref)
-                notes.append(f"the {len(train_images):,} training images, repeated to {len(fake):,}, score FID "
-                             f"{result['memorization']['copy_fid']:.2f}: a FID near or below that can come from "
-                             "copying them (the audit says whether these samples do)")
+        if train_images is not None and len(train_images) <= len(fake):
+            value = copy_fid(extractor, train_images, len(fake), ref)
+            (result["memorization"] if "memorization" in result else result)["copy_fid"] = value
+            notes.append(f"the {len(train_images):,} training images, repeated to {len(fake):,}, score FID "
+                         f"{value:.2f}: a FID near or below that can come from copying them"
+                         + (" (the audit says whether these samples do)" if "memorization" in result else ""))
         timings["memorization"] = time.perf_counter() - t0
     result["notes"] = notes
     result["seconds"] = {k: round(v, 2) for k, v in timings.items()}
@@ -314,8 +316,10 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
         reference = _cached(key, compute)
     held_out = len(reference["test_nn_distance"])
     if held_out < AUDIT_MIN_HELD_OUT:
-        raise GanvqError(f"only {held_out} held-out images; its yardstick, the closest 1% of held-out images, needs "
-                         f"at least {AUDIT_MIN_HELD_OUT}")
+        skipped = GanvqError(f"only {held_out} held-out images; its yardstick, the closest 1% of held-out images, "
+                             f"needs at least {AUDIT_MIN_HELD_OUT}")
+        skipped.train_images = train_images  # what the copy-FID yardstick needs, which no held-out image does
+        raise skipped
     summary, d, idx = memorization_audit(fake, train_images, reference)
     summary["training_data"] = {"data": str(real), "split_note": note, "images": len(train_images)}
     if pairs_png is not None:
@@ -346,6 +350,8 @@ def format_scores(result: dict) -> str:
                  ("closer than 1% of test", mem["closer_than_test_q0.01_fraction"], ".4f"),
                  ("NN distance ratio", mem["median_ratio"], ".3f"),
                  ("FID, training set copied", mem.get("copy_fid"), ".2f")]
+    elif "copy_fid" in result:  # the audit was skipped, its copy yardstick was not
+        rows.append(("FID, training set copied", result["copy_fid"], ".2f"))
     ref = result["reference"]
     lines = [f"{result['samples']} samples vs {ref['data']} {ref['split']} ({ref.get('split_note') or ref['split']}, "
              f"{ref['images']} images), features {result['extractor']}"]
