@@ -64,6 +64,10 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path, capsys):
      "ganvq eval vqvae: error: unknown option '--qiuet'; did you mean '--quiet'?"),
     (["eval", "gan", "--ckpt", "X", "--features", "incepton"],
      "ganvq eval gan: error: argument --features: invalid choice 'incepton'; did you mean 'inception'?"),
+    # a mistyped required option: the typo is named, not the option it left missing
+    (["sample", "--ckpt", "X", "--outdir", "out"], "ganvq sample: error: unknown option '--outdir'; did you mean "
+                                                   "'--out-dir'?"),
+    (["report", "X", "--output", "r.html"], "ganvq report: error: unknown option '--output'; did you mean '--out'?"),
 ])
 def test_a_mistyped_word_names_the_closest_one_on_one_line(capsys, argv, line):
     assert _usage_error(capsys, argv) == line

@@ -289,7 +289,7 @@ def add_commands(sub) -> None:
 
     p = ev.add_parser("gan", help="sample a GAN (or a prior) and score it: FID, KID, precision/recall, memorization")
     p.add_argument("--ckpt", required=True, help="GAN or prior checkpoint file or run folder")
-    p.add_argument("-n", "--n", type=int, default=10_000, help="samples to generate and score")
+    p.add_argument("-n", "--n", type=int, default=10_000, help="samples to generate and score (more than 5; default 10,000)")
     p.add_argument("--real", help="real data to compare with (default: the held-out images of the data it was "
                                   "trained on; other data: its test split, or all of it)")
     _add_scoring_options(p)

@@ -53,6 +53,12 @@ class Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        if "required" in message:  # a mistyped option (--outdir) is why a required one (--out-dir) is missing
+            options = [o for o in self._option_string_actions if o.startswith("--")]
+            for word in (w.split("=", 1)[0] for w in getattr(self, "_words", ()) if w.startswith("--")):
+                if word not in options and (close := suggestion(word, options)):
+                    message = f"unknown option {word!r}; did you mean {close!r}?"
+                    break
         hint = "" if "did you mean" in message else f" (see {self.prog} --help)"
         print(f"{self.prog}: error: {message}{hint}", file=sys.stderr)
         self.exit(2)
@@ -71,6 +77,7 @@ class Parser(argparse.ArgumentParser):
         super()._check_value(action, value)
 
     def parse_known_args(self, args=None, namespace=None):
+        self._words = list(sys.argv[1:] if args is None else args)  # for error(): the words as typed
         namespace, extras = super().parse_known_args(args, namespace)
         options = [s for s in self._option_string_actions if s.startswith("--")]
         for extra in extras:
