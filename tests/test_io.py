@@ -246,7 +246,11 @@ def test_commands_refuse_an_unwritable_output_before_their_work(tmp_path, tiny_v
               str(tiny_vqvae_run)], "afile: it is a file, not a folder"),
             (["report", str(tiny_vqvae_run), "-o", str(tmp_path / "adir")], "adir: it is a folder; give a file name"),
             (["sample", "--ckpt", str(tiny_vqvae_run), "--n", "4", "--out", str(tmp_path / "adir")],
-             "adir: it is a folder; give a file name")):
+             "adir: it is a folder; give a file name"),
+            (["interpolate", "--ckpt", str(tiny_vqvae_run), "--out", str(tmp_path / "adir")],
+             "adir: it is a folder; give a file name"),
+            (["train", "gan", "--steps", "2", "--out", str(tmp_path / "afile")],
+             "cannot write the run folder " + str(tmp_path / "afile") + ": it is a file, not a folder")):
         capsys.readouterr()
         assert main(argv) == 2, argv
         err = capsys.readouterr().err

@@ -12,6 +12,7 @@ import torch
 from ganvq.commands.export import check_targets, condition_labels, export_samples
 from ganvq.errors import GanvqError
 from ganvq.images import make_grid, save_image, to_uint8_image
+from ganvq.io import check_writable
 from ganvq.progress import progress
 from ganvq.runs import Run, load_gan, load_prior, open_run
 
@@ -145,6 +146,7 @@ def interpolate(
 
     A conditional model keeps one class per row: `class_`, else row r shows class r mod K.
     """
+    check_writable(out)  # before the sampling, not after it
     grid = interpolation_grid(ckpt, rows, steps, seed, class_, truncation, device)
     save_image(out, grid, upscale=2)
     return {"rows": rows, "steps": steps, "out": str(out)}

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from ganvq.errors import GanvqError, warn
+from ganvq.io import cannot_write
 
 try:
     import fcntl
@@ -37,7 +38,10 @@ class RunLock:
             self.folder.mkdir(parents=True, exist_ok=True)
             return os.open(self.folder / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
-            raise GanvqError(f"cannot write the run folder {self.folder}: {e.strerror or e}") from None
+            if self.folder.exists() and not self.folder.is_dir():
+                raise GanvqError(f"cannot write the run folder {self.folder}: it is a file, not a folder") from None
+            raise GanvqError(cannot_write(self.folder, e).replace("cannot write", "cannot write the run folder", 1)
+                             ) from None
 
     def _is_current(self, fd: int) -> bool:
         """Whether `fd` is still the folder's lock file (not one a releasing process has just removed)."""
