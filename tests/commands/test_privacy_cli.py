@@ -124,6 +124,7 @@ def test_the_threshold_note_asks_for_more_non_members_only_where_there_are_more(
     scarce = threshold_note(6, all_there_are=True)
     assert scarce.startswith("6 non-members:") and "those are all the non-member images there are" in scarce
     assert "--non-member-n" not in scarce and threshold_note(1).startswith("1 non-member:")
+    assert "(--non-member-n 16, all there are)" in threshold_note(5, available=16)  # not 5,000 of 16
 
 
 def test_an_audit_of_a_handful_of_images_says_its_intervals_mean_little():

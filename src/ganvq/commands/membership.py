@@ -76,7 +76,7 @@ def intervals(attack: dict) -> str:
     return f" (95% intervals: AUC {a:.3f}–{b:.3f}, TPR {100 * c:.1f}–{100 * d:.1f}%)"
 
 
-def threshold_note(non_members: int, all_there_are: bool = False) -> str | None:
+def threshold_note(non_members: int, all_there_are: bool = False, available: int | None = None) -> str | None:
     """A line for an audit whose non-members are too few for the low false-positive rates: the threshold at a rate
     f rests on their highest f x N scores, so under 1,000 of them the 0.1% rate rests on none. `all_there_are`:
     the non-member images ran out, so asking for more cannot help."""
@@ -87,6 +87,8 @@ def threshold_note(non_members: int, all_there_are: bool = False) -> str | None:
              else f"on their {top:,} highest scores")
     more = ("those are all the non-member images there are; more (another dataset with --non-members, or a larger "
             "held-out part at training) would pin them down" if all_there_are
+            else f"more non-members (--non-member-n {min(5000, available):,}, all there are) pin them down"
+            if available is not None and available < 5000
             else "more non-members (--non-member-n 5000) pin them down")
     return (f"{non_members:,} non-member{'s' if non_members != 1 else ''}: the 1% FPR threshold rests {rests} and the "
             f"0.1% one on none, so those true-positive rates are coarse; {more}")
@@ -137,7 +139,8 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
     balanced = non_member_n is None  # then both sides are cut to the smaller one: as many non-members as members
     k = min(len(m_x), len(o_x)) if balanced else len(m_x)
     k_o = k if balanced else len(o_x)
-    all_there_are = k_o == len(o_x) + len(rest)  # every non-member image is a candidate: no more to draw
+    pool = len(o_x) + len(rest)  # every non-member image there is
+    all_there_are = k_o == pool  # every non-member image is a candidate: no more to draw
     # the non-members cut by the balancing are not references: they are kept apart from the candidates entirely
     reference = torch.cat([o_x[k_o:], rest])[:REFERENCE_MAX] if members != non_members else rest[:0]
     m_x, m_y = m_x[:k], None if m_y is None else m_y[:k]
@@ -166,7 +169,8 @@ def audit_membership(ckpt: str | Path, members: str = "train", non_members: str 
                           "was skipped",
         "chance": {"auc": 0.5, "tpr_at_1pct_fpr": 0.01},
         "roc_png": str(picture),
-        "notes": [note for note in [changed, size_note(k, k_o), threshold_note(k_o, all_there_are=all_there_are)]
+        "notes": [note for note in [changed, size_note(k, k_o), threshold_note(k_o, all_there_are=all_there_are,
+                                                                            available=pool)]
                   if note],
     }
     if len(reference):
