@@ -190,3 +190,15 @@ def test_a_gan_run_says_at_its_start_when_too_few_images_are_held_out_to_score_i
     result = json.loads((tmp_path / "gan300" / "eval-gan.json").read_text())
     assert "memorization" not in result and result["copy_fid"] >= 0
     assert "FID, training set copied" in capsys.readouterr().out
+
+
+def test_eval_folder_says_which_images_it_scores_resized(tmp_path, fmnist_test, capsys):
+    fake = tmp_path / "other_tool"
+    fake.mkdir()
+    for i, img in enumerate(fmnist_test[:40, 0].numpy()):
+        Image.fromarray(np.ascontiguousarray(img)).save(fake / f"{i:03d}.png")
+    Image.fromarray(np.zeros((64, 48, 3), np.uint8)).save(fake / "big.png")
+    assert main(["eval", "folder", "--real", "fashion-mnist", "--fake", str(fake), "--out",
+                 str(tmp_path / "s.json")]) == 0
+    err = capsys.readouterr().err
+    assert "1 of 41 images are not 28x28 grayscale as the reference images are (e.g. big.png, 48x64 colour" in err

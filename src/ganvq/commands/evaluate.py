@@ -24,7 +24,7 @@ from ganvq.data import (
     load_dataset,
     resolve_dataset,
 )
-from ganvq.data.folder import list_image_files
+from ganvq.data.folder import list_image_files, misfits
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError, warn
 from ganvq.io import check_writable, read_json, write_json
@@ -127,6 +127,15 @@ def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torc
     note = describe_skipped(fake)
     if note:
         warn(note)
+    if Path(folder).is_dir():  # images of another size or colour are scored as resized: say so
+        skipped = {rel for rel, _ in fake.skipped}
+        files = [f for f in list_image_files(Path(folder))
+                 if f != grid and f.relative_to(folder).as_posix() not in skipped][:len(fake)]
+        bad = misfits(files, (c, h, h))
+        if bad:
+            warn(f"{len(bad)} of {len(fake)} images are not {h}x{h} {'grayscale' if c == 1 else 'colour'} as the "
+                 f"reference images are (e.g. {bad[0][0].name}, {bad[0][1]}): they are scored resized, centre-cropped "
+                 "and converted to that")
     return fake.images
 
 
