@@ -84,21 +84,38 @@ def known_cases() -> list[dict]:
     return rows
 
 
-def gan_runs(run_dirs: list[Path]) -> list[dict]:
+def sampled_runs(run_dirs: list[Path]) -> list[tuple[str, torch.Tensor, torch.Tensor, int]]:
+    """(name, the subset it trained on, 10,000 samples at SAMPLE_SEED, G steps) of each bench_few run folder."""
     from ganvq.commands.sample import sample
     from ganvq.runs import open_run
 
-    test = load_dataset("fashion-mnist", "test").images
-    rows = []
+    out = []
     for run_dir in run_dirs:
         run = open_run(run_dir, "gan")
         if not run.config.subset:
             raise SystemExit(f"{run_dir}: not a bench_few run (it trained on no --subset)")
         subset = _subset(run.config.subset, run.config.subset_seed).images
         images, _ = sample(run, 10_000, seed=SAMPLE_SEED, device="cpu")
-        row = _row(run_dir.name, f"fashion-mnist-{len(subset)}", images, subset, audit_reference(test, subset))
-        rows.append(row | {"generator_steps": int(run.meta["step"]), "yardstick": "all 10,000 test images"})
+        out.append((run_dir.name, subset, images, int(run.meta["step"])))
+    return out
+
+
+def gan_runs(run_dirs: list[Path]) -> list[dict]:
+    test = load_dataset("fashion-mnist", "test").images
+    rows = []
+    for name, subset, images, steps in sampled_runs(run_dirs):
+        row = _row(name, f"fashion-mnist-{len(subset)}", images, subset, audit_reference(test, subset))
+        rows.append(row | {"generator_steps": steps, "yardstick": "all 10,000 test images"})
     return rows
+
+
+def write_results(out: Path, benchmark: str, doc: str, threads: int, rows: list[dict]) -> None:
+    """The benchmark's JSON: what it measured, on which yardstick and machine, and its rows."""
+    write_json(out, {"benchmark": benchmark, "what": doc.split("\n\n")[0],
+                     "yardstick": f"Fashion-MNIST test images {HELD_OUT:,} on (known cases); all 10,000 (runs)",
+                     "machine": describe(), "threads": threads, "measured": time.strftime("%Y-%m-%d %H:%M"),
+                     "results": rows})
+    print(f"wrote {out}")
 
 
 def main() -> None:
@@ -110,11 +127,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     print(f"{'training':>18} {'case':<14} " + " ".join(KEYS), flush=True)
     rows = known_cases() + gan_runs(args.runs)
-    write_json(args.out, {"benchmark": "audit", "what": __doc__.split("\n\n")[0],
-                          "yardstick": f"Fashion-MNIST test images {HELD_OUT:,} on (known cases); all 10,000 (runs)",
-                          "machine": describe(), "threads": args.threads, "measured": time.strftime("%Y-%m-%d %H:%M"),
-                          "results": rows})
-    print(f"wrote {args.out}")
+    write_results(args.out, "audit", __doc__, args.threads, rows)
 
 
 if __name__ == "__main__":

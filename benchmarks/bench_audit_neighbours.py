@@ -17,16 +17,13 @@ benchmarks/results/audit_neighbours.json. Usage:
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
-from bench_audit import HELD_OUT, QUERIES, _cases
-from bench_few import SAMPLE_SEED, _subset
-from machine import describe
+from bench_audit import HELD_OUT, QUERIES, _cases, sampled_runs, write_results
+from bench_few import _subset
 
 from ganvq.data import load_dataset
-from ganvq.io import write_json
 from ganvq.metrics.audit import audit_reference, memorization_audit
 
 RESULTS = Path(__file__).parent / "results"
@@ -65,19 +62,9 @@ def _queries() -> list[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor]
 
 
 def _runs(run_dirs: list[Path]) -> list[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor]]:
-    from ganvq.commands.sample import sample
-    from ganvq.runs import open_run
-
     test = load_dataset("fashion-mnist", "test").images
-    out = []
-    for run_dir in run_dirs:
-        run = open_run(run_dir, "gan")
-        if not run.config.subset:
-            raise SystemExit(f"{run_dir}: not a bench_few run (it trained on no --subset)")
-        subset = _subset(run.config.subset, run.config.subset_seed).images
-        images, _ = sample(run, 10_000, seed=SAMPLE_SEED, device="cpu")
-        out.append((run_dir.name, f"fashion-mnist-{len(subset)}", images, subset, test))
-    return out
+    return [(name, f"fashion-mnist-{len(subset)}", images, subset, test)
+            for name, subset, images, _ in sampled_runs(run_dirs)]
 
 
 def main() -> None:
@@ -97,11 +84,7 @@ def main() -> None:
             rows.append({"case": case, "training": training, "queries": len(queries), "neighbours": k,
                          **{key: summary[key] for key in KEYS}})
             print(f"{case:<44} {k:>3} " + " ".join(f"{summary[key]:.4f}" for key in KEYS), flush=True)
-    write_json(args.out, {"benchmark": "audit-neighbours", "what": __doc__.split("\n\n")[0],
-                          "yardstick": f"Fashion-MNIST test images {HELD_OUT:,} on (known cases); all 10,000 (runs)",
-                          "machine": describe(), "threads": args.threads, "measured": time.strftime("%Y-%m-%d %H:%M"),
-                          "results": rows})
-    print(f"wrote {args.out}")
+    write_results(args.out, "audit-neighbours", __doc__, args.threads, rows)
 
 
 if __name__ == "__main__":
