@@ -104,7 +104,8 @@ def test_unreadable_held_out_files_are_said_and_a_run_left_without_any_says_it_l
     from ganvq.runs import read_metrics
 
     held = np.flatnonzero(held_out(20, 0.1))  # positions (among the sorted files) held out: 2 of 20
-    for name, bad in (("some", held[:1]), ("all", held)):
+    first_trained = next(i for i in range(20) if i not in held)
+    for name, bad in (("some", [*held[:1], first_trained]), ("all", held)):
         folder = tmp_path / name
         folder.mkdir()
         for i in range(20):
@@ -117,7 +118,8 @@ def test_unreadable_held_out_files_are_said_and_a_run_left_without_any_says_it_l
         train_vqvae(config, tmp_path / f"run-{name}", quiet=True)
         err = capsys.readouterr().err
         if name == "some":
-            assert f"held-out images: skipped 1 unreadable file(s) of 2 in {folder}" in err
+            assert f"skipped 1 unreadable file(s) of the 2 held-out files in {folder}" in err
+            assert f"skipped 1 unreadable file(s) of the 18 training files in {folder}" in err
             assert "val/psnr" in read_metrics(tmp_path / f"run-{name}")[-1]
         else:
             assert "no held-out images to score the run on" in err and "it logs no val/ scores" in err

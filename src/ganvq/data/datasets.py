@@ -80,14 +80,15 @@ class ImageDataset:
                                    labels=None if self.labels is None else self.labels[idx].clone())
 
 
-def describe_skipped(dataset: ImageDataset, shown: int = 5) -> str | None:
-    """One line naming the unreadable files a folder load skipped, or None when there were none."""
+def describe_skipped(dataset: ImageDataset, shown: int = 5, role: str = "") -> str | None:
+    """One line naming the unreadable files a folder load skipped, or None when there were none; `role` ("training",
+    "held-out") says which of the folder's files were read, where not all of them were."""
     if not dataset.skipped:
         return None
     names = ", ".join(f"{f} ({why})" for f, why in dataset.skipped[:shown])
     more = f", and {len(dataset.skipped) - shown} more" if len(dataset.skipped) > shown else ""
-    return (f"skipped {len(dataset.skipped)} unreadable file(s) of {len(dataset) + len(dataset.skipped)} "
-            f"in {dataset.source}: {names}{more}")
+    of = f"the {len(dataset) + len(dataset.skipped)} {role} files" if role else f"{len(dataset) + len(dataset.skipped)}"
+    return f"skipped {len(dataset.skipped)} unreadable file(s) of {of} in {dataset.source}: {names}{more}"
 
 
 DATA_FILE = "data.json"  # in a run folder: data_fingerprint of its training data, as it was when training began
@@ -144,8 +145,7 @@ def no_held_out_note(data: str, fraction: float, error: GanvqError) -> str | Non
 
 def describe_held_out_skipped(dataset: ImageDataset) -> str | None:
     """describe_skipped for the held-out images a run scores itself on."""
-    line = describe_skipped(dataset)
-    return None if line is None else f"held-out images: {line}"
+    return describe_skipped(dataset, role="held-out")
 
 
 ENLARGED_WARNING = 1.5  # describe_enlarged speaks when images were enlarged more than this many times

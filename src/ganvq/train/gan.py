@@ -90,7 +90,8 @@ def load_gan_data(config: GANRunConfig) -> tuple[ImageDataset, GANRunConfig]:
     held = _held_out_estimate(config, len(train))
     if config.subset is not None:
         train = train.balanced(config.subset, config.subset_seed)
-    for line in (describe_skipped(train), describe_enlarged(train, m.image_size), _few_held_out_note(held)):
+    for line in (describe_skipped(train, role="training"), describe_enlarged(train, m.image_size),
+                 _few_held_out_note(held)):
         if line:
             warn(line)
     conditional = config.gan.conditional and train.labels is not None and (train.num_classes or 0) > 1

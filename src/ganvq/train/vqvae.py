@@ -35,7 +35,7 @@ def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDatas
     config = dataclasses.replace(config, val_fraction=held_out_fraction(config.data, config.val_fraction))
     train = load_dataset(config.data, "train", size=m.image_size, channels=config.channels,
                          on_bad=config.on_bad, limit=config.limit, val_fraction=config.val_fraction)
-    for line in (describe_skipped(train), describe_enlarged(train, m.image_size)):
+    for line in (describe_skipped(train, role="training"), describe_enlarged(train, m.image_size)):
         if line:
             warn(line)
     if train.shape[0] != m.channels:
