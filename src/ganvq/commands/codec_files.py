@@ -19,7 +19,7 @@ import torch
 
 from ganvq.codec import Codec
 from ganvq.codec.format import CHUNK, pack
-from ganvq.data import has_named_splits, is_image_folder, load_dataset
+from ganvq.data import describe_unreadable, has_named_splits, is_image_folder, load_dataset
 from ganvq.data.folder import GRAY_MODES, IMAGE_EXTENSIONS, IMAGE_KINDS, list_image_files, read_image_file
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError, warn
@@ -246,7 +246,7 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
     if one_file and carry is not None and len(carry):
         payloads += codec.encode_codes(carry)
     if skipped:
-        warn(_describe_unreadable(skipped, images + len(skipped)))
+        warn(describe_unreadable(skipped, images + len(skipped)) + "; nothing was written for them")
     if images == 0:
         raise GanvqError("no images to compress")
     if one_file:
@@ -264,12 +264,6 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
             "seconds": round(seconds, 3), "images_per_second": round(images / seconds, 1), "out": str(out_path),
             "skipped_unreadable": [str(f) for f, _ in skipped]}
 
-
-def _describe_unreadable(skipped: list[tuple[Path, str]], of: int, shown: int = 5) -> str:
-    """One line naming the unreadable folder files compress skipped (as data.describe_skipped words it)."""
-    names = ", ".join(f"{f} ({why})" for f, why in skipped[:shown])
-    more = f", and {len(skipped) - shown} more" if len(skipped) > shown else ""
-    return f"skipped {len(skipped)} unreadable file(s) of {of}: {names}{more}; nothing was written for them"
 
 
 def _gvq_sources(inputs: list[str]) -> Iterator[tuple[str, Path]]:

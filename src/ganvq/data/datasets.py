@@ -85,10 +85,16 @@ def describe_skipped(dataset: ImageDataset, shown: int = 5, role: str = "") -> s
     "held-out") says which of the folder's files were read, where not all of them were."""
     if not dataset.skipped:
         return None
-    names = ", ".join(f"{f} ({why})" for f, why in dataset.skipped[:shown])
-    more = f", and {len(dataset.skipped) - shown} more" if len(dataset.skipped) > shown else ""
-    of = f"the {len(dataset) + len(dataset.skipped)} {role} files" if role else f"{len(dataset) + len(dataset.skipped)}"
-    return f"skipped {len(dataset.skipped)} unreadable file(s) of {of} in {dataset.source}: {names}{more}"
+    return describe_unreadable(dataset.skipped, len(dataset) + len(dataset.skipped), dataset.source, role, shown)
+
+
+def describe_unreadable(skipped, total: int, source: str | None = None, role: str = "", shown: int = 5) -> str:
+    """The one wording of unreadable files skipped: (file, why) pairs out of `total` files, in `source` where given."""
+    names = ", ".join(f"{f} ({why})" for f, why in skipped[:shown])
+    more = f", and {len(skipped) - shown} more" if len(skipped) > shown else ""
+    of = f"the {total} {role} files" if role else f"{total}"
+    where = f" in {source}" if source else ""
+    return f"skipped {len(skipped)} unreadable file(s) of {of}{where}: {names}{more}"
 
 
 DATA_FILE = "data.json"  # in a run folder: data_fingerprint of its training data, as it was when training began
@@ -141,11 +147,6 @@ def no_held_out_note(data: str, fraction: float, error: GanvqError) -> str | Non
     if fraction <= 0 and not has_named_splits(data):
         return None
     return f"no held-out images to score the run on ({error}): it logs no val/ scores"
-
-
-def describe_held_out_skipped(dataset: ImageDataset) -> str | None:
-    """describe_skipped for the held-out images a run scores itself on."""
-    return describe_skipped(dataset, role="held-out")
 
 
 ENLARGED_WARNING = 1.5  # describe_enlarged speaks when images were enlarged more than this many times

@@ -15,7 +15,6 @@ import torch
 
 from ganvq.config import to_dict
 from ganvq.data import (
-    describe_held_out_skipped,
     describe_skipped,
     held_out_fraction,
     load_dataset,
@@ -72,7 +71,7 @@ def encode_split(vqvae: VQVAE, config: PriorRunConfig, split: str, quiet: bool =
     limit = config.limit if split == "train" else (config.train.eval_images or None)
     data = load_dataset(config.data, split, size=m.image_size, channels=m.channels, limit=limit,
                         val_fraction=config.val_fraction)
-    line = describe_skipped(data, role="training") if split == "train" else describe_held_out_skipped(data)
+    line = describe_skipped(data, role="training") if split == "train" else describe_skipped(data, role="held-out")
     if line:
         warn(line)
     bar = Progress(len(data), f"train prior: encoding the {split} images", unit="image", quiet=quiet)

@@ -12,7 +12,6 @@ from ganvq.data import (
     BatchStream,
     ImageDataset,
     describe_enlarged,
-    describe_held_out_skipped,
     describe_skipped,
     held_out_fraction,
     load_dataset,
@@ -47,7 +46,7 @@ def load_training_data(config: VQVAERunConfig) -> tuple[ImageDataset, ImageDatas
         val = None  # nothing held out: --val-fraction 0 on data without a test split, or none of it readable
         line = no_held_out_note(config.data, config.val_fraction, e)
     else:
-        line = describe_held_out_skipped(val)
+        line = describe_skipped(val, role="held-out")
     if line:
         warn(line)
     return train, val, config
