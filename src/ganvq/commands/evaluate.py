@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ganvq.commands.export import SOURCE_FILE
-from ganvq.commands.reconstruct import GRID_NAMES
+from ganvq.commands.reconstruct import GRID_NAMES, files_read
 from ganvq.commands.sample import generate, sample
 from ganvq.data import (
     ImageDataset,
@@ -127,15 +127,11 @@ def load_sample_folder(folder: str, real: str, limit: int | None = None) -> torc
     note = describe_skipped(fake)
     if note:
         warn(note)
-    if Path(folder).is_dir():  # images of another size or colour are scored as resized: say so
-        skipped = {rel for rel, _ in fake.skipped}
-        files = [f for f in list_image_files(Path(folder))
-                 if f != grid and f.relative_to(folder).as_posix() not in skipped][:len(fake)]
-        bad = misfits(files, (c, h, h))
-        if bad:
-            warn(f"{len(bad)} of {len(fake)} images are not {h}x{h} {'grayscale' if c == 1 else 'colour'} as the "
-                 f"reference images are (e.g. {bad[0][0].name}, {bad[0][1]}): they are scored resized, centre-cropped "
-                 "and converted to that")
+    bad = misfits(files_read(folder, fake, exclude=[grid] if grid else ()) or [], (c, h, h))
+    if bad:  # images of another size or colour are scored as resized: say so
+        warn(f"{len(bad)} of {len(fake)} images are not {h}x{h} {'grayscale' if c == 1 else 'colour'} as the "
+             f"reference images are (e.g. {bad[0][0].name}, {bad[0][1]}): they are scored resized, centre-cropped "
+             "and converted to that")
     return fake.images
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +38,17 @@ def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
     return data
 
 
-def files_read(path: str, data: ImageDataset) -> list[Path] | None:
+def files_read(path: str, data: ImageDataset, exclude: Collection[Path] = ()) -> list[Path] | None:
     """The image files `data` was read from `path`, in its order: the image file itself, or a folder's readable
-    files (as read_image_folder reads them, up to len(data)); None for arrays and datasets."""
+    files (as read_image_folder reads them, up to len(data), less those `exclude`d from the load); None for arrays
+    and datasets."""
     p, n = Path(path), len(data)
     if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and n == 1:
         return [p]
     if is_image_folder(p):
         skipped = {rel for rel, _ in data.skipped}
-        files = [f for f in list_image_files(p) if f.relative_to(p).as_posix() not in skipped][:n]
+        files = [f for f in list_image_files(p)
+                 if f not in exclude and f.relative_to(p).as_posix() not in skipped][:n]
         if len(files) == n:
             return files
     return None
