@@ -234,7 +234,7 @@ def score_samples(
             result["memorization"], train_images = _audit(fake, data, fraction, pairs_png, train_subset=train_subset)
         except GanvqError as e:
             notes.append(f"memorization audit skipped: {e}")
-            train_images = getattr(e, "train_images", None)  # too few held-out images: the copy yardstick still holds
+            train_images = e.train_images if isinstance(e, AuditSkipped) else None  # the copy yardstick still holds
         else:
             mem = result["memorization"]
             averaged = mem["closer_than_test_q0.01_fraction"] - mem["likely_copy_fraction"]
@@ -289,6 +289,14 @@ def _features(extractor, images: torch.Tensor, advance: Callable[[int], None] | 
 AUDIT_MIN_HELD_OUT = 100  # the audit's threshold is the 1% quantile of held-out distances: below 100, their minimum
 
 
+class AuditSkipped(GanvqError):
+    """The audit cannot run for want of held-out images; `train_images` are still what the copy-FID yardstick needs."""
+
+    def __init__(self, message: str, train_images: torch.Tensor):
+        super().__init__(message)
+        self.train_images = train_images
+
+
 def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png: str | Path | None,
            shown: int = 32, train_subset: torch.Tensor | None = None) -> tuple[dict, torch.Tensor]:
     """The memorization audit against the train split (or the subset of it a run was trained on), and those
@@ -316,10 +324,8 @@ def _audit(fake: torch.Tensor, real: str, val_fraction: float | None, pairs_png:
         reference = _cached(key, compute)
     held_out = len(reference["test_nn_distance"])
     if held_out < AUDIT_MIN_HELD_OUT:
-        skipped = GanvqError(f"only {held_out} held-out images; its yardstick, the closest 1% of held-out images, "
-                             f"needs at least {AUDIT_MIN_HELD_OUT}")
-        skipped.train_images = train_images  # what the copy-FID yardstick needs, which no held-out image does
-        raise skipped
+        raise AuditSkipped(f"only {held_out} held-out images; its yardstick, the closest 1% of held-out images, "
+                           f"needs at least {AUDIT_MIN_HELD_OUT}", train_images)
     summary, d, idx = memorization_audit(fake, train_images, reference)
     summary["training_data"] = {"data": str(real), "split_note": note, "images": len(train_images)}
     if pairs_png is not None:
