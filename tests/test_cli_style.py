@@ -68,6 +68,10 @@ def test_debug_after_the_command_shows_the_traceback(tmp_path, capsys):
     (["sample", "--ckpt", "X", "--outdir", "out"], "ganvq sample: error: unknown option '--outdir'; did you mean "
                                                    "'--out-dir'?"),
     (["report", "X", "--output", "r.html"], "ganvq report: error: unknown option '--output'; did you mean '--out'?"),
+    # a prefix is not taken for the option (it would change meaning once a longer option starts alike)
+    (["train", "vqvae", "--dat", "x", "--out", "y"],
+     "ganvq train vqvae: error: unknown option '--dat'; did you mean '--data'?"),
+    (["eval", "gan", "--ckpt", "X", "--util"], "ganvq eval gan: error: unknown option '--util'; did you mean '--utility'?"),
 ])
 def test_a_mistyped_word_names_the_closest_one_on_one_line(capsys, argv, line):
     assert _usage_error(capsys, argv) == line

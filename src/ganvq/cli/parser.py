@@ -46,10 +46,13 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 class Parser(argparse.ArgumentParser):
     """argparse with its errors on one line, `ganvq CMD: error: ...`, naming the closest command, option or
-    choice when a word is mistyped."""
+    choice when a word is mistyped; options are taken only when spelt out in full."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", HelpFormatter)
+        # no prefixes: `--dat` for `--data` would stop working, or change meaning, once an option starting
+        # alike is added; a prefix gets "did you mean" instead
+        kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
