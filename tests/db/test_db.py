@@ -248,6 +248,22 @@ def test_db_add_killed_at_random_moments_keeps_every_committed_entry(make_db, co
             assert check(db)["ok"]
 
 
+def test_a_reader_leaving_the_pipe_ends_a_command_quietly(make_db, tiny_local_prior_run):
+    """`ganvq db search ... | head -2`: the reader closes the pipe before the JSON is written, and ganvq ends as
+    command-line tools do (exit 141, SIGPIPE's), without a BrokenPipeError traceback. (argparse's own --help
+    output already ignores a closed pipe.)"""
+    import subprocess
+    import sys
+
+    path = make_db()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "ganvq", "db", "search", str(path), "--query", "3", "-k", "40"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc.stdout.close()  # as `head` does once it has its lines
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141 and err == "", err
+
+
 def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, capsys, monkeypatch):
     from ganvq.cli import main
 

@@ -77,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run one ganvq command; returns the process exit code (128 + signal after SIGINT/SIGTERM, with one line).
     A process that joined torchrun's process group does not return: it exits at once with that code."""
     code = _run(argv)
+    if not _flushed():
+        code = 128 + signal.SIGPIPE
     distributed = sys.modules.get("ganvq.train.distributed")
     if argv is None and distributed is not None and distributed.joined_a_group():
         # Leave without the interpreter's finalization, where torch's gloo teardown sometimes aborts a rank after a
@@ -100,9 +102,31 @@ def _run(argv: list[str] | None) -> int:
         signum = getattr(e, "signum", signal.SIGINT)
         print(f"ganvq: {'terminated' if signum == signal.SIGTERM else 'interrupted'}", file=sys.stderr)
         return 128 + signum
+    except BrokenPipeError:  # `ganvq db search ... | head`: the reader has gone, as with any command-line tool
+        _silence_stdout()
+        return 128 + signal.SIGPIPE
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+
+
+def _flushed() -> bool:
+    """Whether stdout took what is left in its buffer; False (and stdout silenced) when its reader has gone."""
+    try:
+        sys.stdout.flush()
+        return True
+    except BrokenPipeError:
+        _silence_stdout()
+        return False
+
+
+def _silence_stdout() -> None:
+    """Point stdout at the null device, so that the interpreter's last flush into a closed pipe raises nothing."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a file (a test's capture): nothing is flushed into a pipe
+        pass
 
 
 def _main(argv: list[str] | None) -> int:
@@ -129,6 +153,7 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if result is not None:
         print(json.dumps(result, indent=2))
+        sys.stdout.flush()  # a reader gone from the pipe is met here, not in the interpreter's last flush
     return 0
 
 
