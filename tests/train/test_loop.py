@@ -147,6 +147,27 @@ def test_a_minutes_budget_is_refitted_in_time_when_steps_slow_down_a_lot(tmp_pat
     assert rates[-1] < 0.25 * train.lr, rates[-5:]
 
 
+def test_a_slow_spell_does_not_end_a_minutes_run_early(tmp_path, tiny_vqvae_config, monkeypatch):
+    import dataclasses
+    import time
+
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05, log_every=10**6,
+                                ckpt_every=10**6, eval_images=0)
+    config = dataclasses.replace(tiny_vqvae_config, train=train)
+    with loop.seeded(train):
+        task = VQVAETask(config)
+
+        def stall(step):  # another job holds the CPU for steps 60 to 64 (1.5 s of the 3 s), then ends
+            time.sleep(0.3 if 60 <= step < 65 else 0.01)
+            return {"train/loss": 1.0}
+
+        monkeypatch.setattr(task, "train_step", stall)
+        result = loop.train(task, train, tmp_path, quiet=True)
+    # fitted during the spell, the count ends a few fast steps after it, with about a third of the budget left:
+    # the run is fitted again at its faster speed and trains on
+    assert result["train_seconds"] >= 0.9 * 0.05 * 60, result
+
+
 def test_the_wsd_schedule_holds_the_rate_then_falls_linearly_to_zero():
     import dataclasses
 

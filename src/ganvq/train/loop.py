@@ -345,6 +345,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
     first_group = next(iter(task.optimizers().values())).param_groups[0]
     start_time = time.perf_counter() - elapsed_before
     calib_from = None  # (step, time) when the timed calibration began, then of the last re-fit
+    calib_start = None  # (step, time) when the timed calibration began
     fitted = False  # whether `total` came from the budget (and is re-fitted as the speed changes)
     proposed = None  # several processes: the step count rank 0 fitted, adopted by all at the next agreement
     agreed_stop = agreed_over = False  # several processes: the last agreement's stop request and budget end
@@ -356,16 +357,23 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         """With a --minutes budget and no step count yet: time CALIBRATION_STEPS steps, then fix the count; every
         CALIBRATION_STEPS steps after (or every REFIT_SHARE of the budget, when steps are that slow), fit it again
         to their speed, so a machine that speeds up or slows down (other work starting or ending) still trains for
-        the whole budget and ends its schedule on time."""
-        nonlocal calib_from, total, fitted, proposed
+        the whole budget and ends its schedule on time. A count reached with more than REFIT_SHARE of the budget
+        left (a slow spell fitted a count that a faster machine since has reached) is fitted again, at the faster
+        of the last slice's and the whole calibrated run's speed, rather than ending the run early."""
+        nonlocal calib_from, calib_start, total, fitted, proposed
         if not main:
             return  # timing is rank 0's; the others take its step count when they agree
         if total is None and cfg.minutes and calib_from is None and step >= 3:
-            calib_from = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
+            calib_from = calib_start = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
+        count = proposed if proposed is not None else total
+        early_end = (fitted and count is not None and step >= count and (not cfg.steps or step < cfg.steps)
+                     and budget - elapsed() > REFIT_SHARE * budget)
         due = calib_from and (step >= calib_from[0] + CALIBRATION_STEPS  # or, once fitted, a slice of the budget:
-                              or fitted and step > calib_from[0] and elapsed() - calib_from[1] >= REFIT_SHARE * budget)
+                              or fitted and step > calib_from[0] and elapsed() - calib_from[1] >= REFIT_SHARE * budget
+                              or early_end)
         if (total is None or fitted) and due:
-            per_step = (elapsed() - calib_from[1]) / (step - calib_from[0])
+            rates = [(elapsed() - t0) / (step - s0) for s0, t0 in (calib_from, calib_start) if step > s0]
+            per_step = min(rates) if early_end else rates[0]
             new_total = step + max(int((budget - elapsed()) / per_step), 1)
             if cfg.steps:
                 new_total = min(new_total, cfg.steps)
@@ -527,6 +535,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
             elif more and cfg.ckpt_minutes and time.perf_counter() - saved_at >= cfg.ckpt_minutes * 60:
                 save()
             calibrate()
+            if procs.enabled and cfg.minutes and total is not None and step >= total and not agreed_over:
+                agree({})  # rank 0's count, fitted again at an early end (see calibrate), reaches every process
             with warnings.catch_warnings():  # a GAN step rolled back before any optimizer step: expected
                 warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step\\(\\)` before")
                 for scheduler in schedulers:
