@@ -131,12 +131,27 @@ def test_train_gan_without_a_preset_picks_the_small_data_one_for_little_data(tmp
     assert "54 training images" in capsys.readouterr().err
 
 
-def test_private_training_without_a_preset_gets_the_private_one():
+def test_private_training_without_a_preset_gets_the_private_one_and_says_so(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
     from ganvq.cli import build_parser
     from ganvq.cli.train import _default_gan_preset
 
     args = build_parser().parse_args(["train", "gan", "--out", "x", "--subset", "100", "--dp-epsilon", "5"])
     assert _default_gan_preset(args) == "dp-fmnist"
+    said = capsys.readouterr().err
+    assert "private training (--dp-epsilon): preset dp-fmnist, made for Fashion-MNIST (28 px" in said
+    assert "colour" not in said
+    # a folder of colour photos: the same recipe, at its 28 px, and said to be measured on none such
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(4):
+        Image.fromarray(np.full((40, 48, 3), 60 * i, dtype=np.uint8)).save(folder / f"{i}.png")
+    args = build_parser().parse_args(["train", "gan", "--data", str(folder), "--out", "x", "--dp-epsilon", "5"])
+    assert _default_gan_preset(args) == "dp-fmnist"
+    assert "private training (--dp-epsilon) of colour images, for which no private recipe is measured: preset " \
+           "dp-fmnist, made for Fashion-MNIST (28 px" in capsys.readouterr().err
 
 
 def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path, capsys):

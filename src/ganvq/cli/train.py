@@ -236,7 +236,8 @@ def _say_preset(args, name: str, why: str) -> None:
 # What a preset picked for the data is for, as `train` says when it picks one
 PRESET_PURPOSE = {"rgb-32": "colour photos on a CPU (32 px)", "rgb-64": "colour photos on a CPU (64 px)",
                   "few-100": "little data (DiffAugment, LeCam, narrow networks)",
-                  "rgb-32-few": "a few hundred colour photos (32 px; DiffAugment, LeCam, narrow networks)"}
+                  "rgb-32-few": "a few hundred colour photos (32 px; DiffAugment, LeCam, narrow networks)",
+                  "dp-fmnist": "Fashion-MNIST (28 px, as it trains any images unless --image-size says otherwise)"}
 
 
 def _check_colour_preset(args, config, grayscale: str) -> None:
@@ -386,6 +387,9 @@ def _default_gan_preset(args) -> str:
     from ganvq.runs.presets import SMALL_DATA_IMAGES, default_gan_preset
 
     if args.dp_epsilon is not None:
+        colour = _data_channels(build_gan_config(argparse.Namespace(**{**vars(args), "preset": "dp-fmnist"}))) == 3
+        _say_preset(args, "dp-fmnist", "private training (--dp-epsilon)"
+                    + (" of colour images, for which no private recipe is measured" if colour else ""))
         return "dp-fmnist"
     config = build_gan_config(args)  # fmnist-best under the config file and options: the data, as training sees it
     n, channels = training_images_and_channels(config.data, config.limit, config.val_fraction)  # one read
