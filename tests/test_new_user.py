@@ -76,6 +76,10 @@ def test_own_data_trains_evaluates_reports_and_compresses(tmp_path, capsys, kind
     packed = _json_out(capsys)
     assert packed["images"] in (60, 120) and np.isfinite(packed["psnr_db"]) and 0 < packed["bits_per_pixel"]
     assert "per image pixel position" in packed["bits_per_pixel_definition"]
+    if kind != "npz-digits":  # 40x48 photos: the rate and quality are said to be of the model's 32x32 images
+        assert packed["resized"] == 60 and "the model's 32x32: 60 of the 60 images were resized" in packed["measured_at"]
+    else:
+        assert "resized" not in packed and "measured_at" not in packed
 
 
 def test_gan_scores_name_reference_split_and_extractor(tmp_path, capsys, one_thread):

@@ -52,9 +52,11 @@ class UnreadableImage(GanvqError):
     """An image file that cannot be read at all (not one of the wrong size or colour)."""
 
 
-def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False) -> torch.Tensor:
+def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False,
+                resized: list[Path] | None = None) -> torch.Tensor:
     """One image file as uint8 (C, H, W); a GanvqError when its size or colour does not fit the model, unless
-    `resize`: then it is resized and centre-cropped, and converted to the model's channels, as training does."""
+    `resize`: then it is resized and centre-cropped, and converted to the model's channels, as training does (and
+    its path appended to `resized` when its size was not the model's)."""
     c, h, w = shape
     try:
         with open_image(path) as img:
@@ -66,6 +68,8 @@ def _read_image(path: Path, shape: tuple[int, int, int], resize: bool = False) -
     except Exception as e:  # Pillow raises many unrelated types on bad bytes
         raise UnreadableImage(f"{path}: cannot read image ({type(e).__name__}: {e})") from None
     if resize:
+        if resized is not None and size != (w, h):
+            resized.append(path)
         return torch.from_numpy(read_image_file(path, h, c)[0])
     if size != (w, h):
         raise GanvqError(f"{path}: the image is {size[0]}x{size[1]}; this model codes {w}x{h} images "
@@ -206,13 +210,14 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
         targets = _Targets(out_path)
         sources = [(targets.claim(name, SUFFIX, src if isinstance(src, Path) else name), src) for name, src in sources]
     skipped: list[tuple[Path, str]] = []
+    resized: list[Path] = []
     carry: torch.Tensor | None = None  # one file: code maps not yet in a whole chunk
     with progress(len(sources), "compress", unit="image", quiet=quiet) as bar:
         for group in _batches(iter(sources), batch):
             read = []
             for target, src in group:
                 try:
-                    image = src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape, resize)
+                    image = src if isinstance(src, torch.Tensor) else _read_image(src, codec.shape, resize, resized)
                 except UnreadableImage as e:
                     if src not in in_folders:
                         raise
@@ -262,7 +267,17 @@ def compress_paths(ckpt: str | list[str], inputs: list[str], out: str, batch: in
             "model": str(chosen),
             "raw_bits_per_pixel": round(codec.raw_bits_per_pixel, 4),
             "seconds": round(seconds, 3), "images_per_second": round(images / seconds, 1), "out": str(out_path),
-            "skipped_unreadable": [str(f) for f, _ in skipped]}
+            "skipped_unreadable": [str(f) for f, _ in skipped],
+            **({"resized": len(resized), "measured_at": _measured_at(len(resized), images, codec.shape)}
+               if resized else {})}
+
+
+def _measured_at(resized: int, images: int, shape: tuple[int, int, int]) -> str:
+    """What compress's rate and quality are of when --resize changed images' sizes."""
+    h, w = shape[1:]
+    return (f"the model's {w}x{h}: {resized} of the {images} images were resized and centre-cropped to it (--resize), "
+            f"so bits_per_pixel counts {w}x{h} pixel positions and PSNR/SSIM compare with the resized images, not "
+            "with the files as they were")
 
 
 
