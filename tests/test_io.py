@@ -227,6 +227,10 @@ def test_check_folder_writable_refuses_a_file_or_a_file_in_the_way(tmp_path):
         check_folder_writable(tmp_path / "afile" / "out")
     check_folder_writable(tmp_path / "new" / "out")
     check_folder_writable(tmp_path)
+    with pytest.raises(GanvqError, match=r"fixed.png is named like an image file, .* give a folder, e.g. .*fixed$"):
+        check_folder_writable(tmp_path / "fixed.png")  # `restore -o fixed.png`: a file was meant, not a folder
+    (tmp_path / "shots.png").mkdir()
+    check_folder_writable(tmp_path / "shots.png")  # a folder that is there already is taken as it is named
 
 
 def test_commands_refuse_an_unwritable_output_before_their_work(tmp_path, tiny_vqvae_run, capsys, monkeypatch):

@@ -121,12 +121,19 @@ def check_writable(path: str | Path) -> None:
         raise GanvqError(why)
 
 
+# names that a folder of outputs is surely not meant to have (`-o fixed.png` for a folder of restored PNGs)
+_IMAGE_FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+
+
 def check_folder_writable(path: str | Path) -> None:
     """A GanvqError now, before minutes of work, when `path` cannot become a folder of outputs: it is a file, or a
-    file stands where one of its parent folders should be."""
+    file stands where one of its parent folders should be, or it is a new path named like an image file."""
     p = Path(path)
     if p.exists() and not p.is_dir():
         raise GanvqError(f"cannot write into {path}: it is a file, not a folder")
+    if not p.exists() and p.suffix.lower() in _IMAGE_FILE_SUFFIXES:
+        raise GanvqError(f"{path} is named like an image file, but this command writes a folder of images (one per "
+                         f"input, and grid.png): give a folder, e.g. {p.with_suffix('')}")
     if (why := _file_in_the_way(p)) is not None:
         raise GanvqError(why)
 

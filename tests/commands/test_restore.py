@@ -1,5 +1,7 @@
 """`ganvq restore` and restore_images: masks honoured exactly, seeded completions, one-line errors."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -67,6 +69,39 @@ def test_images_of_another_size_or_colour_are_restored_at_the_models_with_a_warn
     assert Image.open(tmp_path / "out" / "photo.png").size == (28, 28)
 
 
+def test_a_mask_drawn_at_the_photos_own_size_is_resized_as_the_photo_is(tmp_path, capsys, tiny_local_prior_run):
+    """A user marks the damage on their 90x60 photo: the mask is taken to the model's 28x28 through the same
+    central square, and a pixel there is missing when any pixel it covers was; photos of mixed sizes are refused
+    in one line that says what fits."""
+    from ganvq.commands.restore import _as_resized
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (60, 90), dtype=np.uint8)).save(tmp_path / "photo.png")
+    mask = np.zeros((60, 90), np.uint8)
+    mask[20:40, 40:50] = 255  # inside the central 60x60 square (columns 15 to 74)
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    small = _as_resized(mask > 0, 28, 28)
+    # columns 40..49 of the photo are 25..34 of its square, 11.67..16.33 at 28/60 of the scale: 11 to 16 hidden
+    assert np.flatnonzero(small.any(0)).tolist() == list(range(11, 17))
+    assert np.flatnonzero(small.any(1)).tolist() == list(range(9, 19))
+    out = tmp_path / "out"
+    assert main(["restore", str(tmp_path / "photo.png"), "-o", str(out), "--ckpt", str(tiny_local_prior_run),
+                 "--mask", str(tmp_path / "mask.png"), "--quiet"]) == 0
+    restored = np.asarray(Image.open(out / "photo.png"))
+    resized = load_dataset(str(tmp_path / "photo.png"), "all", size=28, channels=1).images[0, 0].numpy()
+    assert np.array_equal(restored[~small], resized[~small]) and not np.array_equal(restored, resized)
+    capsys.readouterr()
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(rng.integers(0, 256, (60, 90), dtype=np.uint8)).save(folder / "a.png")
+    Image.fromarray(rng.integers(0, 256, (50, 50), dtype=np.uint8)).save(folder / "b.png")
+    assert main(["restore", str(folder), "-o", str(tmp_path / "o2"), "--ckpt", str(tiny_local_prior_run),
+                 "--mask", str(tmp_path / "mask.png"), "--quiet"]) == 2
+    _, err = capsys.readouterr().err.strip().splitlines()  # the resize warning, then the error
+    assert err.startswith("ganvq: error: the mask is 90x60 pixels; the images are coded at 28x28, resized and "
+                          "centre-cropped from 50x50, 90x60") and not (tmp_path / "o2").exists()
+
+
 def _error_line(capsys, argv) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
@@ -119,6 +154,18 @@ def test_restoration_model_trains_on_damage_and_restores(tmp_path, capsys, tiny_
                                                      str(tmp_path / "o"), "--ckpt", str(run), "--samples", "2"])
     assert "not holes" in _error_line(capsys, ["restore", "fashion-mnist", "--limit", "2", "-o", str(tmp_path / "o"),
                                                "--ckpt", str(run), "--mask", "center"])
+    capsys.readouterr()
     assert main(["restore", "fashion-mnist", "--limit", "3", "-o", str(tmp_path / "o"), "--ckpt", str(run),
                  "--damage", "noise:0.3", "--quiet"]) == 0
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["00000.png", "00001.png", "00002.png", "grid.png"]
+    # with --damage the clean images are known: both sides are scored against them, from the PNGs as written
+    result = json.loads(capsys.readouterr().out)
+    assert result["damage"] == "noise:0.3" and "before --damage" in result["scores_definition"]
+    clean = load_dataset("fashion-mnist", "test", limit=3).images.double() / 255
+    written = torch.stack([torch.from_numpy(np.array(Image.open(tmp_path / "o" / f"0000{i}.png")))
+                           for i in range(3)])[:, None].double() / 255
+    from ganvq.metrics.recon import psnr_per_image
+
+    assert result["scores"]["restored"]["psnr_db"] == pytest.approx(float(psnr_per_image(clean, written).mean()),
+                                                                    abs=1e-3)
+    assert 10.4 < result["scores"]["damaged"]["psnr_db"] < 16  # noise of 0.3 in [0, 1]: 10.5 dB less its clipping

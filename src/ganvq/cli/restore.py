@@ -28,7 +28,9 @@ def add_restore_command(sub) -> None:
                         "grid.png (damaged images above their restorations)")
     p.add_argument("--ckpt", required=True, help="prior run (for holes) or VQ-VAE run trained with --corrupt")
     p.add_argument("--mask", metavar="MASK",
-                   help="the missing pixels: a mask image of the images' size (white: missing; 1 in a 0/1 mask) "
+                   help="the missing pixels: a mask image (white, at least 128 of 255: missing; 1 in a 0/1 mask) of the "
+                        "model's image size, or of the input files' own size where they all share one (it is then "
+                        "resized and centre-cropped as they are) "
                         "or a shape, center (the centred half-size box), box:x,y,w,h or random:p (a fraction p of the pixels, drawn per "
                         "image from --seed); default for a mask-trained VQ-VAE: the mask it was trained with")
     p.add_argument("--samples", type=int, default=1, metavar="K",

@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganvq.commands.reconstruct import BATCH, _grid_name, input_names, load_inputs
+from ganvq.commands.reconstruct import BATCH, _grid_name, files_read, input_names, load_inputs
 from ganvq.data.corrupt import MASK_FORMS, apply_mask, make_mask, parse_corruption, parse_mask
 from ganvq.errors import GanvqError
+from ganvq.io import check_folder_writable
 from ganvq.images import make_grid, save_image, side_by_side, to_float, to_uint8_image
+from ganvq.metrics.recon import psnr_per_image, ssim_per_image
 from ganvq.models.vqvae import VQVAE
 from ganvq.prior.inpaint import code_hole, inpaint_codes
 from ganvq.progress import progress
@@ -76,10 +78,13 @@ def _batched(fn, x: torch.Tensor) -> torch.Tensor:
     return torch.cat([fn(x[i : i + BATCH].to(device)).cpu() for i in range(0, len(x), BATCH)])
 
 
-def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Generator) -> torch.Tensor:
+def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Generator,
+              source_sizes: list[tuple[int, int]] | None = None) -> torch.Tensor:
     """Holes (n, 1, H, W) bool from a shape (center, box:x,y,w,h, random:p: one draw per image) or a mask image
     file (white, >= 128: missing; in a mask of only 0s and 1s, 1), checked: the right size, something hidden,
-    something visible."""
+    something visible. A mask file of the size the input files had before they were resized to H x W
+    (`source_sizes`, (width, height) each, when they all share it) is resized and centre-cropped as they were: a
+    pixel is missing there when any pixel under it was."""
     form = spec.split(":", 1)[0]
     if form in ("center", "box", "random") and not Path(spec).is_file():
         return check_hole(make_mask(parse_mask(spec), n, height, width, generator), n, height, width)
@@ -94,7 +99,43 @@ def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Gener
             mask = gray == 1 if gray.max() == 1 else gray >= 128  # a 0/1 mask, as numpy or OpenCV write them
     except (OSError, UnidentifiedImageError) as e:
         raise GanvqError(f"--mask {spec}: not a readable image ({e})") from None
+    mask_size = (mask.shape[1], mask.shape[0])
+    if mask_size != (width, height) and source_sizes:
+        if set(source_sizes) == {mask_size}:
+            return check_hole(torch.from_numpy(_as_resized(mask, width, height)), n, height, width)
+        sizes = sorted(set(source_sizes))
+        raise GanvqError(f"the mask is {mask_size[0]}x{mask_size[1]} pixels; the images are coded at {width}x{height}, "
+                         f"resized and centre-cropped from {', '.join(f'{w}x{h}' for w, h in sizes[:3])}"
+                         f"{' and others' if len(sizes) > 3 else ''}: give a {width}x{height} mask, or one of the "
+                         "images' own size where they all share one")
     return check_hole(torch.from_numpy(mask), n, height, width)
+
+
+def _as_resized(mask: np.ndarray, width: int, height: int) -> np.ndarray:
+    """A full-size bool mask taken to width x height as images are read (the central square, resized): a pixel is
+    missing when any pixel it covers is."""
+    from PIL import Image
+
+    h, w = mask.shape
+    side = min(w, h)
+    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    small = Image.fromarray(mask.astype(np.uint8) * 255).resize((width, height), Image.Resampling.BOX, box=box)
+    return np.asarray(small) > 0
+
+
+def _source_sizes(input: str, data) -> list[tuple[int, int]] | None:
+    """(width, height) of each input image file as stored, upright (EXIF), headers only; None for arrays."""
+    from PIL import Image
+
+    files = files_read(input, data)
+    if not files:
+        return None
+    sizes = []
+    for f in files:
+        with Image.open(f) as img:
+            w, h = img.size
+            sizes.append((h, w) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h))  # turned a quarter
+    return sizes
 
 
 def _restorer(ckpt: str, mask: str | None, device: str):
@@ -120,6 +161,7 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
     (damaged images above their restorations), as `reconstruct` does."""
     if samples < 1:
         raise GanvqError(f"--samples must be at least 1, got {samples}")
+    check_folder_writable(out)  # before the restoring, not after it
     model, prior, restores, own_mask = _restorer(ckpt, mask, device)
     if prior is None and samples != 1:
         raise GanvqError(f"{ckpt} restores {restores} with one output per image; --samples K > 1 needs a prior run")
@@ -128,19 +170,25 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
     _, height, width = data.shape
     g = torch.Generator().manual_seed(seed)
     mask = mask or own_mask
-    hole = read_mask(mask, n, height, width, g) if mask else None
+    hole = read_mask(mask, n, height, width, g, _source_sizes(input, data)) if mask else None
     corruption = parse_corruption(damage) if damage else None
     if corruption is not None and corruption.kind == "mask":
         raise GanvqError("--damage makes noise, blur or JPEG damage; give holes with --mask")
     out_dir = Path(out)
     first_in, first_out = [], []
+    sums = {"damaged": [0.0, 0.0], "restored": [0.0, 0.0]}  # --damage: PSNR and SSIM sums against the clean inputs
     with progress(n, "restore", unit="image", quiet=quiet) as bar:
         for i in range(0, n, BATCH):
-            x = to_float(data.images[i : i + BATCH])
+            x = clean = to_float(data.images[i : i + BATCH])
             if corruption is not None:
-                x = corruption(x, g)
+                x = corruption(clean, g)
             h = hole[i : i + BATCH] if hole is not None else None
             y = restore_images(model, x, h, prior, samples, candidates, seed=seed + i)  # (b, K, C, H, W)
+            if corruption is not None:
+                for key, images in (("damaged", x), ("restored", y[:, 0])):
+                    a, b = _unit(clean), _unit(images)
+                    sums[key][0] += float(psnr_per_image(a, b).sum())
+                    sums[key][1] += float(ssim_per_image(a, b).sum())
             for j, name in enumerate(names[i : i + BATCH]):
                 for k, img in enumerate(to_uint8_image(y[j])):
                     save_image(out_dir / (f"{name}.png" if samples == 1 else f"{name}-{k}.png"), img)
@@ -156,5 +204,16 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
         cols = min(8, len(damaged))
         rows = [damaged[:cols]] + [restored[:cols, k] for k in range(samples)]
         save_image(grid, make_grid(torch.cat(rows), nrow=cols), upscale=2)
-    return {"images": n, "samples": samples, "restores": restores, "mask": mask, "out": str(out_dir),
-            "grid": str(grid)}
+    result = {"images": n, "samples": samples, "restores": restores, "mask": mask, "damage": damage,
+              "out": str(out_dir), "grid": str(grid)}
+    if corruption is not None:
+        result["scores"] = {key: {"psnr_db": round(p / n, 3), "ssim": round(q / n, 4)} for key, (p, q) in sums.items()}
+        result["scores_definition"] = ("mean over images of PSNR and SSIM against the inputs before --damage, pixels "
+                                       "in [0, 1]" + (" (the first of the --samples restorations)" if samples > 1
+                                                      else ""))
+    return result
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """Images in [-1, 1] as the uint8 values they are written as, scaled to [0, 1] in float64."""
+    return ((x.detach().double().clamp(-1, 1) + 1) * 127.5).round() / 255
