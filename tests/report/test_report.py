@@ -101,6 +101,14 @@ def test_vqvae_report_shows_the_eval_json_numbers_exactly(tiny_vqvae_run, tmp_pa
     assert "Ankle boot" in page or "Trouser" in page  # class names under the reconstructions
     assert "Codebook" in page and "Code maps" in page and "most used first" in page
     assert page.index("<details>") > page.rindex("<h2>")  # the configuration, collapsed at the end
+    assert "))" not in page.split("Reconstructions")[1].split("</p>")[0]  # one sentence, not nested brackets
+    assert f"{scores['bits_per_pixel_raw']:.4f} bits/pixel" in page  # 0.5625, as the JSON has it
+
+
+def test_a_run_named_twice_is_reported_once(tiny_vqvae_run, tmp_path, capsys, one_thread):
+    run = _copy(tiny_vqvae_run, tmp_path, "vq")
+    result = report([str(run), str(tmp_path / "vq" / ".." / "vq")], str(tmp_path / "twice.html"))
+    assert len(result["runs"]) == 1 and "is named twice; it is shown once" in capsys.readouterr().err
 
 
 def test_report_without_eval_says_which_command_makes_one(tiny_vqvae_run, tmp_path, one_thread):
@@ -146,6 +154,7 @@ def test_prior_report_shows_held_out_bits_and_sampled_codes(tiny_prior_run, tmp_
     assert _values(page)["val/bits_per_code"] == repr(final["val/bits_per_code"])
     assert "Bits per code (held-out)" in page and "Sampled code maps" in page
     assert f"ganvq eval gan --ckpt {run}" in page  # how to score its samples
+    assert "it samples a prior as it does a GAN" in page  # "eval gan" of a prior is meant so
 
 
 def test_old_report_options_still_work(tiny_vqvae_run, tiny_gan_run, tmp_path, one_thread):

@@ -76,8 +76,10 @@ def _missing_scores(ev: Evidence, what: str) -> str:
     if ev.scores_path.is_file():  # there, but broken: the notes say why
         return _notes(ev) + note(f"So no {what} scores here. Run {code(ev.eval_command())} again, then this "
                                  "report.", "warn")
+    also = (" (it samples a prior as it does a GAN, and scores the samples alike)" if ev.run.kind == "prior"
+            else "")
     return note(f"No {code(ev.scores_path.name)} in this run folder yet, so no {what} scores here. Run "
-                f"{code(ev.eval_command())}, then this report again.", "warn")
+                f"{code(ev.eval_command())}{also}, then this report again.", "warn")
 
 
 def _notes(ev: Evidence, extra: list[str] = ()) -> str:
@@ -100,7 +102,7 @@ def _scored_images(ev: Evidence):
     n = min(int(n), USAGE_IMAGES) if isinstance(n, (int, float)) else 2000
     dataset = load_dataset(data, split, size=config.model.image_size, channels=config.model.channels,
                            limit=n, val_fraction=fraction)
-    where = f"{len(dataset):,} images of {_short_path(data)} ({describe_split(split, has_named_splits(data), fraction)})"
+    where = f"{len(dataset):,} images of {_short_path(data)}, {describe_split(split, has_named_splits(data), fraction)}"
     return dataset, where
 
 
@@ -144,8 +146,8 @@ def vqvae_section(ev: Evidence, h: int) -> str:
     originals = to_uint8_image(to_float(shown))
     names, labels = dataset.class_names, dataset.labels
     cells = [(stacked(originals[i], recon[i]), _class_name(names, labels, i)) for i in range(len(shown))]
-    parts.append(f"<h{h}>Reconstructions</h{h}><p>Each held-out image above its reconstruction (first "
-                 f"{len(shown)} of {html.escape(where)}).</p>{gallery(cells, 'original over reconstruction')}")
+    parts.append(f"<h{h}>Reconstructions</h{h}><p>Each held-out image above its reconstruction: the first "
+                 f"{len(shown)} of {html.escape(where)}.</p>{gallery(cells, 'original over reconstruction')}")
 
     parts.append(f"<h{h}>Training</h{h}>{training_charts(ev)}")
 
@@ -155,8 +157,8 @@ def vqvae_section(ev: Evidence, h: int) -> str:
     agree = ""
     if s:
         stated = s.get(f"{s.get('split', 'test')}/codes_used")
-        agree = (f" ({code(ev.scores_path.name)} says {stated}: the same)" if stated == used
-                 else f" ({code(ev.scores_path.name)} says {stated}: it scored other images)" if stated else "")
+        agree = (f"; {code(ev.scores_path.name)} says {stated}: the same" if stated == used
+                 else f"; {code(ev.scores_path.name)} says {stated}: it scored other images" if stated else "")
     atlas, order = atlas_with_counts(_codebook_tiles(model), counts)
     parts.append(
         f"<h{h}>Codebook atlas</h{h}><p>{k:,} codes; {used:,} used by the {html.escape(where)}{agree}. "
@@ -409,7 +411,13 @@ def report(runs: list[str], out: str, seed: int = 0, quiet: bool = False) -> dic
     if not runs:
         raise GanvqError("name at least one run folder (or checkpoint) to report on")
     check_writable(out)  # before the runs are read and drawn, not after
-    opened = [open_run(r) for r in runs]
+    opened = []
+    for name in runs:
+        run = open_run(name)
+        if any(run.folder.resolve() == o.folder.resolve() for o in opened):
+            warn(f"{name} is named twice; it is shown once")
+            continue
+        opened.append(run)
     for run in opened:
         if run.kind not in SECTIONS:  # a new kind of run needs its section here before it can be reported
             raise GanvqError(f"{run.checkpoint}: report does not cover {run.kind} runs yet")

@@ -28,7 +28,7 @@ METRICS: dict[str, Metric] = {
     "perplexity": Metric("Code perplexity", "codes", ".1f", "exp(entropy) of code use: the codebook size it acts like"),
     "images": Metric("Images scored", "images", "d"),
     "codebook_size": Metric("Codebook size", "codes", "d"),
-    "bits_per_pixel_raw": Metric("Raw rate", "bits/pixel", ".3f", "code map before entropy coding: h·w·log2(K) / (H·W)"),
+    "bits_per_pixel_raw": Metric("Raw rate", "bits/pixel", ".4f", "code map before entropy coding: h·w·log2(K) / (H·W)"),
     "loss": Metric("Loss", "", ".4g"),
     "rec_loss": Metric("Reconstruction loss", "MSE", ".4g", "mean squared error, pixels in [-1, 1]"),
     "vq_loss": Metric("Quantizer loss", "", ".4g", "commitment (+ codebook) loss"),
