@@ -218,6 +218,9 @@ def test_info_counts_payloads_embeddings_and_overhead_apart(make_db, codec):
     assert report["entries"] == 40 and report["embedding_bytes"] == 40 * 32 + db.embed_model_bytes
     assert report["bytes"] == report["payload_bytes"] + report["embedding_bytes"] + report["overhead_bytes"]
     assert report["bytes_per_image"] == round(report["bytes"] / 40, 2) and report["bits_per_pixel"] > 0
+    assert report["bits_per_pixel"] == round(8 * (report["bytes"] - report["embedding_bytes"]) / 40 / 28**2, 4)
+    assert report["bits_per_pixel_with_index"] > report["bits_per_pixel"]
+    assert "less its search index" in report["bits_per_pixel_definition"]
 
 
 def test_info_of_an_empty_archive_has_no_per_image_figures(make_db, codec):
@@ -274,7 +277,8 @@ def test_cli_db_round_trip_and_one_line_errors(tmp_path, tiny_local_prior_run, c
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "11.png"]
     capsys.readouterr()
     assert main(["db", "search", str(lib), "--query", "4", "-k", "3"]) == 0
-    assert '"id": 4' in capsys.readouterr().out.split('"results"')[1].split("}")[0]
+    found = json.loads(capsys.readouterr().out)
+    assert found["results"][0]["id"] == 4 and "Euclidean distance" in found["distance_definition"]
     assert main(["db", "search", str(lib), "--query", "4", "--k", "2"]) == 0  # the spelling users guess, too
     assert capsys.readouterr().out.count('"id"') == 2
     monkeypatch.chdir(tmp_path)

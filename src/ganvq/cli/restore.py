@@ -25,7 +25,8 @@ def add_restore_command(sub) -> None:
     _add_inputs(p, "damaged image file, folder of images, IDX/.npz/.npy file or dataset name", one=True)
     p.add_argument("-o", "--out", required=True,
                    help="output folder: one PNG per image, named as the input (NAME-k.png with --samples K), and "
-                        "grid.png (damaged images above their restorations)")
+                        "grid.png (the first 64 damaged images above their restorations; with --samples K, the "
+                        "first 8, each above its K completions)")
     p.add_argument("--ckpt", required=True, help="prior run (for holes) or VQ-VAE run trained with --corrupt")
     p.add_argument("--mask", metavar="MASK",
                    help="the missing pixels: a mask image (white, at least 128 of 255: missing; 1 in a 0/1 mask) of the "

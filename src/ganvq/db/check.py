@@ -63,6 +63,9 @@ def info(db: ImageDB) -> dict:
         "bytes_per_image": round(size / n, 2) if n else None,
         "payload_bytes_per_image": round(payload / n, 2) if n else None,
         "bits_per_pixel": round(8 * (size - embed) / n / (h * w), 4) if n else None,
+        "bits_per_pixel_definition": f"the archive's bits less its search index's (embedding_bytes), per image, "
+                                     f"over its {w}x{h} pixel positions: the rate of the images as stored",
+        "bits_per_pixel_with_index": round(8 * size / n / (h * w), 4) if n else None,
         "labelled": len(labels), "classes": len(np.unique(labels)),
         "segments": len(db._segments), "uncommitted_bytes": db.size - db.slot.end,
     }
