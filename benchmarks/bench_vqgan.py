@@ -39,6 +39,16 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # results/vqgan-sweep/preset-p14-amd-seedS.json: the 14x14 preset as shipped, on the same CPU as those screens:
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --sizes 14x14 --seed S --tag presetsS- \
         --out benchmarks/results/vqgan-sweep/preset-p14-amd-seedS.json
+    # results/vqgan-p14-40min-seedS.json (seeds 0 and 1, two invocations at once; the VQ-VAE legs met more load than
+    # the VQGAN legs, a new-user trial beside them, so the VQGANs made about 45% more steps; the files say so):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --seed S --tag p14m40sS \
+        --out benchmarks/results/vqgan-p14-40min-seedS.json
+    # results/vqgan-p14-40min-parallel-seed0.json: the same minutes with both models trained at once, one per core,
+    # so that both meet the same load; then joined by --combine:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only M --tag p14m40par \
+        --out benchmarks/results/vqgan-p14-40min-parallel-seed0-M.json      # M = vqvae and vqgan, at once
+    python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-p14-40min-parallel-seed0-vqvae.json \
+        benchmarks/results/vqgan-p14-40min-parallel-seed0-vqgan.json --out benchmarks/results/vqgan-p14-40min-parallel-seed0.json
 """
 
 from __future__ import annotations
@@ -152,6 +162,31 @@ def run_model(kind: str, size: str, args, changes: dict, test: torch.Tensor) -> 
     return row
 
 
+def compare(a: dict, b: dict) -> dict:
+    """The bar's comparison of a VQ-VAE row `a` and a VQGAN row `b` at one latent size."""
+    ratio = b["recon_fid"] / a["recon_fid"]
+    drop = a["test_psnr_db"] - b["test_psnr_db"]
+    return {"latent": a["latent"], "fid_ratio_vqgan_over_vqvae": round(ratio, 3),
+            **({"fid_ratio_inception": round(b["recon_fid_inception"] / a["recon_fid_inception"], 3)}
+               if "recon_fid_inception" in a and "recon_fid_inception" in b else {}),
+            "psnr_drop_db": round(drop, 3), "steps": [a["steps"], b["steps"]],
+            "meets_bar": ratio <= BAR["fid_ratio_max"] and drop <= BAR["psnr_drop_max_db"]}
+
+
+def combine(vqvae_json: Path, vqgan_json: Path, out: Path) -> dict:
+    """One JSON of a pair trained as two `--only` invocations at once, one model each on its own core, so that
+    both met the same load over the same minutes: both files' rows, commands and the bar's comparison."""
+    a, b = (json.loads(Path(p).read_text()) for p in (vqvae_json, vqgan_json))
+    (ra,), (rb,) = a["results"], b["results"]
+    if (ra["model"], rb["model"]) != ("vqvae", "vqgan") or ra["latent"] != rb["latent"]:
+        raise SystemExit("--combine takes a VQ-VAE's JSON, then a VQGAN's, at one latent size")
+    data = {**b, "commands": a["commands"] + b["commands"], "results": [ra, rb], "comparisons": [compare(ra, rb)],
+            "run_together": "the two commands ran at once, one model on each core",
+            "sources": [Path(p).name for p in (vqvae_json, vqgan_json)]}
+    write_json(out, data)
+    return data
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=5.0, help="training budget per model")
@@ -172,7 +207,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--tag", default="", help="prefix of the run folders under runs/bench-vqgan/")
     parser.add_argument("--out", default=str(RESULTS / "vqgan.json"))
+    parser.add_argument("--combine", nargs=2, type=Path, metavar=("VQVAE_JSON", "VQGAN_JSON"),
+                        help="no training: join the JSONs of a pair run as two --only invocations at once into --out")
     args = parser.parse_args()
+    if args.combine:
+        print(json.dumps(combine(*args.combine, Path(args.out))["comparisons"][0]))
+        return
     changes = {k: option_value(v) for k, v in (s.split("=", 1) for s in args.set)}
     torch.set_num_threads(args.threads)
     test = load_dataset("fashion-mnist", "test").images[: args.eval_images]
@@ -187,15 +227,7 @@ def main() -> None:
                       flush=True)
                 rows.append(pair[kind])
         if len(pair) == 2:
-            a, b = pair["vqvae"], pair["vqgan"]
-            ratio = b["recon_fid"] / a["recon_fid"]
-            drop = a["test_psnr_db"] - b["test_psnr_db"]
-            comparisons.append({"latent": size, "fid_ratio_vqgan_over_vqvae": round(ratio, 3),
-                                **({"fid_ratio_inception": round(b["recon_fid_inception"]
-                                                                 / a["recon_fid_inception"], 3)}
-                                   if args.inception_images else {}),
-                                "psnr_drop_db": round(drop, 3),
-                                "meets_bar": ratio <= BAR["fid_ratio_max"] and drop <= BAR["psnr_drop_max_db"]})
+            comparisons.append(compare(pair["vqvae"], pair["vqgan"]))
             print(json.dumps(comparisons[-1]), flush=True)
     write_json(args.out, {
         "benchmark": "vqgan",

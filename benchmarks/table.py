@@ -909,8 +909,9 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
     end = data.get("load_average_1min_5min_15min_at_end")
     lines = [
         f"VQGAN against VQ-VAE on {data['dataset']} (`benchmarks/bench_vqgan.py` → `benchmarks/results/{path.name}`; "
-        f"`{'`, `'.join(data['commands'])}`): {data['minutes_per_model']:g} minutes of training per model, one after "
-        f"another, on {m['threads']} thread of CPU {m['cpu']} (precision as listed), all 10,000 test images scored. "
+        f"`{'`, `'.join(data['commands'])}`): {data['minutes_per_model']:g} minutes of training per model, "
+        + ("both at once, one on each core" if data.get("run_together") else "one after another")
+        + f", on {m['threads']} thread of CPU {m['cpu']} (precision as listed), all 10,000 test images scored. "
         f"Reconstruction FID: {data['recon_fid_definition']}; PSNR: {data['psnr_definition']}. Caveat: "
         f"{data['caveat']}. 1-minute load per row at the start and end of its training"
         + (f"; load average at the end of the invocation (1/5/15 min) {', '.join(f'{v:g}' for v in end)}" if end else "")
@@ -1435,6 +1436,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p14-seed4.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),  # the last seed
           "vqgan-p14-10min-seed0.json": vqgan_table,
           "vqgan-p14-10min-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
+          "vqgan-p14-40min-seed0.json": vqgan_table,
+          "vqgan-p14-40min-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
           "vqgan-s4400-seed1.json": vqgan_long_table,

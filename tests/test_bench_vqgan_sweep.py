@@ -116,3 +116,16 @@ def test_sweep_names_a_step_budget_beside_the_minutes(tmp_path, benchmark_module
     out.write_text(json.dumps(collect.collect([a, b])))
     assert ("5 minutes of training per model (where a command says `--steps N`: N steps) on 1 thread"
             in table.vqgan_sweep_table(out))
+
+
+def test_a_pair_run_as_two_invocations_is_joined_with_its_comparison(tmp_path, benchmark_module):
+    bench = benchmark_module("bench_vqgan")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    _bench_json(a, "python benchmarks/bench_vqgan.py --minutes 40 --only vqvae", [_row("vqvae", 0.2)])
+    _bench_json(b, "python benchmarks/bench_vqgan.py --minutes 40 --only vqgan", [{**_row("vqgan", 0.09),
+                                                                                "test_psnr_db": 19.5}])
+    data = bench.combine(a, b, tmp_path / "pair.json")
+    assert json.loads((tmp_path / "pair.json").read_text()) == data
+    assert [r["model"] for r in data["results"]] == ["vqvae", "vqgan"] and len(data["commands"]) == 2
+    assert data["comparisons"] == [{"latent": "7x7", "fid_ratio_vqgan_over_vqvae": 0.45, "psnr_drop_db": 0.5,
+                                    "steps": [100, 100], "meets_bar": True}]
