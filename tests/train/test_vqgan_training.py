@@ -178,7 +178,9 @@ def test_train_vqgan_says_when_its_discriminator_joins(tmp_path, capsys):
     assert "discriminator joins" not in capsys.readouterr().err
 
 
-def test_a_minutes_budget_too_short_for_the_discriminator_is_told_once(tmp_path, tiny_vqgan_config, capsys):
+def test_a_minutes_budget_too_short_for_the_discriminator_is_told_once(tmp_path, tiny_vqgan_config, capsys,
+                                                                      monkeypatch):
+    monkeypatch.setattr(loop, "CALIBRATION_STEPS", 3)  # fitted within the 5 s even on a busy machine
     cfg = tiny_vqgan_config
     late = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=None, minutes=0.08, log_every=10**6),
                                vqgan=dataclasses.replace(cfg.vqgan, disc_start=10**6))
