@@ -185,7 +185,8 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
             h = hole[i : i + BATCH] if hole is not None else None
             y = restore_images(model, x, h, prior, samples, candidates, seed=seed + i)  # (b, K, C, H, W)
             if corruption is not None:
-                for key, images in (("damaged", x), ("restored", y[:, 0])):
+                seen = apply_mask(x, h) if h is not None else x  # the damaged image as the model is given it
+                for key, images in (("damaged", seen), ("restored", y[:, 0])):
                     a, b = _unit(clean), _unit(images)
                     sums[key][0] += float(psnr_per_image(a, b).sum())
                     sums[key][1] += float(ssim_per_image(a, b).sum())
