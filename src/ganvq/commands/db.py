@@ -157,8 +157,9 @@ def search_db(path: str, query: str, k: int = 10, ckpt: str | None = None, metho
         return {"query": query, "k": k, "milliseconds": round(ms, 2),
                 "milliseconds_definition": "the query's encoding (for an image file) and the search, not the "
                                            "model's loading",
-                "distance_definition": f"Euclidean distance between {db.kind} embeddings of the query and the entry "
-                                       "(0: the same embedding; smaller is more alike)",
+                "distance_definition": f"Euclidean distance between the query's and the entry's embeddings (the "
+                                       f"archive's '{db.kind}' kind, {db.dim} dimensions; 0: the same embedding, "
+                                       "smaller: more alike)",
                 "results": hits}
 
 
