@@ -104,65 +104,47 @@ def test_the_learning_rate_follows_warm_up_then_cosine(tmp_path, tiny_vqvae_conf
     assert logged == pytest.approx(expected, rel=1e-12) and logged[0] == train.lr / 2 and logged[-1] < logged[2]
 
 
-def test_a_minutes_budget_is_refitted_when_the_machine_speeds_up(tmp_path, tiny_vqvae_config, monkeypatch):
+def _timed_run(tmp_path, tiny_vqvae_config, monkeypatch, seconds_at, **train_options) -> dict:
+    """A 3-second --minutes run of a VQ-VAE task whose step `s` takes `seconds_at(s)` seconds (another job on the
+    machine, simulated); its result."""
     import dataclasses
     import time
 
-    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05, log_every=10**6,
-                                ckpt_every=10**6, eval_images=0)
+    options = {"steps": None, "minutes": 0.05, "log_every": 10**6, "ckpt_every": 10**6, "eval_images": 0,
+               **train_options}
+    train = dataclasses.replace(tiny_vqvae_config.train, **options)
     config = dataclasses.replace(tiny_vqvae_config, train=train)
     with loop.seeded(train):
         task = VQVAETask(config)
 
-        def slow_then_fast(step):  # another job holds the CPU for the first 25 steps, then ends
-            if step < 25:
-                time.sleep(0.05)
+        def timed_step(step):
+            time.sleep(seconds_at(step))
             return {"train/loss": 1.0}
 
-        monkeypatch.setattr(task, "train_step", slow_then_fast)
-        result = loop.train(task, train, tmp_path, quiet=True)
+        monkeypatch.setattr(task, "train_step", timed_step)
+        return loop.train(task, train, tmp_path, quiet=True)
+
+
+def test_a_minutes_budget_is_refitted_when_the_machine_speeds_up(tmp_path, tiny_vqvae_config, monkeypatch):
+    # another job holds the CPU for the first 25 steps, then ends
+    result = _timed_run(tmp_path, tiny_vqvae_config, monkeypatch, lambda step: 0.05 if step < 25 else 0.0)
     first_fit = 0.05 * 60 / 0.05  # what the calibration alone would have settled on: ~60 steps
     assert result["step"] > 3 * first_fit  # the step count followed the machine's new speed
     assert result["train_seconds"] >= 0.9 * 0.05 * 60  # and the whole budget was used
 
 
 def test_a_minutes_budget_is_refitted_in_time_when_steps_slow_down_a_lot(tmp_path, tiny_vqvae_config, monkeypatch):
-    import dataclasses
-    import time
-
-    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05, log_every=1, ckpt_every=10**6,
-                                eval_images=0, warmup_steps=0)
-    config = dataclasses.replace(tiny_vqvae_config, train=train)
-    with loop.seeded(train):
-        task = VQVAETask(config)
-
-        def fast_then_slow(step):  # another job takes the CPU after 25 steps: each step then lasts 40 fast ones
-            time.sleep(0.005 if step < 25 else 0.2)
-            return {"train/loss": 1.0}
-
-        monkeypatch.setattr(task, "train_step", fast_then_slow)
-        loop.train(task, train, tmp_path, quiet=True)
+    # another job takes the CPU after 25 steps: each step then lasts 40 fast ones
+    _timed_run(tmp_path, tiny_vqvae_config, monkeypatch, lambda step: 0.005 if step < 25 else 0.2, log_every=1,
+               warmup_steps=0)
     rates = [r["lr"] for r in map(json.loads, (tmp_path / loop.METRICS).read_text().splitlines()) if "lr" in r]
     # 20 slow steps would outlast the whole 3 s budget: refitted by time, the schedule still ends on time
-    assert rates[-1] < 0.25 * train.lr, rates[-5:]
+    assert rates[-1] < 0.25 * tiny_vqvae_config.train.lr, rates[-5:]
 
 
 def test_a_slow_spell_does_not_end_a_minutes_run_early(tmp_path, tiny_vqvae_config, monkeypatch):
-    import dataclasses
-    import time
-
-    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05, log_every=10**6,
-                                ckpt_every=10**6, eval_images=0)
-    config = dataclasses.replace(tiny_vqvae_config, train=train)
-    with loop.seeded(train):
-        task = VQVAETask(config)
-
-        def stall(step):  # another job holds the CPU for steps 60 to 64 (1.5 s of the 3 s), then ends
-            time.sleep(0.3 if 60 <= step < 65 else 0.01)
-            return {"train/loss": 1.0}
-
-        monkeypatch.setattr(task, "train_step", stall)
-        result = loop.train(task, train, tmp_path, quiet=True)
+    # another job holds the CPU for steps 60 to 64 (1.5 s of the 3 s), then ends
+    result = _timed_run(tmp_path, tiny_vqvae_config, monkeypatch, lambda step: 0.3 if 60 <= step < 65 else 0.01)
     # fitted during the spell, the count ends a few fast steps after it, with about a third of the budget left:
     # the run is fitted again at its faster speed and trains on
     assert result["train_seconds"] >= 0.9 * 0.05 * 60, result
