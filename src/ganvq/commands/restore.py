@@ -8,6 +8,7 @@ Wherever a mask says a pixel is visible, the output keeps the input's pixel.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -79,12 +80,12 @@ def _batched(fn, x: torch.Tensor) -> torch.Tensor:
 
 
 def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Generator,
-              source_sizes: list[tuple[int, int]] | None = None) -> torch.Tensor:
+              source_sizes: Callable[[], list[tuple[int, int]] | None] = lambda: None) -> torch.Tensor:
     """Holes (n, 1, H, W) bool from a shape (center, box:x,y,w,h, random:p: one draw per image) or a mask image
     file (white, >= 128: missing; in a mask of only 0s and 1s, 1), checked: the right size, something hidden,
     something visible. A mask file of the size the input files had before they were resized to H x W
-    (`source_sizes`, (width, height) each, when they all share it) is resized and centre-cropped as they were: a
-    pixel is missing there when any pixel under it was."""
+    (`source_sizes()`, (width, height) each, asked only for a mask file of another size; when they all share it) is
+    resized and centre-cropped as they were: a pixel is missing there when any pixel under it was."""
     form = spec.split(":", 1)[0]
     if form in ("center", "box", "random") and not Path(spec).is_file():
         return check_hole(make_mask(parse_mask(spec), n, height, width, generator), n, height, width)
@@ -100,10 +101,10 @@ def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Gener
     except (OSError, UnidentifiedImageError) as e:
         raise GanvqError(f"--mask {spec}: not a readable image ({e})") from None
     mask_size = (mask.shape[1], mask.shape[0])
-    if mask_size != (width, height) and source_sizes:
-        if set(source_sizes) == {mask_size}:
+    if mask_size != (width, height) and (stored := source_sizes()):
+        if set(stored) == {mask_size}:
             return check_hole(torch.from_numpy(_as_resized(mask, width, height)), n, height, width)
-        sizes = sorted(set(source_sizes))
+        sizes = sorted(set(stored))
         raise GanvqError(f"the mask is {mask_size[0]}x{mask_size[1]} pixels; the images are coded at {width}x{height}, "
                          f"resized and centre-cropped from {', '.join(f'{w}x{h}' for w, h in sizes[:3])}"
                          f"{' and others' if len(sizes) > 3 else ''}: give a {width}x{height} mask, or one of the "
@@ -170,7 +171,7 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
     _, height, width = data.shape
     g = torch.Generator().manual_seed(seed)
     mask = mask or own_mask
-    hole = read_mask(mask, n, height, width, g, _source_sizes(input, data)) if mask else None
+    hole = read_mask(mask, n, height, width, g, lambda: _source_sizes(input, data)) if mask else None
     corruption = parse_corruption(damage) if damage else None
     if corruption is not None and corruption.kind == "mask":
         raise GanvqError("--damage makes noise, blur or JPEG damage; give holes with --mask")
