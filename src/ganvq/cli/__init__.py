@@ -153,7 +153,6 @@ def _main(argv: list[str] | None) -> int:
         return EXIT_USAGE
     if result is not None:
         print(json.dumps(result, indent=2))
-        sys.stdout.flush()  # a reader gone from the pipe is met here, not in the interpreter's last flush
     return 0
 
 
