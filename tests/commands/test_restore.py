@@ -59,14 +59,28 @@ def test_a_mask_of_0s_and_1s_counts_1_as_missing(tmp_path, tiny_local_prior_run,
     assert np.array_equal(out[mask == 0], images[0, 0].numpy()[mask == 0])
 
 
-def test_images_of_another_size_or_colour_are_restored_at_the_models_with_a_warning(tmp_path, capsys,
-                                                                                     tiny_local_prior_run):
-    Image.new("RGB", (90, 60), (200, 30, 30)).save(tmp_path / "photo.png")
-    assert main(["restore", str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), "--ckpt",
-                 str(tiny_local_prior_run), "--mask", "center", "--quiet"]) == 0
-    assert "1 of 1 images are not 28x28 grayscale (e.g. photo.png, 90x60 colour (RGB)): they are resized" in \
-        capsys.readouterr().err
-    assert Image.open(tmp_path / "out" / "photo.png").size == (28, 28)
+def test_holes_in_images_of_another_size_are_written_into_them_at_their_own_size(tmp_path, capsys,
+                                                                                  tiny_local_prior_run):
+    """A 90x60 colour photo with the model's centred hole: the hole, restored at 28x28 and upsampled over the
+    central 60x60 square, is pasted into the photo as stored (in the model's gray); every other pixel is the
+    photo's own. --out-size model writes the model's 28x28 instead."""
+    rng = np.random.default_rng(1)
+    photo = rng.integers(0, 256, (60, 90, 3), dtype=np.uint8)
+    Image.fromarray(photo).save(tmp_path / "photo.png")
+    argv = ["restore", str(tmp_path / "photo.png"), "--ckpt", str(tiny_local_prior_run), "--mask", "center"]
+    assert main([*argv, "-o", str(tmp_path / "out"), "--quiet"]) == 0
+    assert "1 of 1 images are not 28x28 grayscale (e.g. photo.png, 90x60 colour (RGB)): they are resized, " \
+        "centre-cropped and converted to what the model codes, and each restored hole is written into the image " \
+        "at its own size" in capsys.readouterr().err
+    out = np.asarray(Image.open(tmp_path / "out" / "photo.png"))
+    gray = np.asarray(Image.fromarray(photo).convert("L"))
+    assert out.shape == (60, 90)
+    hole = np.zeros((60, 90), bool)
+    hole[15:45, 30:60] = True  # the centre's 14x14 of 28 (rows and columns 7..20), 60/28 of the scale
+    assert np.array_equal(out[~hole], gray[~hole]) and not np.array_equal(out[hole], gray[hole])
+    assert main([*argv, "-o", str(tmp_path / "small"), "--out-size", "model", "--quiet"]) == 0
+    assert Image.open(tmp_path / "small" / "photo.png").size == (28, 28)
+    assert json.loads(capsys.readouterr().out)["written_at_own_size"] == 0
 
 
 def test_a_mask_drawn_at_the_photos_own_size_is_resized_as_the_photo_is(tmp_path, capsys, tiny_local_prior_run):
@@ -87,10 +101,25 @@ def test_a_mask_drawn_at_the_photos_own_size_is_resized_as_the_photo_is(tmp_path
     out = tmp_path / "out"
     assert main(["restore", str(tmp_path / "photo.png"), "-o", str(out), "--ckpt", str(tiny_local_prior_run),
                  "--mask", str(tmp_path / "mask.png"), "--quiet"]) == 0
-    restored = np.asarray(Image.open(out / "photo.png"))
+    restored = np.asarray(Image.open(out / "photo.png"))  # the photo's own size: every pixel not marked is kept
+    photo = np.asarray(Image.open(tmp_path / "photo.png"))
+    assert restored.shape == (60, 90) and np.array_equal(restored[mask == 0], photo[mask == 0])
+    assert not np.array_equal(restored, photo)
+    assert main(["restore", str(tmp_path / "photo.png"), "-o", str(tmp_path / "small"), "--ckpt",
+                 str(tiny_local_prior_run), "--mask", str(tmp_path / "mask.png"), "--out-size", "model",
+                 "--quiet"]) == 0
+    restored = np.asarray(Image.open(tmp_path / "small" / "photo.png"))
     resized = load_dataset(str(tmp_path / "photo.png"), "all", size=28, channels=1).images[0, 0].numpy()
     assert np.array_equal(restored[~small], resized[~small]) and not np.array_equal(restored, resized)
     capsys.readouterr()
+    mask[5:10, 2:8] = 255  # left of the central square: the model never sees it
+    Image.fromarray(mask).save(tmp_path / "wide.png")
+    assert main(["restore", str(tmp_path / "photo.png"), "-o", str(tmp_path / "o3"), "--ckpt",
+                 str(tiny_local_prior_run), "--mask", str(tmp_path / "wide.png"), "--quiet"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        "ganvq: error: the mask marks 30 missing pixels outside the central 60x60 square of the 90x60 images, the "
+        "part the model sees: crop the images and the mask square, or pass --out-size model to restore the square "
+        "alone at the model's size") and not (tmp_path / "o3").exists()
     folder = tmp_path / "photos"
     folder.mkdir()
     Image.fromarray(rng.integers(0, 256, (60, 90), dtype=np.uint8)).save(folder / "a.png")
@@ -131,6 +160,9 @@ def test_plain_vqvae_and_missing_mask_are_refused(tmp_path, capsys, tiny_vqvae_r
                                                   str(tiny_vqvae_run), "--mask", "center"])
     assert "needs a mask" in _error_line(capsys, ["restore", "fashion-mnist", "--limit", "2", "-o",
                                                   str(tmp_path / "o"), "--ckpt", str(tiny_local_prior_run)])
+    assert "--out-size input writes restored holes" in _error_line(
+        capsys, ["restore", "fashion-mnist", "--limit", "2", "-o", str(tmp_path / "o"), "--ckpt",
+                 str(tiny_local_prior_run), "--mask", "center", "--damage", "noise:0.1", "--out-size", "input"])
 
 
 def test_restoration_model_trains_on_damage_and_restores(tmp_path, capsys, tiny_vqvae_config, images):

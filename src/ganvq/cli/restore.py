@@ -9,7 +9,7 @@ def _restore(args) -> dict:
 
     return restore(args.ckpt, _inputs(args, one=True)[0], args.out, mask=args.mask, samples=args.samples,
                    seed=args.seed, damage=args.damage, candidates=args.candidates, limit=args.limit,
-                   device=args.device, quiet=args.quiet)
+                   device=args.device, quiet=args.quiet, out_size=args.out_size)
 
 
 def add_restore_command(sub) -> None:
@@ -34,6 +34,12 @@ def add_restore_command(sub) -> None:
                         "resized and centre-cropped as they are) "
                         "or a shape, center (the centred half-size box), box:x,y,w,h or random:p (a fraction p of the pixels, drawn per "
                         "image from --seed); default for a mask-trained VQ-VAE: the mask it was trained with")
+    p.add_argument("--out-size", choices=["input", "model"],
+                   help="size of the images written for image files of another size than the model's: input (the "
+                        "default for holes) pastes each restored hole, upsampled from the model's size, into the "
+                        "image at its own size and keeps every other pixel as stored; model writes what the model "
+                        "restored, resized and centre-cropped (the only choice for --damage and for a VQ-VAE trained "
+                        "on noise, blur or JPEG)")
     p.add_argument("--samples", type=int, default=1, metavar="K",
                    help="prior runs: K different completions of each image (default 1)")
     p.add_argument("--candidates", type=int, default=4, metavar="C",

@@ -21,9 +21,9 @@ from ganvq.runs import load_vqvae
 BATCH = 500  # images encoded or decoded at a time: bounds memory, and paces the progress display
 
 
-def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
+def load_inputs(path: str, model, limit: int | None = None, written: str = "written at that size") -> ImageDataset:
     """Images to code: a dataset name, IDX/.npz file, image file or folder, sized for the model; the first
-    `limit` only (None: all)."""
+    `limit` only (None: all). `written` ends the warning about image files of another size: how they are written."""
     cfg = model.config
     data = load_dataset(path, "test" if has_named_splits(path) else "all", size=cfg.image_size, channels=cfg.channels,
                         limit=limit)
@@ -34,7 +34,7 @@ def load_inputs(path: str, model, limit: int | None = None) -> ImageDataset:
         kind = "grayscale" if cfg.channels == 1 else "RGB"
         warn(f"{len(bad)} of {len(data)} images are not {cfg.image_size}x{cfg.image_size} {kind} (e.g. "
              f"{bad[0][0].name}, {bad[0][1]}): they are resized, centre-cropped and converted to what the model "
-             f"codes, and written at that size")
+             f"codes, and {written}")
     return data
 
 

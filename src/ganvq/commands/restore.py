@@ -8,6 +8,7 @@ Wherever a mask says a pixel is visible, the output keeps the input's pixel.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import torch
 
 from ganvq.commands.reconstruct import BATCH, _grid_name, files_read, input_names, load_inputs
 from ganvq.data.corrupt import MASK_FORMS, apply_mask, make_mask, parse_corruption, parse_mask
+from ganvq.data.folder import central_square, read_upright
 from ganvq.errors import GanvqError
 from ganvq.io import check_folder_writable
 from ganvq.images import make_grid, save_image, side_by_side, to_float, to_uint8_image
@@ -89,17 +91,7 @@ def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Gener
     form = spec.split(":", 1)[0]
     if form in ("center", "box", "random") and not Path(spec).is_file():
         return check_hole(make_mask(parse_mask(spec), n, height, width, generator), n, height, width)
-    path = Path(spec)
-    if not path.is_file():
-        raise GanvqError(f"--mask {spec}: no such file, and not a shape ({MASK_FORMS})")
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as img:
-            gray = np.asarray(img.convert("L"))
-            mask = gray == 1 if gray.max() == 1 else gray >= 128  # a 0/1 mask, as numpy or OpenCV write them
-    except (OSError, UnidentifiedImageError) as e:
-        raise GanvqError(f"--mask {spec}: not a readable image ({e})") from None
+    mask = mask_file(spec)
     mask_size = (mask.shape[1], mask.shape[0])
     if mask_size != (width, height) and (stored := source_sizes()):
         if set(stored) == {mask_size}:
@@ -112,16 +104,69 @@ def read_mask(spec: str, n: int, height: int, width: int, generator: torch.Gener
     return check_hole(torch.from_numpy(mask), n, height, width)
 
 
+def mask_file(spec: str) -> np.ndarray:
+    """The missing pixels (H, W) bool of a mask image file: white (>= 128), or 1 in a mask of only 0s and 1s."""
+    path = Path(spec)
+    if not path.is_file():
+        raise GanvqError(f"--mask {spec}: no such file, and not a shape ({MASK_FORMS})")
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            gray = np.asarray(img.convert("L"))
+    except (OSError, UnidentifiedImageError) as e:
+        raise GanvqError(f"--mask {spec}: not a readable image ({e})") from None
+    return gray == 1 if gray.max() == 1 else gray >= 128  # a 0/1 mask, as numpy or OpenCV write them
+
+
 def _as_resized(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     """A full-size bool mask taken to width x height as images are read (the central square, resized): a pixel is
     missing when any pixel it covers is."""
     from PIL import Image
 
-    h, w = mask.shape
-    side = min(w, h)
-    box = ((w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2)
+    box = central_square(mask.shape[1], mask.shape[0])
     small = Image.fromarray(mask.astype(np.uint8) * 255).resize((width, height), Image.Resampling.BOX, box=box)
     return np.asarray(small) > 0
+
+
+def _square(width: int, height: int) -> tuple[int, int, int]:
+    """(left, top, side) in whole pixels of the central square that images are read from."""
+    side = min(width, height)
+    return (width - side) // 2, (height - side) // 2, side
+
+
+def outside_square(full_hole: np.ndarray) -> int:
+    """How many missing pixels of a hole drawn at an image's own size lie outside the central square the model
+    sees (they cannot be restored at that size)."""
+    left, top, side = _square(full_hole.shape[1], full_hole.shape[0])
+    return int(full_hole.sum() - full_hole[top : top + side, left : left + side].sum())
+
+
+def at_own_size(file: Path, restored: np.ndarray, hole: np.ndarray, full_hole: np.ndarray | None) -> list[np.ndarray]:
+    """The restorations (K, H, W, C) uint8 of one image file, made at a model's H x W, taken back to the file's
+    own size: each is upsampled over the central square the model saw, and only the hole is pasted into the image
+    as stored, every other pixel of which is kept. `hole` (H, W) bool is the model-size hole, upsampled (nearest)
+    where no `full_hole` was drawn at the file's size. The paste is placed to the whole pixel: where the image's
+    sides differ by an odd number the square was read half a pixel further on."""
+    from PIL import Image
+
+    channels = restored.shape[-1]
+    photo = read_upright(file, channels)
+    height, width = photo.shape[:2]
+    left, top, side = _square(width, height)
+    if full_hole is None:
+        up = Image.fromarray(hole.astype(np.uint8) * 255).resize((side, side), Image.Resampling.NEAREST)
+        where = np.asarray(up) > 0
+    else:
+        where = full_hole[top : top + side, left : left + side]
+    out = []
+    for image in restored:
+        big = Image.fromarray(image[..., 0] if channels == 1 else image).resize((side, side),
+                                                                                 Image.Resampling.LANCZOS)
+        canvas = photo.copy()
+        canvas[top : top + side, left : left + side][where] = np.asarray(big)[where]
+        out.append(canvas[..., None] if channels == 1 else canvas)
+    return out
 
 
 def _source_sizes(input: str, data) -> list[tuple[int, int]] | None:
@@ -137,6 +182,28 @@ def _source_sizes(input: str, data) -> list[tuple[int, int]] | None:
             w, h = img.size
             sizes.append((h, w) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h))  # turned a quarter
     return sizes
+
+
+def _own_size_files(input: str, data, size: tuple[int, int], stored: list[tuple[int, int]] | None,
+                    mask: str) -> tuple[list[Path | None], np.ndarray | None]:
+    """For writing holes at the images' own size: the file of each image whose stored size differs from the model's
+    `size` (None for the others, and for arrays), and the hole drawn at the files' size by a mask file of that
+    size (None for a shape or a model-size mask), checked to lie inside the square the model sees."""
+    if not stored:
+        return [None] * len(data), None
+    files = files_read(input, data) or []
+    own = [f if s != size else None for f, s in zip(files, stored)]
+    if not Path(mask).is_file():
+        return own, None
+    full = mask_file(mask)
+    if (full.shape[1], full.shape[0]) == size:
+        return own, None
+    if outside := outside_square(full):  # read_mask has checked that the files all share the mask's size
+        h, w = full.shape
+        raise GanvqError(f"the mask marks {outside} missing pixels outside the central {min(w, h)}x{min(w, h)} "
+                         f"square of the {w}x{h} images, the part the model sees: crop the images and the mask "
+                         "square, or pass --out-size model to restore the square alone at the model's size")
+    return own, full
 
 
 def _restorer(ckpt: str, mask: str | None, device: str):
@@ -155,26 +222,45 @@ def _restorer(ckpt: str, mask: str | None, device: str):
     return run.vqvae(device), None, corrupt, (str(c.mask) if c.kind == "mask" else None)
 
 
+OUT_SIZES = ("input", "model")
+
+
 def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: int = 1, seed: int = 0,
             damage: str | None = None, candidates: int = 4, limit: int | None = None, device: str = "auto",
-            quiet: bool = False) -> dict:
+            quiet: bool = False, out_size: str | None = None) -> dict:
     """Write a restoration PNG per input image (NAME.png; NAME-k.png for k < K with --samples K) and grid.png
-    (damaged images above their restorations), as `reconstruct` does."""
+    (damaged images above their restorations), as `reconstruct` does. Holes in image files of another size than
+    the model's are written into those files at their own size (`out_size` "input", the default for holes);
+    everything else at the model's size."""
     if samples < 1:
         raise GanvqError(f"--samples must be at least 1, got {samples}")
+    if out_size not in (None, *OUT_SIZES):
+        raise GanvqError(f"--out-size must be one of {', '.join(OUT_SIZES)}, got {out_size!r}")
     check_folder_writable(out)  # before the restoring, not after it
     model, prior, restores, own_mask = _restorer(ckpt, mask, device)
     if prior is None and samples != 1:
         raise GanvqError(f"{ckpt} restores {restores} with one output per image; --samples K > 1 needs a prior run")
-    data = load_inputs(input, model, limit)
-    names, n = input_names(input, data), len(data)
-    _, height, width = data.shape
-    g = torch.Generator().manual_seed(seed)
-    mask = mask or own_mask
-    hole = read_mask(mask, n, height, width, g, lambda: _source_sizes(input, data)) if mask else None
     corruption = parse_corruption(damage) if damage else None
     if corruption is not None and corruption.kind == "mask":
         raise GanvqError("--damage makes noise, blur or JPEG damage; give holes with --mask")
+    mask = mask or own_mask
+    if out_size == "input" and (mask is None or corruption is not None):
+        raise GanvqError("--out-size input writes restored holes into the images at their own size: it needs holes "
+                         "(--mask, or a VQ-VAE trained with --corrupt mask:...) and no --damage")
+    own_size = mask is not None and corruption is None and out_size != "model"
+    data = load_inputs(input, model, limit, written="each restored hole is written into the image at its own size"
+                       if own_size else "written at that size")
+    names, n = input_names(input, data), len(data)
+    _, height, width = data.shape
+    g = torch.Generator().manual_seed(seed)
+
+    @functools.cache
+    def source_sizes() -> list[tuple[int, int]] | None:  # the input files' stored sizes, read once if asked for
+        return _source_sizes(input, data)
+
+    hole = read_mask(mask, n, height, width, g, source_sizes) if mask else None
+    files, full_hole = _own_size_files(input, data, (width, height), source_sizes(), mask) if own_size else \
+        ([None] * n, None)
     out_dir = Path(out)
     first_in, first_out = [], []
     sums = {"damaged": [0.0, 0.0], "restored": [0.0, 0.0]}  # --damage: PSNR and SSIM sums against the clean inputs
@@ -192,7 +278,10 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
                     sums[key][0] += float(psnr_per_image(a, b).sum())
                     sums[key][1] += float(ssim_per_image(a, b).sum())
             for j, name in enumerate(names[i : i + BATCH]):
-                for k, img in enumerate(to_uint8_image(y[j])):
+                written = to_uint8_image(y[j])
+                if files[i + j] is not None:
+                    written = at_own_size(files[i + j], written, h[j, 0].numpy(), full_hole)
+                for k, img in enumerate(written):
                     save_image(out_dir / (f"{name}.png" if samples == 1 else f"{name}-{k}.png"), img)
             if len(first_in) * BATCH < GRID_IMAGES:
                 first_in.append(apply_mask(x, h) if h is not None else x)
@@ -207,7 +296,8 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
         rows = [damaged[:cols]] + [restored[:cols, k] for k in range(samples)]
         save_image(grid, make_grid(torch.cat(rows), nrow=cols), upscale=2)
     result = {"images": n, "samples": samples, "restores": restores, "mask": mask, "damage": damage,
-              "out": str(out_dir), "grid": str(grid)}
+              "out": str(out_dir), "grid": str(grid), "out_size": "input" if own_size else "model",
+              "written_at_own_size": sum(f is not None for f in files)}
     if corruption is not None:
         result["scores"] = {key: {"psnr_db": round(p / n, 3), "ssim": round(q / n, 4)} for key, (p, q) in sums.items()}
         result["scores_definition"] = ("mean over images of PSNR and SSIM against the inputs before --damage, pixels "

@@ -180,14 +180,26 @@ def _load_square(file: Path, size: int, channels: int | None) -> tuple[np.ndarra
         img = ImageOps.exif_transpose(img)
         gray = img.mode in GRAY_MODES if channels is None else channels == 1
         img = _to_gray(img) if gray else img.convert("RGB")
-        w, h = img.size
-        if (w, h) != (size, size):
-            side = min(w, h)
-            left, top = (w - side) / 2, (h - side) / 2
-            box = (left, top, left + side, top + side)
+        if img.size != (size, size):
             # Crop and resize in one resampling step, on the exact central square.
-            img = img.resize((size, size), Image.Resampling.LANCZOS, box=box)
+            img = img.resize((size, size), Image.Resampling.LANCZOS, box=central_square(*img.size))
         return np.asarray(img, dtype=np.uint8), stored
+
+
+def central_square(width: int, height: int) -> tuple[float, float, float, float]:
+    """The (left, top, right, bottom) box of the central square of a width x height image, as images are cropped
+    when read at a model's size (half-pixel edges where the sides differ by an odd number)."""
+    side = min(width, height)
+    left, top = (width - side) / 2, (height - side) / 2
+    return left, top, left + side, top + side
+
+
+def read_upright(path: Path, channels: int) -> np.ndarray:
+    """One image file at its own size, upright (EXIF) and converted as it is read for a model of `channels`: uint8
+    (H, W) for 1 channel, (H, W, 3) for 3."""
+    with open_image(path, path.name) as img:
+        img = ImageOps.exif_transpose(img)
+        return np.asarray(_to_gray(img) if channels == 1 else img.convert("RGB"), dtype=np.uint8)
 
 
 def _to_gray(img: Image.Image) -> Image.Image:
