@@ -131,6 +131,36 @@ def test_a_mask_drawn_at_the_photos_own_size_is_resized_as_the_photo_is(tmp_path
                           "centre-cropped from 50x50, 90x60") and not (tmp_path / "o2").exists()
 
 
+def test_a_pixel_that_the_central_squares_edge_halves_counts_as_seen():
+    """A 91x60 photo is read from columns 15.5 to 75.5: a hole in column 75 is half seen and restorable, one in
+    column 76 is not."""
+    from ganvq.commands.restore import outside_square
+
+    hole = np.zeros((60, 91), bool)
+    hole[10, 15] = hole[10, 75] = True
+    assert outside_square(hole) == 0
+    hole[10, 76] = hole[10, 14] = True
+    assert outside_square(hole) == 2
+
+
+def test_an_output_that_would_replace_an_input_image_is_refused(tmp_path, capsys, tiny_local_prior_run,
+                                                                tiny_vqvae_run, images):
+    """Restoring (or reconstructing) into the folder that holds the photos would overwrite them with the model's
+    gray view: refused before any work, the photo untouched."""
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(tmp_path / "shirt.png")
+    before = (tmp_path / "shirt.png").read_bytes()
+    for argv in (["restore", str(tmp_path / "shirt.png"), "-o", str(tmp_path), "--ckpt", str(tiny_local_prior_run),
+                  "--mask", "center", "--quiet"],
+                 ["reconstruct", str(tmp_path), "-o", str(tmp_path), "--ckpt", str(tiny_vqvae_run), "--quiet"]):
+        assert main(argv) == 2
+        assert capsys.readouterr().err.strip().splitlines()[-1].startswith(
+            f"ganvq: error: -o {tmp_path}: writing shirt.png there would replace the input image")
+        assert (tmp_path / "shirt.png").read_bytes() == before
+    assert main(["restore", str(tmp_path / "shirt.png"), "-o", str(tmp_path), "--ckpt", str(tiny_local_prior_run),
+                 "--mask", "center", "--samples", "2", "--quiet"]) == 0  # shirt-0.png, shirt-1.png: nothing replaced
+    assert (tmp_path / "shirt.png").read_bytes() == before and (tmp_path / "shirt-1.png").is_file()
+
+
 def _error_line(capsys, argv) -> str:
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from ganvq.data import read_image_folder
+from ganvq.data.folder import _draft, read_image_file
 from ganvq.errors import GanvqError
 
 
@@ -118,6 +119,22 @@ def test_small_and_large_jpegs_are_resized(tmp_path, save_image):
     images = read_image_folder(tmp_path, size=16).images
     assert images.shape == (2, 3, 16, 16)
     assert (images[:, 2] > 240).all() and (images[:, 0] < 15).all()
+
+
+def test_a_jpeg_whose_sides_do_not_divide_is_cropped_at_the_photos_own_centre(tmp_path):
+    """A JPEG is decoded at a reduced scale only where the scale divides both sides: 1001 px at 1/8 would decode to
+    126 px (the last one partial), and the central square would lie 3.5 pixels of the photo off centre."""
+    edge = np.zeros((600, 1001), np.uint8)
+    edge[:, 500:] = 255
+    Image.fromarray(edge).save(tmp_path / "edge.png")
+    Image.fromarray(edge).save(tmp_path / "edge.jpg", quality=95)
+    png, jpg = (read_image_file(tmp_path / f"edge.{ext}", 28)[0, 0, 0].astype(int) for ext in ("png", "jpg"))
+    assert np.abs(png - jpg).max() <= 3  # JPEG's own error only (it was 34 at the edge, off centre)
+    even = np.zeros((600, 1000), np.uint8)  # 1000 and 600 divide by 8: still decoded at 1/8
+    Image.fromarray(even).save(tmp_path / "even.jpg")
+    with Image.open(tmp_path / "even.jpg") as img:
+        _draft(img, 28)
+        assert img.size == (125, 75)
 
 
 def test_16bit_grayscale_is_scaled_not_clipped(tmp_path, save_image):

@@ -37,9 +37,10 @@ def add_restore_command(sub) -> None:
     p.add_argument("--out-size", choices=["input", "model"],
                    help="size of the images written for image files of another size than the model's: input (the "
                         "default for holes) pastes each restored hole, upsampled from the model's size, into the "
-                        "image at its own size and keeps every other pixel as stored; model writes what the model "
-                        "restored, resized and centre-cropped (the only choice for --damage and for a VQ-VAE trained "
-                        "on noise, blur or JPEG)")
+                        "image at its own size and keeps every other pixel (upright, in the model's gray or RGB, 8 "
+                        "bits); model writes what the model restored, resized and centre-cropped (the only choice "
+                        "for --damage and for a VQ-VAE trained on noise, blur or JPEG). Never into an input file: "
+                        "an output folder where an output would replace an input image is refused")
     p.add_argument("--samples", type=int, default=1, metavar="K",
                    help="prior runs: K different completions of each image (default 1)")
     p.add_argument("--candidates", type=int, default=4, metavar="C",

@@ -69,6 +69,16 @@ def input_names(path: str, data: ImageDataset) -> list[str]:
     return [s if s not in twice else f"{s}_{r.suffix[1:].lower()}" for s, r in zip(stems, rels)]
 
 
+def check_inputs_kept(out_dir: Path, outputs: list[str], files: list[Path] | None) -> None:
+    """A GanvqError, before any work, when one of the `outputs` (file names in `out_dir`) is one of the input image
+    `files`: writing it would replace the user's image."""
+    inputs = {f.resolve() for f in files or []}
+    for name in outputs:
+        if (target := (out_dir / name).resolve()) in inputs:
+            raise GanvqError(f"-o {out_dir}: writing {name} there would replace the input image {target}; give "
+                             "another output folder")
+
+
 GRID_NAMES = ("grid.png", "ganvq-grid.png")  # the overview written beside the images; the second if an input is grid
 
 
@@ -108,6 +118,7 @@ def reconstruct(ckpt: str, input: str, out: str, limit: int | None = None, grid_
     data = load_inputs(input, model, limit)
     images, names = data.images, input_names(input, data)
     out_dir = Path(out)
+    check_inputs_kept(out_dir, [f"{n}.png" for n in names] + [_grid_name(names)], files_read(input, data))
     with progress(len(images), "reconstruct: encoding", unit="image", quiet=quiet) as bar:
         indices = _encode(model, images, bar)
     with progress(len(images), "reconstruct: decoding", unit="image", quiet=quiet) as bar:

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganvq.commands.reconstruct import BATCH, _grid_name, files_read, input_names, load_inputs
+from ganvq.commands.reconstruct import BATCH, _grid_name, check_inputs_kept, files_read, input_names, load_inputs
 from ganvq.data.corrupt import MASK_FORMS, apply_mask, make_mask, parse_corruption, parse_mask
 from ganvq.data.folder import central_square, read_upright
+from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
 from ganvq.io import check_folder_writable
 from ganvq.images import make_grid, save_image, side_by_side, to_float, to_uint8_image
@@ -129,58 +130,59 @@ def _as_resized(mask: np.ndarray, width: int, height: int) -> np.ndarray:
     return np.asarray(small) > 0
 
 
-def _square(width: int, height: int) -> tuple[int, int, int]:
-    """(left, top, side) in whole pixels of the central square that images are read from."""
+def _seen(width: int, height: int) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) in whole pixels of the central square that images are read from: a pixel its edge
+    halves (where the sides differ by an odd number) counts as in it."""
     side = min(width, height)
-    return (width - side) // 2, (height - side) // 2, side
+    left, top = (width - side) // 2, (height - side) // 2
+    return left, top, left + side + (width - side) % 2, top + side + (height - side) % 2
 
 
 def outside_square(full_hole: np.ndarray) -> int:
-    """How many missing pixels of a hole drawn at an image's own size lie outside the central square the model
-    sees (they cannot be restored at that size)."""
-    left, top, side = _square(full_hole.shape[1], full_hole.shape[0])
-    return int(full_hole.sum() - full_hole[top : top + side, left : left + side].sum())
+    """How many missing pixels of a hole drawn at an image's own size lie wholly outside the central square the
+    model sees (they cannot be restored at that size)."""
+    left, top, right, bottom = _seen(full_hole.shape[1], full_hole.shape[0])
+    return int(full_hole.sum() - full_hole[top:bottom, left:right].sum())
 
 
 def at_own_size(file: Path, restored: np.ndarray, hole: np.ndarray, full_hole: np.ndarray | None) -> list[np.ndarray]:
     """The restorations (K, H, W, C) uint8 of one image file, made at a model's H x W, taken back to the file's
-    own size: each is upsampled over the central square the model saw, and only the hole is pasted into the image
-    as stored, every other pixel of which is kept. `hole` (H, W) bool is the model-size hole, upsampled (nearest)
-    where no `full_hole` was drawn at the file's size. The paste is placed to the whole pixel: where the image's
-    sides differ by an odd number the square was read half a pixel further on."""
+    own size: each is upsampled over the central square the model saw, and only the hole is pasted into the image,
+    every other pixel of which is kept (upright, in the model's gray or RGB, 8 bits, as images are read for it).
+    `hole` (H, W) bool is the model-size hole, taken to the file's size where no `full_hole` was drawn there. The paste is placed to the whole pixel: where the image's
+    sides differ by an odd number it covers the pixels the square's edges halve too."""
     from PIL import Image
 
     channels = restored.shape[-1]
     photo = read_upright(file, channels)
-    height, width = photo.shape[:2]
-    left, top, side = _square(width, height)
-    if full_hole is None:
-        up = Image.fromarray(hole.astype(np.uint8) * 255).resize((side, side), Image.Resampling.NEAREST)
-        where = np.asarray(up) > 0
+    left, top, right, bottom = _seen(photo.shape[1], photo.shape[0])
+    size = (right - left, bottom - top)
+    if full_hole is None:  # a pixel of the photo is missing when any model pixel under it is
+        fill = Image.Resampling.NEAREST if size[0] >= hole.shape[1] else Image.Resampling.BOX
+        where = np.asarray(Image.fromarray(hole.astype(np.uint8) * 255).resize(size, fill)) > 0
     else:
-        where = full_hole[top : top + side, left : left + side]
+        where = full_hole[top:bottom, left:right]
     out = []
     for image in restored:
-        big = Image.fromarray(image[..., 0] if channels == 1 else image).resize((side, side),
-                                                                                 Image.Resampling.LANCZOS)
+        big = Image.fromarray(image[..., 0] if channels == 1 else image).resize(size, Image.Resampling.LANCZOS)
         canvas = photo.copy()
-        canvas[top : top + side, left : left + side][where] = np.asarray(big)[where]
+        canvas[top:bottom, left:right][where] = np.asarray(big)[where]
         out.append(canvas[..., None] if channels == 1 else canvas)
     return out
 
 
 def _source_sizes(input: str, data) -> list[tuple[int, int]] | None:
     """(width, height) of each input image file as stored, upright (EXIF), headers only; None for arrays."""
-    from PIL import Image
-
     files = files_read(input, data)
     if not files:
         return None
     sizes = []
     for f in files:
-        with Image.open(f) as img:
+        with open_image(f, f.name) as img:
             w, h = img.size
-            sizes.append((h, w) if img.getexif().get(0x0112, 1) in (5, 6, 7, 8) else (w, h))  # turned a quarter
+            # Pillow finds a PNG's EXIF only by decoding the image, unless it comes before the pixels
+            exif = img.getexif() if img.format != "PNG" or "exif" in img.info else {}
+            sizes.append((h, w) if exif.get(0x0112, 1) in (5, 6, 7, 8) else (w, h))  # turned a quarter
     return sizes
 
 
@@ -262,6 +264,8 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
     files, full_hole = _own_size_files(input, data, (width, height), source_sizes(), mask) if own_size else \
         ([None] * n, None)
     out_dir = Path(out)
+    outputs = [f"{name}.png" if samples == 1 else f"{name}-{k}.png" for name in names for k in range(samples)]
+    check_inputs_kept(out_dir, [*outputs, _grid_name(names)], files_read(input, data))
     first_in, first_out = [], []
     sums = {"damaged": [0.0, 0.0], "restored": [0.0, 0.0]}  # --damage: PSNR and SSIM sums against the clean inputs
     with progress(n, "restore", unit="image", quiet=quiet) as bar:
@@ -296,7 +300,7 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
         rows = [damaged[:cols]] + [restored[:cols, k] for k in range(samples)]
         save_image(grid, make_grid(torch.cat(rows), nrow=cols), upscale=2)
     result = {"images": n, "samples": samples, "restores": restores, "mask": mask, "damage": damage,
-              "out": str(out_dir), "grid": str(grid), "out_size": "input" if own_size else "model",
+              "out": str(out_dir), "grid": str(grid), "out_size": "input" if any(files) else "model",
               "written_at_own_size": sum(f is not None for f in files)}
     if corruption is not None:
         result["scores"] = {key: {"psnr_db": round(p / n, 3), "ssim": round(q / n, 4)} for key, (p, q) in sums.items()}
