@@ -264,7 +264,7 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
     files, full_hole = _own_size_files(input, data, (width, height), source_sizes(), mask) if own_size else \
         ([None] * n, None)
     out_dir = Path(out)
-    outputs = [f"{name}.png" if samples == 1 else f"{name}-{k}.png" for name in names for k in range(samples)]
+    outputs = [_output_name(name, k, samples) for name in names for k in range(samples)]
     check_inputs_kept(out_dir, [*outputs, _grid_name(names)], files_read(input, data))
     first_in, first_out = [], []
     sums = {"damaged": [0.0, 0.0], "restored": [0.0, 0.0]}  # --damage: PSNR and SSIM sums against the clean inputs
@@ -286,7 +286,7 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
                 if files[i + j] is not None:
                     written = at_own_size(files[i + j], written, h[j, 0].numpy(), full_hole)
                 for k, img in enumerate(written):
-                    save_image(out_dir / (f"{name}.png" if samples == 1 else f"{name}-{k}.png"), img)
+                    save_image(out_dir / _output_name(name, k, samples), img)
             if len(first_in) * BATCH < GRID_IMAGES:
                 first_in.append(apply_mask(x, h) if h is not None else x)
                 first_out.append(y)
@@ -308,6 +308,11 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
                                        "in [0, 1]" + (" (the first of the --samples restorations)" if samples > 1
                                                       else ""))
     return result
+
+
+def _output_name(name: str, k: int, samples: int) -> str:
+    """The file restoration k of the input image `name` is written to: NAME.png, or NAME-k.png with --samples K."""
+    return f"{name}.png" if samples == 1 else f"{name}-{k}.png"
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
