@@ -173,16 +173,17 @@ def compare(a: dict, b: dict) -> dict:
             "meets_bar": ratio <= BAR["fid_ratio_max"] and drop <= BAR["psnr_drop_max_db"]}
 
 
-def combine(vqvae_json: Path, vqgan_json: Path, out: Path) -> dict:
+def combine(vqvae_json: Path, vqgan_json: Path, out: Path, apart: str | None = None) -> dict:
     """One JSON of a pair trained as two `--only` invocations at once, one model each on its own core, so that
-    both met the same load over the same minutes: both files' rows, commands and the bar's comparison."""
+    both met the same load over the same minutes: both files' rows, commands and the bar's comparison. `apart`:
+    how the two ran instead, where they did not run at once (e.g. each beside another one-thread training)."""
     a, b = (json.loads(Path(p).read_text()) for p in (vqvae_json, vqgan_json))
     (ra,), (rb,) = a["results"], b["results"]
     if (ra["model"], rb["model"]) != ("vqvae", "vqgan") or ra["latent"] != rb["latent"]:
         raise SystemExit("--combine takes a VQ-VAE's JSON, then a VQGAN's, at one latent size")
+    how = {"run_apart": apart} if apart else {"run_together": "the two commands ran at once, one model on each core"}
     data = {**b, "commands": a["commands"] + b["commands"], "results": [ra, rb], "comparisons": [compare(ra, rb)],
-            "run_together": "the two commands ran at once, one model on each core",
-            "sources": [Path(p).name for p in (vqvae_json, vqgan_json)]}
+            **how, "sources": [Path(p).name for p in (vqvae_json, vqgan_json)]}
     write_json(out, data)
     return data
 
@@ -209,9 +210,11 @@ def main() -> None:
     parser.add_argument("--out", default=str(RESULTS / "vqgan.json"))
     parser.add_argument("--combine", nargs=2, type=Path, metavar=("VQVAE_JSON", "VQGAN_JSON"),
                         help="no training: join the JSONs of a pair run as two --only invocations at once into --out")
+    parser.add_argument("--apart", metavar="HOW", help="with --combine: the pair did not run at once; how each ran "
+                        "(e.g. 'each beside another one-thread training on the other core')")
     args = parser.parse_args()
     if args.combine:
-        print(json.dumps(combine(*args.combine, Path(args.out))["comparisons"][0]))
+        print(json.dumps(combine(*args.combine, Path(args.out), args.apart)["comparisons"][0]))
         return
     changes = {k: option_value(v) for k, v in (s.split("=", 1) for s in args.set)}
     torch.set_num_threads(args.threads)

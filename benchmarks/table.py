@@ -910,7 +910,8 @@ def vqgan_table(path: Path = RESULTS / "vqgan.json") -> str:
     lines = [
         f"VQGAN against VQ-VAE on {data['dataset']} (`benchmarks/bench_vqgan.py` → `benchmarks/results/{path.name}`; "
         f"`{'`, `'.join(data['commands'])}`): {data['minutes_per_model']:g} minutes of training per model, "
-        + ("both at once, one on each core" if data.get("run_together") else "one after another")
+        + ("both at once, one on each core" if data.get("run_together")
+           else data.get("run_apart", "one after another"))
         + f", on {m['threads']} thread of CPU {m['cpu']} (precision as listed), all 10,000 test images scored. "
         f"Reconstruction FID: {data['recon_fid_definition']}; PSNR: {data['psnr_definition']}. Caveat: "
         f"{data['caveat']}. 1-minute load per row at the start and end of its training"

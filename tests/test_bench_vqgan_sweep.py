@@ -129,3 +129,20 @@ def test_a_pair_run_as_two_invocations_is_joined_with_its_comparison(tmp_path, b
     assert [r["model"] for r in data["results"]] == ["vqvae", "vqgan"] and len(data["commands"]) == 2
     assert data["comparisons"] == [{"latent": "7x7", "fid_ratio_vqgan_over_vqvae": 0.45, "psnr_drop_db": 0.5,
                                     "steps": [100, 100], "meets_bar": True}]
+
+
+def test_combine_joins_a_pair_and_says_how_the_two_ran(tmp_path, benchmark_module):
+    """--combine joins a VQ-VAE's and a VQGAN's --only files into one pair with the bar's comparison; --apart records
+    that the two did not run at once, and how each ran, which table.py then says instead of "both at once"."""
+    bench = benchmark_module("bench_vqgan")
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    _bench_json(a, "bench_vqgan.py --only vqvae", [{**_row("vqvae", 2.0), "test_psnr_db": 24.0}])
+    _bench_json(b, "bench_vqgan.py --only vqgan", [{**_row("vqgan", 0.9), "test_psnr_db": 23.5}])
+    together = bench.combine(a, b, tmp_path / "pair.json")
+    assert together["run_together"] and "run_apart" not in together
+    assert together["commands"] == ["bench_vqgan.py --only vqvae", "bench_vqgan.py --only vqgan"]
+    (comparison,) = together["comparisons"]
+    assert comparison["fid_ratio_vqgan_over_vqvae"] == 0.45 and comparison["psnr_drop_db"] == 0.5
+    apart = bench.combine(a, b, tmp_path / "apart.json", apart="each beside another training")
+    assert apart["run_apart"] == "each beside another training" and "run_together" not in apart
+    assert json.loads((tmp_path / "apart.json").read_text())["run_apart"] == "each beside another training"

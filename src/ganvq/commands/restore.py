@@ -149,8 +149,9 @@ def at_own_size(file: Path, restored: np.ndarray, hole: np.ndarray, full_hole: n
     """The restorations (K, H, W, C) uint8 of one image file, made at a model's H x W, taken back to the file's
     own size: each is upsampled over the central square the model saw, and only the hole is pasted into the image,
     every other pixel of which is kept (upright, in the model's gray or RGB, 8 bits, as images are read for it).
-    `hole` (H, W) bool is the model-size hole, taken to the file's size where no `full_hole` was drawn there. The paste is placed to the whole pixel: where the image's
-    sides differ by an odd number it covers the pixels the square's edges halve too."""
+    `hole` (H, W) bool is the model-size hole, taken to the file's size where no `full_hole` was drawn there. The
+    paste is placed to the whole pixel: where the image's sides differ by an odd number it covers the pixels the
+    square's edges halve too."""
     from PIL import Image
 
     channels = restored.shape[-1]
