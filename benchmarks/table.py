@@ -977,8 +977,10 @@ def vqgan_seeds_table(path: Path) -> str:
     """One recipe's bench_vqgan.py files over seeds (PREFIX-seedS.json, `path` one of them): each seed's pair and
     verdict, then per latent size the seeds that meet the bar and the mean ratio and PSNR drop."""
     prefix, files = _seed_files(path)
-    lines = [f"The `{prefix}-seed*.json` pairs above, seed by seed (VQGAN against the VQ-VAE trained before it in "
-             "the same invocation):", "",
+    combined = any(k in json.loads(files[0].read_text()) for k in ("run_together", "run_apart"))
+    against = ("the VQ-VAE it was paired with by `--combine`" if combined
+               else "the VQ-VAE trained before it in the same invocation")
+    lines = [f"The `{prefix}-seed*.json` pairs above, seed by seed (VQGAN against {against}):", "",
              "| latents | seed | VQ-VAE steps | VQ-VAE FID / PSNR | VQGAN steps | VQGAN FID / PSNR | FID ratio "
              "| PSNR drop (dB) | bar |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     pairs: dict[str, list[tuple[float, float, bool]]] = {}
@@ -1439,7 +1441,10 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p14-10min-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
           "vqgan-p14-40min-seed0.json": vqgan_table,
           "vqgan-p14-40min-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
-          "vqgan-p14-40min-parallel-seed0.json": vqgan_table,
+          "vqgan-p14-40min-parallel-seed0.json": vqgan_table, "vqgan-p14-40min-dw08-seed0.json": vqgan_table,
+          "vqgan-p14-40min-pw003-seed1.json": vqgan_table, "vqgan-p14-40min-pw002-seed0.json": vqgan_table,
+          "vqgan-p14-40min-pw002-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
+          "vqgan-extractors-40min.json": vqgan_extractors_table,
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
           "vqgan-s4400-seed1.json": vqgan_long_table,
