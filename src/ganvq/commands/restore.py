@@ -172,9 +172,8 @@ def at_own_size(file: Path, restored: np.ndarray, hole: np.ndarray, full_hole: n
     return out
 
 
-def _source_sizes(input: str, data) -> list[tuple[int, int]] | None:
+def _source_sizes(files: list[Path] | None) -> list[tuple[int, int]] | None:
     """(width, height) of each input image file as stored, upright (EXIF), headers only; None for arrays."""
-    files = files_read(input, data)
     if not files:
         return None
     sizes = []
@@ -187,14 +186,13 @@ def _source_sizes(input: str, data) -> list[tuple[int, int]] | None:
     return sizes
 
 
-def _own_size_files(input: str, data, size: tuple[int, int], stored: list[tuple[int, int]] | None,
+def _own_size_files(files: list[Path] | None, n: int, size: tuple[int, int], stored: list[tuple[int, int]] | None,
                     mask: str) -> tuple[list[Path | None], np.ndarray | None]:
     """For writing holes at the images' own size: the file of each image whose stored size differs from the model's
     `size` (None for the others, and for arrays), and the hole drawn at the files' size by a mask file of that
     size (None for a shape or a model-size mask), checked to lie inside the square the model sees."""
-    if not stored:
-        return [None] * len(data), None
-    files = files_read(input, data) or []
+    if not files or not stored:
+        return [None] * n, None
     own = [f if s != size else None for f, s in zip(files, stored)]
     if not Path(mask).is_file():
         return own, None
@@ -256,17 +254,18 @@ def restore(ckpt: str, input: str, out: str, mask: str | None = None, samples: i
     names, n = input_names(input, data), len(data)
     _, height, width = data.shape
     g = torch.Generator().manual_seed(seed)
+    input_files = files_read(input, data)
 
     @functools.cache
     def source_sizes() -> list[tuple[int, int]] | None:  # the input files' stored sizes, read once if asked for
-        return _source_sizes(input, data)
+        return _source_sizes(input_files)
 
     hole = read_mask(mask, n, height, width, g, source_sizes) if mask else None
-    files, full_hole = _own_size_files(input, data, (width, height), source_sizes(), mask) if own_size else \
+    files, full_hole = _own_size_files(input_files, n, (width, height), source_sizes(), mask) if own_size else \
         ([None] * n, None)
     out_dir = Path(out)
     outputs = [_output_name(name, k, samples) for name in names for k in range(samples)]
-    check_inputs_kept(out_dir, [*outputs, _grid_name(names)], files_read(input, data))
+    check_inputs_kept(out_dir, [*outputs, _grid_name(names)], input_files)
     first_in, first_out = [], []
     sums = {"damaged": [0.0, 0.0], "restored": [0.0, 0.0]}  # --damage: PSNR and SSIM sums against the clean inputs
     with progress(n, "restore", unit="image", quiet=quiet) as bar:
