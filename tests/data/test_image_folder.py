@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from ganvq.data import read_image_folder
-from ganvq.data.folder import _draft, read_image_file
+from ganvq.data.folder import _draft, misfits, read_image_file
 from ganvq.errors import GanvqError
 
 
@@ -135,6 +135,20 @@ def test_a_jpeg_whose_sides_do_not_divide_is_cropped_at_the_photos_own_centre(tm
     with Image.open(tmp_path / "even.jpg") as img:
         _draft(img, 28)
         assert img.size == (125, 75)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "png"])
+def test_an_exif_turned_photo_is_read_and_described_upright(tmp_path, ext):
+    """A camera's portrait photo is stored wide with EXIF orientation 6 (turn a quarter): the reader turns it
+    upright, and the size warning (misfits) gives its upright size, not the stored one."""
+    stored = np.zeros((40, 60), np.uint8)  # 60 wide, 40 high as stored
+    stored[:, :30] = 255  # the stored left half white: upright (turned 90 degrees clockwise), the top half
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / f"portrait.{ext}", exif=exif)
+    image = read_image_file(tmp_path / f"portrait.{ext}", 20)[0, 0].astype(int)
+    assert image[:8].min() > 200 and image[12:].max() < 50
+    assert misfits([tmp_path / f"portrait.{ext}"], (1, 20, 20)) == [(tmp_path / f"portrait.{ext}", "40x60")]
 
 
 def test_16bit_grayscale_is_scaled_not_clipped(tmp_path, save_image):

@@ -17,7 +17,7 @@ import torch
 
 from ganvq.commands.reconstruct import BATCH, _grid_name, check_inputs_kept, files_read, input_names, load_inputs
 from ganvq.data.corrupt import MASK_FORMS, apply_mask, make_mask, parse_corruption, parse_mask
-from ganvq.data.folder import central_square, read_upright
+from ganvq.data.folder import central_square, read_upright, upright_size
 from ganvq.data.limits import open_image
 from ganvq.errors import GanvqError
 from ganvq.io import check_folder_writable
@@ -179,10 +179,7 @@ def _source_sizes(files: list[Path] | None) -> list[tuple[int, int]] | None:
     sizes = []
     for f in files:
         with open_image(f, f.name) as img:
-            w, h = img.size
-            # Pillow finds a PNG's EXIF only by decoding the image, unless it comes before the pixels
-            exif = img.getexif() if img.format != "PNG" or "exif" in img.info else {}
-            sizes.append((h, w) if exif.get(0x0112, 1) in (5, 6, 7, 8) else (w, h))  # turned a quarter
+            sizes.append(upright_size(img))
     return sizes
 
 

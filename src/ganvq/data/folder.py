@@ -139,16 +139,25 @@ def list_image_files(root: Path, hidden: list[Path] | None = None) -> list[Path]
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+def upright_size(img: Image.Image) -> tuple[int, int]:
+    """(width, height) of an opened image as shown upright, from its header: its EXIF orientation turns it a quarter
+    in 5-8. Pillow finds a PNG's EXIF only by decoding it unless it comes before the pixels; such a PNG counts as
+    unturned here (exif_transpose on the decoded image still turns it)."""
+    w, h = img.size
+    exif = img.getexif() if img.format != "PNG" or "exif" in img.info else {}
+    return (h, w) if exif.get(0x0112, 1) in (5, 6, 7, 8) else (w, h)
+
+
 def misfits(files: list[Path], shape: tuple[int, int, int]) -> list[tuple[Path, str]]:
-    """The image files whose size or colour differs from a model's (C, H, W), each with what it is ("451x300
-    colour (RGB)"); headers only, unreadable files left out (the load skips and lists them). A colour image is a
-    misfit for a grayscale model only: grayscale images fit colour models as three equal channels."""
+    """The image files whose size or colour differs from a model's (C, H, W), each with what it is, upright
+    ("451x300 colour (RGB)"); headers only, unreadable files left out (the load skips and lists them). A colour
+    image is a misfit for a grayscale model only: grayscale images fit colour models as three equal channels."""
     c, h, w = shape
     out = []
     for file in files:
         try:
             with open_image(file, file.name) as img:
-                size, mode = img.size, img.mode
+                size, mode = upright_size(img), img.mode
         except (OSError, ValueError, GanvqError):
             continue
         colour = c == 1 and mode not in GRAY_MODES
