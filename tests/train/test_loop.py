@@ -150,6 +150,39 @@ def test_a_slow_spell_does_not_end_a_minutes_run_early(tmp_path, tiny_vqvae_conf
     assert result["train_seconds"] >= 0.9 * 0.05 * 60, result
 
 
+def test_a_resumed_minutes_run_is_fitted_again_to_its_new_speed(tmp_path, tiny_vqvae_config, monkeypatch):
+    """Interrupted while the machine was slow, a --minutes run goes on at the speed it has now: it trains for the
+    rest of its budget rather than stopping at the count fitted to the slow spell (it stopped at a third of it)."""
+    import dataclasses
+    import os
+    import signal
+    import time
+
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=None, minutes=0.05, log_every=10**6, ckpt_every=10**6,
+                                eval_images=0)
+    config = dataclasses.replace(tiny_vqvae_config, train=train)
+
+    def timed(task, seconds_at, stop_at=None):
+        def step(s):
+            if s == stop_at:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C: the step ends, a checkpoint is saved
+            time.sleep(seconds_at(s))
+            return {"train/loss": 1.0}
+        monkeypatch.setattr(task, "train_step", step)
+        return task
+
+    with loop.seeded(train):
+        with pytest.raises(loop.TrainingInterrupted):
+            loop.train(timed(VQVAETask(config), lambda s: 0.05, stop_at=25), train, tmp_path, quiet=True)
+    stopped = open_run(tmp_path)
+    assert stopped.meta["step"] == 26 and stopped.meta["fitted"] and stopped.meta["total_steps"] < 70
+    with loop.seeded(train):
+        result = loop.train(timed(VQVAETask(config, resuming=True), lambda s: 0.002), train, tmp_path,
+                            previous=stopped, quiet=True)
+    assert result["train_seconds"] >= 0.9 * 0.05 * 60, result  # the whole budget, across both sessions
+    assert result["step"] > 3 * stopped.meta["total_steps"], result
+
+
 def test_the_wsd_schedule_holds_the_rate_then_falls_linearly_to_zero():
     import dataclasses
 

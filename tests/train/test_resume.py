@@ -6,6 +6,7 @@ import json
 import os
 import signal
 
+import numpy as np
 import pytest
 import torch
 
@@ -220,3 +221,76 @@ def test_the_resume_hint_under_torchrun_names_torchrun(monkeypatch, tmp_path):
     monkeypatch.setenv("LOCAL_WORLD_SIZE", "8")
     assert resume_hint("gan", tmp_path, finished=True).startswith("train longer with: torchrun --nnodes ... "
                                                                   "--nproc-per-node 8 -m ganvq train gan --resume")
+
+
+def _npy_run(tmp_path, capsys, images: np.ndarray) -> tuple:
+    """A 2-step VQ-VAE run on an .npy file of `images` (uint8 N,H,W or N,H,W,3): the file and the run folder."""
+    data, run = tmp_path / "mine.npy", tmp_path / "run"
+    np.save(data, images)
+    assert main(["train", "vqvae", "--data", str(data), "--out", str(run), "--steps", "2", "--batch-size", "8",
+                 "--codebook-size", "16", "--quiet"]) == 0
+    capsys.readouterr()
+    return data, run
+
+
+def test_resuming_on_data_that_changed_warns_or_refuses_in_one_line(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data, run = _npy_run(tmp_path, capsys, rng.integers(0, 256, (60, 28, 28), dtype=np.uint8))
+    np.save(data, rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))  # fewer images: it goes on, and says so
+    assert main(["train", "vqvae", "--resume", str(run), "--steps", "3", "--quiet"]) == 0
+    assert "has changed since this run began training on it" in capsys.readouterr().err
+    np.save(data, rng.integers(0, 256, (40, 28, 28, 3), dtype=np.uint8))  # now in colour: the model cannot take it
+    assert main(["train", "vqvae", "--resume", str(run), "--steps", "4", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "Traceback" not in "\n".join(err) and "channels or classes have changed" in err[-1], err
+    assert open_run(run).meta["step"] == 3  # nothing was written
+
+
+def test_a_run_begun_from_init_resumes_without_it_and_a_misfit_init_is_one_line(tmp_path, capsys):
+    data, first = _npy_run(tmp_path, capsys, np.random.default_rng(1).integers(0, 256, (60, 28, 28), np.uint8))
+    common = ["--data", str(data), "--batch-size", "8", "--quiet"]
+    second = tmp_path / "second"
+    assert main(["train", "vqvae", "--init", str(first), "--out", str(second), "--steps", "2", "--codebook-size", "16",
+                 *common]) == 0
+    other = tmp_path / "other"
+    assert main(["train", "vqvae", "--init", str(first), "--out", str(other), "--steps", "2", "--codebook-size", "32",
+                 *common]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"--init {first}: its VQ-VAE differs" in err[0], err
+    import shutil
+
+    shutil.rmtree(first)  # the run it began from is gone; its own checkpoint holds all it needs
+    assert main(["train", "vqvae", "--resume", str(second), "--steps", "3", "--quiet"]) == 0
+    assert open_run(second).meta["step"] == 3
+
+
+def test_a_run_saved_for_another_device_resumes_here_with_device(tmp_path, capsys):
+    from ganvq.io import save_checkpoint
+
+    _, run = _npy_run(tmp_path, capsys, np.random.default_rng(2).integers(0, 256, (60, 28, 28), np.uint8))
+    tensors, meta = load_checkpoint(run / loop.CHECKPOINT)  # as if trained on a GPU machine with --device cuda
+    meta["config"]["train"]["device"] = "cuda"
+    save_checkpoint(run / loop.CHECKPOINT, tensors, meta)
+    if not torch.cuda.is_available():
+        assert main(["train", "vqvae", "--resume", str(run), "--steps", "3", "--quiet"]) == 2
+        assert "no CUDA device" in capsys.readouterr().err
+    assert main(["train", "vqvae", "--resume", str(run), "--steps", "3", "--device", "cpu", "--threads", "1",
+                 "--quiet"]) == 0
+    assert "ignored" not in capsys.readouterr().err
+    moved = open_run(run)
+    assert moved.meta["step"] == 3 and moved.config.train.device == "cpu" and moved.config.train.threads == 1
+    assert json.loads((run / "config.json").read_text())["train"]["device"] == "cpu"
+
+
+def test_a_checkpoint_that_cannot_be_written_names_the_step_that_stands(tmp_path, tiny_vqvae_config, monkeypatch):
+    real = loop.save_checkpoint
+
+    def full_disk_after_step_3(path, tensors, meta):
+        if meta["step"] > 3:
+            raise GanvqError(f"cannot write {path}: No space left on device")
+        real(path, tensors, meta)
+
+    monkeypatch.setattr(loop, "save_checkpoint", full_disk_after_step_3)
+    with pytest.raises(GanvqError, match=r"No space left on device; the checkpoint of step 3 stands.*--resume"):
+        train_vqvae(tiny_vqvae_config, tmp_path, quiet=True)
+    assert open_run(tmp_path).meta["step"] == 3

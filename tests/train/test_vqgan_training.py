@@ -68,7 +68,14 @@ def test_a_gan_weight_of_zero_leaves_the_discriminator_untrained(tiny_vqgan_conf
     assert metrics[-1]["train/g_loss"] == 0 and metrics[-1]["train/d_loss"] > 0
 
 
-def test_a_vqgan_checkpoint_resumes_exactly(tmp_path, tiny_vqgan_config, crash_after_checkpoint):
+@pytest.mark.parametrize("clip_spikes", [0.0, 1.0])
+def test_a_vqgan_checkpoint_resumes_exactly(tmp_path, tiny_vqgan_config, crash_after_checkpoint, clip_spikes,
+                                            monkeypatch):
+    import ganvq.train.vqgan as vqgan_training
+
+    monkeypatch.setattr(vqgan_training, "SPIKE_WARMUP", 1)  # 1.0: clipped wherever a norm exceeds the running mean
+    tiny_vqgan_config = dataclasses.replace(
+        tiny_vqgan_config, vqgan=dataclasses.replace(tiny_vqgan_config.vqgan, clip_spikes=clip_spikes))
     full = tmp_path / "full"
     train_vqgan(tiny_vqgan_config, full, quiet=True)
     crashed = tmp_path / "crashed"  # checkpoint at step 3 (the discriminator trained since step 2), killed at 5
@@ -82,6 +89,31 @@ def test_a_vqgan_checkpoint_resumes_exactly(tmp_path, tiny_vqgan_config, crash_a
         return [{k: v for k, v in r.items() if "seconds" not in k} for r in read_metrics(run)]
 
     assert log(full) == log(crashed) and any(r.get("train/gan_weight", 0) > 0 for r in log(full))
+    assert any(r.get("train/clipped", 0) > 0 for r in log(full)) == (clip_spikes > 0)
+
+
+def test_clip_spikes_scales_a_spiking_gradient_down_to_its_running_mean(tiny_vqgan_config):
+    from ganvq.train.vqgan import SPIKE_WARMUP
+
+    config = dataclasses.replace(tiny_vqgan_config, vqgan=dataclasses.replace(tiny_vqgan_config.vqgan, clip_spikes=3))
+    task = VQGANTask(config)
+    params = list(task.model.parameters())
+
+    def step_with(norm: float) -> float:
+        """_clip_spike on a gradient of total norm `norm`; the norm it leaves."""
+        size = sum(p.numel() for p in params)
+        for p in params:
+            p.grad = torch.full_like(p, norm / size**0.5)
+        task._clip_spike()
+        return float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))
+
+    assert all(step_with(1.0) == pytest.approx(1.0, rel=1e-4) for _ in range(SPIKE_WARMUP))  # the warm-up: never clipped
+    assert step_with(2.9) == pytest.approx(2.9, rel=1e-4)  # under 3 times the mean (1.0): left alone
+    mean = 1.0 + 0.01 * (2.9 - 1.0)  # the running mean moved by a hundredth towards it
+    assert step_with(100.0) == pytest.approx(3 * mean, rel=1e-4)  # a spike: down to 3 times the mean
+    assert float(task._grad_norms[0]) == pytest.approx(mean + 0.01 * (3 * mean - mean), rel=1e-4)  # counted as 3x, not 100x
+    with pytest.raises(GanvqError, match="clip_spikes must be 0"):
+        VQGANOptions(clip_spikes=0.5)
 
 
 def test_a_vqgan_run_is_a_vqvae_run_to_every_command(tmp_path, tiny_vqgan_config, capsys):

@@ -16,7 +16,8 @@ def _add_run_options(p) -> None:
     p.add_argument("--precision", choices=["auto", "bf16", "fp16", "fp32"],
                    help="auto (default): bf16 autocast where the CPU/GPU runs bf16 natively, else fp32; fp16: "
                         "CUDA only, with a gradient scaler")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N (with --resume: where the run goes on, as do "
+                   "--threads and --precision)")
     p.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
     p.add_argument("--limit", type=int, help="train on the first N images only")
     p.add_argument("--val-fraction", type=float,
@@ -44,7 +45,8 @@ def _add_logging_options(p) -> None:
 
 # What a resumed run does take: every other train option given is ignored (the run keeps the config stored in its
 # checkpoint), and the user is told so. Train options default to None (flags to False): given ones are not.
-_TAKEN_ON_RESUME = {"command", "model", "debug", "quiet", "func", "resume", "out", "steps", "minutes"}
+_TAKEN_ON_RESUME = {"command", "model", "debug", "quiet", "func", "resume", "out", "steps", "minutes", "device",
+                    "threads", "precision"}
 
 
 def _run_target(args) -> tuple[str, bool]:
@@ -64,8 +66,15 @@ def _run_target(args) -> tuple[str, bool]:
                    if name not in _TAKEN_ON_RESUME and value is not None and value is not False]
         if ignored:
             warn(f"{', '.join(ignored)} ignored: a resumed run keeps its stored config (only --steps and --minutes "
-                 "change its length)")
+                 "change its length, and --device, --threads and --precision where it runs)")
     return out, bool(args.resume)
+
+
+def _machine(args) -> dict:
+    """The options a resumed run takes to go on elsewhere (another device, thread count or precision): those given."""
+    from ganvq.train.loop import MACHINE_OPTIONS
+
+    return {name: getattr(args, name) for name in MACHINE_OPTIONS if getattr(args, name, None)}
 
 
 def _printed(summary: dict) -> dict | None:
@@ -143,7 +152,8 @@ def _train_vqvae(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:  # train_vqgan continues plain VQ-VAE and VQGAN runs alike
-        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
+                                    machine=_machine(args)))
     if args.preset is None:
         args.preset = _default_vqvae_preset(args, build_vqvae_config)
     config = build_vqvae_config(args)
@@ -180,6 +190,9 @@ def _add_train_vqgan(sub) -> None:
     p.add_argument("--perceptual-ramp", type=int,
                    help="steps over which the perceptual weight rises from 0 (default: the preset's, 0: at once)")
     p.add_argument("--lr-d", type=float, help="the discriminator's learning rate (default: --lr)")
+    p.add_argument("--clip-spikes", type=float, metavar="F",
+                   help="scale a step's gradient down to F times its running mean norm where it is larger, against "
+                        "loss spikes (default: the preset's; 0: off)")
     _add_restoration_options(p)
     _add_logging_options(p)
     p.set_defaults(func=_train_vqgan)
@@ -192,7 +205,8 @@ def build_vqgan_config(args) -> VQVAERunConfig:
     vqgan = {"loss": args.gan_loss, "disc_weight": args.disc_weight, "disc_start": args.disc_start,
              "adaptive": args.adaptive, "perceptual": args.perceptual, "perceptual_weight": args.perceptual_weight,
              "pixel_loss": args.pixel_loss,
-             "perceptual_start": args.perceptual_start, "perceptual_ramp": args.perceptual_ramp, "lr_d": args.lr_d}
+             "perceptual_start": args.perceptual_start, "perceptual_ramp": args.perceptual_ramp, "lr_d": args.lr_d,
+             "clip_spikes": args.clip_spikes}
     model = {"image_size": args.image_size, "vq": {"codebook_size": args.codebook_size}}
     return build_run_config("vqgan", args.preset, args.config,
                             {"model": model, "train": _train_options(args), "vqgan": vqgan, "corrupt": args.corrupt,
@@ -205,7 +219,7 @@ def _train_vqgan(args) -> dict:
     out, resume = _run_target(args)
     if resume:
         return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
-                                    only_vqgan=True))
+                                    only_vqgan=True, machine=_machine(args)))
     if args.preset is None:
         args.preset = _default_vqvae_preset(args, build_vqgan_config)
     config = build_vqgan_config(args)
@@ -372,7 +386,8 @@ def _train_gan(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return _printed(train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+        return _printed(train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
+                                    machine=_machine(args)))
     if args.preset is None:
         args.preset = _default_gan_preset(args)
     config = build_gan_config(args)
@@ -449,7 +464,8 @@ def _train_prior(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return _printed(train_prior(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes))
+        return _printed(train_prior(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
+                                    machine=_machine(args)))
     return _printed(train_prior(build_prior_config(args), out, quiet=args.quiet))
 
 

@@ -120,10 +120,12 @@ def data_fingerprint(data: str | os.PathLike | None) -> dict | None:
     return None
 
 
-def changed_data_note(run_folder: str | os.PathLike, data: str | os.PathLike | None) -> str | None:
+def changed_data_note(run_folder: str | os.PathLike, data: str | os.PathLike | None,
+                      resuming: bool = False) -> str | None:
     """A warning when a run's training data differs from what RUN/data.json recorded at training: the held-out
     images of data without a test split are chosen by position among the files, so added or removed files turn
-    held-out images into training images and scores against them read too well."""
+    held-out images into training images and scores against them read too well. `resuming`: said to a run about to
+    continue training on the data as it is now."""
     recorded = Path(run_folder) / DATA_FILE
     if not recorded.is_file() or has_named_splits(data or ""):
         return None
@@ -136,6 +138,10 @@ def changed_data_note(run_folder: str | os.PathLike, data: str | os.PathLike | N
         return None
     counts = (f" ({then['image_files']:,} image files then, {now['image_files']:,} now)"
               if "image_files" in then and "image_files" in now else "")
+    if resuming:
+        return (f"{data} has changed since this run began training on it{counts}: it goes on with the data as it "
+                "is now, so it no longer continues exactly, and as held-out images are chosen by position, some it "
+                "trained on may now be held out and score too well; restore the data as it was to continue exactly")
     return (f"{data} has changed since this run trained on it{counts}: its held-out images are chosen by position, "
             "so some of those scored now may have been trained on, and the scores read too well; score against "
             "images the run never saw (--real), or restore the data as it was")

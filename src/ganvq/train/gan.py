@@ -526,12 +526,12 @@ class GANTask:
 
 
 def train_gan(config: GANRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
-              steps: int | None = None, minutes: float | None = None) -> dict:
+              steps: int | None = None, minutes: float | None = None, machine: dict | None = None) -> dict:
     """Train a GAN into run folder `out` (or continue the run there); returns the final summary.
 
     With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length, which
-    also extends a finished run."""
+    also extends a finished run; `machine` moves it to another device, thread count or precision (loop.run)."""
     summary = loop.run("gan", config, out, lambda cfg, _: GANTask(cfg, out=out), resume=resume, quiet=quiet,
-                       steps=steps, minutes=minutes)
+                       steps=steps, minutes=minutes, machine=machine)
     summary["samples"] = str(Path(out) / "samples" / "latest.png")
     return summary

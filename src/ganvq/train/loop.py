@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from ganvq.config import to_dict
-from ganvq.data import DATA_FILE, data_fingerprint
+from ganvq.data import DATA_FILE, changed_data_note, data_fingerprint
 from ganvq.device import resolve_device, resolve_precision
 from ganvq.errors import GanvqError, warn
 from ganvq.io import append_jsonl, flatten_state, save_checkpoint, unflatten_state, write_json
@@ -117,6 +117,13 @@ def checkpoint_state(task: Task, meta: dict) -> tuple[dict[str, torch.Tensor], d
     return tensors, meta
 
 
+def mismatch(error: RuntimeError) -> str:
+    """The first thing load_state_dict found wrong ("size mismatch for encoder.0.weight: ..."), on one line."""
+    lines = [line.strip() for line in str(error).splitlines()[1:] if line.strip()] or [str(error).strip()]
+    more = f"; and {len(lines) - 1} more" if len(lines) > 1 else ""
+    return lines[0].rstrip(".") + more
+
+
 def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     """Load a checkpoint written by checkpoint_state into the task, for an exact continuation.
 
@@ -124,7 +131,12 @@ def restore(task: Task, tensors: dict[str, torch.Tensor], meta: dict) -> None:
     checkpoint's: runs saved before the schedulers kept a GAN roll-back's halving there.
     """
     for name, module in task.modules().items():
-        module.load_state_dict(module_weights(tensors, name))
+        try:
+            module.load_state_dict(module_weights(tensors, name))
+        except RuntimeError as e:
+            raise GanvqError(f"the checkpoint's {name} does not fit the {name} built for the data now ({mismatch(e)}): "
+                             "the data's channels or classes have changed since the run began; restore the data "
+                             "as it was, or start a new run") from None
     for name, state in unflatten_state(meta["optimizers"], tensors).items():
         opt = task.optimizers()[name]
         base = [group["lr"] for group in opt.param_groups]  # a new task's optimizers start at the config's rates
@@ -219,8 +231,23 @@ def _extended(previous: Run, steps: int | None, minutes: float | None) -> Run:
         previous.config.train, steps=steps,
         minutes=None if minutes is None else meta["elapsed_seconds"] / 60 + minutes)
     config = dataclasses.replace(previous.config, train=train_cfg)
-    meta = dict(meta, total_steps=steps, finished=False)
+    meta = dict(meta, total_steps=steps, finished=False, fitted=False)  # a new --minutes budget is calibrated afresh
     return dataclasses.replace(previous, config=config, meta=meta)
+
+
+MACHINE_OPTIONS = ("device", "threads", "precision")  # what a resumed run may change: where it runs, not what it learns
+
+
+def _moved(previous: Run, machine: dict | None) -> Run:
+    """`previous` to go on with the train options in `machine` (device, threads, precision) instead of its stored
+    ones, e.g. a run begun on a GPU and continued on a laptop's CPU."""
+    if not machine:
+        return previous
+    unknown = sorted(set(machine) - set(MACHINE_OPTIONS))
+    if unknown:
+        raise GanvqError(f"a resumed run can change only {', '.join(MACHINE_OPTIONS)}, not {', '.join(unknown)}")
+    config = dataclasses.replace(previous.config, train=dataclasses.replace(previous.config.train, **machine))
+    return dataclasses.replace(previous, config=config)
 
 
 def _absolute_data(config):
@@ -236,13 +263,15 @@ def _absolute_data(config):
 
 
 def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | None], Task], resume: bool = False,
-        quiet: bool = False, steps: int | None = None, minutes: float | None = None) -> dict:
+        quiet: bool = False, steps: int | None = None, minutes: float | None = None,
+        machine: dict | None = None) -> dict:
     """Lock run folder `out`, then train `make_task(config, None)` there, or resume the run it holds
     (`make_task(its config, the run)`); returns the final summary.
 
     A new run writes RUN/config.json (the config as trained: channels and classes follow the data); a
     resumed one keeps the config stored in its checkpoint, with a new length when `steps` (the total to reach)
-    or `minutes` (more minutes) is given, which also extends a finished run. A second process writing `out`
+    or `minutes` (more minutes) is given, which also extends a finished run, and on the machine `machine` gives
+    (train options device, threads, precision; those given replace the stored ones). A second process writing `out`
     is refused. From here on SIGINT/SIGTERM save a checkpoint and raise TrainingInterrupted (see train.stop).
     """
     out = Path(out)
@@ -255,7 +284,7 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
         if resume:
             if not (out / CHECKPOINT).exists():
                 raise GanvqError(f"nothing to resume: {out / CHECKPOINT} not found")
-            previous = _extended(open_run(out, kind), steps, minutes)
+            previous = _moved(_extended(open_run(out, kind), steps, minutes), machine)
             if previous.meta.get("finished"):  # e.g. killed after its final save: resuming has nothing to do
                 step = previous.meta["step"]
                 warn(f"{out} already finished at step {step}: nothing to train; to train longer, resume it with "
@@ -263,6 +292,8 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
                 final = next((r for r in reversed(read_metrics(out)) if "train_seconds" in r), {"step": step})
                 return {"run": str(out), "checkpoint": str(out / CHECKPOINT), **final}
             config = previous.config
+            if procs.main and (changed := changed_data_note(out, getattr(config, "data", None), resuming=True)):
+                warn(changed)
         else:
             if steps is not None or minutes is not None:
                 raise GanvqError("steps and minutes change the length of a resumed run; a new run takes them "
@@ -279,7 +310,7 @@ def run(kind: str, config, out: str | Path, make_task: Callable[[object, Run | N
                 refusal = getattr(task, "cannot_extend", lambda run: None)(previous)
                 if refusal:  # before config.json is rewritten: a refused extension changes nothing
                     raise GanvqError(f"{out}: {refusal}")
-            if procs.main and (previous is None or steps is not None or minutes is not None):
+            if procs.main and (previous is None or steps is not None or minutes is not None or machine):
                 write_json(out / CONFIG, to_dict(task.config))
             if procs.main and previous is None and (data := data_fingerprint(getattr(task.config, "data", None))):
                 write_json(out / DATA_FILE, data)  # to tell later whether the data changed (data.changed_data_note)
@@ -327,11 +358,19 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
     step, elapsed_before, total = 0, 0.0, cfg.steps
     window: list[dict] = []  # per-step metrics since the last metric line (kept in checkpoints)
     pending = False  # a periodic scoring that a signal cut short, done first on resume
+    fitted = False  # whether `total` came from the --minutes budget (and is re-fitted as the speed changes)
     if previous is not None:
         restore(task, previous.tensors, previous.meta)
         meta = previous.meta
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
         window, pending = _saved_window(meta), meta.get("score_pending") is True
+        # checkpoints from before "fitted" was kept: a --minutes run's count came from its budget unless --steps gave it
+        fitted = meta.get("fitted", bool(cfg.minutes) and total is not None and total != cfg.steps) is True
+        if total is None and cfg.minutes and step > 0 and elapsed_before > 0:
+            # extended by --minutes: a first count at the speed so far, so the schedule goes on from where it is
+            # rather than at the full rate until this session's timing fits it again
+            left = cfg.minutes * 60 - elapsed_before
+            total, fitted = step + max(int(left / (elapsed_before / step)), 1), True
     elif main:
         _refuse_existing(out)
         if cfg.steps is not None and cfg.minutes is None and cfg.steps < cfg.learn_steps:
@@ -346,7 +385,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
     start_time = time.perf_counter() - elapsed_before
     calib_from = None  # (step, time) when the timed calibration began, then of the last re-fit
     calib_start = None  # (step, time) when the timed calibration began
-    fitted = False  # whether `total` came from the budget (and is re-fitted as the speed changes)
+    first_step = step  # this session's: its timing starts a few steps on (a resumed run is timed afresh)
     proposed = None  # several processes: the step count rank 0 fitted, adopted by all at the next agreement
     agreed_stop = agreed_over = False  # several processes: the last agreement's stop request and budget end
 
@@ -363,7 +402,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         nonlocal calib_from, calib_start, total, fitted, proposed
         if not main:
             return  # timing is rank 0's; the others take its step count when they agree
-        if total is None and cfg.minutes and calib_from is None and step >= 3:
+        if (total is None or fitted) and cfg.minutes and calib_from is None and step >= first_step + 3:
             calib_from = calib_start = (step, elapsed())  # skip warm-up steps (allocation, k-means init)
         count = proposed if proposed is not None else total
         early_end = (fitted and count is not None and step >= count and (not cfg.steps or step < cfg.steps)
@@ -425,9 +464,15 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         nonlocal saved_step, saved_at
         if main:  # every process holds the same state; rank 0 writes it
             tensors, meta = checkpoint_state(task, {
-                "step": step, "total_steps": total, "elapsed_seconds": elapsed(), "finished": finished,
-                "window": window, "score_pending": pending})
-            save_checkpoint(ckpt_path, tensors, meta)
+                "step": step, "total_steps": total, "fitted": fitted, "elapsed_seconds": elapsed(),
+                "finished": finished, "window": window, "score_pending": pending})
+            try:
+                save_checkpoint(ckpt_path, tensors, meta)
+            except GanvqError as e:  # e.g. a full disk: the file written before stands whole (atomic writes)
+                if saved_step is None:
+                    raise
+                raise GanvqError(f"{e}; the checkpoint of step {saved_step} stands, and the run can go on from "
+                                 f"there once there is room: {resume_hint(_command(task), out)}") from None
         saved_step, saved_at = step, time.perf_counter()
 
     def score() -> dict | None:

@@ -212,12 +212,14 @@ def evaluate_prior(model: CodePrior | LocalPrior, codes: torch.Tensor, labels: t
 
 
 def train_prior(config: PriorRunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
-                steps: int | None = None, minutes: float | None = None) -> dict:
+                steps: int | None = None, minutes: float | None = None, machine: dict | None = None) -> dict:
     """Train a prior over the code maps of `config.vqvae` into run folder `out` (or continue the run there).
 
     A resumed run keeps its configuration and the VQ-VAE stored in its checkpoint; `steps` (the total to
-    reach) or `minutes` (more minutes) give it a new length, which also extends a finished run."""
+    reach) or `minutes` (more minutes) give it a new length, which also extends a finished run; `machine` moves
+    it to another device, thread count or precision (loop.run)."""
     def make_task(cfg: PriorRunConfig, previous: Run | None) -> PriorTask:
         return PriorTask(cfg, vqvae=None if previous is None else previous.vqvae(), quiet=quiet)
 
-    return loop.run("prior", config, out, make_task, resume=resume, quiet=quiet, steps=steps, minutes=minutes)
+    return loop.run("prior", config, out, make_task, resume=resume, quiet=quiet, steps=steps, minutes=minutes,
+                    machine=machine)

@@ -10,6 +10,7 @@ features (pix2pixHD), since no pretrained RGB network ships with ganvq.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -26,6 +27,8 @@ from ganvq.progress import format_seconds
 from ganvq.runs import VQVAERunConfig
 from ganvq.train import distributed, loop
 from ganvq.train.vqvae import VQVAETask
+
+SPIKE_WARMUP = 100  # clip_spikes: steps whose gradient norms make the first running mean, none clipped
 
 
 def cnn_perceptual_loss(embedding: bool = False) -> PerceptualLoss:
@@ -44,10 +47,10 @@ class VQGANTask(VQVAETask):
 
     command = "vqgan"  # checkpoints stay kind "vqvae"; hints name `ganvq train vqgan`, which resumes them
 
-    def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
+    def __init__(self, config: VQVAERunConfig, device: torch.device | None = None, resuming: bool = False):
         if config.vqgan is None:
             raise GanvqError("a VQGAN run needs the config's vqgan section (ganvq train vqgan)")
-        super().__init__(config, device)
+        super().__init__(config, device, resuming)
         g = self.config.vqgan  # the parent's config: channels follow the data
         self.perceptual_kind = g.perceptual_kind(self.config.model)
         self.disc = PatchDiscriminator(g.discriminator_config(self.config.model)).to(
@@ -60,6 +63,8 @@ class VQGANTask(VQVAETask):
         if self.perceptual_kind == "cnn":
             self.perceptual = cnn_perceptual_loss(g.perceptual_embedding).to(self.device)
         self.last_layer = self.model.decoder.net[-1].weight  # where the adaptive weight balances the terms
+        # clip_spikes: the running mean of the autoencoder's gradient norm, and the steps it has seen (float64)
+        self._grad_norms = torch.zeros(2, dtype=torch.float64)
 
     def modules(self):
         return {"model": self.model, "disc": self.disc}
@@ -71,12 +76,41 @@ class VQGANTask(VQVAETask):
         state = super().extra_state()
         if self.scaler_d.is_enabled():
             state["scaler_d"] = self.scaler_d.state_dict()
+        if self.config.vqgan.clip_spikes:
+            state["grad_norms"] = self._grad_norms
         return state
 
     def load_extra_state(self, state: dict) -> None:
         super().load_extra_state(state)
         if "scaler_d" in state and self.scaler_d.is_enabled():
             self.scaler_d.load_state_dict(state["scaler_d"])
+        if "grad_norms" in state:
+            norms = state["grad_norms"]
+            if not (isinstance(norms, torch.Tensor) and norms.shape == (2,) and norms.dtype == torch.float64):
+                raise GanvqError("checkpoint state grad_norms must be a float64 tensor of 2 values; the file is damaged")
+            self._grad_norms = norms.clone()
+
+    def _clip_spike(self) -> float:
+        """clip_spikes F: scale the autoencoder's gradient down to F times its running mean norm where it is larger
+        (a spike); 1.0 when it did, else 0.0. The mean follows min(norm, F x mean), so a spike does not raise it."""
+        factor = self.config.vqgan.clip_spikes
+        if not factor:
+            return 0.0
+        self.scaler.unscale_(self.optimizer)  # fp16: the true gradient (a no-op elsewhere)
+        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
+        if not math.isfinite(norm):
+            return 0.0  # fp16 overflow: the scaler skips this step; bf16/fp32: the loop stops on the loss
+        mean, seen = self._grad_norms.tolist()
+        clipped = seen >= SPIKE_WARMUP and norm > factor * mean
+        if clipped:
+            for g in grads:
+                g.mul_(factor * mean / norm)
+        kept = min(norm, factor * mean) if seen >= SPIKE_WARMUP else norm
+        # a plain average over the warm-up steps, then an exponential one over about the last 100
+        rate = 1.0 / (seen + 1) if seen < SPIKE_WARMUP else 0.01
+        self._grad_norms = torch.tensor([mean + rate * (kept - mean), seen + 1], dtype=torch.float64)
+        return float(clipped)
 
     def budget_note(self, steps: int) -> str | None:
         """Once a --minutes budget is a step count: a line when the discriminator will not join within it (a --steps
@@ -129,6 +163,7 @@ class VQGANTask(VQVAETask):
         loss = nll + out.vq_loss + weight * g_loss
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        clipped = self._clip_spike()
         self.scaler.step(self.optimizer)
         self.scaler.update()
 
@@ -149,20 +184,22 @@ class VQGANTask(VQVAETask):
         return {"train/loss": loss.item(), "train/rec_loss": out.rec_loss.item(), "train/vq_loss": out.vq_loss.item(),
                 "train/perceptual": perceptual.item(), "train/perceptual_weight": p_weight,
                 "train/g_loss": g_loss.item(), "train/d_loss": d_loss.item(), "train/gan_weight": weight.item(),
-                "train/psnr": psnr.item()}
+                "train/psnr": psnr.item(), **({"train/clipped": clipped} if g.clip_spikes else {})}
 
 
-def make_task(config: VQVAERunConfig, _previous=None) -> VQVAETask:
+def make_task(config: VQVAERunConfig, previous=None) -> VQVAETask:
     """The task of a VQ-VAE run's config: a VQGANTask when it has a vqgan section, else a plain VQVAETask."""
-    return VQVAETask(config) if config.vqgan is None else VQGANTask(config)
+    return (VQVAETask if config.vqgan is None else VQGANTask)(config, resuming=previous is not None)
 
 
 def train_vqgan(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
-                steps: int | None = None, minutes: float | None = None, only_vqgan: bool = False) -> dict:
+                steps: int | None = None, minutes: float | None = None, only_vqgan: bool = False,
+                machine: dict | None = None) -> dict:
     """Train a VQGAN into run folder `out` (or continue the VQ-VAE or VQGAN run there); returns the final metrics.
 
     With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length;
-    `only_vqgan` (`ganvq train vqgan --resume`) refuses a plain VQ-VAE run, which would go on with no GAN term."""
+    `only_vqgan` (`ganvq train vqgan --resume`) refuses a plain VQ-VAE run, which would go on with no GAN term;
+    `machine` moves a resumed run to another device, thread count or precision (loop.run)."""
     if config is not None and config.vqgan is None:
         raise GanvqError("a VQGAN run needs the config's vqgan section; train a plain VQ-VAE with train vqvae")
 
@@ -184,4 +221,5 @@ def train_vqgan(config: VQVAERunConfig | None, out: str | Path, resume: bool = F
                       "from its pixel and perceptual terms alone", file=sys.stderr)
         return task
 
-    return loop.run("vqvae", config, out, make_and_tell, resume=resume, quiet=quiet, steps=steps, minutes=minutes)
+    return loop.run("vqvae", config, out, make_and_tell, resume=resume, quiet=quiet, steps=steps, minutes=minutes,
+                    machine=machine)

@@ -57,7 +57,7 @@ class VQVAETask:
 
     kind = "vqvae"
 
-    def __init__(self, config: VQVAERunConfig, device: torch.device | None = None):
+    def __init__(self, config: VQVAERunConfig, device: torch.device | None = None, resuming: bool = False):
         if config.vqgan is not None and type(self) is VQVAETask:  # its discriminator would be dropped on resume
             raise GanvqError("this is a VQGAN run: train or resume it with `ganvq train vqgan` (train_vqgan)")
         train, test, config = load_training_data(config)
@@ -65,8 +65,13 @@ class VQVAETask:
         self.device = device or resolve_device(config.train.device)
         # channels_last lets oneDNN pick faster convolution kernels (~15% per step on this CPU).
         self.model = VQVAE(config.model).to(self.device, memory_format=torch.channels_last)
-        if config.init:  # a resumed run loads its own checkpoint over these
-            self.model.load_state_dict(load_vqvae(config.init)[0].state_dict())
+        if config.init and not resuming:  # a resumed run loads its own checkpoint instead (the init run may be gone)
+            init = load_vqvae(config.init)[0]
+            try:
+                self.model.load_state_dict(init.state_dict())
+            except RuntimeError as e:
+                raise GanvqError(f"--init {config.init}: its VQ-VAE differs from this run's ({loop.mismatch(e)}); "
+                                 "give the options it was trained with (codebook size, latents, channels)") from None
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.train.lr)
         procs = distributed.current()  # under torchrun: this process's slice of every global batch
         self.batches = BatchStream(train.images, None, config.train.batch_size, config.train.seed,
@@ -154,10 +159,10 @@ class VQVAETask:
 
 
 def train_vqvae(config: VQVAERunConfig | None, out: str | Path, resume: bool = False, quiet: bool = False,
-                steps: int | None = None, minutes: float | None = None) -> dict:
+                steps: int | None = None, minutes: float | None = None, machine: dict | None = None) -> dict:
     """Train a VQ-VAE into run folder `out` (or continue the run there); returns the final metrics.
 
     With `resume`, `steps` (the total to reach) or `minutes` (more minutes) give the run a new length, which
-    also extends a finished run."""
-    return loop.run("vqvae", config, out, lambda cfg, _: VQVAETask(cfg), resume=resume, quiet=quiet, steps=steps,
-                    minutes=minutes)
+    also extends a finished run; `machine` moves it to another device, thread count or precision (loop.run)."""
+    return loop.run("vqvae", config, out, lambda cfg, previous: VQVAETask(cfg, resuming=previous is not None),
+                    resume=resume, quiet=quiet, steps=steps, minutes=minutes, machine=machine)
