@@ -56,8 +56,8 @@ class VQGANOptions:
     d_norm: str = "sn"  # "sn" (spectral norm) or "none"; real and fake images share its batches
     # guard against loss spikes: a step whose autoencoder gradient norm exceeds this many times its running mean (an
     # average over about the last 100 steps, from step 100 on) is scaled down to that many times; 0: off.
-    # Added after 2 of 6 40-minute 14x14 VQGAN runs spiked before their discriminator started (PSNR 30.4 -> 20.6 dB
-    # within 25 steps, a fifth of the codes dead after), and none of 5 VQ-VAE runs did (results/vqgan-sweep.json)
+    # Added after 2 of 8 40-minute 14x14 VQGAN runs spiked before their discriminator started (PSNR 30.4 -> 20.6 dB
+    # within 25 steps, a third of the codes dead after), and none of 6 VQ-VAE runs did (results/vqgan-sweep.json)
     clip_spikes: float = 0.0
 
     def __post_init__(self) -> None:

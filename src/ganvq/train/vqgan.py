@@ -87,7 +87,8 @@ class VQGANTask(VQVAETask):
         if "grad_norms" in state:
             norms = state["grad_norms"]
             if not (isinstance(norms, torch.Tensor) and norms.shape == (2,) and norms.dtype == torch.float64):
-                raise GanvqError("checkpoint state grad_norms must be a float64 tensor of 2 values; the file is damaged")
+                raise GanvqError("checkpoint state grad_norms must be a float64 tensor of 2 values; the file is "
+                                 "damaged")
             self._grad_norms = norms.clone()
 
     def _clip_spike(self) -> float:
