@@ -93,8 +93,9 @@ def main() -> None:
     write_json(args.out, {
         "benchmark": "vqgan-extractors",
         "dataset": "fashion-mnist test",
-        "command": f"python benchmarks/bench_vqgan_extractors.py {' '.join(Path(r).name for r in args.results)} "
-                   f"--images {args.images} --threads {args.threads}",
+        "command": f"python benchmarks/bench_vqgan_extractors.py "
+                   f"{' '.join(f'benchmarks/results/{Path(r).name}' for r in args.results)} "
+                   f"--images {args.images} --threads {args.threads} --out benchmarks/results/{Path(args.out).name}",
         "method": f"the first {args.images:,} test images and their reconstructions by each run, FID on "
                   f"{cnn.name} (the network the VQGAN's perceptual term matches) and on "
                   f"{get_extractor('inception', bf16=True).name} (which no ganvq loss sees); each run's CNN FID on "

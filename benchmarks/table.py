@@ -1448,6 +1448,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p14-40min-clip3-seed1.json": vqgan_table,
           "vqgan-p14-40min-clip3-seed2.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
           "vqgan-extractors-40min.json": vqgan_extractors_table,
+          "vqgan-extractors-40min-spikes.json": vqgan_extractors_table,
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
           "vqgan-s4400-seed1.json": vqgan_long_table,
