@@ -98,16 +98,13 @@ class VQGANTask(VQVAETask):
         if not factor:
             return 0.0
         self.scaler.unscale_(self.optimizer)  # fp16: the true gradient (a no-op elsewhere)
-        grads = [p.grad for p in self.model.parameters() if p.grad is not None]
-        norm = float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.float()) for g in grads])))
+        mean, seen = self._grad_norms.tolist()
+        limit = factor * mean if seen >= SPIKE_WARMUP else math.inf
+        norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), limit))  # the norm before clipping
         if not math.isfinite(norm):
             return 0.0  # fp16 overflow: the scaler skips this step; bf16/fp32: the loop stops on the loss
-        mean, seen = self._grad_norms.tolist()
-        clipped = seen >= SPIKE_WARMUP and norm > factor * mean
-        if clipped:
-            for g in grads:
-                g.mul_(factor * mean / norm)
-        kept = min(norm, factor * mean) if seen >= SPIKE_WARMUP else norm
+        clipped = norm > limit
+        kept = min(norm, limit)
         # a plain average over the warm-up steps, then an exponential one over about the last 100
         rate = 1.0 / (seen + 1) if seen < SPIKE_WARMUP else 0.01
         self._grad_norms = torch.tensor([mean + rate * (kept - mean), seen + 1], dtype=torch.float64)
