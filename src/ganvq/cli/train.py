@@ -70,11 +70,13 @@ def _run_target(args) -> tuple[str, bool]:
     return out, bool(args.resume)
 
 
-def _machine(args) -> dict:
-    """The options a resumed run takes to go on elsewhere (another device, thread count or precision): those given."""
+def _resuming(args) -> dict:
+    """The trainer's arguments for resuming: a new length (--steps, --minutes) and where the run goes on (--device,
+    --threads, --precision), those given."""
     from ganvq.train.loop import MACHINE_OPTIONS
 
-    return {name: getattr(args, name) for name in MACHINE_OPTIONS if getattr(args, name, None)}
+    machine = {name: getattr(args, name) for name in MACHINE_OPTIONS if getattr(args, name, None)}
+    return {"resume": True, "quiet": args.quiet, "steps": args.steps, "minutes": args.minutes, "machine": machine}
 
 
 def _printed(summary: dict) -> dict | None:
@@ -152,8 +154,7 @@ def _train_vqvae(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:  # train_vqgan continues plain VQ-VAE and VQGAN runs alike
-        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
-                                    machine=_machine(args)))
+        return _printed(train_vqgan(None, out, **_resuming(args)))
     if args.preset is None:
         args.preset = _default_vqvae_preset(args, build_vqvae_config)
     config = build_vqvae_config(args)
@@ -218,8 +219,7 @@ def _train_vqgan(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return _printed(train_vqgan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
-                                    only_vqgan=True, machine=_machine(args)))
+        return _printed(train_vqgan(None, out, only_vqgan=True, **_resuming(args)))
     if args.preset is None:
         args.preset = _default_vqvae_preset(args, build_vqgan_config)
     config = build_vqgan_config(args)
@@ -386,8 +386,7 @@ def _train_gan(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return _printed(train_gan(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
-                                    machine=_machine(args)))
+        return _printed(train_gan(None, out, **_resuming(args)))
     if args.preset is None:
         args.preset = _default_gan_preset(args)
     config = build_gan_config(args)
@@ -464,8 +463,7 @@ def _train_prior(args) -> dict:
 
     out, resume = _run_target(args)
     if resume:
-        return _printed(train_prior(None, out, resume=True, quiet=args.quiet, steps=args.steps, minutes=args.minutes,
-                                    machine=_machine(args)))
+        return _printed(train_prior(None, out, **_resuming(args)))
     return _printed(train_prior(build_prior_config(args), out, quiet=args.quiet))
 
 

@@ -231,7 +231,7 @@ def _extended(previous: Run, steps: int | None, minutes: float | None) -> Run:
         previous.config.train, steps=steps,
         minutes=None if minutes is None else meta["elapsed_seconds"] / 60 + minutes)
     config = dataclasses.replace(previous.config, train=train_cfg)
-    meta = dict(meta, total_steps=steps, finished=False, fitted=False)  # a new --minutes budget is calibrated afresh
+    meta = dict(meta, total_steps=steps, finished=False)
     return dataclasses.replace(previous, config=config, meta=meta)
 
 
@@ -364,8 +364,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         meta = previous.meta
         step, elapsed_before, total = meta["step"], meta["elapsed_seconds"], meta["total_steps"]
         window, pending = _saved_window(meta), meta.get("score_pending") is True
-        # checkpoints from before "fitted" was kept: a --minutes run's count came from its budget unless --steps gave it
-        fitted = meta.get("fitted", bool(cfg.minutes) and total is not None and total != cfg.steps) is True
+        # a --minutes run without --steps has a count only once it was fitted to the budget
+        fitted = bool(cfg.minutes) and cfg.steps is None and total is not None
         if total is None and cfg.minutes and step > 0 and elapsed_before > 0:
             # extended by --minutes: a first count at the speed so far, so the schedule goes on from where it is
             # rather than at the full rate until this session's timing fits it again
@@ -464,8 +464,8 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
         nonlocal saved_step, saved_at
         if main:  # every process holds the same state; rank 0 writes it
             tensors, meta = checkpoint_state(task, {
-                "step": step, "total_steps": total, "fitted": fitted, "elapsed_seconds": elapsed(),
-                "finished": finished, "window": window, "score_pending": pending})
+                "step": step, "total_steps": total, "elapsed_seconds": elapsed(), "finished": finished,
+                "window": window, "score_pending": pending})
             try:
                 save_checkpoint(ckpt_path, tensors, meta)
             except GanvqError as e:  # e.g. a full disk: the file written before stands whole (atomic writes)
