@@ -223,6 +223,23 @@ def test_the_resume_hint_under_torchrun_names_torchrun(monkeypatch, tmp_path):
                                                                   "--nproc-per-node 8 -m ganvq train gan --resume")
 
 
+def test_the_first_signal_is_answered_at_once_and_only_where_asked(capfd):
+    from ganvq.train.stop import StopRequests
+
+    for notify, escalate, signum, said in [
+            (True, True, signal.SIGINT, "ganvq: interrupted: saving a checkpoint, then stopping (Ctrl-C again "
+                                        "stops at once, without saving)\n"),
+            (True, True, signal.SIGTERM, "ganvq: terminated: saving a checkpoint, then stopping (a second "
+                                         "signal stops at once, without saving)\n"),
+            (True, False, signal.SIGINT, "ganvq: interrupted: saving a checkpoint, then stopping\n"),  # torchrun
+            (False, True, signal.SIGINT, "")]:  # before the loop runs, or on another rank than 0
+        with StopRequests(escalate=escalate) as stop:
+            stop.notify = notify
+            os.kill(os.getpid(), signum)  # handled before the next bytecode: a request, said on stderr
+            assert stop.requested and stop.signum == signum
+        assert capfd.readouterr().err == said
+
+
 def _npy_run(tmp_path, capsys, images: np.ndarray) -> tuple:
     """A 2-step VQ-VAE run on an .npy file of `images` (uint8 N,H,W or N,H,W,3): the file and the run folder."""
     data, run = tmp_path / "mine.npy", tmp_path / "run"

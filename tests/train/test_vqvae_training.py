@@ -8,7 +8,7 @@ import torch
 
 from ganvq.errors import GanvqError
 from ganvq.io import load_checkpoint
-from ganvq.runs import load_vqvae
+from ganvq.runs import load_vqvae, open_run
 from ganvq.train import loop
 from ganvq.train.vqvae import VQVAETask, train_vqvae
 
@@ -76,6 +76,27 @@ def test_non_finite_loss_stops_with_a_clear_message(tmp_path, tiny_vqvae_config,
     monkeypatch.setattr(task, "train_step", lambda step: {"train/loss": float("nan")})
     with pytest.raises(GanvqError, match="diverged at step 1"):
         loop.train(task, tiny_vqvae_config.train, tmp_path, quiet=True)
+
+
+def test_weights_gone_non_finite_under_a_finite_loss_are_never_saved(tmp_path, tiny_vqvae_config, monkeypatch):
+    # an optimiser step can leave NaN weights behind a finite loss (the loss is taken before it); the checkpoint due
+    # at step 3 must not store them as the "last good" one
+    task = VQVAETask(tiny_vqvae_config)
+    original = task.train_step
+
+    def step(s):
+        metrics = original(s)
+        if s == 2:  # the third step: its loss is finite, the weights it leaves are not
+            with torch.no_grad():
+                next(task.model.parameters()).fill_(float("nan"))
+        return metrics
+
+    monkeypatch.setattr(task, "train_step", step)
+    with pytest.raises(GanvqError, match=r"diverged by step 3 \(weight model\..* is not finite, though the loss "
+                                         r"was\); last good checkpoint: .* \(step 0\)"):
+        loop.train(task, tiny_vqvae_config.train, tmp_path, quiet=True)
+    run = open_run(tmp_path)
+    assert run.meta["step"] == 0 and all(torch.isfinite(t).all() for t in run.tensors.values() if t.is_floating_point())
 
 
 def test_two_phase_recipe_trains(tmp_path, tiny_vqvae_config):

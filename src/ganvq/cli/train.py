@@ -119,7 +119,8 @@ def _add_vqvae_options(p, preset_help: str, config_sections: str, lr_help: str) 
                    help=f"{preset_help} (default: fmnist-7x7, or for colour images rgb-32, rgb-64 at --image-size 64)")
     p.add_argument("--config", help=f"JSON/YAML file with options ({config_sections}) overriding the preset")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget; the final scoring and "
+                   "checkpoint come after it (default: none, --steps decides)")
     p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
     p.add_argument("--lr", type=float, help=lr_help)
     _add_run_options(p)
@@ -292,7 +293,8 @@ def _add_train_gan(sub) -> None:
                         "for at most 500; dp-fmnist with --dp-epsilon)")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, gan:, data:) overriding the preset")
     p.add_argument("--steps", type=int, help="generator steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget; the final scoring and "
+                   "checkpoint come after it (default: none, --steps decides)")
     p.add_argument("--batch-size", type=int, help="images per step (default: the preset's)")
     p.add_argument("--lr", type=float, help="generator learning rate (default: the preset's)")
     p.add_argument("--lr-d", type=float, help="discriminator learning rate (TTUR; default: --lr)")
@@ -427,7 +429,8 @@ def _add_train_prior(sub) -> None:
     p.add_argument("--data", help="dataset to encode (default: the VQ-VAE's training data)")
     p.add_argument("--config", help="JSON/YAML file with options (model:, train:, ...) overriding the defaults")
     p.add_argument("--steps", type=int, help="optimiser steps (default 5000 unless --minutes is given)")
-    p.add_argument("--minutes", type=float, help="wall-clock training budget (default: none, --steps decides)")
+    p.add_argument("--minutes", type=float, help="wall-clock training budget; the final scoring and "
+                   "checkpoint come after it (default: none, --steps decides)")
     p.add_argument("--arch", choices=["transformer", "local", "maskgit"],
                    help="transformer (default): fewest bits; local: a small MLP over each code's causal "
                         "neighbours, ~25x fewer multiply-adds per code, for a fast codec; maskgit: a bidirectional "

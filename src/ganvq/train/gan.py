@@ -249,6 +249,9 @@ class GANTask:
     def train_step(self, step: int) -> dict[str, float]:
         """n_D discriminator updates, then one generator update and the EMA update."""
         g = self.config.gan
+        # Snapshots live in memory only (one would double a checkpoint's size): a resumed run takes its first at the
+        # step it resumes from, a state as good as any (checkpoints hold finite weights), so a roll-back soon after
+        # a resume returns there rather than to the uninterrupted run's last multiple of SNAPSHOT_EVERY.
         if g.on_diverge == "rollback" and (self._snapshot is None or step % SNAPSHOT_EVERY == 0):
             self._snapshot = self._take_snapshot()
         records = []

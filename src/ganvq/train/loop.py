@@ -336,6 +336,16 @@ def _saved_window(meta: dict) -> list[dict]:
     return [dict(m) for m in window]
 
 
+def _non_finite_weight(task: Task) -> str | None:
+    """The first weight (parameter or floating buffer) of the task's modules holding NaN or inf, as module.name, or
+    None. An optimiser step can leave weights non-finite under a finite loss (the loss is taken before it)."""
+    for name, module in task.modules().items():
+        for key, tensor in (*module.named_parameters(), *module.named_buffers()):
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                return f"{name}.{key}"
+    return None
+
+
 class _Interrupt(Exception):
     """A stop request reached a point where the run's state is whole: save it and stop."""
 
@@ -355,6 +365,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
     ckpt_path = out / CHECKPOINT
     procs = distributed.current()
     main = procs.main
+    stop.notify = main  # from here a signal's request is honoured once the step in progress ends
     step, elapsed_before, total = 0, 0.0, cfg.steps
     window: list[dict] = []  # per-step metrics since the last metric line (kept in checkpoints)
     pending = False  # a periodic scoring that a signal cut short, done first on resume
@@ -460,8 +471,15 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
             return "no checkpoint was saved yet; start again with a lower learning rate"
         return f"last good checkpoint: {ckpt_path} (step {saved_step}); start again with a lower learning rate"
 
+    def weights_finite() -> None:
+        # every process holds the same weights, so all of them stop alike
+        if (bad := _non_finite_weight(task)) is not None:
+            raise GanvqError(f"training diverged by step {step} (weight {bad} is not finite, though the loss was); "
+                             f"{last_good()}")
+
     def save(finished: bool = False) -> None:
         nonlocal saved_step, saved_at
+        weights_finite()  # a checkpoint on disk is always one training can go on from
         if main:  # every process holds the same state; rank 0 writes it
             tensors, meta = checkpoint_state(task, {
                 "step": step, "total_steps": total, "elapsed_seconds": elapsed(), "finished": finished,
@@ -495,6 +513,7 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
 
     def score_agreed() -> dict | None:
         """score() on rank 0 (the others score nothing); None on every process when rank 0's was cut short."""
+        weights_finite()
         if not procs.enabled:
             return score()
         result = score() if main else {}

@@ -1,8 +1,9 @@
 """Ctrl-C and SIGTERM while a run trains: requests the loop honours where its state is whole.
 
-The first SIGINT or SIGTERM only sets a flag; the loop checks it between steps and around scoring and
-saving, writes a checkpoint and raises TrainingInterrupted (exit 128 + signal: 130 or 143). Scoring changes
-no training state, so a request cuts it short at once. A second signal stops at once without saving.
+The first SIGINT or SIGTERM only sets a flag (and, with `notify`, says so at once); the loop checks it between
+steps and around scoring and saving, writes a checkpoint and raises TrainingInterrupted (exit 128 + signal: 130 or
+143). Scoring changes no training state, so a request cuts it short at once. A second signal stops at once without
+saving.
 
 Under torchrun (`escalate=False`) a repeated signal is not "stop now": the launcher relays each signal it
 gets to every worker, so one Ctrl-C reaches a worker twice (from the terminal and from torchrun); the
@@ -52,6 +53,7 @@ class StopRequests:
 
     def __init__(self, escalate: bool = True) -> None:
         self.escalate = escalate
+        self.notify = False  # say on stderr, at the first signal, that the run stops once its step ends
         self.signum: int | None = None
         self.immediate = False
         self._previous: dict[int, object] = {}
@@ -69,6 +71,8 @@ class StopRequests:
         if self.immediate:
             self.immediate = False  # one StopScoring at most, raised inside the guarded call
             raise StopScoring
+        if self.notify:  # a step can take seconds: the user learns at once that the signal was heard
+            _say(stopping_notice(signum, self.escalate))
 
     def __enter__(self) -> StopRequests:
         for sig in SIGNALS:
@@ -82,6 +86,24 @@ class StopRequests:
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
         self._previous.clear()
+
+
+def stopping_notice(signum: int, escalate: bool = True) -> str:
+    """The line said at the first signal, at once: the step in progress ends, and the checkpoint is written."""
+    verb = VERBS.get(signum, "interrupted")
+    again = "Ctrl-C again" if signum == signal.SIGINT else "a second signal"
+    then = f" ({again} stops at once, without saving)" if escalate else ""
+    return f"ganvq: {verb}: saving a checkpoint, then stopping{then}"
+
+
+def _say(line: str) -> None:
+    # os.write, not print: a signal handler can run while the main thread is inside sys.stderr's own write, and a
+    # buffered stream then refuses the reentrant call; a progress bar on a terminal is left on its own line
+    try:
+        lead = "\n" if os.isatty(2) else ""
+        os.write(2, f"{lead}{line}\n".encode())
+    except OSError:  # stderr closed: the final message still says what happened
+        pass
 
 
 def _launcher() -> str:
