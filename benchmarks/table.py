@@ -1106,6 +1106,10 @@ def vqgan_sweep_table(path: Path = RESULTS / "vqgan-sweep.json") -> str:
         sets = " ".join(part.split(" ", 1)[1] for part in options if part.startswith("set "))
         seed = next((part.split(" ", 1)[1] for part in options if part.startswith("seed ")), "0")
         settings = f"`{sets}`" if r["model"] == "vqgan" and sets else ("preset" if r["model"] == "vqgan" else "—")
+        # the spike guard joined the 14x14 preset later: say it where a row's `--set` options ran over it
+        clip = r.get("vqgan", {}).get("clip_spikes", 0)
+        if sets and clip and "clip_spikes=" not in sets:
+            settings += f", with the preset's `clip_spikes={clip:g}`"
         inception_fid = f"{r['recon_fid_inception']:.2f}" if "recon_fid_inception" in r else "—"
         lines.append(f"| `{r['file']}` | {r['latent']} | {r['model']} | {seed} | {settings} | {r['steps']:,} "
                      f"| {r['seconds_per_step']:.3f} | {_load(r)} | {r['precision_used']} | {r['recon_fid']:.2f} "
@@ -1449,6 +1453,9 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p14-40min-clip3-seed2.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
           "vqgan-extractors-40min.json": vqgan_extractors_table,
           "vqgan-extractors-40min-spikes.json": vqgan_extractors_table,
+          "vqgan-p14-40min-pw003-clip3-seed1.json": vqgan_table,
+          "vqgan-p14-40min-pw003-clip3-seed2.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
+          "vqgan-extractors-40min-pw003.json": vqgan_extractors_table,
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
           "vqgan-s4400-seed1.json": vqgan_long_table,
