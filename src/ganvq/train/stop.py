@@ -53,7 +53,7 @@ class StopRequests:
 
     def __init__(self, escalate: bool = True) -> None:
         self.escalate = escalate
-        self.notify = False  # say on stderr, at the first signal, that the run stops once its step ends
+        self.notify = False  # say on stderr at once, at the first signal, that a checkpoint is being saved
         self.signum: int | None = None
         self.immediate = False
         self._previous: dict[int, object] = {}
