@@ -105,6 +105,13 @@ def test_train_gan_without_a_preset_picks_the_small_data_one_for_little_data(tmp
         Image.fromarray(img).save(folder / str(i % 2) / f"{i}.png")
     assert training_images_and_channels(folder) == (len(load_dataset(folder, "train").images), 1) == (54, 1)  # 10% out
     assert training_images_and_channels("fashion-mnist") == (60_000, 1)
+    damaged = tmp_path / "damaged"  # unreadable files are not counted as training images
+    damaged.mkdir()
+    for i, img in enumerate(images[:20]):
+        Image.fromarray(img).save(damaged / f"{i}.png")
+    for i in range(4):
+        (damaged / f"bad{i}.png").write_bytes(b"not an image")
+    assert training_images_and_channels(damaged, val_fraction=0.0) == (20, 1)
     assert training_images_and_channels("fashion-mnist", limit=9) == (9, 1)
     small = tmp_path / "small.json"
     small.write_text('{"model": {"g_width": 8, "d_width": 8}}')

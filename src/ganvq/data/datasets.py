@@ -14,7 +14,14 @@ import numpy as np
 import torch
 
 from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_crop, to_labels, to_uint8_nchw
-from ganvq.data.folder import IMAGE_EXTENSIONS, folder_channels, list_image_files, read_image_file, read_image_folder
+from ganvq.data.folder import (
+    IMAGE_EXTENSIONS,
+    folder_channels,
+    list_image_files,
+    read_image_file,
+    read_image_folder,
+    readable_headers,
+)
 from ganvq.data.idx import read_idx
 from ganvq.data.limits import check_values
 from ganvq.data.npz import npz_splits, read_npy, read_npz
@@ -31,6 +38,9 @@ KNOWN_DATASETS: dict[str, tuple[str, ...] | None] = {  # name -> class names
 SYSTEM_DATA_DIR = Path("/usr/share/datasets")  # where `apt-get install dataset-<name>` puts files
 _IDX_PREFIX = {"train": "train", "test": "t10k"}  # file name prefixes of the MNIST family
 DEFAULT_FOLDER_SIZE = 32
+# training_images_and_channels counts a folder's readable images (headers only) up to this many files: enough to
+# decide the small-data presets (at most 500 images), cheap beside training
+COUNT_READABLE_UP_TO = 2000
 
 
 @dataclass(frozen=True, eq=False)  # eq=False: comparing tensors elementwise has no single truth value
@@ -294,12 +304,16 @@ def training_images_and_channels(name_or_path: str | os.PathLike, limit: int | N
                                  val_fraction: float | None = None) -> tuple[int, int]:
     """About how many images `load_dataset(name_or_path, "train", limit=..., val_fraction=...)` holds, and their
     channels (1 or 3) when none are forced, reading the data once: an image folder's files are counted and only
-    their headers read (colour when any readable image is; a few files may later be skipped as unreadable)."""
+    their headers read (colour when any readable image is); up to COUNT_READABLE_UP_TO training files, those whose
+    header does not open are not counted."""
     path = resolve_dataset(name_or_path)
     if is_image_folder(path):
         fraction = held_out_fraction(path, val_fraction)
         files = list_image_files(path)
-        n, channels = len(select("train", len(files), fraction, None, str(path))), folder_channels(path, files)
+        train = select("train", len(files), fraction, None, str(path))
+        n, channels = len(train), folder_channels(path, files)
+        if n <= COUNT_READABLE_UP_TO:  # where the count picks a preset: unreadable files are not images to train on
+            n = readable_headers([files[i] for i in train])
     else:
         images = load_dataset(path, "train", val_fraction=val_fraction).images
         n, channels = len(images), int(images.shape[1])

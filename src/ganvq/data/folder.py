@@ -180,6 +180,19 @@ def folder_channels(root: Path, files: list[Path] | None = None) -> int:
     return 1
 
 
+def readable_headers(files: list[Path]) -> int:
+    """How many of `files` open as images, reading headers only (as folder_channels does): the count
+    read_image_folder would keep, but for a file whose pixels are damaged past a sound header."""
+    count = 0
+    for file in files:
+        try:
+            with open_image(file, file.name):
+                count += 1
+        except (OSError, ValueError, GanvqError):
+            continue
+    return count
+
+
 def _load_square(file: Path, size: int, channels: int | None) -> tuple[np.ndarray, tuple[int, int]]:
     """Decode one image to uint8 (size, size) if grayscale or (size, size, 3) if colour; and its stored
     (width, height)."""
