@@ -17,10 +17,10 @@ from ganvq.data.arrays import convert_channels, num_classes_of, resize_center_cr
 from ganvq.data.folder import (
     IMAGE_EXTENSIONS,
     folder_channels,
+    header_mode,
     list_image_files,
     read_image_file,
     read_image_folder,
-    readable_headers,
 )
 from ganvq.data.idx import read_idx
 from ganvq.data.limits import check_values
@@ -313,7 +313,7 @@ def training_images_and_channels(name_or_path: str | os.PathLike, limit: int | N
         train = select("train", len(files), fraction, None, str(path))
         n, channels = len(train), folder_channels(path, files)
         if n <= COUNT_READABLE_UP_TO:  # where the count picks a preset: unreadable files are not images to train on
-            n = readable_headers([files[i] for i in train])
+            n = sum(header_mode(files[i]) is not None for i in train)  # as read_image_folder will skip them
     else:
         images = load_dataset(path, "train", val_fraction=val_fraction).images
         n, channels = len(images), int(images.shape[1])

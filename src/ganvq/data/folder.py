@@ -171,26 +171,19 @@ def folder_channels(root: Path, files: list[Path] | None = None) -> int:
     Only the files' headers are read (Pillow decodes no pixel until asked), so a large folder costs little; `files`:
     list_image_files(root), when the caller has it already."""
     for file in list_image_files(root) if files is None else files:
-        try:
-            with open_image(file, file.name) as img:
-                if img.mode not in GRAY_MODES:
-                    return 3
-        except (OSError, ValueError, GanvqError):  # unreadable: read_image_folder skips it too
-            continue
+        mode = header_mode(file)
+        if mode is not None and mode not in GRAY_MODES:  # None, unreadable: read_image_folder skips it too
+            return 3
     return 1
 
 
-def readable_headers(files: list[Path]) -> int:
-    """How many of `files` open as images, reading headers only (as folder_channels does): the count
-    read_image_folder would keep, but for a file whose pixels are damaged past a sound header."""
-    count = 0
-    for file in files:
-        try:
-            with open_image(file, file.name):
-                count += 1
-        except (OSError, ValueError, GanvqError):
-            continue
-    return count
+def header_mode(file: Path) -> str | None:
+    """The Pillow mode a file's header gives, or None when it does not open as an image (headers only)."""
+    try:
+        with open_image(file, file.name) as img:
+            return img.mode
+    except (OSError, ValueError, GanvqError):
+        return None
 
 
 def _load_square(file: Path, size: int, channels: int | None) -> tuple[np.ndarray, tuple[int, int]]:
