@@ -362,6 +362,20 @@ def test_a_stopped_db_add_says_what_it_kept_and_skip_existing_adds_only_the_rest
         assert sorted(db.names()) == [f"photos/im{i:02d}.png" for i in range(10)]
 
 
+def test_adding_a_folder_again_warns_that_its_names_are_stored_again(tmp_path, tiny_local_prior_run, images, capsys):
+    from ganvq.commands.db import add_to_db
+
+    lib, folder = tmp_path / "lib.gvqdb", _folder(tmp_path, images, 3)
+    ImageDB.create(lib, tiny_local_prior_run).close()
+    add_to_db(str(lib), [str(folder)], quiet=True)
+    assert "stored again" not in capsys.readouterr().err  # a first add holds no names yet
+    assert add_to_db(str(lib), [str(folder)], quiet=True)["added"] == 3
+    assert ("3 of the images to add (photos/im00.png, ...) have a name the archive holds already and are stored "
+            "again; --skip-existing leaves them out") in capsys.readouterr().err
+    assert add_to_db(str(lib), [str(folder)], quiet=True, skip_existing=True)["added"] == 0
+    assert "stored again" not in capsys.readouterr().err
+
+
 def test_an_archive_whose_model_moved_says_so_and_takes_it_from_ckpt(tmp_path, tiny_local_prior_run, images, capsys):
     import shutil
 

@@ -93,8 +93,13 @@ def add_to_db(path: str, inputs: list[str], split: str = "all", limit: int | Non
         first = len(db)
         sources = list(_sources(inputs, split, db.codec.shape, resize, limit))
         skipped = 0
-        if skip_existing and first:
-            held = set(db.names())
+        held = set(db.names()) if first else set()
+        if held and not skip_existing:
+            again = [n for s in sources for n in s[2] if n in held]
+            if again:
+                warn(f"{len(again):,} of the images to add ({again[0]}{', ...' if len(again) > 1 else ''}) have a "
+                     "name the archive holds already and are stored again; --skip-existing leaves them out")
+        if held and skip_existing:
             for k, (images, labels, names, classes) in enumerate(sources):
                 new = np.array([n not in held for n in names], bool)
                 skipped += int((~new).sum())
