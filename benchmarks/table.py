@@ -1008,6 +1008,16 @@ def vqgan_seeds_table(path: Path) -> str:
     return "\n".join(lines)
 
 
+def _fmt_opt(value: float | None) -> str:
+    """A FID to two decimals, or a dash where the run was not scored on that network."""
+    return "—" if value is None else f"{value:.2f}"
+
+
+def _ratio_opt(a: dict, b: dict, key: str) -> float | None:
+    """a[key] / b[key], or None where either run lacks the score."""
+    return a[key] / b[key] if key in a and key in b else None
+
+
 def vqgan_long_table(path: Path) -> str:
     """The discriminator in long runs: each seed's PREFIX-seedS.json (a VQGAN whose D joins during the run, after
     the VQ-VAE of its invocation if any) beside PREFIXnod-seedS.json (the same VQGAN without D, its training PSNR
@@ -1031,8 +1041,9 @@ def vqgan_long_table(path: Path) -> str:
                      + f"--set disc_start=100000 --around "
                      f"{gan['vqgan']['disc_start']}`): {budget} per model on {m['threads']} thread of CPU {m['cpu']}, "
                      f"two invocations at once. CNN FID: {data['recon_fid_definition']}, all 10,000 test images; "
-                     f"Inception FID: the same on Inception-v3 (which no ganvq loss sees), first "
-                     f"{gan.get('inception_images', 0):,} test images.", "",
+                     f"Inception FID: the same on Inception-v3 (which no ganvq loss sees), "
+                     + (f"first {gan['inception_images']:,} test images." if gan.get("inception_images")
+                        else "not scored in these runs (—)."), "",
                      "| seed | model | steps | D steps | s / step | CNN FID | Inception FID | PSNR (dB) | SSIM "
                      "| codes used |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         for name, r in (("VQ-VAE", by.get("vqvae")), ("VQGAN, D joins", by["vqgan"]), ("VQGAN, no D", nod)):
@@ -1042,12 +1053,11 @@ def vqgan_long_table(path: Path) -> str:
             d_steps = f"{r['steps'] - start:,}" if start is not None and start < r["steps"] else "—"
             lines.append(f"| {seed} | {name} | {r['steps']:,} | {d_steps} | {r['seconds_per_step']:.3f} "
                          f"| {r['recon_fid']:.2f} "
-                         f"| {r['recon_fid_inception']:.2f} | {r['test_psnr_db']:.2f} | {r['test_ssim']:.3f} "
+                         f"| {_fmt_opt(r.get('recon_fid_inception'))} | {r['test_psnr_db']:.2f} | {r['test_ssim']:.3f} "
                          f"| {r['codes_used']} / {r['codebook_size']} |")
         vae, gan = by.get("vqvae"), by["vqgan"]
         if vae:
-            pairs.append((gan["recon_fid"] / vae["recon_fid"],
-                          gan["recon_fid_inception"] / vae["recon_fid_inception"],
+            pairs.append((gan["recon_fid"] / vae["recon_fid"], _ratio_opt(gan, vae, "recon_fid_inception"),
                           vae["test_psnr_db"] - gan["test_psnr_db"]))
         if nod is not None:
             notes.append((seed, gan, nod))
@@ -1055,8 +1065,10 @@ def vqgan_long_table(path: Path) -> str:
     if pairs:
         n = len(pairs)
         lines.append(f"VQGAN (D joins) over the VQ-VAE, mean of {n} seed{'s' * (n > 1)}: CNN FID ratio "
-                     f"{sum(p[0] for p in pairs) / n:.3f}, Inception FID ratio {sum(p[1] for p in pairs) / n:.3f}, "
-                     f"PSNR {sum(p[2] for p in pairs) / n:.2f} dB lower; the bar (CNN ratio ≤ 0.5, ≤ 1 dB lower) is "
+                     f"{sum(p[0] for p in pairs) / n:.3f}, "
+                     + (f"Inception FID ratio {sum(p[1] for p in pairs) / n:.3f}, "
+                        if all(p[1] is not None for p in pairs) else "")
+                     + f"PSNR {sum(p[2] for p in pairs) / n:.2f} dB lower; the bar (CNN ratio ≤ 0.5, ≤ 1 dB lower) is "
                      f"met on {sum(p[0] <= 0.5 and p[2] <= 1 for p in pairs)} of {n}.")
     for seed, gan, nod in notes:
         at = {q["step"]: q["psnr"] for q in nod["around_disc_start"]}
@@ -1069,8 +1081,9 @@ def vqgan_long_table(path: Path) -> str:
 
         end = logged[-1]["step"] if logged else start
         lines.append(f"Seed {seed}, with D over without: CNN FID ratio {gan['recon_fid'] / nod['recon_fid']:.3f}, "
-                     f"Inception FID ratio {gan['recon_fid_inception'] / nod['recon_fid_inception']:.3f}, test PSNR "
-                     f"{gan['test_psnr_db'] - nod['test_psnr_db']:+.2f} dB; training PSNR with D minus without (logged "
+                     + (f"Inception FID ratio {inc:.3f}, " if (inc := _ratio_opt(gan, nod, "recon_fid_inception"))
+                        is not None else "")
+                     + f"test PSNR {gan['test_psnr_db'] - nod['test_psnr_db']:+.2f} dB; training PSNR with D minus without (logged "
                      f"every 25 steps), mean over steps {start - 100:,}–{start:,}, before D joins: "
                      f"{gap(start - 100, start)}; over steps {start + 1:,}–{start + 200:,}: "
                      f"{gap(start + 1, start + 200)}; over steps {end - 199:,}–{end:,}: {gap(end - 199, end)}.")
@@ -1139,7 +1152,8 @@ def vqgan_extractors_table(path: Path = RESULTS / "vqgan-extractors.json") -> st
     lines.append("")
     for latent, pairs in by_latent.items():
         mean = {k: sum(p[k] for p in pairs) / len(pairs) for k in ("fid_ratio_cnn", "fid_ratio_inception")}
-        lines.append(f"{latent}: {len(pairs)} pairs; mean FID ratio {mean['fid_ratio_cnn']:.3f} on the CNN, "
+        lines.append(f"{latent}: {len(pairs)} pair{'s' * (len(pairs) > 1)}; mean FID ratio "
+                     f"{mean['fid_ratio_cnn']:.3f} on the CNN, "
                      f"{mean['fid_ratio_inception']:.3f} on Inception-v3; the VQGAN's Inception FID is the lower on "
                      f"{sum(p['fid_ratio_inception'] < 1 for p in pairs)} of {len(pairs)}.")
     lines += [f"Skipped: {s}." for s in data["skipped"]]
@@ -1456,6 +1470,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-p14-40min-pw003-clip3-seed1.json": vqgan_table,
           "vqgan-p14-40min-pw003-clip3-seed2.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
           "vqgan-extractors-40min-pw003.json": vqgan_extractors_table,
+          "vqgan-p14-40min-preset-seed1.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_long_table(path),
+          "vqgan-extractors-40min-preset.json": vqgan_extractors_table,
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
           "vqgan-s4400-seed1.json": vqgan_long_table,
