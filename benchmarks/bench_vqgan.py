@@ -59,7 +59,8 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed 1 \
         --set disc_start=100000 --around 2000 --tag nod-s1 --out benchmarks/results/vqgan-p14-40min-presetnod-seed1.json
     python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m40-vqvae-today2-seed1.json \
-        benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seed1.json --apart "..." \
+        benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seed1.json \
+        --apart "each model beside another one-thread bench_vqgan.py training on the other core, the two models one after the other" \
         --out benchmarks/results/vqgan-p14-40min-preset-seed1.json
 """
 
