@@ -83,7 +83,7 @@ def test_extractors_table_sets_each_pair_on_both_networks_and_averages_per_size(
     assert "| `a.json` | 7x7 | 0 | 5 | 1,000 / 900 | 0.50 | 0.400 | 0.400 | 30.00 / 27.00 | 0.900 |" in text
     assert ("7x7: 2 pairs; mean FID ratio 0.450 on the CNN, 1.000 on Inception-v3; the VQGAN's Inception FID is the "
             "lower on 1 of 2.") in text
-    assert "14x14: 1 pairs; mean FID ratio 0.800 on the CNN, 0.950 on Inception-v3" in text
+    assert "14x14: 1 pair; mean FID ratio 0.800 on the CNN, 0.950 on Inception-v3" in text
     assert text.endswith("Skipped: d.json 7x7: runs/x is not on disk.")
 
 
