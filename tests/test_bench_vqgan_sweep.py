@@ -146,3 +146,27 @@ def test_combine_joins_a_pair_and_says_how_the_two_ran(tmp_path, benchmark_modul
     apart = bench.combine(a, b, tmp_path / "apart.json", apart="each beside another training")
     assert apart["run_apart"] == "each beside another training" and "run_together" not in apart
     assert json.loads((tmp_path / "apart.json").read_text())["run_apart"] == "each beside another training"
+
+
+def test_long_table_sets_d_against_no_d_and_dashes_a_network_not_scored(tmp_path, benchmark_module):
+    table = benchmark_module("table")
+
+    def row(model, fid, psnr, start=None, around=()):
+        r = {"model": model, "steps": 3000, "seconds_per_step": 0.7, "recon_fid": fid, "test_psnr_db": psnr,
+             "test_ssim": 0.97, "codes_used": 512, "codebook_size": 512}
+        return r if start is None else {**r, "vqgan": {"disc_start": start},
+                                        "around_disc_start": [{"step": s, "psnr": p} for s, p in around]}
+
+    common = {"machine": {"cpu": "Test CPU", "threads": 1}, "minutes_per_model": 40.0, "recon_fid_definition": "FID"}
+    path = tmp_path / "long-seed1.json"
+    path.write_text(json.dumps({**common, "commands": ["python bench_vqgan.py --only vqvae"], "results": [
+        row("vqvae", 0.1, 32.5), row("vqgan", 0.04, 32.0, 2000, [(1950, 31.0), (2100, 30.5)])]}))
+    (tmp_path / "longnod-seed1.json").write_text(json.dumps({**common, "commands": ["x"], "results": [
+        row("vqgan", 0.05, 32.1, 100000, [(1950, 31.0), (2100, 31.0)])]}))
+    text = table.vqgan_long_table(path)
+    assert "not scored in these runs (—)" in text
+    assert "| 1 | VQGAN, D joins | 3,000 | 1,000 | 0.700 | 0.04 | — | 32.00 | 0.970 | 512 / 512 |" in text
+    assert "| 1 | VQGAN, no D | 3,000 | — | 0.700 | 0.05 | — | 32.10 | 0.970 | 512 / 512 |" in text
+    assert "CNN FID ratio 0.400, PSNR 0.50 dB lower; the bar (CNN ratio ≤ 0.5, ≤ 1 dB lower) is met on 1 of 1." in text
+    assert "Seed 1, with D over without: CNN FID ratio 0.800, test PSNR -0.10 dB" in text
+    assert "over steps 2,001–2,200: -0.50 dB" in text
