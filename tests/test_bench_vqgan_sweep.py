@@ -167,6 +167,7 @@ def test_long_table_sets_d_against_no_d_and_dashes_a_network_not_scored(tmp_path
     assert "not scored in these runs (—)" in text
     assert "| 1 | VQGAN, D joins | 3,000 | 1,000 | 0.700 | 0.04 | — | 32.00 | 0.970 | 512 / 512 |" in text
     assert "| 1 | VQGAN, no D | 3,000 | — | 0.700 | 0.05 | — | 32.10 | 0.970 | 512 / 512 |" in text
-    assert "CNN FID ratio 0.400, PSNR 0.50 dB lower; the bar (CNN ratio ≤ 0.5, ≤ 1 dB lower) is met on 1 of 1." in text
+    assert "CNN FID ratio 0.400, PSNR 0.50 dB lower; the bar (CNN ratio ≤ 0.5, ≤ 1 dB lower) is met on 1 of 1." \
+        in text
     assert "Seed 1, with D over without: CNN FID ratio 0.800, test PSNR -0.10 dB" in text
     assert "over steps 2,001–2,200: -0.50 dB" in text
