@@ -51,17 +51,18 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
         benchmarks/results/vqgan-p14-40min-parallel-seed0-vqgan.json --out benchmarks/results/vqgan-p14-40min-parallel-seed0.json
     # results/vqgan-p14-40min-preset-seed1.json and -presetnod-seed1.json: the 14x14 preset as shipped (0.02 under
     # clip_spikes 3) beside the same without its discriminator; first the preset's VQGANs of seeds 1 and 2 at once
-    # (vqgan-sweep/p14m40-preset-clip3-amd-seedS.json), then the VQ-VAE of seed 1 and the VQGAN without D at once:
+    # (vqgan-sweep/p14m40-preset-clip3-amd-seedS.json), then for each seed S the VQ-VAE and the VQGAN without D at
+    # once (S = 1, then 2):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed S \
         --tag pw002c3-sS --out benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seedS.json
-    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqvae --seed 1 \
-        --tag today-s1 --out benchmarks/results/vqgan-sweep/p14m40-vqvae-today2-seed1.json
-    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed 1 \
-        --set disc_start=100000 --around 2000 --tag nod-s1 --out benchmarks/results/vqgan-p14-40min-presetnod-seed1.json
-    python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m40-vqvae-today2-seed1.json \
-        benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seed1.json \
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqvae --seed S \
+        --tag today-sS --out benchmarks/results/vqgan-sweep/p14m40-vqvae-today2-seedS.json
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed S \
+        --set disc_start=100000 --around 2000 --tag nod-sS --out benchmarks/results/vqgan-p14-40min-presetnod-seedS.json
+    python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m40-vqvae-today2-seedS.json \
+        benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seedS.json \
         --apart "each model beside another one-thread bench_vqgan.py training on the other core, the two models one after the other" \
-        --out benchmarks/results/vqgan-p14-40min-preset-seed1.json
+        --out benchmarks/results/vqgan-p14-40min-preset-seedS.json
 """
 
 from __future__ import annotations

@@ -114,9 +114,10 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
 # and seed 1 0.549 (0.50 dB; 0.461 unclipped), neither meeting the bar (results/vqgan-p14-40min-clip3-seed*.json):
 # a worse best case, a far better worst one, so clip_spikes 3. Under the guard 0.03 did not spike, and gave 0.529 and
 # 0.578 at 0.92 and 1.14 dB lower (seeds 1 and 2, against faster-trained VQ-VAEs; vqgan-p14-40min-pw003-clip3-*):
-# no clear gain over 0.02 at a larger PSNR cost, so 0.02 stays. On a quieter machine (about 3,600 steps a model) the
-# preset gave 0.467 at 0.48 dB lower on seed 1 (met), 0.935 of the FID of the same VQGAN without its discriminator:
-# D, whose hinge loss stays near 2 (chance), adds a few percent (vqgan-p14-40min-preset[nod]-seed1.json).
+# no clear gain over 0.02 at a larger PSNR cost, so 0.02 stays. On a quieter machine (about 3,500-3,900 steps a
+# model) the preset gave 0.467 and 0.716 at 0.48 and 0.88 dB lower (seeds 1 and 2; met on seed 1), and 0.935 and
+# 1.205 of the FID of the same VQGAN without its discriminator, whose hinge loss stays near 2 (chance): no gain from D
+# is shown at 40 minutes (vqgan-p14-40min-preset[nod]-seed*.json).
 _VQGAN_FIRST = VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16)
 VQGAN_PRESETS: dict[str, VQGANOptions] = {
     "fmnist-7x7": VQGANOptions(disc_start=2000, d_width=32, perceptual_weight=0.03, perceptual_images=16),
