@@ -49,7 +49,7 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
         --out benchmarks/results/vqgan-p14-40min-parallel-seed0-M.json      # M = vqvae and vqgan, at once
     python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-p14-40min-parallel-seed0-vqvae.json \
         benchmarks/results/vqgan-p14-40min-parallel-seed0-vqgan.json --out benchmarks/results/vqgan-p14-40min-parallel-seed0.json
-    # results/vqgan-p14-40min-preset-seed1.json and -presetnod-seed1.json: the 14x14 preset as shipped (0.02 under
+    # results/vqgan-p14-40min-preset-seedS.json and -presetnod-seedS.json: the 14x14 preset as shipped (0.02 under
     # clip_spikes 3) beside the same without its discriminator; first the preset's VQGANs of seeds 1 and 2 at once
     # (vqgan-sweep/p14m40-preset-clip3-amd-seedS.json), then for each seed S the VQ-VAE and the VQGAN without D at
     # once (S = 1, then 2):
