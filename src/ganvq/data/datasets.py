@@ -18,6 +18,7 @@ from ganvq.data.folder import (
     IMAGE_EXTENSIONS,
     folder_channels,
     header_mode,
+    is_colour_mode,
     list_image_files,
     read_image_file,
     read_image_folder,
@@ -311,9 +312,12 @@ def training_images_and_channels(name_or_path: str | os.PathLike, limit: int | N
         fraction = held_out_fraction(path, val_fraction)
         files = list_image_files(path)
         train = select("train", len(files), fraction, None, str(path))
-        n, channels = len(train), folder_channels(path, files)
-        if n <= COUNT_READABLE_UP_TO:  # where the count picks a preset: unreadable files are not images to train on
-            n = sum(header_mode(files[i]) is not None for i in train)  # as read_image_folder will skip them
+        if len(train) <= COUNT_READABLE_UP_TO:  # where the count picks a preset: unreadable files are not images
+            modes = [header_mode(file) for file in files]  # each header read once, for the count and the colour
+            n = sum(modes[i] is not None for i in train)  # as read_image_folder will skip them
+            channels = 3 if any(map(is_colour_mode, modes)) else 1
+        else:
+            n, channels = len(train), folder_channels(path, files)
     else:
         images = load_dataset(path, "train", val_fraction=val_fraction).images
         n, channels = len(images), int(images.shape[1])

@@ -170,11 +170,13 @@ def folder_channels(root: Path, files: list[Path] | None = None) -> int:
     """The channels `read_image_folder(root, channels=None)` gives: 3 when any readable image is in colour, else 1.
     Only the files' headers are read (Pillow decodes no pixel until asked), so a large folder costs little; `files`:
     list_image_files(root), when the caller has it already."""
-    for file in list_image_files(root) if files is None else files:
-        mode = header_mode(file)
-        if mode is not None and mode not in GRAY_MODES:  # None, unreadable: read_image_folder skips it too
-            return 3
-    return 1
+    files = list_image_files(root) if files is None else files
+    return 3 if any(is_colour_mode(header_mode(file)) for file in files) else 1  # stops at the first colour one
+
+
+def is_colour_mode(mode: str | None) -> bool:
+    """Whether a header's mode (header_mode) is a colour image's; None, unreadable: read_image_folder skips it."""
+    return mode is not None and mode not in GRAY_MODES
 
 
 def header_mode(file: Path) -> str | None:
