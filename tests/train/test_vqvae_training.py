@@ -99,6 +99,22 @@ def test_weights_gone_non_finite_under_a_finite_loss_are_never_saved(tmp_path, t
     assert run.meta["step"] == 0 and all(torch.isfinite(t).all() for t in run.tensors.values() if t.is_floating_point())
 
 
+def test_the_weights_are_checked_once_per_checkpointed_step(tmp_path, tiny_vqvae_config, monkeypatch):
+    # the scoring and the checkpoint of one step look at the same weights: one pass over them, not two
+    checked = []
+    original = loop._non_finite_weight
+
+    def counting(task):
+        checked.append(task)
+        return original(task)
+
+    monkeypatch.setattr(loop, "_non_finite_weight", counting)
+    train = dataclasses.replace(tiny_vqvae_config.train, steps=6, ckpt_every=3)
+    result = train_vqvae(dataclasses.replace(tiny_vqvae_config, train=train), tmp_path, quiet=True)
+    # the new run's checkpoint of step 0, step 3 (scored, then saved) and step 6 (the final ones): 3 passes, not 5
+    assert result["step"] == 6 and len(checked) == 3
+
+
 def test_two_phase_recipe_trains(tmp_path, tiny_vqvae_config):
     model = dataclasses.replace(
         tiny_vqvae_config.model, vq=dataclasses.replace(tiny_vqvae_config.model.vq, update="kmeans")

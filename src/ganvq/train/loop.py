@@ -471,11 +471,18 @@ def train(task: Task, cfg: TrainConfig, out: str | Path, previous: Run | None = 
             return "no checkpoint was saved yet; start again with a lower learning rate"
         return f"last good checkpoint: {ckpt_path} (step {saved_step}); start again with a lower learning rate"
 
+    checked_step = None  # the step whose weights weights_finite() last found finite
+
     def weights_finite() -> None:
-        # every process holds the same weights, so all of them stop alike
+        # every process holds the same weights, so all of them stop alike. Only a training step changes them, so
+        # the scoring and the checkpoint of one step share a single pass over the weights
+        nonlocal checked_step
+        if checked_step == step:
+            return
         if (bad := _non_finite_weight(task)) is not None:
             raise GanvqError(f"training diverged by step {step} (weight {bad} is not finite, though the loss was); "
                              f"{last_good()}")
+        checked_step = step
 
     def save(finished: bool = False) -> None:
         nonlocal saved_step, saved_at
