@@ -63,6 +63,10 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
         benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seedS.json \
         --apart "each model beside another one-thread bench_vqgan.py training on the other core, the two models one after the other" \
         --out benchmarks/results/vqgan-p14-40min-preset-seedS.json
+    # results/vqgan-sweep/p14m40-dnone-seedS.json: the preset with a discriminator without spectral norm (S = 1
+    # and 2 at once):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed S \
+        --set d_norm=none --tag dnone-sS --out benchmarks/results/vqgan-sweep/p14m40-dnone-seedS.json
 """
 
 from __future__ import annotations
