@@ -127,7 +127,8 @@ CONFIGS = {
     "batch-32-lecam-1-real-shift-28": ("few-100", {"lecam_weight": 1.0, "real_shift": 1 / 28}, {}, {"batch_size": 32}),
     # ADA's adaptive p (Karras et al. 2020) in place of the preset's p = 1: p starts at 0 and moves to keep the
     # fraction of positive D logits on the real images at 0.6. On 1,000 images that fraction stayed below 0.6, so p
-    # stayed near 0; on 100, D overfits, and the ~1.5 million real images 15 CPU-minutes show it let p move fully
+    # stayed near 0; on 100 images 15 CPU-minutes (about 1.5 million real images) let p move fully. Not taken: FID
+    # 4.15 against the preset's 3.57 over 3 seeds, p falling back to 0.13-0.17 on two of them (results/few-bf16.json)
     "batch-32-lecam-1-ada-0.6": ("few-100", {"lecam_weight": 1.0, "diffaugment_target": 0.6}, {}, {"batch_size": 32}),
 }
 # each configuration's FID is set against its own counterpart without augmentation (others: `no-augmentation`)
