@@ -67,6 +67,13 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # and 2 at once):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed S \
         --set d_norm=none --tag dnone-sS --out benchmarks/results/vqgan-sweep/p14m40-dnone-seedS.json
+    # results/vqgan-p14-40min-presettog-seed3.json: the preset's pair on seed 3, the VQ-VAE and the VQGAN at once
+    # (p14m40-vqvae-tog-seed3.json with --only vqvae, p14m40-preset-clip3-amd-seed3.json with --only vqgan), joined:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only M --seed 3 --tag tog-s3 \
+        --out benchmarks/results/vqgan-sweep/...      # M = vqvae and vqgan, at once
+    python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m40-vqvae-tog-seed3.json \
+        benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seed3.json \
+        --out benchmarks/results/vqgan-p14-40min-presettog-seed3.json
 """
 
 from __future__ import annotations
