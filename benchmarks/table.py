@@ -1069,8 +1069,7 @@ def vqgan_long_table(path: Path) -> str:
                      + (f"Inception FID ratio {sum(p[1] for p in pairs) / n:.3f}, "
                         if all(p[1] is not None for p in pairs) else "")
                      + f"PSNR {sum(p[2] for p in pairs) / n:.2f} dB lower; the bar (CNN ratio ≤ 0.5, ≤ 1 dB lower) "
-                     f"is "
-                     f"met on {sum(p[0] <= 0.5 and p[2] <= 1 for p in pairs)} of {n}.")
+                     f"is met on {sum(p[0] <= 0.5 and p[2] <= 1 for p in pairs)} of {n}.")
     for seed, gan, nod in notes:
         at = {q["step"]: q["psnr"] for q in nod["around_disc_start"]}
         start = gan["vqgan"]["disc_start"]
@@ -1085,8 +1084,7 @@ def vqgan_long_table(path: Path) -> str:
                      + (f"Inception FID ratio {inc:.3f}, " if (inc := _ratio_opt(gan, nod, "recon_fid_inception"))
                         is not None else "")
                      + f"test PSNR {gan['test_psnr_db'] - nod['test_psnr_db']:+.2f} dB; training PSNR with D minus "
-                     f"without (logged "
-                     f"every 25 steps), mean over steps {start - 100:,}–{start:,}, before D joins: "
+                     f"without (logged every 25 steps), mean over steps {start - 100:,}–{start:,}, before D joins: "
                      f"{gap(start - 100, start)}; over steps {start + 1:,}–{start + 200:,}: "
                      f"{gap(start + 1, start + 200)}; over steps {end - 199:,}–{end:,}: {gap(end - 199, end)}.")
     return "\n".join(lines)
