@@ -9,8 +9,8 @@ and each training seed, trains at equal CPU budgets:
 Other configurations run on request (--configs; CONFIGS): `few-100` and `no-augmentation` (the preset until
 2026-12-06, DiffAugment alone at batch 64, and the same without it), LeCam, a larger shift, fmnist-best's widths,
 batch 32 and 16, and the levers screened on the preset since (EMA, colour transform, R1, D's learning rate, the
-widths of D and G, a class loss). One that changes the model or batch may be set against its own run without
-augmentation (PLAIN).
+widths of D and G, a class loss, ADA, consistency regularisation). One that changes the model or batch may be set
+against its own run without augmentation (PLAIN).
 The budget is CPU time, not wall time, so that runs on a shared machine get equal work: each configuration's
 CPU seconds per step are timed first (CALIBRATION_STEPS steps after a warm-up, time.process_time, one torch
 thread), the run trains FIRST_LEG of the budget at that rate, and is then resumed for the rest of the budget at
@@ -130,6 +130,9 @@ CONFIGS = {
     # stayed near 0; on 100 images 15 CPU-minutes (about 1.5 million real images) let p move fully. Not taken: FID
     # 4.15 against the preset's 3.57 over 3 seeds, p falling back to 0.13-0.17 on two of them (results/few-bf16.json)
     "batch-32-lecam-1-ada-0.6": ("few-100", {"lecam_weight": 1.0, "diffaugment_target": 0.6}, {}, {"batch_size": 32}),
+    # the preset with balanced consistency regularisation (bCR, Zhao et al. 2021) at their weight, 10: D also pulls
+    # together its logits on two DiffAugment draws of each real and fake image (both draws in one pass of D)
+    "batch-32-lecam-1-bcr-10": ("few-100", {"lecam_weight": 1.0, "consistency_weight": 10.0}, {}, {"batch_size": 32}),
 }
 # each configuration's FID is set against its own counterpart without augmentation (others: `no-augmentation`)
 PLAIN = {"wide": "wide-no-augmentation", "batch-32": "batch-32-no-augmentation",
@@ -138,6 +141,7 @@ PLAIN = {"wide": "wide-no-augmentation", "batch-32": "batch-32-no-augmentation",
          "batch-32-lecam-1-ema-0.9999": "batch-32-no-augmentation-ema-0.9999",
          "batch-32-lecam-1-no-color": "batch-32-no-augmentation", "batch-32-lecam-1-r1-1": "batch-32-no-augmentation",
          "batch-32-lecam-1-lr-d-2e-4": "batch-32-no-augmentation", "batch-32-lecam-1-ada-0.6": "batch-32-no-augmentation",
+         "batch-32-lecam-1-bcr-10": "batch-32-no-augmentation",
          "batch-32-lecam-1-d-width-8": "batch-32-no-augmentation",
          "batch-32-lecam-1-g-width-32": "batch-32-no-augmentation-g-width-32",
          "batch-32-lecam-1-g-width-64": "batch-32-no-augmentation",

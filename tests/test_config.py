@@ -47,10 +47,10 @@ def test_gan_diffaugment_flags_reach_the_config():
     args = build_parser().parse_args(["train", "gan", "--out", "x", "--preset", "fmnist-best",
                                       "--diffaugment", "translation", "--diffaugment-shift", "0.25",
                                       "--diffaugment-fill", "edge", "--diffaugment-target", "0.6",
-                                      "--real-shift", "0.0625"])
+                                      "--real-shift", "0.0625", "--consistency", "10"])
     gan = build_gan_config(args).gan
     assert (gan.diffaugment, gan.diffaugment_shift, gan.diffaugment_fill) == ("translation", 0.25, "edge")
-    assert gan.diffaugment_target == 0.6 and gan.real_shift == 0.0625
+    assert gan.diffaugment_target == 0.6 and gan.real_shift == 0.0625 and gan.consistency_weight == 10.0
     few = build_gan_config(build_parser().parse_args(["train", "gan", "--out", "x", "--preset", "fmnist-few"]))
     assert few.model.g_width == few.model.d_width == 16 and few.gan.diffaugment == ""
     with pytest.raises(SystemExit):  # argparse refuses an unknown fill with its usage line

@@ -9,6 +9,7 @@ from ganvq.losses.gan import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    consistency_penalty,
     lecam_penalty,
     r1_penalty,
 )
@@ -107,6 +108,15 @@ def test_r1_penalty_and_its_gradient_match_autograd_on_a_tiny_critic():
     (grad_w,) = torch.autograd.grad(r1, w)
     (expected_w,) = torch.autograd.grad(expected, w)
     torch.testing.assert_close(grad_w, expected_w)
+
+
+def test_consistency_penalty_is_the_mean_squared_gap_of_the_two_draws_logits():
+    logits, again = torch.tensor([1.0, -2.0, 0.5], requires_grad=True), torch.tensor([0.0, -2.0, 2.5])
+    penalty = consistency_penalty(logits, again)
+    assert penalty.item() == pytest.approx((1.0 + 0.0 + 4.0) / 3)
+    penalty.backward()
+    assert logits.grad.tolist() == pytest.approx([2 / 3, 0.0, -4 / 3])  # 2 (a - b) / n: pulls each pair together
+    assert consistency_penalty(again, again).item() == 0.0
 
 
 def test_lecam_penalty_is_the_papers_formula_worked_out_by_hand():

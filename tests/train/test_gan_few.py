@@ -198,6 +198,10 @@ def test_colour_data_without_a_preset_gets_the_rgb_recipes_and_says_so(tmp_path,
     # forced grayscale: the Fashion-MNIST recipes, by the number of images
     args = build_parser().parse_args(["train", "gan", "--data", str(folder), "--channels", "1", "--out", "x"])
     assert _default_gan_preset(args) == "few-100"
+    # options that need DiffAugment do not trip over the probe's fmnist-best, which has none
+    args = build_parser().parse_args(["train", "gan", "--data", str(folder), "--channels", "1",
+                                      "--diffaugment-target", "0.6", "--consistency", "10", "--out", "x"])
+    assert _default_gan_preset(args) == "few-100"
     # more colour images than that: the RGB recipes, by the size asked for
     many = SMALL_DATA_IMAGES + 1
     assert default_gan_preset(many, 3) == "rgb-32" and default_gan_preset(many, 3, 64) == "rgb-64"

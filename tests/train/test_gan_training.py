@@ -103,6 +103,25 @@ def test_lecam_is_refused_for_a_private_run(tiny_gan_config):
         _with(tiny_gan_config, lecam_decay=1.0)
 
 
+def test_consistency_term_is_the_gap_between_two_augmentation_draws_and_is_refused_where_it_cannot_apply(
+        tiny_gan_config):
+    from ganvq.runs.privacy import check_private_recipe
+
+    torch.manual_seed(0)
+    metrics = GANTask(_with(tiny_gan_config, consistency_weight=10.0))._d_step()
+    assert metrics["train/consistency"] > 0  # two draws of colour, shifts and cutouts: D's logits differ
+    assert "train/consistency" not in GANTask(tiny_gan_config)._d_step()
+    # p = 0: both draws leave the images as they are, so D's two scores of each image agree exactly
+    assert GANTask(_with(tiny_gan_config, consistency_weight=10.0, diffaugment_p=0.0))._d_step()[
+        "train/consistency"] == 0.0
+    with pytest.raises(GanvqError, match="--diffaugment"):
+        _with(tiny_gan_config, consistency_weight=10.0, diffaugment="")
+    with pytest.raises(GanvqError, match="consistency_weight"):
+        _with(tiny_gan_config, consistency_weight=-1.0)
+    with pytest.raises(GanvqError, match="--consistency"):
+        check_private_recipe("none", "non-saturating", 0.0, 0.0, consistency_weight=10.0)
+
+
 def test_ada_moves_p_by_the_images_seen_toward_the_target_every_interval(tiny_gan_config):
     assert ada_adjust(0.5, 0.7, 0.6, 256) == pytest.approx(0.5 + 256 / ADA_IMAGES)
     assert ada_adjust(0.5, 0.6, 0.6, 256) == pytest.approx(0.5 - 256 / ADA_IMAGES)

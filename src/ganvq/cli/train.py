@@ -317,6 +317,9 @@ def _add_train_gan(sub) -> None:
     p.add_argument("--r1-gamma", type=float, help="R1 penalty weight (0: off)")
     p.add_argument("--lecam", type=float, metavar="W",
                    help="LeCam regularisation weight for small training sets (Tseng et al. 2021; 0: off)")
+    p.add_argument("--consistency", type=float, metavar="W",
+                   help="consistency regularisation weight (bCR, Zhao et al. 2021; 10 in the paper; 0: off): D's "
+                        "logits on two DiffAugment draws of each image are pulled together; needs --diffaugment")
     p.add_argument("--diffaugment", help='DiffAugment transforms, e.g. "color,translation,cutout" ("" for none)')
     p.add_argument("--diffaugment-p", type=float, metavar="P",
                    help="probability that each DiffAugment transform touches an image (default 1: always)")
@@ -372,7 +375,7 @@ def build_gan_config(args) -> GANRunConfig:
            "diffaugment_target": args.diffaugment_target, "diffaugment_shift": args.diffaugment_shift,
            "diffaugment_fill": args.diffaugment_fill, "real_shift": args.real_shift, "conditional": args.conditional,
            "on_diverge": args.on_diverge, "sample_every": args.sample_every, "class_loss": args.class_loss,
-           "lecam_weight": args.lecam}
+           "lecam_weight": args.lecam, "consistency_weight": args.consistency}
     model = {"image_size": args.image_size, "arch": args.arch, "d_norm": args.d_norm,
              "d_projection": args.d_projection}
     privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,
@@ -407,7 +410,9 @@ def _default_gan_preset(args) -> str:
         _say_preset(args, "dp-fmnist", "private training (--dp-epsilon)"
                     + (" of colour images, for which no private recipe is measured" if colour else ""))
         return "dp-fmnist"
-    config = build_gan_config(args)  # fmnist-best under the config file and options: the data, as training sees it
+    # fmnist-best under the config file and options: the data, as training sees it. Without the options that need the
+    # DiffAugment of the preset still to be picked (fmnist-best has none)
+    config = build_gan_config(argparse.Namespace(**{**vars(args), "diffaugment_target": None, "consistency": None}))
     n, channels = training_images_and_channels(config.data, config.limit, config.val_fraction)  # one read
     n, channels = config.subset or n, config.channels or channels
     name = default_gan_preset(n, channels, args.image_size)

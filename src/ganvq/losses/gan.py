@@ -110,6 +110,14 @@ def lecam_penalty(logits_real: torch.Tensor, logits_fake: torch.Tensor, ema_real
             + F.relu(ema_real - logits_fake.float()).pow(2).mean())
 
 
+def consistency_penalty(logits: torch.Tensor, again: torch.Tensor) -> torch.Tensor:
+    """E[(D(T1(x)) - D(T2(x)))^2]: how far D's logits on the same images under two augmentation draws lie apart.
+    Balanced consistency regularisation (bCR, Zhao et al. 2021) adds it for real and for fake images, so D scores an
+    image, not the augmentation it came with; here T1 and T2 are two DiffAugment draws, since D's loss already sees
+    augmented images."""
+    return (logits.float() - again.float()).pow(2).mean()
+
+
 def r1_penalty(logits_real: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """E[||grad_x D(x)||^2] on real data (Mescheder et al. 2018, eq. 9); the loss adds gamma / 2 times it.
 

@@ -114,6 +114,9 @@ class GANOptions:
     # moving averages, at lecam_decay, of D's mean logits on real and on fake images.
     lecam_weight: float = 0.0
     lecam_decay: float = 0.99
+    # balanced consistency regularisation's weight (bCR, Zhao et al. 2021; 10 in their runs); 0: off. D also
+    # minimises the squared gap between its logits on two DiffAugment draws of the same real and fake images
+    consistency_weight: float = 0.0
     diffaugment: str = ""  # DiffAugment transforms before D, e.g. "color,translation,cutout"; "": none
     diffaugment_p: float = 1.0  # probability that each transform touches each image (ADA-style; 1: always)
     # ADA's adaptive p (Karras et al. 2020), e.g. 0.6: p starts at 0 (diffaugment_p is unused) and moves to keep
@@ -144,7 +147,8 @@ class GANOptions:
             raise GanvqError(f"--lr-d must be a positive number, got {self.lr_d}")
         if not (0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
             raise GanvqError(f"Adam betas must lie in [0, 1), got {self.beta1}, {self.beta2}")
-        for name in ("gp_weight", "r1_gamma", "diverge_loss", "class_loss", "lecam_weight"):
+        for name in ("gp_weight", "r1_gamma", "diverge_loss", "class_loss", "lecam_weight",
+                     "consistency_weight"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
                 raise GanvqError(f"{name} must be a non-negative number, got {getattr(self, name)}")
         if self.sample_every < 0 or self.max_rollbacks < 0:
@@ -166,6 +170,9 @@ class GANOptions:
             raise GanvqError(f"--diffaugment-target must lie in [0, 1) (0: a fixed p), got {self.diffaugment_target}")
         if self.diffaugment_target and not self.diffaugment:
             raise GanvqError("--diffaugment-target adapts DiffAugment's p: name the transforms with --diffaugment")
+        if self.consistency_weight and not self.diffaugment:
+            raise GanvqError("--consistency compares D's scores of two DiffAugment draws: name the transforms with "
+                             "--diffaugment")
 
 
 def gan_train(**kw) -> TrainConfig:
@@ -200,7 +207,7 @@ class GANRunConfig:
             raise GanvqError(f"--subset-seed must lie in [0, 2^63), got {self.subset_seed}")
         if self.privacy.private:
             check_private_recipe(self.model.d_norm, self.gan.loss, self.gan.r1_gamma, self.gan.diffaugment_target,
-                                 self.gan.lecam_weight)
+                                 self.gan.lecam_weight, self.gan.consistency_weight)
         if self.gan.loss == "wgan-gp" and self.model.d_norm == "bn":
             # Batch norm couples the critic's outputs across the batch, so per-image gradient norms
             # (what the penalty constrains) lose their meaning (Gulrajani et al. 2017, sec. 4).

@@ -51,7 +51,7 @@ class PrivacyOptions:
 
 
 def check_private_recipe(d_norm: str, loss: str, r1_gamma: float, diffaugment_target: float,
-                         lecam_weight: float = 0.0) -> None:
+                         lecam_weight: float = 0.0, consistency_weight: float = 0.0) -> None:
     """A GanvqError when a private run's recipe has parts DP-SGD cannot account for."""
     if d_norm in ("bn", "sn"):
         # Batch norm mixes images within a batch (no per-image gradient); spectral norm's power iteration is a
@@ -64,6 +64,9 @@ def check_private_recipe(d_norm: str, loss: str, r1_gamma: float, diffaugment_ta
     if lecam_weight:
         raise GanvqError("a private run cannot take LeCam regularisation (--lecam): its anchors average D's scores of "
                          "the private images outside the accountant")
+    if consistency_weight:
+        raise GanvqError("a private run cannot take consistency regularisation (--consistency): DP-SGD clips one "
+                         "pass of D over each image, not two augmentation draws")
     if diffaugment_target:
         raise GanvqError("a private run cannot adapt DiffAugment's p (--diffaugment-target): ADA reads D's scores of "
                          "the private images outside the accountant; give a fixed --diffaugment-p")

@@ -36,6 +36,7 @@ from ganvq.errors import GanvqError, warn
 from ganvq.images import save_grid, to_float
 from ganvq.io import unflatten_state
 from ganvq.losses.gan import (
+    consistency_penalty,
     discriminator_loss,
     generator_loss,
     gradient_penalty,
@@ -333,18 +334,25 @@ class GANTask:
         return D(x, y, classes=True) if self.config.gan.class_loss else (D(x, y), None)
 
     def _score(self, x: torch.Tensor, y: torch.Tensor | None, fake: torch.Tensor, y_fake: torch.Tensor | None,
-               D: nn.Module | None = None):
+               D: nn.Module | None = None, draws: int = 1):
         """D's logits on (augmented) real and fake images, and its class scores of the real ones (None without a
         class loss): one batch unless D's batch norm would mix them. D: the (wrapped) discriminator to call, by
-        default the run's."""
+        default the run's. draws: augmentations drawn of each image, all scored in the same pass (so spectral norm's
+        power iteration steps once), their logits stacked draw after draw (draws x B)."""
         D = self.D_ddp if D is None else D  # not `or`: a module with __len__ (Sequential) of length 0 is falsy
+        reals, fakes = self._drawn(x, draws), self._drawn(fake, draws)
+        y_reals = None if y is None else y.repeat(draws)
+        y_fakes = None if y_fake is None else y_fake.repeat(draws)
         if self.D.uses_batch_stats:
-            logits_real, scores = self._judge(D, self._augment(x), y)
-            return logits_real, D(self._augment(fake), y_fake), scores  # the fakes' scores go unused
-        both = torch.cat([self._augment(x), self._augment(fake)])
-        labels = None if y is None else torch.cat([y, y_fake])
-        logits, scores = self._judge(D, both, labels)
-        return *logits.split([len(x), len(fake)]), None if scores is None else scores[:len(x)]
+            logits_real, scores = self._judge(D, reals, y_reals)
+            return logits_real, D(fakes, y_fakes), None if scores is None else scores[:len(x)]  # fakes' unused
+        labels = None if y is None else torch.cat([y_reals, y_fakes])
+        logits, scores = self._judge(D, torch.cat([reals, fakes]), labels)
+        return *logits.split([len(reals), len(fakes)]), None if scores is None else scores[:len(x)]
+
+    def _drawn(self, x: torch.Tensor, draws: int) -> torch.Tensor:
+        """`draws` independent DiffAugment draws of x, stacked."""
+        return self._augment(x) if draws == 1 else torch.cat([self._augment(x) for _ in range(draws)])
 
     def _class_term(self, scores: torch.Tensor | None, y: torch.Tensor | None, metrics: dict, name: str):
         """class_loss x the cross-entropy of D's class scores against labels y (0 without a class loss); logged."""
@@ -378,8 +386,10 @@ class GANTask:
         fake = fake.float()
         if g.r1_gamma:
             x.requires_grad_(True)  # R1 differentiates D's score of the real images (through DiffAugment)
-        with autocast(self.device, cfg.train.precision):
-            logits_real, logits_fake, scores = self._score(x, y, fake, y_fake)
+        with autocast(self.device, cfg.train.precision):  # with consistency regularisation, two draws of each image
+            logits_real, logits_fake, scores = self._score(x, y, fake, y_fake, draws=2 if g.consistency_weight else 1)
+        if g.consistency_weight:
+            (logits_real, again_real), (logits_fake, again_fake) = logits_real.chunk(2), logits_fake.chunk(2)
         loss = discriminator_loss(g.loss, logits_real, logits_fake)
         metrics = {"train/d_loss": loss.item(), "train/logits_real": logits_real.float().mean().item(),
                    "train/logits_fake": logits_fake.float().mean().item()}
@@ -393,6 +403,11 @@ class GANTask:
             lecam = self._lecam_term(logits_real, logits_fake)
             loss = loss + g.lecam_weight * lecam
             metrics["train/lecam"] = lecam.item()
+        if g.consistency_weight:
+            consistency = (consistency_penalty(logits_real, again_real)
+                           + consistency_penalty(logits_fake, again_fake))
+            loss = loss + g.consistency_weight * consistency
+            metrics["train/consistency"] = consistency.item()
         if g.r1_gamma:
             r1 = r1_penalty(logits_real, x)
             loss = loss + g.r1_gamma / 2 * r1
