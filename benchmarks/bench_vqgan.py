@@ -67,13 +67,14 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     # and 2 at once):
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed S \
         --set d_norm=none --tag dnone-sS --out benchmarks/results/vqgan-sweep/p14m40-dnone-seedS.json
-    # results/vqgan-p14-40min-presettog-seed3.json: the preset's pair on seed 3, the VQ-VAE and the VQGAN at once
-    # (p14m40-vqvae-tog-seed3.json with --only vqvae, p14m40-preset-clip3-amd-seed3.json with --only vqgan), joined:
-    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only M --seed 3 --tag tog-s3 \
+    # results/vqgan-p14-40min-presettog-seedS.json: the preset's pair on seed S (3 and 4), the VQ-VAE and the VQGAN
+    # at once (p14m40-vqvae-tog-seedS.json with --only vqvae, p14m40-preset-clip3-amd-seedS.json with --only vqgan),
+    # joined:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only M --seed S --tag tog-sS \
         --out benchmarks/results/vqgan-sweep/...      # M = vqvae and vqgan, at once
-    python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m40-vqvae-tog-seed3.json \
-        benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seed3.json \
-        --out benchmarks/results/vqgan-p14-40min-presettog-seed3.json
+    python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m40-vqvae-tog-seedS.json \
+        benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seedS.json \
+        --out benchmarks/results/vqgan-p14-40min-presettog-seedS.json
 """
 
 from __future__ import annotations

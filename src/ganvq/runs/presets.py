@@ -117,8 +117,9 @@ VQVAE_TRAIN: dict[str, TrainConfig] = {
 # no clear gain over 0.02 at a larger PSNR cost, so 0.02 stays. On a quieter machine (about 3,500-3,900 steps a
 # model) the preset gave 0.467 and 0.716 at 0.48 and 0.88 dB lower (seeds 1 and 2; met on seed 1), and 0.935 and
 # 1.205 of the FID of the same VQGAN without its discriminator, whose hinge loss stays near 2 (chance): no gain from D
-# is shown at 40 minutes (vqgan-p14-40min-preset[nod]-seed*.json), nor from one without spectral norm. Seed 3 gave
-# 0.494 at 0.72 dB lower, the two models trained at once (vqgan-p14-40min-presettog-seed3.json).
+# is shown at 40 minutes (vqgan-p14-40min-preset[nod]-seed*.json), nor from one without spectral norm. Seeds 3 and 4
+# gave 0.494 and 0.583 at 0.72 and 0.63 dB lower, the two models trained at once (vqgan-p14-40min-presettog-seed*.json):
+# the bar met on 2 of the preset's 5 pairs.
 _VQGAN_FIRST = VQGANOptions(disc_start=60, d_width=32, perceptual_weight=0.15, perceptual_images=16)
 VQGAN_PRESETS: dict[str, VQGANOptions] = {
     "fmnist-7x7": VQGANOptions(disc_start=2000, d_width=32, perceptual_weight=0.03, perceptual_images=16),
