@@ -131,7 +131,9 @@ CONFIGS = {
     # 4.15 against the preset's 3.57 over 3 seeds, p falling back to 0.13-0.17 on two of them (results/few-bf16.json)
     "batch-32-lecam-1-ada-0.6": ("few-100", {"lecam_weight": 1.0, "diffaugment_target": 0.6}, {}, {"batch_size": 32}),
     # the preset with balanced consistency regularisation (bCR, Zhao et al. 2021) at their weight, 10: D also pulls
-    # together its logits on two DiffAugment draws of each real and fake image (both draws in one pass of D)
+    # together its logits on two DiffAugment draws of each real and fake image (both draws in one pass of D). Not
+    # taken: FID 3.83 against the preset's 3.57 over 3 seeds, about 10% fewer G steps, the term about 0.002 (D's
+    # logits sit near 0 under DiffAugment and LeCam already; results/few-bf16.json)
     "batch-32-lecam-1-bcr-10": ("few-100", {"lecam_weight": 1.0, "consistency_weight": 10.0}, {}, {"batch_size": 32}),
 }
 # each configuration's FID is set against its own counterpart without augmentation (others: `no-augmentation`)

@@ -198,7 +198,8 @@ GAN_PRESETS: dict[str, GANRunConfig] = {
     # batch 32 alone was level with the old preset (4.01; 2.74 on one seed). A 1/8 shift and wider nets did no better,
     # nor did an EMA decay of 0.9999, DiffAugment without its colour transform, R1 at gamma 1, D's learning rate at
     # G's, both rates halved, D at width 8, G at width 64 or a class loss of 0.3 (1-2 seeds each); G at width 32 was
-    # level at both sizes (3.53 and 2.24 over 3 seeds each, utility level too).
+    # level at both sizes (3.53 and 2.24 over 3 seeds each, utility level too). ADA's adaptive p (target 0.6) and
+    # consistency regularisation (bCR, weight 10) scored worse on 100 images: 4.15 and 3.83 over 3 seeds each.
     "few-100": _FEW_100,
     # few-100 at 32 px for a few hundred colour photos, the default for colour training sets up to
     # SMALL_DATA_IMAGES. On 200 photo crops (10 minutes, one thread, 3 seeds; benchmarks/bench_rgb_gan.py --subset
