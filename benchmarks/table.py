@@ -1475,6 +1475,7 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-extractors-40min-preset.json": vqgan_extractors_table,
           "vqgan-p14-40min-presettog-seed3.json": vqgan_table,
           "vqgan-p14-40min-presettog-seed4.json": vqgan_table,
+          "vqgan-extractors-40min-preset-seed4.json": vqgan_extractors_table,
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
           "vqgan-s4400-seed1.json": vqgan_long_table,
