@@ -6,10 +6,10 @@ import torch
 from ganvq.errors import GanvqError
 from ganvq.losses.gan import (
     LOSSES,
+    consistency_penalty,
     discriminator_loss,
     generator_loss,
     gradient_penalty,
-    consistency_penalty,
     lecam_penalty,
     r1_penalty,
 )
