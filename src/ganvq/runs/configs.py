@@ -150,7 +150,7 @@ class GANOptions:
         for name in ("gp_weight", "r1_gamma", "diverge_loss", "class_loss", "lecam_weight",
                      "consistency_weight"):
             if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
-                raise GanvqError(f"{name} must be a non-negative number, got {getattr(self, name)}")
+                raise GanvqError(f"gan.{name} must be a non-negative number, got {getattr(self, name)}")
         if self.sample_every < 0 or self.max_rollbacks < 0:
             raise GanvqError("--sample-every and max_rollbacks must be non-negative")
         if not 0 <= self.lecam_decay < 1:
