@@ -365,8 +365,10 @@ def _add_privacy_options(p) -> None:
                         "own (separate: a fixed number of fakes per step; the same noise, the same epsilon)")
 
 
-def build_gan_config(args) -> GANRunConfig:
-    """The GAN run config from a preset, an optional config file, then command-line options."""
+def build_gan_config(args, data_only: bool = False) -> GANRunConfig:
+    """The GAN run config from a preset, an optional config file, then command-line options. data_only: without the
+    model, GAN and privacy options, for reading the data before a preset is picked (some of them, such as
+    --consistency, are checked against parts of the preset still to be picked)."""
     from ganvq.runs import build_run_config
 
     gan = {"lr_d": args.lr_d, "loss": args.loss, "n_d": args.n_d, "ema_decay": args.ema_decay,
@@ -381,9 +383,11 @@ def build_gan_config(args) -> GANRunConfig:
     privacy = {"epsilon": args.dp_epsilon, "delta": args.dp_delta, "max_grad_norm": args.dp_max_grad_norm,
                "noise_multiplier": args.dp_noise_multiplier, "accountant": args.dp_accountant,
                "clipping": args.dp_clipping}
-    return build_run_config("gan", args.preset, args.config, {"model": model, "train": _train_options(args),
-                                                              "gan": gan, "privacy": privacy, **_data_options(args),
-                                                              "subset": args.subset, "subset_seed": args.subset_seed})
+    options = {"model": model, "train": _train_options(args), "gan": gan, "privacy": privacy,
+               **_data_options(args), "subset": args.subset, "subset_seed": args.subset_seed}
+    if data_only:
+        options = {k: v for k, v in options.items() if k not in ("model", "gan", "privacy")}
+    return build_run_config("gan", args.preset, args.config, options)
 
 
 def _train_gan(args) -> dict:
@@ -410,9 +414,8 @@ def _default_gan_preset(args) -> str:
         _say_preset(args, "dp-fmnist", "private training (--dp-epsilon)"
                     + (" of colour images, for which no private recipe is measured" if colour else ""))
         return "dp-fmnist"
-    # fmnist-best under the config file and options: the data, as training sees it. Without the options that need the
-    # DiffAugment of the preset still to be picked (fmnist-best has none)
-    config = build_gan_config(argparse.Namespace(**{**vars(args), "diffaugment_target": None, "consistency": None}))
+    # fmnist-best under the config file and the data options: the data, as training sees it
+    config = build_gan_config(args, data_only=True)
     n, channels = training_images_and_channels(config.data, config.limit, config.val_fraction)  # one read
     n, channels = config.subset or n, config.channels or channels
     name = default_gan_preset(n, channels, args.image_size)
