@@ -75,6 +75,12 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m40-vqvae-tog-seedS.json \
         benchmarks/results/vqgan-sweep/p14m40-preset-clip3-amd-seedS.json \
         --out benchmarks/results/vqgan-p14-40min-presettog-seedS.json
+    # results/vqgan-sweep/p14m40-d1000-lrd4e3-seedS.json: the preset with a discriminator that joins at step 1,000
+    # and learns at 4e-3 (four times the VQ-VAE's rate), seeds 1 and 3 at once, against the preset's VQGAN and
+    # VQ-VAE of the same seeds (vqgan-p14-40min-d1000-lrd4e3-seedS.json joins it to that VQ-VAE with --apart):
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed S \
+        --set disc_start=1000 --set lr_d=4e-3 --tag d1000lr4-sS \
+        --out benchmarks/results/vqgan-sweep/p14m40-d1000-lrd4e3-seedS.json
 """
 
 from __future__ import annotations
