@@ -81,6 +81,13 @@ discriminator's start step come from its metrics.jsonl. Writes benchmarks/result
     OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 40 --sizes 14x14 --only vqgan --seed S \
         --set disc_start=1000 --set lr_d=4e-3 --tag d1000lr4-sS \
         --out benchmarks/results/vqgan-sweep/p14m40-d1000-lrd4e3-seedS.json
+    # results/vqgan-p14-60min-presettog-seed2.json: the preset's pair on seed 2 for 60 minutes per model, at once
+    # (p14m60-vqvae-tog-seed2.json with --only vqvae, p14m60-preset-seed2.json with --only vqgan), joined:
+    OMP_NUM_THREADS=1 python benchmarks/bench_vqgan.py --minutes 60 --sizes 14x14 --only M --seed 2 --tag m60-s2 \
+        --out benchmarks/results/vqgan-sweep/...      # M = vqvae and vqgan, at once
+    python benchmarks/bench_vqgan.py --combine benchmarks/results/vqgan-sweep/p14m60-vqvae-tog-seed2.json \
+        benchmarks/results/vqgan-sweep/p14m60-preset-seed2.json \
+        --out benchmarks/results/vqgan-p14-60min-presettog-seed2.json
 """
 
 from __future__ import annotations

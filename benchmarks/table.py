@@ -1478,6 +1478,8 @@ TABLES = {"vqvae.json": vqvae_table, "metrics.json": metrics_table, "gan.json": 
           "vqgan-extractors-40min-preset-seed4.json": vqgan_extractors_table,
           "vqgan-p14-40min-d1000-lrd4e3-seed1.json": vqgan_table,
           "vqgan-p14-40min-d1000-lrd4e3-seed3.json": lambda path: vqgan_table(path) + "\n\n" + vqgan_seeds_table(path),
+          "vqgan-p14-60min-presettog-seed2.json": vqgan_table,
+          "vqgan-extractors-60min-preset-seed2.json": vqgan_extractors_table,
           "vqgan-sweep.json": vqgan_sweep_table, "vqgan-extractors.json": vqgan_extractors_table,
           "vqgan-d15-seed0.json": vqgan_table, "vqgan-d15-seed3.json": vqgan_long_table,
           "vqgan-s4400-seed1.json": vqgan_long_table,
