@@ -118,7 +118,8 @@ CONFIGS = {
     # both learning rates halved (G 1e-4, D 2e-4: the same TTUR ratio): the 15 CPU-minutes give 40,000-50,000 steps
     # on 100 images, so smaller, less noisy steps might leave G nearer the data's spread
     "batch-32-lecam-1-lr-half": ("few-100", {"lecam_weight": 1.0, "lr_d": 2e-4}, {}, {"batch_size": 32, "lr": 1e-4}),
-    # and both doubled (G 4e-4, D 8e-4): halving them lost (FID 3.80 and 4.20 against 3.57), so larger steps?
+    # and both doubled (G 4e-4, D 8e-4), since halving them lost (FID 3.80 and 4.20 against 3.57). Not taken either:
+    # FID 3.68 and 4.17 against the preset's 3.66 and 3.56 on seeds 0 and 1 (results/few-bf16.json)
     "batch-32-lecam-1-lr-double": ("few-100", {"lecam_weight": 1.0, "lr_d": 8e-4}, {}, {"batch_size": 32, "lr": 4e-4}),
     # the preset with classic, leaking augmentation of the real images: each shifted by up to 1/16 of the size (2
     # pixels at 28, edge fill), so G learns shifted images too. The 100 images copied with such shifts score FID 2.05
