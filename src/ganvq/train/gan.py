@@ -151,8 +151,8 @@ def _grad_scaled(t: torch.Tensor, scale: float) -> torch.Tensor:
 
 
 def _tiled(labels: torch.Tensor | None, draws: int) -> torch.Tensor | None:
-    """The labels of `draws` stacked augmentation draws of a batch (None stays None)."""
-    return None if labels is None else labels.repeat(draws)
+    """The labels of `draws` stacked draws of a batch: the tensor itself for one draw (no copy); None stays None."""
+    return labels if labels is None or draws == 1 else labels.repeat(draws)
 
 
 class GANTask:
@@ -346,7 +346,7 @@ class GANTask:
         power iteration steps once), their logits stacked draw after draw (draws x B)."""
         D = self.D_ddp if D is None else D  # not `or`: a module with __len__ (Sequential) of length 0 is falsy
         reals, fakes = self._drawn(x, draws), self._drawn(fake, draws)
-        y_reals, y_fakes = (y, y_fake) if draws == 1 else (_tiled(y, draws), _tiled(y_fake, draws))
+        y_reals, y_fakes = _tiled(y, draws), _tiled(y_fake, draws)
         if self.D.uses_batch_stats:
             logits_real, scores = self._judge(D, reals, y_reals)
             return logits_real, D(fakes, y_fakes), None if scores is None else scores[:len(x)]  # fakes' unused
