@@ -410,7 +410,8 @@ def _default_gan_preset(args) -> str:
     from ganvq.runs.presets import SMALL_DATA_IMAGES, default_gan_preset
 
     if args.dp_epsilon is not None:
-        colour = _data_channels(build_gan_config(argparse.Namespace(**{**vars(args), "preset": "dp-fmnist"}))) == 3
+        probe = argparse.Namespace(**{**vars(args), "preset": "dp-fmnist"})  # the data as dp-fmnist reads it
+        colour = _data_channels(build_gan_config(probe, data_only=True)) == 3
         _say_preset(args, "dp-fmnist", "private training (--dp-epsilon)"
                     + (" of colour images, for which no private recipe is measured" if colour else ""))
         return "dp-fmnist"
